@@ -1,0 +1,446 @@
+//! Placement decisions (SPEC §5): request + snapshot + `now` → [`Decision`].
+//!
+//! The decision borrows from the snapshot and the request, so the hot path copies no strings and
+//! builds no maps: params were merged at compile time, keys are `&str` into the snapshot, and the
+//! trace vector is only allocated when a trace was asked for.
+
+use crate::model::{Status, UnitType};
+use crate::request::Request;
+use crate::snapshot::{Experiment, Snapshot};
+use crate::targeting::Attributes;
+use crate::time::Millis;
+use serde::ser::{SerializeStruct, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Why a decision came out the way it did. One enum for every surface; SCREAMING_SNAKE in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Reason {
+    /// No snapshot has been loaded yet: caller-supplied defaults (runtime only).
+    NoConfig,
+    /// The placement is not in the snapshot: empty params.
+    UnknownPlacement,
+    /// The request opted out of tracking: placement defaults, no events.
+    OptedOut,
+    /// A per-request QA override chose the variant. Not exposed.
+    Forced,
+    /// The experiment is COMPLETED and serves its shipped variant to everyone. Not exposed.
+    Shipped,
+    /// An experiment override for this user or session chose the variant. Not exposed.
+    Override,
+    /// The unit was bucketed into a variant. Exposed.
+    Assigned,
+    /// The placement has no candidate experiment.
+    NoExperiment,
+    /// The deciding experiment is not RUNNING.
+    NotRunning,
+    /// `now` is before the experiment's `start_time`.
+    NotStarted,
+    /// `now` is at or after the experiment's `end_time`.
+    Ended,
+    /// The request has no id for the experiment's unit.
+    MissingUnit,
+    /// A holdout keeps this unit out of the experiment.
+    Holdout,
+    /// The targeting rule did not match.
+    TargetingMiss,
+    /// The layer bucket is outside the experiment's layer range.
+    LayerMiss,
+    /// The experiment bucket is in no variant's owned range (traffic ramp or range gap).
+    TrafficMiss,
+    /// The experiment is invalid and disabled (see the snapshot's lints).
+    ConfigError,
+}
+
+impl Reason {
+    /// True when the unit received a variant of the experiment.
+    pub fn has_variant(self) -> bool {
+        matches!(
+            self,
+            Reason::Forced | Reason::Shipped | Reason::Override | Reason::Assigned
+        )
+    }
+}
+
+/// Why one candidate experiment did or did not enroll (present only when a trace was asked for).
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceEntry<'a> {
+    /// The candidate's key.
+    pub experiment_key: &'a str,
+    /// Its own outcome.
+    pub reason: Reason,
+    /// The experiment bucket, when computed.
+    pub bucket: Option<u32>,
+    /// The layer bucket, when computed.
+    pub layer_bucket: Option<u32>,
+}
+
+/// The outcome of one candidate.
+#[derive(Clone, Copy)]
+struct Outcome<'a> {
+    exp: &'a Experiment,
+    slot: usize,
+    reason: Reason,
+    variant: Option<usize>,
+    unit: Option<(UnitType, &'a str)>,
+    bucket: Option<u32>,
+    layer_bucket: Option<u32>,
+}
+
+/// A placement decision. Borrows the snapshot and the request.
+#[derive(Debug, Clone)]
+pub struct Decision<'a> {
+    placement: &'a str,
+    reason: Reason,
+    experiment: Option<&'a Experiment>,
+    variant: Option<usize>,
+    params: &'a Map<String, Value>,
+    unit: Option<(UnitType, &'a str)>,
+    bucket: Option<u32>,
+    allocation_share: Option<f64>,
+    config_version: u64,
+    page_type: Option<&'a str>,
+    other_id: Option<(UnitType, &'a str)>,
+    trace: Option<Vec<TraceEntry<'a>>>,
+}
+
+impl<'a> Decision<'a> {
+    /// The placement asked about.
+    pub fn placement(&self) -> &'a str {
+        self.placement
+    }
+    /// Why this decision.
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+    /// The deciding experiment's `id` as in the snapshot (`null` when none).
+    pub fn experiment_id(&self) -> Option<&'a Value> {
+        self.experiment.map(|e| &e.id)
+    }
+    /// The deciding experiment's key.
+    pub fn experiment_key(&self) -> Option<&'a str> {
+        self.experiment.map(|e| &*e.key)
+    }
+    /// The variant served, if any.
+    pub fn variant(&self) -> Option<&'a str> {
+        Some(&*self.experiment?.variants.get(self.variant?)?.key)
+    }
+    /// Params to serve: placement defaults with the variant's params laid over them.
+    pub fn params(&self) -> &'a Map<String, Value> {
+        self.params
+    }
+    /// The unit type used (`user` or `session`).
+    pub fn unit_type(&self) -> Option<UnitType> {
+        self.unit.map(|u| u.0)
+    }
+    /// The raw unit id used (never leaves the process: events carry pseudonyms).
+    pub fn unit_id(&self) -> Option<&'a str> {
+        self.unit.map(|u| u.1)
+    }
+    /// The experiment bucket, when it was computed.
+    pub fn bucket(&self) -> Option<u32> {
+        self.bucket
+    }
+    /// `"{experiment_key}:{unit_id}"`, formatted lazily.
+    pub fn hash_key(&self) -> Option<HashKey<'a>> {
+        Some(HashKey(self.experiment_key()?, self.unit_id()?))
+    }
+    /// The served variant's share of the experiment's enrolled buckets (propensity).
+    pub fn allocation_share(&self) -> Option<f64> {
+        self.allocation_share
+    }
+    /// The deciding experiment's iteration.
+    pub fn iteration(&self) -> Option<u64> {
+        self.experiment.map(|e| e.iteration)
+    }
+    /// The snapshot version that decided.
+    pub fn config_version(&self) -> u64 {
+        self.config_version
+    }
+    /// `context.page_type`, when it is a string.
+    pub fn page_type(&self) -> Option<&'a str> {
+        self.page_type
+    }
+    /// Every candidate's outcome, when a trace was asked for.
+    pub fn trace(&self) -> Option<&[TraceEntry<'a>]> {
+        self.trace.as_deref()
+    }
+    /// True when this decision should log an exposure (only `ASSIGNED`, see the vectors README).
+    pub fn should_expose(&self) -> bool {
+        self.reason == Reason::Assigned
+    }
+    /// Both request ids, as (user, session), for the exposure.
+    pub(crate) fn ids(&self) -> (Option<&'a str>, Option<&'a str>) {
+        let mut user = None;
+        let mut session = None;
+        for (t, id) in [self.unit, self.other_id].into_iter().flatten() {
+            match t {
+                UnitType::User => user = Some(id),
+                UnitType::Session => session = Some(id),
+            }
+        }
+        (user, session)
+    }
+
+    /// Canonical JSON (field order of the vectors README).
+    pub fn to_json(&self) -> String {
+        // Serialising borrowed strings and numbers into a String cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// `"{experiment_key}:{unit_id}"`, displayed without an intermediate allocation.
+#[derive(Debug, Clone, Copy)]
+pub struct HashKey<'a>(&'a str, &'a str);
+
+impl fmt::Display for HashKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.0, self.1)
+    }
+}
+
+impl Serialize for Decision<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let n = if self.trace.is_some() { 13 } else { 12 };
+        let mut st = s.serialize_struct("Decision", n)?;
+        st.serialize_field("placement", self.placement)?;
+        st.serialize_field("experiment_id", &self.experiment_id())?;
+        st.serialize_field("experiment_key", &self.experiment_key())?;
+        st.serialize_field("variant", &self.variant())?;
+        st.serialize_field("params", self.params)?;
+        st.serialize_field("reason", &self.reason)?;
+        st.serialize_field("unit_type", &self.unit_type())?;
+        st.serialize_field("bucket", &self.bucket)?;
+        st.serialize_field("hash_key", &self.hash_key().map(|h| h.to_string()))?;
+        st.serialize_field("allocation_share", &self.allocation_share)?;
+        st.serialize_field("iteration", &self.iteration())?;
+        st.serialize_field("config_version", &self.config_version)?;
+        if let Some(t) = &self.trace {
+            st.serialize_field("trace", t)?;
+        }
+        st.end()
+    }
+}
+
+/// The request id of the other unit type than `unit`'s, so exposures carry both ids (SPEC §2).
+fn other_id<'a>(
+    unit: Option<(UnitType, &'a str)>,
+    user: Option<&'a str>,
+    session: Option<&'a str>,
+) -> Option<(UnitType, &'a str)> {
+    match unit {
+        Some((UnitType::User, _)) => session.map(|s| (UnitType::Session, s)),
+        Some((UnitType::Session, _)) => user.map(|u| (UnitType::User, u)),
+        None => None,
+    }
+}
+
+impl Snapshot {
+    /// Decides `req` at `now` (milliseconds since the epoch). Pure: same inputs, same decision.
+    pub fn decide<'a>(&'a self, req: &Request<'a>, now: Millis) -> Decision<'a> {
+        let user = req.norm_user();
+        let session = req.norm_session();
+        let page_type = req
+            .context
+            .and_then(|c| c.get("page_type"))
+            .and_then(Value::as_str);
+        let mut d = Decision {
+            placement: req.placement,
+            reason: Reason::NoExperiment,
+            experiment: None,
+            variant: None,
+            params: &self.empty_params,
+            unit: None,
+            bucket: None,
+            allocation_share: None,
+            config_version: self.version,
+            page_type,
+            other_id: None,
+            trace: None,
+        };
+        let Some(&pi) = self.placement_index.get(req.placement) else {
+            d.reason = Reason::UnknownPlacement;
+            return d;
+        };
+        let placement = &self.placements[pi];
+        d.params = &placement.defaults;
+        if !req.consent {
+            d.reason = Reason::OptedOut;
+            return d;
+        }
+        if let Some(forced) = req.forced {
+            for &(ei, slot) in &placement.candidates {
+                let e = &self.experiments[ei];
+                if e.error.is_some() {
+                    continue;
+                }
+                let Some(vi) = forced
+                    .get(&*e.key)
+                    .and_then(Value::as_str)
+                    .and_then(|v| e.variants.iter().position(|x| &*x.key == v))
+                else {
+                    continue;
+                };
+                let unit = e.unit.resolve(user, session);
+                d.reason = Reason::Forced;
+                d.experiment = Some(e);
+                d.variant = Some(vi);
+                d.params = &e.merged[slot][vi];
+                d.unit = unit;
+                d.other_id = other_id(unit, user, session);
+                d.allocation_share = Some(1.0);
+                return d;
+            }
+        }
+        let attrs = Attributes {
+            user_id: user,
+            session_id: session,
+            context: req.context,
+        };
+        let mut trace = req
+            .trace
+            .then(|| Vec::with_capacity(placement.candidates.len()));
+        let mut winner: Option<Outcome<'a>> = None;
+        let mut deciding: Option<Outcome<'a>> = None;
+        for &(ei, slot) in &placement.candidates {
+            let o = self.candidate(&self.experiments[ei], slot, user, session, &attrs, now);
+            if let Some(t) = trace.as_mut() {
+                t.push(TraceEntry {
+                    experiment_key: &o.exp.key,
+                    reason: o.reason,
+                    bucket: o.bucket,
+                    layer_bucket: o.layer_bucket,
+                });
+            }
+            if winner.is_some() {
+                continue;
+            }
+            if o.variant.is_some() {
+                winner = Some(o);
+                if trace.is_none() {
+                    break;
+                }
+            } else if deciding
+                .is_none_or(|dc| dc.reason == Reason::NotRunning && o.reason != Reason::NotRunning)
+            {
+                deciding = Some(o);
+            }
+        }
+        d.trace = trace;
+        let Some(o) = winner.or(deciding) else {
+            return d;
+        };
+        d.reason = o.reason;
+        d.experiment = Some(o.exp);
+        d.unit = o.unit;
+        d.other_id = other_id(o.unit, user, session);
+        d.bucket = o.bucket;
+        if let Some(vi) = o.variant {
+            d.variant = Some(vi);
+            d.params = &o.exp.merged[o.slot][vi];
+            d.allocation_share = Some(if o.reason == Reason::Assigned {
+                o.exp.shares[vi]
+            } else {
+                1.0
+            });
+        }
+        d
+    }
+
+    fn candidate<'a>(
+        &'a self,
+        e: &'a Experiment,
+        slot: usize,
+        user: Option<&'a str>,
+        session: Option<&'a str>,
+        attrs: &Attributes<'_>,
+        now: Millis,
+    ) -> Outcome<'a> {
+        let unit = e.unit.resolve(user, session);
+        let mut o = Outcome {
+            exp: e,
+            slot,
+            reason: Reason::ConfigError,
+            variant: None,
+            unit,
+            bucket: None,
+            layer_bucket: None,
+        };
+        if e.error.is_some() {
+            return o;
+        }
+        match (e.status, e.shipped) {
+            (Status::Completed, Some(v)) => {
+                o.reason = Reason::Shipped;
+                o.variant = Some(v);
+                return o;
+            }
+            (Status::Running, _) => {}
+            _ => {
+                o.reason = Reason::NotRunning;
+                return o;
+            }
+        }
+        if e.start.is_some_and(|s| now < s) {
+            o.reason = Reason::NotStarted;
+            return o;
+        }
+        if e.end.is_some_and(|end| now >= end) {
+            o.reason = Reason::Ended;
+            return o;
+        }
+        let Some((_, id)) = unit else {
+            o.reason = Reason::MissingUnit;
+            return o;
+        };
+        if let Some(v) = user.and_then(|u| e.overrides_user.get(u).map(|&v| (v, u))) {
+            o.reason = Reason::Override;
+            o.variant = Some(v.0);
+            o.unit = Some((UnitType::User, v.1));
+            return o;
+        }
+        if let Some(v) = session.and_then(|s| e.overrides_session.get(s).map(|&v| (v, s))) {
+            o.reason = Reason::Override;
+            o.variant = Some(v.0);
+            o.unit = Some((UnitType::Session, v.1));
+            return o;
+        }
+        for &hi in &e.holdouts {
+            let h = &self.holdouts[hi];
+            if h.valid
+                && h.unit
+                    .resolve(user, session)
+                    .is_some_and(|(_, hid)| h.salted.bucket(hid, self.seed) < h.bp)
+            {
+                o.reason = Reason::Holdout;
+                return o;
+            }
+        }
+        if let Some(rule) = &e.targeting {
+            if !rule.eval(attrs, &self.segments) {
+                o.reason = Reason::TargetingMiss;
+                return o;
+            }
+        }
+        if let Some((li, start, end)) = e.layer {
+            let lb = self.layers[li].salted.bucket(id, self.seed);
+            o.layer_bucket = Some(lb);
+            if !(start..end).contains(&lb) {
+                o.reason = Reason::LayerMiss;
+                return o;
+            }
+        }
+        let b = e.salted.bucket(id, self.seed);
+        o.bucket = Some(b);
+        match e.owned.iter().find(|r| r.start <= b && b < r.end) {
+            Some(r) => {
+                o.reason = Reason::Assigned;
+                o.variant = Some(r.variant);
+            }
+            None => o.reason = Reason::TrafficMiss,
+        }
+        o
+    }
+}

@@ -1,0 +1,301 @@
+//! Exposure events as pure data (SPEC §5), pseudonymised ids, and exposure tokens.
+//!
+//! The core never logs: a [`Decision`] yields a [`RawExposure`] (raw ids, cheap to build on the
+//! hot path); the runtime pseudonymises it off the hot path into [`ExposureData`] and wraps it in an
+//! [`ExposureEvent`] envelope with an event id and timestamp it generates. Raw ids never reach
+//! `ExposureData`, and so never reach a body, a log or a token.
+
+use crate::decide::{Decision, Reason};
+use crate::model::UnitType;
+use crate::time::{Millis, format_rfc3339_millis};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Turns raw ids into `hex(HMAC-SHA256(key, id))`, or `hex(SHA-256(id))` without a key (SPEC §5).
+#[derive(Clone)]
+pub struct Pseudonymizer {
+    keyed: Option<HmacSha256>,
+    token: Option<HmacSha256>,
+}
+
+impl std::fmt::Debug for Pseudonymizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pseudonymizer")
+            .field("keyed", &self.keyed.is_some())
+            .finish()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// Domain separation: the token key is derived from the id key, never the id key itself.
+const TOKEN_KEY_LABEL: &[u8] = b"vario/exposure-token/v1";
+
+impl Pseudonymizer {
+    /// A pseudonymizer keyed with `key` (`None`: plain SHA-256, which is guessable for small id
+    /// spaces; the runtime warns at start-up).
+    pub fn new(key: Option<&str>) -> Self {
+        let keyed = key.and_then(|k| HmacSha256::new_from_slice(k.as_bytes()).ok());
+        let token = keyed.clone().and_then(|mut m| {
+            m.update(TOKEN_KEY_LABEL);
+            HmacSha256::new_from_slice(&m.finalize().into_bytes()).ok()
+        });
+        Pseudonymizer { keyed, token }
+    }
+
+    /// True when a key is configured.
+    pub fn is_keyed(&self) -> bool {
+        self.keyed.is_some()
+    }
+
+    /// The pseudonym of `id` as lowercase hex.
+    pub fn apply(&self, id: &str) -> String {
+        match &self.keyed {
+            Some(m) => {
+                let mut m = m.clone();
+                m.update(id.as_bytes());
+                hex(&m.finalize().into_bytes())
+            }
+            None => hex(&Sha256::digest(id.as_bytes())),
+        }
+    }
+}
+
+/// What an `ASSIGNED` decision would log, still holding raw ids. In-process only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawExposure {
+    /// Raw user id, if the request had one.
+    pub user_id: Option<String>,
+    /// Raw session id, if the request had one.
+    pub session_id: Option<String>,
+    /// The rest of the event.
+    pub data: ExposureFields,
+}
+
+/// Exposure fields other than ids (SPEC §5 `exposure`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExposureFields {
+    /// The experiment's `id`.
+    pub experiment_id: Value,
+    /// The experiment's key.
+    pub experiment_key: String,
+    /// The variant served.
+    pub variant: String,
+    /// The experiment's iteration.
+    pub iteration: u64,
+    /// The unit type bucketed.
+    pub unit_type: UnitType,
+    /// The placement.
+    pub placement: String,
+    /// `context.page_type`.
+    pub page_type: Option<String>,
+    /// Always `ASSIGNED` today.
+    pub reason: Reason,
+    /// The propensity of the served variant.
+    pub allocation_share: f64,
+    /// The snapshot version that decided.
+    pub config_version: u64,
+    /// When the decision was made (RFC 3339 UTC, ms).
+    pub decided_at: String,
+    /// Selected request context (the keys the caller chose to forward).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub context: Map<String, Value>,
+}
+
+/// An exposure with pseudonymised ids: safe to send, store or put in a token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExposureData {
+    /// Pseudonymised user id.
+    pub user_id: Option<String>,
+    /// Pseudonymised session id.
+    pub session_id: Option<String>,
+    /// The rest.
+    #[serde(flatten)]
+    pub fields: ExposureFields,
+}
+
+/// The SDK that produced an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sdk {
+    /// e.g. `vario-rust`, `vario-python`.
+    pub name: String,
+    /// The SDK's version.
+    pub version: String,
+}
+
+/// A complete `exposure` event as sent to the ingestion URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExposureEvent {
+    /// Always `exposure`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Idempotency key (UUID).
+    pub event_id: String,
+    /// When the exposure happened (RFC 3339 UTC, ms).
+    pub timestamp: String,
+    /// Who produced it.
+    pub sdk: Sdk,
+    /// Ids and fields.
+    #[serde(flatten)]
+    pub data: ExposureData,
+}
+
+impl Decision<'_> {
+    /// The exposure this decision logs, or `None` when it logs none (only `ASSIGNED` does).
+    /// `context_keys` selects which context attributes travel with the event.
+    pub fn exposure(
+        &self,
+        now: Millis,
+        context_keys: &[&str],
+        context: Option<&Map<String, Value>>,
+    ) -> Option<RawExposure> {
+        if !self.should_expose() {
+            return None;
+        }
+        let (user, session) = self.ids();
+        let mut ctx = Map::new();
+        if let Some(c) = context {
+            for k in context_keys {
+                if let Some(v) = c.get(*k) {
+                    ctx.insert((*k).to_owned(), v.clone());
+                }
+            }
+        }
+        Some(RawExposure {
+            user_id: user.map(str::to_owned),
+            session_id: session.map(str::to_owned),
+            data: ExposureFields {
+                experiment_id: self.experiment_id()?.clone(),
+                experiment_key: self.experiment_key()?.to_owned(),
+                variant: self.variant()?.to_owned(),
+                iteration: self.iteration()?,
+                unit_type: self.unit_type()?,
+                placement: self.placement().to_owned(),
+                page_type: self.page_type().map(str::to_owned),
+                reason: self.reason(),
+                allocation_share: self.allocation_share()?,
+                config_version: self.config_version(),
+                decided_at: format_rfc3339_millis(now),
+                context: ctx,
+            },
+        })
+    }
+}
+
+impl RawExposure {
+    /// Replaces the raw ids with pseudonyms.
+    pub fn pseudonymize(self, p: &Pseudonymizer) -> ExposureData {
+        ExposureData {
+            user_id: self.user_id.as_deref().map(|u| p.apply(u)),
+            session_id: self.session_id.as_deref().map(|s| p.apply(s)),
+            fields: self.data,
+        }
+    }
+}
+
+impl ExposureData {
+    /// Wraps the data in an event envelope.
+    pub fn into_event(self, event_id: String, timestamp: Millis, sdk: Sdk) -> ExposureEvent {
+        ExposureEvent {
+            kind: "exposure".into(),
+            event_id,
+            timestamp: format_rfc3339_millis(timestamp),
+            sdk,
+            data: self,
+        }
+    }
+}
+
+/// Why an exposure token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Not of the form `v1.<payload>[.<signature>]`.
+    #[error("exposure token is malformed")]
+    Malformed,
+    /// A version this SDK does not read.
+    #[error("exposure token version `{0}` is not supported (v1)")]
+    UnsupportedVersion(String),
+    /// The payload is not base64url or not an exposure.
+    #[error("exposure token payload is invalid: {0}")]
+    Payload(String),
+    /// A key is configured but the token is unsigned.
+    #[error("exposure token is not signed, but a key is configured")]
+    MissingSignature,
+    /// The signature does not match: the token was altered or signed with another key.
+    #[error("exposure token signature does not match")]
+    BadSignature,
+}
+
+impl TokenError {
+    /// Stable code for every surface.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenError::Malformed => "TOKEN_MALFORMED",
+            TokenError::UnsupportedVersion(_) => "TOKEN_VERSION",
+            TokenError::Payload(_) => "TOKEN_PAYLOAD",
+            TokenError::MissingSignature => "TOKEN_UNSIGNED",
+            TokenError::BadSignature => "TOKEN_SIGNATURE",
+        }
+    }
+}
+
+impl Pseudonymizer {
+    /// Encodes an exposure as a URL-safe, self-contained token: `v1.<base64url(JSON)>`, plus
+    /// `.<base64url(HMAC-SHA256)>` when a key is configured (tamper-evident).
+    pub fn encode_token(&self, data: &ExposureData) -> String {
+        let json = serde_json::to_vec(data).unwrap_or_default();
+        let mut t = String::with_capacity(4 + json.len() * 4 / 3 + 45);
+        t.push_str("v1.");
+        B64.encode_string(&json, &mut t);
+        if let Some(m) = &self.token {
+            let mut m = m.clone();
+            m.update(t.as_bytes());
+            t.push('.');
+            B64.encode_string(m.finalize().into_bytes(), &mut t);
+        }
+        t
+    }
+
+    /// Decodes and (when a key is configured) verifies a token.
+    pub fn decode_token(&self, token: &str) -> Result<ExposureData, TokenError> {
+        let mut parts = token.split('.');
+        let (Some(ver), Some(payload)) = (parts.next(), parts.next()) else {
+            return Err(TokenError::Malformed);
+        };
+        let sig = parts.next();
+        if parts.next().is_some() {
+            return Err(TokenError::Malformed);
+        }
+        if ver != "v1" {
+            return Err(TokenError::UnsupportedVersion(
+                ver.chars().take(16).collect(),
+            ));
+        }
+        if let Some(m) = &self.token {
+            let sig = sig.ok_or(TokenError::MissingSignature)?;
+            let sig = B64.decode(sig).map_err(|_| TokenError::BadSignature)?;
+            let mut m = m.clone();
+            m.update(&token.as_bytes()[..ver.len() + 1 + payload.len()]);
+            m.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+        }
+        let json = B64
+            .decode(payload)
+            .map_err(|e| TokenError::Payload(e.to_string()))?;
+        serde_json::from_slice(&json).map_err(|e| TokenError::Payload(e.to_string()))
+    }
+}
