@@ -1,1 +1,104 @@
-fn main() {}
+//! Criterion benches of the pure engine. Run: `cargo bench -p vario-core --bench core`.
+//!
+//! `decide`: 1 experiment, 1 targeting rule, 3 variants, 100 k distinct users cycled so the
+//! branch predictor and caches see realistic variety.
+
+use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use vario_core::{Request, Snapshot, bucket};
+
+fn one_experiment() -> Snapshot {
+    let doc = json!({
+        "schema_version": 1, "version": 1,
+        "placements": {"pdp_ymal": {"default_params": {"algo": "baseline", "limit": 12}}},
+        "experiments": [{
+            "id": 1, "key": "ymal_algo", "status": "RUNNING", "placements": ["pdp_ymal"],
+            "targeting": {"attr": "locale", "op": "eq", "value": "en-GB"},
+            "variants": [{"key": "control"}, {"key": "two_tower", "params": {"algo": "two_tower"}}, {"key": "graph", "params": {"algo": "graph"}}],
+            "allocation": {"weights": {"control": 34, "two_tower": 33, "graph": 33}}
+        }]
+    });
+    Snapshot::from_value(&doc).expect("valid")
+}
+
+/// A snapshot with `n` experiments spread over placements (each placement a layer).
+pub fn many_experiments(n: usize) -> String {
+    let placements: serde_json::Map<String, Value> = (0..n / 10 + 1)
+        .map(|p| (format!("p{p}"), json!({"default_params": {"algo": "baseline", "limit": 12}})))
+        .collect();
+    let layers: Vec<Value> = (0..n / 10 + 1).map(|p| json!({"key": format!("l{p}")})).collect();
+    let experiments: Vec<Value> = (0..n)
+        .map(|i| {
+            let slot = (i % 10) as u32;
+            json!({
+                "id": i, "key": format!("exp_{i}"), "status": "RUNNING", "placements": [format!("p{}", i / 10)],
+                "layer": {"key": format!("l{}", i / 10), "range": [slot * 1000, slot * 1000 + 1000]},
+                "targeting": {"all": [
+                    {"attr": "locale", "op": "in", "values": ["en-GB", "en-US", "de-DE"]},
+                    {"attr": "app_version", "op": "semver_gte", "value": "3.1.0"},
+                    {"attr": "page_type", "op": "matches", "value": format!("^(pdp|plp)_{i}$")}
+                ]},
+                "variants": [{"key": "control"}, {"key": "a", "params": {"algo": "a"}}, {"key": "b", "params": {"algo": "b"}}],
+                "allocation": {"weights": {"control": 34, "a": 33, "b": 33}, "traffic": 50}
+            })
+        })
+        .collect();
+    json!({"schema_version": 1, "version": 1, "placements": placements, "layers": layers, "experiments": experiments})
+        .to_string()
+}
+
+fn benches(c: &mut Criterion) {
+    let snap = one_experiment();
+    let ids: Vec<String> = (0..100_000).map(|i| format!("user-{i:07}")).collect();
+    let ctx = json!({"placement": "pdp_ymal", "page_type": "pdp", "locale": "en-GB"});
+    let ctx = ctx.as_object().expect("object");
+
+    let mut i = 0;
+    c.bench_function("decide", |b| {
+        b.iter(|| {
+            i += 1;
+            if i == ids.len() {
+                i = 0;
+            }
+            let d = snap.decide(&Request::new("pdp_ymal").user(&ids[i]).context(ctx), 0);
+            black_box(d.params());
+            black_box(d.reason())
+        })
+    });
+    let mut i = 0;
+    c.bench_function("decide_with_trace", |b| {
+        b.iter(|| {
+            i += 1;
+            if i == ids.len() {
+                i = 0;
+            }
+            let d = snap.decide(&Request::new("pdp_ymal").user(&ids[i]).context(ctx).with_trace(), 0);
+            black_box(d.trace().map(<[_]>::len))
+        })
+    });
+    let mut i = 0;
+    c.bench_function("bucket", |b| {
+        b.iter(|| {
+            i += 1;
+            if i == ids.len() {
+                i = 0;
+            }
+            black_box(bucket(black_box(&ids[i]), "ymal_algo", "ymal_algo", 0))
+        })
+    });
+    let text = many_experiments(1000);
+    c.bench_function("compile_1000_experiments", |b| {
+        b.iter_batched(
+            || text.clone(),
+            |t| black_box(Snapshot::from_json(&t).map(|s| s.version())),
+            BatchSize::LargeInput,
+        )
+    });
+}
+
+criterion_group! {
+    name = core;
+    config = Criterion::default().sample_size(60).measurement_time(std::time::Duration::from_secs(4));
+    targets = benches
+}
+criterion_main!(core);

@@ -7,7 +7,7 @@
 use crate::model::{Status, UnitType};
 use crate::request::Request;
 use crate::snapshot::{Experiment, Snapshot};
-use crate::targeting::Attributes;
+use crate::targeting::{Attributes, context_get};
 use crate::time::Millis;
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
@@ -57,10 +57,7 @@ pub enum Reason {
 impl Reason {
     /// True when the unit received a variant of the experiment.
     pub fn has_variant(self) -> bool {
-        matches!(
-            self,
-            Reason::Forced | Reason::Shipped | Reason::Override | Reason::Assigned
-        )
+        matches!(self, Reason::Forced | Reason::Shipped | Reason::Override | Reason::Assigned)
     }
 }
 
@@ -101,7 +98,7 @@ pub struct Decision<'a> {
     bucket: Option<u32>,
     allocation_share: Option<f64>,
     config_version: u64,
-    page_type: Option<&'a str>,
+    context: Option<&'a Map<String, Value>>,
     other_id: Option<(UnitType, &'a str)>,
     trace: Option<Vec<TraceEntry<'a>>>,
 }
@@ -161,7 +158,7 @@ impl<'a> Decision<'a> {
     }
     /// `context.page_type`, when it is a string.
     pub fn page_type(&self) -> Option<&'a str> {
-        self.page_type
+        self.context.and_then(|c| context_get(c, "page_type")).and_then(Value::as_str)
     }
     /// Every candidate's outcome, when a trace was asked for.
     pub fn trace(&self) -> Option<&[TraceEntry<'a>]> {
@@ -242,10 +239,6 @@ impl Snapshot {
     pub fn decide<'a>(&'a self, req: &Request<'a>, now: Millis) -> Decision<'a> {
         let user = req.norm_user();
         let session = req.norm_session();
-        let page_type = req
-            .context
-            .and_then(|c| c.get("page_type"))
-            .and_then(Value::as_str);
         let mut d = Decision {
             placement: req.placement,
             reason: Reason::NoExperiment,
@@ -256,7 +249,7 @@ impl Snapshot {
             bucket: None,
             allocation_share: None,
             config_version: self.version,
-            page_type,
+            context: req.context,
             other_id: None,
             trace: None,
         };
@@ -294,14 +287,8 @@ impl Snapshot {
                 return d;
             }
         }
-        let attrs = Attributes {
-            user_id: user,
-            session_id: session,
-            context: req.context,
-        };
-        let mut trace = req
-            .trace
-            .then(|| Vec::with_capacity(placement.candidates.len()));
+        let attrs = Attributes { user_id: user, session_id: session, context: req.context };
+        let mut trace = req.trace.then(|| Vec::with_capacity(placement.candidates.len()));
         let mut winner: Option<Outcome<'a>> = None;
         let mut deciding: Option<Outcome<'a>> = None;
         for &(ei, slot) in &placement.candidates {
@@ -322,9 +309,7 @@ impl Snapshot {
                 if trace.is_none() {
                     break;
                 }
-            } else if deciding
-                .is_none_or(|dc| dc.reason == Reason::NotRunning && o.reason != Reason::NotRunning)
-            {
+            } else if deciding.is_none_or(|dc| dc.reason == Reason::NotRunning && o.reason != Reason::NotRunning) {
                 deciding = Some(o);
             }
         }
@@ -340,11 +325,7 @@ impl Snapshot {
         if let Some(vi) = o.variant {
             d.variant = Some(vi);
             d.params = &o.exp.merged[o.slot][vi];
-            d.allocation_share = Some(if o.reason == Reason::Assigned {
-                o.exp.shares[vi]
-            } else {
-                1.0
-            });
+            d.allocation_share = Some(if o.reason == Reason::Assigned { o.exp.shares[vi] } else { 1.0 });
         }
         d
     }
@@ -409,11 +390,7 @@ impl Snapshot {
         }
         for &hi in &e.holdouts {
             let h = &self.holdouts[hi];
-            if h.valid
-                && h.unit
-                    .resolve(user, session)
-                    .is_some_and(|(_, hid)| h.salted.bucket(hid, self.seed) < h.bp)
-            {
+            if h.valid && h.unit.resolve(user, session).is_some_and(|(_, hid)| h.salted.bucket(hid, self.seed) < h.bp) {
                 o.reason = Reason::Holdout;
                 return o;
             }

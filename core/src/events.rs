@@ -26,9 +26,7 @@ pub struct Pseudonymizer {
 
 impl std::fmt::Debug for Pseudonymizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pseudonymizer")
-            .field("keyed", &self.keyed.is_some())
-            .finish()
+        f.debug_struct("Pseudonymizer").field("keyed", &self.keyed.is_some()).finish()
     }
 }
 
@@ -282,9 +280,7 @@ impl Pseudonymizer {
             return Err(TokenError::Malformed);
         }
         if ver != "v1" {
-            return Err(TokenError::UnsupportedVersion(
-                ver.chars().take(16).collect(),
-            ));
+            return Err(TokenError::UnsupportedVersion(ver.chars().take(16).collect()));
         }
         if let Some(m) = &self.token {
             let sig = sig.ok_or(TokenError::MissingSignature)?;
@@ -293,9 +289,7 @@ impl Pseudonymizer {
             m.update(&token.as_bytes()[..ver.len() + 1 + payload.len()]);
             m.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
         }
-        let json = B64
-            .decode(payload)
-            .map_err(|e| TokenError::Payload(e.to_string()))?;
+        let json = B64.decode(payload).map_err(|e| TokenError::Payload(e.to_string()))?;
         serde_json::from_slice(&json).map_err(|e| TokenError::Payload(e.to_string()))
     }
 }

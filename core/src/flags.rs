@@ -166,27 +166,14 @@ impl Snapshot {
         }
         let bucket = unit.map(|(_, id)| f.salted.bucket(id, self.seed));
         d.bucket = bucket;
-        let attrs = Attributes {
-            user_id: user,
-            session_id: session,
-            context: req.context,
-        };
+        let attrs = Attributes { user_id: user, session_id: session, context: req.context };
         for (i, rule) in f.rules.iter().enumerate() {
-            if rule
-                .targeting
-                .as_ref()
-                .is_some_and(|t| !t.eval(&attrs, &self.segments))
-            {
+            if rule.targeting.as_ref().is_some_and(|t| !t.eval(&attrs, &self.segments)) {
                 continue;
             }
             let chosen = match &rule.rollout {
                 Rollout::Percent { variant, bp } => {
-                    let bp = rule
-                        .schedule
-                        .iter()
-                        .rev()
-                        .find(|(at, _)| *at <= now)
-                        .map_or(*bp, |&(_, p)| p);
+                    let bp = rule.schedule.iter().rev().find(|(at, _)| *at <= now).map_or(*bp, |&(_, p)| p);
                     if !within(bp, bucket) {
                         continue;
                     }

@@ -78,9 +78,7 @@ pub mod targeting;
 pub mod time;
 
 pub use decide::{Decision, HashKey, Reason, TraceEntry};
-pub use events::{
-    ExposureData, ExposureEvent, ExposureFields, Pseudonymizer, RawExposure, Sdk, TokenError,
-};
+pub use events::{ExposureData, ExposureEvent, ExposureFields, Pseudonymizer, RawExposure, Sdk, TokenError};
 pub use flags::{FlagDecision, FlagReason};
 pub use hash::{BUCKETS, bucket, digest};
 pub use lint::{Lint, LintCode, Severity};

@@ -80,9 +80,9 @@ impl LintCode {
     /// The severity this code always has.
     pub fn severity(self) -> Severity {
         match self {
-            LintCode::UnknownPlacement
-            | LintCode::UnknownHoldoutExperiment
-            | LintCode::Unreachable => Severity::Warning,
+            LintCode::UnknownPlacement | LintCode::UnknownHoldoutExperiment | LintCode::Unreachable => {
+                Severity::Warning
+            }
             _ => Severity::Error,
         }
     }

@@ -53,17 +53,13 @@ impl UnitType {
 
 impl UnitKind {
     /// Picks the id this kind hashes from the (normalised) request ids.
-    pub fn resolve<'a>(
-        self,
-        user_id: Option<&'a str>,
-        session_id: Option<&'a str>,
-    ) -> Option<(UnitType, &'a str)> {
+    pub fn resolve<'a>(self, user_id: Option<&'a str>, session_id: Option<&'a str>) -> Option<(UnitType, &'a str)> {
         match self {
             UnitKind::User => user_id.map(|u| (UnitType::User, u)),
             UnitKind::Session => session_id.map(|s| (UnitType::Session, s)),
-            UnitKind::UserOrSession => user_id
-                .map(|u| (UnitType::User, u))
-                .or_else(|| session_id.map(|s| (UnitType::Session, s))),
+            UnitKind::UserOrSession => {
+                user_id.map(|u| (UnitType::User, u)).or_else(|| session_id.map(|s| (UnitType::Session, s)))
+            }
         }
     }
 }

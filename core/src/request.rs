@@ -26,15 +26,7 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// A request for `placement` with no ids, no context and consent given.
     pub fn new(placement: &'a str) -> Self {
-        Request {
-            placement,
-            user_id: None,
-            session_id: None,
-            context: None,
-            consent: true,
-            forced: None,
-            trace: false,
-        }
+        Request { placement, user_id: None, session_id: None, context: None, consent: true, forced: None, trace: false }
     }
 
     /// Sets the user id.
@@ -96,10 +88,7 @@ fn opt_id(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, Reques
     match obj.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(RequestError(format!(
-            "`{name}` must be a string or null, not {}",
-            type_name(other)
-        ))),
+        Some(other) => Err(RequestError(format!("`{name}` must be a string or null, not {}", type_name(other)))),
     }
 }
 
@@ -117,24 +106,19 @@ fn type_name(v: &Value) -> &'static str {
 impl OwnedRequest {
     /// Parses request JSON text. `require_placement` is true for decisions, false for flags.
     pub fn from_json(text: &str, require_placement: bool) -> Result<Self, RequestError> {
-        let v: Value =
-            serde_json::from_str(text).map_err(|e| RequestError(format!("not JSON: {e}")))?;
+        let v: Value = serde_json::from_str(text).map_err(|e| RequestError(format!("not JSON: {e}")))?;
         Self::from_value(&v, require_placement)
     }
 
     /// Reads a parsed request document.
     pub fn from_value(v: &Value, require_placement: bool) -> Result<Self, RequestError> {
-        let obj = v.as_object().ok_or_else(|| {
-            RequestError(format!("a request must be an object, not {}", type_name(v)))
-        })?;
+        let obj =
+            v.as_object().ok_or_else(|| RequestError(format!("a request must be an object, not {}", type_name(v))))?;
         let context = match obj.get("context") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
             Some(other) => {
-                return Err(RequestError(format!(
-                    "`context` must be an object, not {}",
-                    type_name(other)
-                )));
+                return Err(RequestError(format!("`context` must be an object, not {}", type_name(other))));
             }
         };
         let placement = match context.get("placement") {
@@ -144,39 +128,28 @@ impl OwnedRequest {
                 return Err(RequestError("`context.placement` is required".into()));
             }
             Some(other) => {
-                return Err(RequestError(format!(
-                    "`context.placement` must be a string, not {}",
-                    type_name(other)
-                )));
+                return Err(RequestError(format!("`context.placement` must be a string, not {}", type_name(other))));
             }
         };
         let consent = match obj.get("consent") {
             None | Some(Value::Null) => true,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
-                return Err(RequestError(format!(
-                    "`consent` must be a bool, not {}",
-                    type_name(other)
-                )));
+                return Err(RequestError(format!("`consent` must be a bool, not {}", type_name(other))));
             }
         };
         let trace = match obj.get("trace") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
-                return Err(RequestError(format!(
-                    "`trace` must be a bool, not {}",
-                    type_name(other)
-                )));
+                return Err(RequestError(format!("`trace` must be a bool, not {}", type_name(other))));
             }
         };
         let forced = match obj.get("forced") {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) if m.values().all(Value::is_string) => Some(m.clone()),
             Some(_) => {
-                return Err(RequestError(
-                    "`forced` must map experiment keys to variant keys".into(),
-                ));
+                return Err(RequestError("`forced` must map experiment keys to variant keys".into()));
             }
         };
         Ok(OwnedRequest {

@@ -84,12 +84,7 @@ pub fn format_rfc3339_millis(ms: Millis) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        sod / 3_600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", sod / 3_600, (sod / 60) % 60, sod % 60)
 }
 
 fn is_leap(y: i64) -> bool {
@@ -138,14 +133,8 @@ mod tests {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00.5Z"), Some(500));
         assert_eq!(parse_rfc3339("1970-01-01T02:00:00+02:00"), Some(0));
-        assert_eq!(
-            parse_rfc3339("2026-06-01T12:00:00.123456Z"),
-            Some(1_780_315_200_123)
-        );
-        assert_eq!(
-            format_rfc3339_millis(1_780_315_200_123),
-            "2026-06-01T12:00:00.123Z"
-        );
+        assert_eq!(parse_rfc3339("2026-06-01T12:00:00.123456Z"), Some(1_780_315_200_123));
+        assert_eq!(format_rfc3339_millis(1_780_315_200_123), "2026-06-01T12:00:00.123Z");
         assert_eq!(format_rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
         for bad in [
             "2026-06-01",
@@ -160,9 +149,7 @@ mod tests {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
         assert_eq!(
-            parse_rfc3339("2024-02-29T00:00:00Z")
-                .map(format_rfc3339_millis)
-                .as_deref(),
+            parse_rfc3339("2024-02-29T00:00:00Z").map(format_rfc3339_millis).as_deref(),
             Some("2024-02-29T00:00:00.000Z")
         );
     }

@@ -69,10 +69,7 @@ fn decide_and_flag_do_not_allocate() {
     let before = ALLOCS.load(Ordering::SeqCst);
     let mut assigned = 0;
     for id in &ids {
-        let d = snap.decide(
-            &Request::new("pdp_ymal").user(id).session("s").context(ctx),
-            0,
-        );
+        let d = snap.decide(&Request::new("pdp_ymal").user(id).session("s").context(ctx), 0);
         if d.reason() == Reason::Assigned {
             assigned += 1;
         }
@@ -81,20 +78,11 @@ fn decide_and_flag_do_not_allocate() {
     }
     let after = ALLOCS.load(Ordering::SeqCst);
     assert!(assigned > 8_000, "most visitors are assigned ({assigned})");
-    assert_eq!(
-        after - before,
-        0,
-        "decide/flag allocated {} times over {} calls",
-        after - before,
-        ids.len()
-    );
+    assert_eq!(after - before, 0, "decide/flag allocated {} times over {} calls", after - before, ids.len());
 
     // The counter works: a traced decision allocates its trace.
     let before = ALLOCS.load(Ordering::SeqCst);
-    let d = snap.decide(
-        &Request::new("pdp_ymal").user("x").context(ctx).with_trace(),
-        0,
-    );
+    let d = snap.decide(&Request::new("pdp_ymal").user("x").context(ctx).with_trace(), 0);
     std::hint::black_box(&d);
     assert!(ALLOCS.load(Ordering::SeqCst) > before, "a trace allocates");
 }

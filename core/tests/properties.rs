@@ -22,18 +22,8 @@ const CHI2_81DF_P001: f64 = 124.84;
 #[test]
 fn buckets_are_uniform() {
     for (ids, label) in [
-        (
-            (0..200_000)
-                .map(|i| format!("user-{i}"))
-                .collect::<Vec<_>>(),
-            "sequential",
-        ),
-        (
-            (0..200_000u64)
-                .map(|i| format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
-                .collect(),
-            "scrambled",
-        ),
+        ((0..200_000).map(|i| format!("user-{i}")).collect::<Vec<_>>(), "sequential"),
+        ((0..200_000u64).map(|i| format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15))).collect(), "scrambled"),
     ] {
         let mut fine = vec![0u64; 10_000];
         let mut coarse = vec![0u64; 100];
@@ -226,15 +216,8 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(|n| json!(n)),
         (-1e6f64..1e6).prop_map(|f| json!(f)),
         "[a-z_:\\-0-9]{0,10}".prop_map(Value::String),
-        prop_oneof![
-            Just("RUNNING"),
-            Just("user"),
-            Just("eq"),
-            Just("xxh32"),
-            Just("home"),
-            Just("*")
-        ]
-        .prop_map(|s| Value::String(s.into())),
+        prop_oneof![Just("RUNNING"), Just("user"), Just("eq"), Just("xxh32"), Just("home"), Just("*")]
+            .prop_map(|s| Value::String(s.into())),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
@@ -301,16 +284,7 @@ fn mutation_base_is_valid_and_decides() {
     let ctx = ctx.as_object().expect("object");
     let reasons: std::collections::BTreeSet<String> = (0..2000)
         .map(|i| format!("u{i}"))
-        .map(|id| {
-            format!(
-                "{:?}",
-                s.decide(
-                    &Request::new("home").user(&id).context(ctx),
-                    1_780_000_000_000
-                )
-                .reason()
-            )
-        })
+        .map(|id| format!("{:?}", s.decide(&Request::new("home").user(&id).context(ctx), 1_780_000_000_000).reason()))
         .collect();
     // The base exercises holdout, layer, traffic and assignment paths.
     for r in ["Assigned", "Holdout", "LayerMiss", "TrafficMiss"] {

@@ -16,13 +16,9 @@ fn vectors_dir() -> PathBuf {
 fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -32,14 +28,7 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn compare(
-    id: &str,
-    what: &str,
-    expect: &Map<String, Value>,
-    got: &Value,
-    skip: &[&str],
-    errors: &mut Vec<String>,
-) {
+fn compare(id: &str, what: &str, expect: &Map<String, Value>, got: &Value, skip: &[&str], errors: &mut Vec<String>) {
     for (k, want) in expect {
         if skip.contains(&k.as_str()) {
             continue;
@@ -52,19 +41,12 @@ fn compare(
 }
 
 fn now_of(case: &Value) -> i64 {
-    case.get("now")
-        .and_then(Value::as_str)
-        .and_then(parse_rfc3339)
-        .unwrap_or(0)
+    case.get("now").and_then(Value::as_str).and_then(parse_rfc3339).unwrap_or(0)
 }
 
 /// Key and salt of an experiment in raw snapshot JSON (salt defaults to the key).
 fn key_salt(snap: &Value, key: &str) -> Option<(String, String)> {
-    let e = snap
-        .get("experiments")?
-        .as_array()?
-        .iter()
-        .find(|e| e.get("key").and_then(Value::as_str) == Some(key))?;
+    let e = snap.get("experiments")?.as_array()?.iter().find(|e| e.get("key").and_then(Value::as_str) == Some(key))?;
     let salt = e.get("salt").and_then(Value::as_str).unwrap_or(key);
     Some((key.to_owned(), salt.to_owned()))
 }
@@ -73,10 +55,7 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
     let id = case["id"].as_str().unwrap_or("?").to_owned();
     let op = case["op"].as_str().unwrap_or("?");
     let empty = Map::new();
-    let expect = case
-        .get("expect")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
+    let expect = case.get("expect").and_then(Value::as_object).unwrap_or(&empty);
     let own_snap;
     let snap = match case.get("snapshot") {
         Some(raw) if !raw.is_null() => match Snapshot::from_value(raw) {
@@ -116,55 +95,32 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
             let r = req.as_request();
             let d = snap.decide(&r, now);
             let got: Value = serde_json::from_str(&d.to_json()).unwrap_or(Value::Null);
-            compare(
-                &id,
-                "decision",
-                expect,
-                &got,
-                &["exposure", "trace_reasons", "hash"],
-                errors,
-            );
+            compare(&id, "decision", expect, &got, &["exposure", "trace_reasons", "hash"], errors);
             if let Some(want) = expect.get("exposure") {
-                let exp = d
-                    .exposure(now, &[], r.context)
-                    .map(|x| serde_json::to_value(&x.data).unwrap_or(Value::Null));
+                let exp = d.exposure(now, &[], r.context).map(|x| serde_json::to_value(&x.data).unwrap_or(Value::Null));
                 match (want, exp) {
                     (Value::Null, None) => {}
-                    (Value::Null, Some(e)) => {
-                        errors.push(format!("{id}: expected no exposure, got {e}"))
-                    }
+                    (Value::Null, Some(e)) => errors.push(format!("{id}: expected no exposure, got {e}")),
                     (Value::Object(w), Some(e)) => compare(&id, "exposure", w, &e, &[], errors),
                     (w, None) => errors.push(format!("{id}: expected exposure {w}, got none")),
                     (w, Some(_)) => errors.push(format!("{id}: bad exposure expectation {w}")),
                 }
             }
             if let Some(want) = expect.get("trace_reasons") {
-                let got: Vec<Value> = d
-                    .trace()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|t| json!([t.experiment_key, t.reason]))
-                    .collect();
+                let got: Vec<Value> =
+                    d.trace().unwrap_or_default().iter().map(|t| json!([t.experiment_key, t.reason])).collect();
                 if !json_eq(want, &Value::Array(got.clone())) {
-                    errors.push(format!(
-                        "{id}: trace_reasons: expected {want}, got {}",
-                        Value::Array(got)
-                    ));
+                    errors.push(format!("{id}: trace_reasons: expected {want}, got {}", Value::Array(got)));
                 }
             }
             if let Some(want) = expect.get("hash").and_then(Value::as_object) {
-                match (
-                    d.experiment_key().and_then(|k| key_salt(raw, k)),
-                    d.unit_id(),
-                ) {
+                match (d.experiment_key().and_then(|k| key_salt(raw, k)), d.unit_id()) {
                     (Some((k, s)), Some(u)) => {
                         let input = format!("{u}:{k}:{s}");
                         let got = json!({"input_hex": hex(input.as_bytes()), "digest": digest(u, &k, &s, snap.seed()), "bucket": d.bucket()});
                         compare(&id, "hash", want, &got, &[], errors);
                     }
-                    _ => errors.push(format!(
-                        "{id}: expected a hash, but the decision has no experiment/unit"
-                    )),
+                    _ => errors.push(format!("{id}: expected a hash, but the decision has no experiment/unit")),
                 }
             }
         }
@@ -187,35 +143,21 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
         }
         "load" => {
             let text = case["snapshot_text"].as_str().unwrap_or_default();
-            match (
-                Snapshot::from_json(text),
-                expect.get("error"),
-                expect.get("lints"),
-            ) {
+            match (Snapshot::from_json(text), expect.get("error"), expect.get("lints")) {
                 (Err(e), Some(want), _) => {
                     if want.as_str() != Some(e.code()) {
-                        errors.push(format!(
-                            "{id}: expected error {want}, got {} ({e})",
-                            e.code()
-                        ));
+                        errors.push(format!("{id}: expected error {want}, got {} ({e})", e.code()));
                     }
                 }
-                (Err(e), None, _) => {
-                    errors.push(format!("{id}: unexpected rejection {} ({e})", e.code()))
-                }
-                (Ok(_), Some(want), _) => {
-                    errors.push(format!("{id}: expected rejection {want}, snapshot loaded"))
-                }
+                (Err(e), None, _) => errors.push(format!("{id}: unexpected rejection {} ({e})", e.code())),
+                (Ok(_), Some(want), _) => errors.push(format!("{id}: expected rejection {want}, snapshot loaded")),
                 (Ok(s), None, Some(want)) => {
                     let want: BTreeSet<(String, String)> = want
                         .as_array()
                         .into_iter()
                         .flatten()
                         .map(|l| {
-                            (
-                                l["code"].as_str().unwrap_or("").to_owned(),
-                                l["item"].as_str().unwrap_or("").to_owned(),
-                            )
+                            (l["code"].as_str().unwrap_or("").to_owned(), l["item"].as_str().unwrap_or("").to_owned())
                         })
                         .collect();
                     let got: BTreeSet<(String, String)> = s
@@ -241,19 +183,14 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
         "request_error" => match OwnedRequest::from_value(&case["request"], true) {
             Ok(_) => errors.push(format!("{id}: request accepted, expected an error")),
             Err(_) => {
-                if expect.get("error").and_then(Value::as_str)
-                    != Some(vario_core::RequestError::CODE)
-                {
-                    errors.push(format!(
-                        "{id}: unexpected error expectation {:?}",
-                        expect.get("error")
-                    ));
+                if expect.get("error").and_then(Value::as_str) != Some(vario_core::RequestError::CODE) {
+                    errors.push(format!("{id}: unexpected error expectation {:?}", expect.get("error")));
                 }
             }
         },
         "pseudonymize" => {
             let p = Pseudonymizer::new(case["key"].as_str());
-            let got = json!({"value": p.apply(case["id"].as_str().unwrap_or_default())});
+            let got = json!({"value": p.apply(case["unit_id"].as_str().unwrap_or_default())});
             compare(&id, "pseudonymize", expect, &got, &[], errors);
         }
         other => errors.push(format!("{id}: unknown op {other}")),
@@ -273,15 +210,9 @@ fn shared_vectors() {
     let mut ids: HashMap<String, String> = HashMap::new();
     for path in &files {
         let text = std::fs::read_to_string(path).expect("readable vector file");
-        let doc: Value =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(doc["format"], "vario-vectors/1", "{}", path.display());
-        assert_eq!(
-            doc["algorithm"],
-            "xxh32-colon-mod10000",
-            "{}",
-            path.display()
-        );
+        assert_eq!(doc["algorithm"], "xxh32-colon-mod10000", "{}", path.display());
         let file_snap = match doc.get("snapshot") {
             Some(raw) if !raw.is_null() => match Snapshot::from_value(raw) {
                 Ok(s) => Some((raw.clone(), s)),
@@ -300,10 +231,5 @@ fn shared_vectors() {
     }
     eprintln!("{total} vector cases in {} files", files.len());
     assert!(total >= 300, "only {total} vector cases");
-    assert!(
-        errors.is_empty(),
-        "{} of {total} cases failed:\n{}",
-        errors.len(),
-        errors.join("\n")
-    );
+    assert!(errors.is_empty(), "{} of {total} cases failed:\n{}", errors.len(), errors.join("\n"));
 }
