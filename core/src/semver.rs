@@ -45,13 +45,8 @@ impl Version {
             None => (s, None),
         };
         let mut core = [0u64; 3];
-        let mut n = 0;
-        for comp in core_part.split('.') {
-            if n == 3 {
-                return None;
-            }
-            core[n] = numeric(comp)?;
-            n += 1;
+        for (n, comp) in core_part.split('.').enumerate() {
+            *core.get_mut(n)? = numeric(comp)?;
         }
         let mut pre = Vec::new();
         if let Some(p) = pre_part {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every test of the project, from a fresh clone: sets up what it needs, then runs each suite.
+# Used by .ci/run and named in the README. Debug builds only (benches are not tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n=== %s\n' "$*"; }
+
+step "python venv for the vector generator (.venv)"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/vectors/requirements.txt
+
+step "shared vectors: the independent generator reproduces tests/vectors/*.json exactly"
+.venv/bin/python tests/vectors/gen.py --check
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "rust tests (unit, shared vectors, properties, allocation, events, doc)"
+cargo test --workspace --locked
+
+step "main job smoke run (debug build, 20 000 requests)"
+cargo run --quiet --locked --example demo -- 20000 target/vario-demo/ci-exposures.jsonl
+
+printf '\nall suites passed\n'
