@@ -90,6 +90,7 @@ struct Outcome<'a> {
 #[derive(Debug, Clone)]
 pub struct Decision<'a> {
     placement: &'a str,
+    placement_index: Option<usize>,
     reason: Reason,
     experiment: Option<&'a Experiment>,
     variant: Option<usize>,
@@ -164,6 +165,44 @@ impl<'a> Decision<'a> {
     pub fn trace(&self) -> Option<&[TraceEntry<'a>]> {
         self.trace.as_deref()
     }
+    /// A decision made without any snapshot (`NO_CONFIG`): the caller's defaults for the placement.
+    /// Used by the runtime before the first snapshot arrives (the service-down fallback).
+    pub fn no_config(placement: &'a str, defaults: &'a Map<String, Value>) -> Self {
+        Decision {
+            placement,
+            placement_index: None,
+            reason: Reason::NoConfig,
+            experiment: None,
+            variant: None,
+            params: defaults,
+            unit: None,
+            bucket: None,
+            allocation_share: None,
+            config_version: 0,
+            context: None,
+            other_id: None,
+            trace: None,
+        }
+    }
+
+    /// A compact, copyable reference to this decision's exposure (`None` unless `ASSIGNED`),
+    /// resolved later against the snapshot of the same `config_version` with
+    /// [`Snapshot::exposure_fields`]. Lets a caller enqueue an exposure without copying strings.
+    pub fn exposure_key(&self) -> Option<ExposureKey> {
+        if !self.should_expose() {
+            return None;
+        }
+        let e = self.experiment?;
+        Some(ExposureKey {
+            config_version: self.config_version,
+            placement: self.placement_index?,
+            experiment: e.index,
+            variant: self.variant?,
+            unit_type: self.unit_type()?,
+            allocation_share: self.allocation_share?,
+        })
+    }
+
     /// True when this decision should log an exposure (only `ASSIGNED`, see the vectors README).
     pub fn should_expose(&self) -> bool {
         self.reason == Reason::Assigned
@@ -186,6 +225,23 @@ impl<'a> Decision<'a> {
         // Serialising borrowed strings and numbers into a String cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// Indices of an exposure into the snapshot that decided it (see [`Decision::exposure_key`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExposureKey {
+    /// The deciding snapshot's version.
+    pub config_version: u64,
+    /// Placement index in that snapshot.
+    pub placement: usize,
+    /// Experiment index in that snapshot.
+    pub experiment: usize,
+    /// Variant index within the experiment.
+    pub variant: usize,
+    /// The unit type bucketed.
+    pub unit_type: UnitType,
+    /// The served variant's share.
+    pub allocation_share: f64,
 }
 
 /// `"{experiment_key}:{unit_id}"`, displayed without an intermediate allocation.
@@ -244,6 +300,7 @@ impl Snapshot {
             reason: Reason::NoExperiment,
             experiment: None,
             variant: None,
+            placement_index: None,
             params: &self.empty_params,
             unit: None,
             bucket: None,
@@ -258,6 +315,7 @@ impl Snapshot {
             return d;
         };
         let placement = &self.placements[pi];
+        d.placement_index = Some(pi);
         d.params = &placement.defaults;
         if !req.consent {
             d.reason = Reason::OptedOut;

@@ -194,6 +194,37 @@ impl Decision<'_> {
     }
 }
 
+impl crate::snapshot::Snapshot {
+    /// Resolves an [`ExposureKey`](crate::decide::ExposureKey) taken from a decision of this
+    /// snapshot. `None` when the key belongs to another snapshot version.
+    pub fn exposure_fields(
+        &self,
+        key: &crate::decide::ExposureKey,
+        page_type: Option<String>,
+        decided_at: Millis,
+        context: Map<String, Value>,
+    ) -> Option<ExposureFields> {
+        if key.config_version != self.version {
+            return None;
+        }
+        let e = self.experiments.get(key.experiment)?;
+        Some(ExposureFields {
+            experiment_id: e.id.clone(),
+            experiment_key: e.key.to_string(),
+            variant: e.variants.get(key.variant)?.key.to_string(),
+            iteration: e.iteration,
+            unit_type: key.unit_type,
+            placement: self.placements.get(key.placement)?.name.to_string(),
+            page_type,
+            reason: Reason::Assigned,
+            allocation_share: key.allocation_share,
+            config_version: self.version,
+            decided_at: format_rfc3339_millis(decided_at),
+            context,
+        })
+    }
+}
+
 impl RawExposure {
     /// Replaces the raw ids with pseudonyms.
     pub fn pseudonymize(self, p: &Pseudonymizer) -> ExposureData {

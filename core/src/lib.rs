@@ -77,7 +77,7 @@ pub mod snapshot;
 pub mod targeting;
 pub mod time;
 
-pub use decide::{Decision, HashKey, Reason, TraceEntry};
+pub use decide::{Decision, ExposureKey, HashKey, Reason, TraceEntry};
 pub use events::{ExposureData, ExposureEvent, ExposureFields, Pseudonymizer, RawExposure, Sdk, TokenError};
 pub use flags::{FlagDecision, FlagReason};
 pub use hash::{BUCKETS, bucket, digest};

@@ -106,6 +106,8 @@ pub(crate) struct Owned {
 
 #[derive(Debug)]
 pub(crate) struct Experiment {
+    /// Position in `Snapshot::experiments`.
+    pub(crate) index: usize,
     pub(crate) id: Value,
     pub(crate) key: Box<str>,
     pub(crate) status: Status,
@@ -511,15 +513,15 @@ impl Snapshot {
         };
 
         for raw in &parts.experiments {
-            let exp = compile_experiment(raw, &snap, &layer_index, &mut lints);
+            let mut exp = compile_experiment(raw, &snap, &layer_index, &mut lints);
             let idx = snap.experiments.len();
+            exp.index = idx;
             if snap.experiment_index.contains_key(&exp.key) {
                 lints.push(
                     LintCode::DuplicateKey,
                     format!("experiment:{}", exp.key),
                     "an earlier experiment has this key",
                 );
-                let mut exp = exp;
                 exp.error = Some(LintCode::DuplicateKey);
                 snap.experiments.push(exp);
             } else {
@@ -703,6 +705,7 @@ fn compile_experiment(
     let key = raw_key(&raw);
     lints.push(code, format!("experiment:{key}"), msg);
     Experiment {
+        index: 0,
         id: raw.get("id").cloned().unwrap_or(Value::Null),
         key: key.as_str().into(),
         status: Status::Draft,
@@ -798,6 +801,7 @@ fn build_experiment(
         })
         .collect();
     Ok(Experiment {
+        index: 0,
         id: r.id,
         salted: Salted::new(&r.key, salt),
         key: r.key.into(),

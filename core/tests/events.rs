@@ -136,3 +136,23 @@ fn pseudonyms_match_hmac_sha256_test_vector() {
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
 }
+
+#[test]
+fn exposure_key_resolves_to_the_same_exposure() {
+    let s = snap();
+    for i in 0..200 {
+        let id = format!("u{i}");
+        let d = s.decide(&Request::new("home").user(&id), NOW);
+        let direct = d.exposure(NOW, &[], None).expect("all assigned at 100% traffic").data;
+        let key = d.exposure_key().expect("key");
+        let via_key = s.exposure_fields(&key, None, NOW, serde_json::Map::new()).expect("same version");
+        assert_eq!(direct, via_key);
+        let mut stale = key;
+        stale.config_version += 1;
+        assert!(s.exposure_fields(&stale, None, NOW, serde_json::Map::new()).is_none());
+    }
+    let no_cfg_defaults = serde_json::Map::new();
+    let d = vario_core::Decision::no_config("home", &no_cfg_defaults);
+    assert_eq!(d.reason(), Reason::NoConfig);
+    assert!(d.exposure_key().is_none() && d.exposure(NOW, &[], None).is_none());
+}
