@@ -1,0 +1,409 @@
+//! The client: lock-free decisions on the current snapshot, non-blocking event enqueue.
+
+use crate::config::{self, SyncParams};
+use crate::options::{ConfigSpec, LocalSink, Options};
+use crate::pipeline::{self, Control, History, Item, Outcome, QueuedExposure};
+use crate::stats::{ConfigErrorKind, ConfigSource, Shared, Stats, inc};
+use arc_swap::{ArcSwap, ArcSwapOption};
+use crossbeam_channel::{Sender, TrySendError};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use vario_core::{Decision, FlagDecision, Pseudonymizer, Request, Sdk, Snapshot, TokenError};
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Exponential backoff with jitter: a delay in `[d/2, d]` with `d = min(cap, base * 2^n)`.
+pub(crate) fn backoff(base: Duration, n: u32, cap: Duration) -> Duration {
+    let d = base.saturating_mul(1u32 << n.min(20)).min(cap);
+    d.mul_f64(0.5 + 0.5 * fastrand::f64())
+}
+
+/// A reqwest error without its URL (which can carry a key in a query string).
+pub(crate) fn redact(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_decode() || e.is_body() {
+        "bad body"
+    } else {
+        "request error"
+    };
+    let mut e2 = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = e2 {
+        detail = s.to_string();
+        e2 = s.source();
+    }
+    if detail.is_empty() { kind.to_owned() } else { format!("{kind}: {detail}") }
+}
+
+/// When the exposure of a decision is logged (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expose {
+    /// Log it now (default).
+    #[default]
+    Now,
+    /// Do not log it; hand back an exposure token for [`Client::expose`] when the unit actually
+    /// sees the treatment.
+    Later,
+}
+
+/// Why `wait_for_init` returned without a snapshot.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("no snapshot after {waited:?}: {}", last_error.as_ref().map_or("no attempt finished yet".to_owned(), |e| format!("{:?}: {}", e.0, e.1)))]
+pub struct InitError {
+    /// How long it waited.
+    pub waited: Duration,
+    /// The last config error, the likely cause.
+    pub last_error: Option<(ConfigErrorKind, String)>,
+}
+
+/// `flush` or `close` did not finish in time; what was not delivered stays queued (flush) or is
+/// counted as dropped (close).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("events not delivered within {0:?}")]
+pub struct TimeoutError(pub Duration);
+
+pub(crate) struct Inner {
+    pub snapshot: ArcSwapOption<Snapshot>,
+    pub history: Arc<History>,
+    pub shared: Arc<Shared>,
+    pub pseudo: Arc<ArcSwap<Pseudonymizer>>,
+    key_from_options: bool,
+    init: (Mutex<bool>, Condvar),
+    defaults: HashMap<String, Map<String, Value>>,
+    empty: Map<String, Value>,
+    /// Answers flags (`FLAG_NOT_FOUND`) before the first snapshot.
+    empty_snapshot: Snapshot,
+    context_keys: Vec<String>,
+}
+
+impl Inner {
+    pub(crate) fn notify_init(&self) {
+        let mut ready = self.init.0.lock().unwrap_or_else(|p| p.into_inner());
+        *ready = true;
+        self.init.1.notify_all();
+    }
+
+    /// Without a key in the options, pseudonyms use the snapshot's `privacy.id_hash_key`.
+    pub(crate) fn adopt_privacy_key(&self, snap: &Snapshot) {
+        if self.key_from_options {
+            return;
+        }
+        match snap.id_hash_key() {
+            Some(k) => self.pseudo.store(Arc::new(Pseudonymizer::new(Some(k)))),
+            None if !self.pseudo.load().is_keyed() => {
+                log::warn!(
+                    "vario: no id_hash_key in the options or the snapshot: ids are pseudonymised with plain \
+                     SHA-256, which small id spaces make reversible"
+                );
+            }
+            None => {}
+        }
+    }
+}
+
+struct Threads {
+    config_stop: Option<Sender<()>>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+/// The Vario client. Cheap to share (`Arc<Client>` or `&Client` across threads): decisions take no
+/// lock and never wait on the network; events are queued without blocking.
+///
+/// Dropping the client closes it (delivering queued events for up to 2 s).
+pub struct Client {
+    inner: Arc<Inner>,
+    tx: Sender<Item>,
+    ctl: Sender<Control>,
+    threads: Mutex<Option<Threads>>,
+    closed: AtomicBool,
+    sdk_name: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("sdk", &self.sdk_name).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub(crate) fn start(o: Options) -> Result<Client, crate::options::BuildError> {
+        let shared = Arc::new(Shared::default());
+        let history: Arc<History> = Arc::new(Mutex::new(Vec::new()));
+        let pseudo = Arc::new(ArcSwap::from_pointee(Pseudonymizer::new(o.id_hash_key.as_deref())));
+        let inner = Arc::new(Inner {
+            snapshot: ArcSwapOption::empty(),
+            history: history.clone(),
+            shared: shared.clone(),
+            pseudo: pseudo.clone(),
+            key_from_options: o.id_hash_key.is_some(),
+            init: (Mutex::new(false), Condvar::new()),
+            defaults: o.default_params.clone(),
+            empty: Map::new(),
+            empty_snapshot: Snapshot::from_json(r#"{"schema_version":1,"version":0}"#)
+                .map_err(|e| crate::options::BuildError::InvalidOption(e.to_string()))?,
+            context_keys: o.exposure_context_keys.clone(),
+        });
+        let spec = o.config.clone().ok_or(crate::options::BuildError::NoConfigSource)?;
+        // Local sources load before `build` returns; only the network is left to the thread.
+        if let Some(path) = &o.persist_path {
+            config::load_persisted(&inner, path);
+        }
+        match &spec {
+            ConfigSpec::Bootstrap(text) => {
+                if let Err((kind, msg)) = config::offer(&inner, text, ConfigSource::Bootstrap) {
+                    config::record_error(&inner, kind, format!("bootstrap: {msg}"));
+                }
+            }
+            ConfigSpec::Path(path) => {
+                let mut fp = None;
+                config::load_file(&inner, path, &mut fp);
+            }
+            ConfigSpec::Url(_) => {}
+        }
+
+        let (tx, rx) = crossbeam_channel::bounded(o.queue_capacity);
+        let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
+        let sdk = Sdk { name: o.sdk_name.clone(), version: o.sdk_version.clone() };
+        let pcfg = pipeline::Config {
+            sdk,
+            batch_size: o.batch_size,
+            batch_interval: o.batch_interval,
+            dedup_window_ms: i64::try_from(o.dedup_window.as_millis()).unwrap_or(i64::MAX),
+            dedup_capacity: o.dedup_capacity,
+            assignment_capacity: o.assignment_capacity,
+            pseudo,
+            ingest_url: o.ingest_url.clone(),
+            sdk_key: o.sdk_key.clone(),
+            local_sink: o.local_sink.clone().unwrap_or(LocalSink::File("vario-events.jsonl".into())),
+            request_timeout: o.request_timeout,
+            max_attempts: o.max_attempts,
+            retry_base: o.retry_base,
+            max_backoff: o.max_backoff,
+            gzip_threshold: o.gzip_threshold,
+        };
+        let (p1, p2) = pipeline::spawn(pcfg, shared, history, rx, ctl_rx)?;
+        let mut handles = vec![p1, p2];
+        let mut config_stop = None;
+        if !matches!(spec, ConfigSpec::Bootstrap(_)) {
+            let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+            let params = SyncParams {
+                spec,
+                sdk_key: o.sdk_key.clone(),
+                poll_interval: o.poll_interval,
+                request_timeout: o.request_timeout,
+                max_backoff: o.max_backoff,
+                persist_path: o.persist_path.clone(),
+            };
+            let inner2 = inner.clone();
+            handles.push(
+                std::thread::Builder::new()
+                    .name("vario-config".into())
+                    .spawn(move || config::run(inner2, params, stop_rx))?,
+            );
+            config_stop = Some(stop_tx);
+        }
+        Ok(Client {
+            inner,
+            tx,
+            ctl: ctl_tx,
+            threads: Mutex::new(Some(Threads { config_stop, handles })),
+            closed: AtomicBool::new(false),
+            sdk_name: o.sdk_name,
+        })
+    }
+
+    /// Decides `req` on the current snapshot and hands the decision to `f`.
+    ///
+    /// No lock, no network, no allocation beyond what the exposure needs. Before the first
+    /// snapshot the decision is `NO_CONFIG` with the caller's default params for the placement.
+    /// With [`Expose::Now`] an `ASSIGNED` decision's exposure is queued; with [`Expose::Later`] `f`
+    /// gets an exposure token instead.
+    pub fn decide_with<R>(
+        &self,
+        req: &Request<'_>,
+        expose: Expose,
+        f: impl FnOnce(&Decision<'_>, Option<&str>) -> R,
+    ) -> R {
+        inc(&self.inner.shared.c.decisions);
+        let guard = self.inner.snapshot.load();
+        let Some(snap) = guard.as_ref() else {
+            inc(&self.inner.shared.c.decisions_no_config);
+            let defaults = self.inner.defaults.get(req.placement).unwrap_or(&self.inner.empty);
+            return f(&Decision::no_config(req.placement, defaults), None);
+        };
+        let now = now_ms();
+        let d = snap.decide(req, now);
+        match expose {
+            Expose::Now => {
+                self.enqueue_exposure(&d, req, now);
+                f(&d, None)
+            }
+            Expose::Later => {
+                let token = d.exposure(now, &self.context_keys(), req.context).map(|raw| {
+                    let p = self.inner.pseudo.load();
+                    p.encode_token(&raw.pseudonymize(&p))
+                });
+                f(&d, token.as_deref())
+            }
+        }
+    }
+
+    /// Decides and returns the decision as SPEC JSON (plus `exposure_token` with
+    /// [`Expose::Later`]). Convenient for tests and bindings; [`Client::decide_with`] avoids the
+    /// serialisation.
+    pub fn decide_json(&self, req: &Request<'_>, expose: Expose) -> String {
+        self.decide_with(req, expose, |d, token| match token {
+            None => d.to_json(),
+            Some(t) => {
+                let mut v: Value = serde_json::from_str(&d.to_json()).unwrap_or(Value::Null);
+                if let Value::Object(m) = &mut v {
+                    m.insert("exposure_token".into(), Value::String(t.to_owned()));
+                }
+                v.to_string()
+            }
+        })
+    }
+
+    fn context_keys(&self) -> Vec<&str> {
+        self.inner.context_keys.iter().map(String::as_str).collect()
+    }
+
+    fn enqueue_exposure(&self, d: &Decision<'_>, req: &Request<'_>, now: i64) {
+        let Some(key) = d.exposure_key() else { return };
+        let mut context = Map::new();
+        if let Some(ctx) = req.context {
+            for k in &self.inner.context_keys {
+                if let Some(v) = ctx.get(k.as_str()) {
+                    context.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let item = QueuedExposure {
+            key,
+            user: req.user_id.filter(|s| !s.is_empty()).map(Box::from),
+            session: req.session_id.filter(|s| !s.is_empty()).map(Box::from),
+            page_type: d.page_type().map(Box::from),
+            context,
+            at_ms: now,
+        };
+        self.send(Item::Exposure(Box::new(item)), &self.inner.shared.c.exposures_enqueued);
+    }
+
+    fn send(&self, item: Item, counter: &std::sync::atomic::AtomicU64) -> bool {
+        match self.tx.try_send(item) {
+            Ok(()) => {
+                inc(counter);
+                true
+            }
+            Err(TrySendError::Full(_)) => {
+                inc(&self.inner.shared.c.dropped_queue_full);
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                inc(&self.inner.shared.c.dropped_at_close);
+                false
+            }
+        }
+    }
+
+    /// Logs the exposure carried by a token from [`Expose::Later`] (any process, any surface).
+    pub fn expose(&self, token: &str) -> Result<bool, TokenError> {
+        let data = match self.inner.pseudo.load().decode_token(token) {
+            Ok(d) => d,
+            Err(e) => {
+                inc(&self.inner.shared.c.tokens_rejected);
+                return Err(e);
+            }
+        };
+        Ok(self.send(Item::Token(Box::new(data), now_ms()), &self.inner.shared.c.exposures_enqueued))
+    }
+
+    /// Evaluates a flag on the current snapshot (`FLAG_NOT_FOUND` before the first snapshot).
+    pub fn flag_with<R>(&self, key: &str, req: &Request<'_>, f: impl FnOnce(&FlagDecision<'_>) -> R) -> R {
+        let guard = self.inner.snapshot.load();
+        let snap = guard.as_deref().unwrap_or(&self.inner.empty_snapshot);
+        f(&snap.flag(key, req, now_ms()))
+    }
+
+    /// Queues an outcome with the unit's recent assignments attached (SPEC §5). Returns false
+    /// when the queue was full (counted).
+    pub fn track(&self, outcome: Outcome) -> bool {
+        self.send(Item::Outcome(Box::new(outcome), now_ms()), &self.inner.shared.c.outcomes_enqueued)
+    }
+
+    /// Blocks until the first snapshot is in use, or `timeout`.
+    pub fn wait_for_init(&self, timeout: Duration) -> Result<(), InitError> {
+        let start = Instant::now();
+        let mut ready = self.inner.init.0.lock().unwrap_or_else(|p| p.into_inner());
+        while !*ready {
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                let last = self.inner.shared.config.lock().unwrap_or_else(|p| p.into_inner()).last_error.clone();
+                return Err(InitError { waited: start.elapsed(), last_error: last });
+            }
+            ready = self.inner.init.1.wait_timeout(ready, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        Ok(())
+    }
+
+    /// Delivers everything queued before this call, waiting up to `timeout`.
+    pub fn flush(&self, timeout: Duration) -> Result<(), TimeoutError> {
+        let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
+        if self.ctl.send(Control::Flush(ack_tx)).is_err() {
+            return Ok(());
+        }
+        ack_rx.recv_timeout(timeout).map_err(|_| TimeoutError(timeout))
+    }
+
+    /// Stops polling, delivers what is queued (up to `timeout`; the rest is counted as dropped),
+    /// and stops the background threads. Idempotent.
+    pub fn close(&self, timeout: Duration) -> Result<(), TimeoutError> {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let Some(mut threads) = self.threads.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return Ok(());
+        };
+        if let Some(stop) = threads.config_stop.take() {
+            let _ = stop.send(());
+        }
+        let deadline = Instant::now() + timeout;
+        let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
+        let _ = self.ctl.send(Control::Close(deadline, ack_tx));
+        let done = ack_rx.recv_timeout(timeout).is_ok();
+        if done {
+            for h in threads.handles.drain(..) {
+                let _ = h.join();
+            }
+            Ok(())
+        } else {
+            // Threads still busy (a slow request); they finish on their own and are detached.
+            Err(TimeoutError(timeout))
+        }
+    }
+
+    /// Every counter and the config status.
+    pub fn stats(&self) -> Stats {
+        self.inner.shared.snapshot(self.tx.len(), now_ms())
+    }
+
+    /// The snapshot in use, if any (for inspection: lints, version).
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.inner.snapshot.load_full()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.close(Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,533 @@
+//! The event pipeline: caller → bounded queue → processor thread → sender thread → sink.
+//!
+//! - The caller only does `try_send` on a bounded crossbeam channel: it never blocks and never takes
+//!   a lock. A full queue drops the event and counts it.
+//! - The processor owns every piece of mutable state (de-dup LRU, recent assignments, snapshot
+//!   history cursor), so none of it needs a lock. It resolves exposure keys against the snapshot
+//!   that decided them, pseudonymises ids (raw ids never leave this thread), attaches assignments
+//!   to outcomes and cuts batches by size and age.
+//! - The sender delivers batches in order. A slow or failing endpoint fills the (small) batch
+//!   channel, which back-pressures the processor, which lets the queue fill: memory stays bounded
+//!   and every loss is counted where it happens.
+
+use crate::options::{EventCallback, LocalSink};
+use crate::stats::{Shared, add, inc};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, select};
+use lru::LruCache;
+use serde_json::{Map, Value, json};
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use vario_core::{ExposureData, ExposureKey, Pseudonymizer, Sdk, Snapshot, UnitType, format_rfc3339_millis};
+
+/// Snapshots recently swapped in, newest last, so exposures decided just before a swap still
+/// resolve. The config thread appends before it publishes a snapshot.
+pub(crate) type History = Mutex<Vec<Arc<Snapshot>>>;
+pub(crate) const HISTORY_LEN: usize = 8;
+
+/// An outcome (SPEC §5 `outcome`) to track.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The unit's user id, if known (pseudonymised before it leaves the process).
+    pub user_id: Option<String>,
+    /// The unit's session id, if known.
+    pub session_id: Option<String>,
+    /// `impression`, `click`, `add_to_cart`, `purchase`, …
+    pub event_type: String,
+    /// The item acted on.
+    pub item_id: Option<String>,
+    /// Monetary or numeric value.
+    pub value: Option<f64>,
+    /// ISO 4217 currency of `value`.
+    pub currency: Option<String>,
+    /// The placement the outcome is attributed to.
+    pub placement: Option<String>,
+    /// Free-form properties.
+    pub properties: Map<String, Value>,
+}
+
+pub(crate) struct QueuedExposure {
+    pub key: ExposureKey,
+    pub user: Option<Box<str>>,
+    pub session: Option<Box<str>>,
+    pub page_type: Option<Box<str>>,
+    pub context: Map<String, Value>,
+    pub at_ms: i64,
+}
+
+pub(crate) enum Item {
+    Exposure(Box<QueuedExposure>),
+    Token(Box<ExposureData>, i64),
+    Outcome(Box<Outcome>, i64),
+}
+
+pub(crate) enum Control {
+    /// Deliver everything queued so far, then signal.
+    Flush(Sender<()>),
+    /// Deliver what can be delivered before the deadline, then stop.
+    Close(Instant, Sender<()>),
+}
+
+enum Batch {
+    Events(Vec<String>),
+    Marker(Sender<()>),
+    Stop(Instant, Sender<()>),
+}
+
+pub(crate) struct Config {
+    pub sdk: Sdk,
+    pub batch_size: usize,
+    pub batch_interval: Duration,
+    pub dedup_window_ms: i64,
+    pub dedup_capacity: usize,
+    pub assignment_capacity: usize,
+    pub pseudo: Arc<arc_swap::ArcSwap<Pseudonymizer>>,
+    pub ingest_url: Option<String>,
+    pub sdk_key: Option<String>,
+    pub local_sink: LocalSink,
+    pub request_timeout: Duration,
+    pub max_attempts: u32,
+    pub retry_base: Duration,
+    pub max_backoff: Duration,
+    pub gzip_threshold: usize,
+}
+
+fn now_ms() -> i64 {
+    crate::client::now_ms()
+}
+
+fn hash_of(parts: &[&str]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+#[derive(Clone)]
+struct Assignment {
+    experiment_id: Value,
+    experiment_key: String,
+    variant: String,
+}
+
+/// Most recent assignments kept per unit.
+const ASSIGNMENTS_PER_UNIT: usize = 16;
+
+struct Processor {
+    cfg: Arc<Config>,
+    shared: Arc<Shared>,
+    history: Arc<History>,
+    current: Option<Arc<Snapshot>>,
+    dedup: LruCache<u64, i64>,
+    assignments: LruCache<u64, Vec<Assignment>>,
+    batch: Vec<String>,
+    batch_started: Option<Instant>,
+    out: Sender<Batch>,
+}
+
+pub(crate) fn spawn(
+    cfg: Config,
+    shared: Arc<Shared>,
+    history: Arc<History>,
+    rx: Receiver<Item>,
+    ctl: Receiver<Control>,
+) -> std::io::Result<(std::thread::JoinHandle<()>, std::thread::JoinHandle<()>)> {
+    let cfg = Arc::new(cfg);
+    // A handful of batches in flight: enough to keep the sender busy, small enough to bound memory.
+    let (btx, brx) = crossbeam_channel::bounded::<Batch>(4);
+    let nz = |n: usize| NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN);
+    let mut p = Processor {
+        dedup: LruCache::new(nz(cfg.dedup_capacity)),
+        assignments: LruCache::new(nz(cfg.assignment_capacity)),
+        cfg: cfg.clone(),
+        shared: shared.clone(),
+        history,
+        current: None,
+        batch: Vec::new(),
+        batch_started: None,
+        out: btx,
+    };
+    let processor = std::thread::Builder::new().name("vario-events".into()).spawn(move || p.run(rx, ctl))?;
+    let sender = std::thread::Builder::new().name("vario-sender".into()).spawn(move || {
+        let mut s = SenderLoop::new(cfg, shared);
+        s.run(brx);
+    })?;
+    Ok((processor, sender))
+}
+
+impl Processor {
+    fn run(&mut self, rx: Receiver<Item>, ctl: Receiver<Control>) {
+        loop {
+            let wait = match self.batch_started {
+                Some(t) => self.cfg.batch_interval.saturating_sub(t.elapsed()),
+                None => Duration::from_secs(3600),
+            };
+            select! {
+                recv(rx) -> item => match item {
+                    Ok(item) => self.handle(item),
+                    Err(_) => {
+                        // Every client handle is gone: deliver what is left and stop.
+                        self.cut();
+                        let (tx, _rx) = crossbeam_channel::bounded(1);
+                        let _ = self.out.send(Batch::Stop(Instant::now() + Duration::from_secs(2), tx));
+                        return;
+                    }
+                },
+                recv(ctl) -> msg => match msg {
+                    Ok(Control::Flush(ack)) => {
+                        self.drain(&rx);
+                        self.cut();
+                        let _ = self.out.send(Batch::Marker(ack));
+                    }
+                    Ok(Control::Close(deadline, ack)) => {
+                        self.drain(&rx);
+                        self.cut();
+                        let _ = self.out.send(Batch::Stop(deadline, ack));
+                        return;
+                    }
+                    Err(_) => return,
+                },
+                default(wait) => {}
+            }
+            if self.batch_started.is_some_and(|t| t.elapsed() >= self.cfg.batch_interval) {
+                self.cut();
+            }
+        }
+    }
+
+    fn drain(&mut self, rx: &Receiver<Item>) {
+        while let Ok(item) = rx.try_recv() {
+            self.handle(item);
+        }
+    }
+
+    fn cut(&mut self) {
+        self.batch_started = None;
+        if self.batch.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.batch);
+        // Blocks while the sender is behind: that is the back-pressure described above.
+        let _ = self.out.send(Batch::Events(events));
+    }
+
+    fn push(&mut self, event: String) {
+        if self.batch.is_empty() {
+            self.batch_started = Some(Instant::now());
+        }
+        self.batch.push(event);
+        if self.batch.len() >= self.cfg.batch_size {
+            self.cut();
+        }
+    }
+
+    fn snapshot_for(&mut self, version: u64) -> Option<Arc<Snapshot>> {
+        if let Some(s) = self.current.as_ref().filter(|s| s.version() == version) {
+            return Some(s.clone());
+        }
+        let h = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let found = h.iter().rev().find(|s| s.version() == version).cloned();
+        drop(h);
+        if let Some(s) = &found {
+            self.current = Some(s.clone());
+        }
+        found
+    }
+
+    fn handle(&mut self, item: Item) {
+        match item {
+            Item::Exposure(q) => {
+                let Some(snap) = self.snapshot_for(q.key.config_version) else {
+                    inc(&self.shared.c.dropped_stale_config);
+                    return;
+                };
+                let Some(fields) = snap.exposure_fields(&q.key, q.page_type.map(String::from), q.at_ms, q.context)
+                else {
+                    inc(&self.shared.c.dropped_stale_config);
+                    return;
+                };
+                let p = self.cfg.pseudo.load();
+                let data = ExposureData {
+                    user_id: q.user.as_deref().map(|u| p.apply(u)),
+                    session_id: q.session.as_deref().map(|s| p.apply(s)),
+                    fields,
+                };
+                self.exposure(data, q.at_ms);
+            }
+            Item::Token(data, at) => self.exposure(*data, at),
+            Item::Outcome(o, at) => self.outcome(*o, at),
+        }
+    }
+
+    fn exposure(&mut self, data: ExposureData, at_ms: i64) {
+        let f = &data.fields;
+        let unit = match f.unit_type {
+            UnitType::User => data.user_id.as_deref(),
+            UnitType::Session => data.session_id.as_deref(),
+        }
+        .unwrap_or("");
+        let key = hash_of(&[unit, &f.experiment_key, &f.variant, &f.iteration.to_string()]);
+        let now = now_ms();
+        if self.dedup.get(&key).is_some_and(|&exp| exp > now) {
+            inc(&self.shared.c.exposures_deduplicated);
+            return;
+        }
+        self.dedup.put(key, now + self.cfg.dedup_window_ms);
+        let a = Assignment {
+            experiment_id: f.experiment_id.clone(),
+            experiment_key: f.experiment_key.clone(),
+            variant: f.variant.clone(),
+        };
+        for id in [data.user_id.as_deref(), data.session_id.as_deref()].into_iter().flatten() {
+            let list = self.assignments.get_or_insert_mut(hash_of(&[id]), Vec::new);
+            list.retain(|x| x.experiment_key != a.experiment_key);
+            if list.len() == ASSIGNMENTS_PER_UNIT {
+                list.remove(0);
+            }
+            list.push(a.clone());
+        }
+        let event = data.into_event(uuid::Uuid::new_v4().to_string(), at_ms, self.cfg.sdk.clone());
+        if let Ok(s) = serde_json::to_string(&event) {
+            self.push(s);
+        }
+    }
+
+    fn outcome(&mut self, o: Outcome, at_ms: i64) {
+        let p = self.cfg.pseudo.load();
+        let user = o.user_id.as_deref().filter(|s| !s.is_empty()).map(|u| p.apply(u));
+        let session = o.session_id.as_deref().filter(|s| !s.is_empty()).map(|s| p.apply(s));
+        let mut assignments: Vec<Value> = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        for id in [user.as_deref(), session.as_deref()].into_iter().flatten() {
+            if let Some(list) = self.assignments.get(&hash_of(&[id])) {
+                for a in list.iter().rev() {
+                    if !seen.contains(&a.experiment_key) {
+                        seen.push(a.experiment_key.clone());
+                        assignments.push(json!({
+                            "experiment_id": a.experiment_id, "experiment_key": a.experiment_key, "variant": a.variant
+                        }));
+                    }
+                }
+            }
+        }
+        let event = json!({
+            "type": "outcome",
+            "event_id": uuid::Uuid::new_v4().to_string(),
+            "timestamp": format_rfc3339_millis(at_ms),
+            "sdk": self.cfg.sdk,
+            "user_id": user,
+            "session_id": session,
+            "event_type": o.event_type,
+            "item_id": o.item_id,
+            "value": o.value,
+            "currency": o.currency,
+            "placement": o.placement,
+            "properties": o.properties,
+            "assignments": assignments,
+        });
+        self.push(event.to_string());
+    }
+}
+
+enum SinkImpl {
+    Http { client: Option<reqwest::blocking::Client>, url: String },
+    File(Option<std::io::BufWriter<std::fs::File>>, std::path::PathBuf),
+    Callback(EventCallback),
+}
+
+struct SenderLoop {
+    cfg: Arc<Config>,
+    shared: Arc<Shared>,
+    sink: SinkImpl,
+    deadline: Option<Instant>,
+}
+
+/// How one delivery attempt ended.
+enum Attempt {
+    Done,
+    Retry(Option<Duration>),
+    Reject(u16),
+}
+
+impl SenderLoop {
+    fn new(cfg: Arc<Config>, shared: Arc<Shared>) -> Self {
+        let sink = match (&cfg.ingest_url, &cfg.local_sink) {
+            (Some(url), _) => SinkImpl::Http { client: None, url: url.clone() },
+            (None, LocalSink::File(p)) => SinkImpl::File(None, p.clone()),
+            (None, LocalSink::Callback(f)) => SinkImpl::Callback(f.clone()),
+        };
+        SenderLoop { cfg, shared, sink, deadline: None }
+    }
+
+    fn run(&mut self, rx: Receiver<Batch>) {
+        while let Ok(b) = rx.recv() {
+            match b {
+                Batch::Events(events) => self.deliver(events),
+                Batch::Marker(ack) => {
+                    let _ = ack.send(());
+                }
+                Batch::Stop(deadline, ack) => {
+                    self.deadline = Some(deadline);
+                    while let Ok(b) = rx.try_recv() {
+                        if let Batch::Events(events) = b {
+                            self.deliver(events);
+                        }
+                    }
+                    let _ = ack.send(());
+                    return;
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, events: Vec<String>) {
+        let n = events.len() as u64;
+        match &mut self.sink {
+            SinkImpl::File(w, path) => {
+                if w.is_none() {
+                    *w = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&*path)
+                        .map(std::io::BufWriter::new)
+                        .map_err(|e| log::error!("vario: cannot open event sink {}: {e}", path.display()))
+                        .ok();
+                }
+                let ok = w.as_mut().is_some_and(|w| {
+                    events.iter().all(|e| w.write_all(e.as_bytes()).and_then(|_| w.write_all(b"\n")).is_ok())
+                        && w.flush().is_ok()
+                });
+                if ok {
+                    add(&self.shared.c.events_sent, n);
+                    inc(&self.shared.c.batches_sent);
+                } else {
+                    add(&self.shared.c.dropped_sink_error, n);
+                }
+            }
+            SinkImpl::Callback(f) => {
+                for e in &events {
+                    f(e);
+                }
+                add(&self.shared.c.events_sent, n);
+                inc(&self.shared.c.batches_sent);
+            }
+            SinkImpl::Http { .. } => self.post(events),
+        }
+    }
+
+    fn post(&mut self, events: Vec<String>) {
+        let n = events.len() as u64;
+        let batch_id = uuid::Uuid::new_v4().to_string();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let body = self.body(&batch_id, &events);
+            match self.attempt(body) {
+                Attempt::Done => {
+                    add(&self.shared.c.events_sent, n);
+                    inc(&self.shared.c.batches_sent);
+                    return;
+                }
+                Attempt::Reject(status) => {
+                    log::warn!("vario: ingestion refused a batch of {n} events with HTTP {status}; dropped");
+                    add(&self.shared.c.dropped_rejected, n);
+                    return;
+                }
+                Attempt::Retry(after) => {
+                    if attempt >= self.cfg.max_attempts {
+                        log::warn!("vario: batch of {n} events undeliverable after {attempt} attempts; dropped");
+                        add(&self.shared.c.dropped_retries_exhausted, n);
+                        return;
+                    }
+                    inc(&self.shared.c.batch_retries);
+                    let backoff = crate::client::backoff(self.cfg.retry_base, attempt - 1, self.cfg.max_backoff);
+                    let wait = after.map_or(backoff, |a| a.min(self.cfg.max_backoff));
+                    if let Some(d) = self.deadline {
+                        if Instant::now() + wait > d {
+                            add(&self.shared.c.dropped_at_close, n);
+                            return;
+                        }
+                    }
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+    }
+
+    fn body(&self, batch_id: &str, events: &[String]) -> Vec<u8> {
+        let head =
+            json!({"batch_id": batch_id, "sent_at": format_rfc3339_millis(now_ms()), "sdk": self.cfg.sdk}).to_string();
+        let mut body = Vec::with_capacity(head.len() + events.iter().map(|e| e.len() + 1).sum::<usize>() + 16);
+        body.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+        body.extend_from_slice(b",\"events\":[");
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(e.as_bytes());
+        }
+        body.extend_from_slice(b"]}");
+        body
+    }
+
+    fn attempt(&mut self, body: Vec<u8>) -> Attempt {
+        let SinkImpl::Http { client, url } = &mut self.sink else {
+            return Attempt::Done;
+        };
+        if client.is_none() {
+            match reqwest::blocking::Client::builder().timeout(self.cfg.request_timeout).build() {
+                Ok(c) => *client = Some(c),
+                Err(e) => {
+                    log::error!("vario: cannot build the HTTP client: {e}");
+                    return Attempt::Retry(None);
+                }
+            }
+        }
+        let Some(c) = client.as_ref() else { return Attempt::Retry(None) };
+        let mut req = c.post(url.as_str()).header("content-type", "application/json");
+        if let Some(k) = &self.cfg.sdk_key {
+            req = req.bearer_auth(k);
+        }
+        let body = if body.len() > self.cfg.gzip_threshold {
+            let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+            match gz.write_all(&body).and_then(|_| gz.finish()) {
+                Ok(z) => {
+                    req = req.header("content-encoding", "gzip");
+                    z
+                }
+                Err(_) => body,
+            }
+        } else {
+            body
+        };
+        match req.body(body).send() {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                match status {
+                    200..=299 => Attempt::Done,
+                    408 | 429 | 500..=599 => Attempt::Retry(
+                        resp.headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.trim().parse::<u64>().ok())
+                            .map(Duration::from_secs),
+                    ),
+                    _ => Attempt::Reject(status),
+                }
+            }
+            Err(e) => {
+                log::debug!("vario: ingestion request failed: {}", crate::client::redact(&e));
+                Attempt::Retry(None)
+            }
+        }
+    }
+}
+
+/// Waits on `rx` for `d`; true when woken by a message or disconnection (time to stop).
+pub(crate) fn sleep_or_stop(rx: &Receiver<()>, d: Duration) -> bool {
+    !matches!(rx.recv_timeout(d), Err(RecvTimeoutError::Timeout))
+}

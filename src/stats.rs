@@ -1,0 +1,182 @@
+//! Counters for everything the client does, so nothing is lost silently.
+//!
+//! Hot-path counters are relaxed atomics (no lock). The config status (last error, source) sits
+//! behind a mutex that only the config thread writes and only [`crate::Client::stats`] reads.
+
+use serde::Serialize;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub decisions: AtomicU64,
+    pub decisions_no_config: AtomicU64,
+    pub exposures_enqueued: AtomicU64,
+    pub exposures_deduplicated: AtomicU64,
+    pub outcomes_enqueued: AtomicU64,
+    pub events_sent: AtomicU64,
+    pub batches_sent: AtomicU64,
+    pub batch_retries: AtomicU64,
+    pub dropped_queue_full: AtomicU64,
+    pub dropped_rejected: AtomicU64,
+    pub dropped_retries_exhausted: AtomicU64,
+    pub dropped_stale_config: AtomicU64,
+    pub dropped_at_close: AtomicU64,
+    pub dropped_sink_error: AtomicU64,
+    pub tokens_rejected: AtomicU64,
+    pub config_fetches: AtomicU64,
+    pub config_not_modified: AtomicU64,
+    pub config_updates: AtomicU64,
+    pub config_errors: AtomicU64,
+    pub config_rejected: AtomicU64,
+}
+
+pub(crate) fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Relaxed);
+}
+
+pub(crate) fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Relaxed);
+}
+
+/// Where the snapshot in use came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigSource {
+    /// No snapshot yet.
+    None,
+    /// A bootstrap JSON string given to the builder.
+    Bootstrap,
+    /// A local file (`config_path`).
+    File,
+    /// The last good snapshot persisted to disk by an earlier run.
+    Persisted,
+    /// The config endpoint.
+    Http,
+}
+
+/// What kind of error the config sync last hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigErrorKind {
+    /// 401 or 403: the SDK key is wrong or lacks access. Retrying will not help until it changes.
+    Unauthorized,
+    /// Another HTTP status.
+    Http,
+    /// Connection refused, DNS, TLS or timeout.
+    Network,
+    /// The body is not a valid snapshot (rejected whole; the last good one stays).
+    Invalid,
+    /// The snapshot's version is lower than the one in use.
+    VersionRegression,
+    /// Reading a local file failed.
+    Io,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ConfigState {
+    pub source: Option<ConfigSource>,
+    pub version: Option<u64>,
+    pub updated_at_ms: Option<i64>,
+    pub last_error: Option<(ConfigErrorKind, String)>,
+    pub last_error_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub c: Counters,
+    pub config: Mutex<ConfigState>,
+}
+
+/// A point-in-time copy of every counter and the config status.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    /// Decisions made (all reasons).
+    pub decisions: u64,
+    /// Decisions answered with caller defaults because no snapshot was loaded.
+    pub decisions_no_config: u64,
+    /// Exposures accepted into the queue.
+    pub exposures_enqueued: u64,
+    /// Exposures skipped as repeats within the de-dup window.
+    pub exposures_deduplicated: u64,
+    /// Outcomes accepted into the queue.
+    pub outcomes_enqueued: u64,
+    /// Events delivered (2xx, or written to the local sink).
+    pub events_sent: u64,
+    /// Batches delivered.
+    pub batches_sent: u64,
+    /// Delivery attempts repeated after 408/429/5xx/network errors.
+    pub batch_retries: u64,
+    /// Events dropped because the queue was full (the caller was not blocked).
+    pub dropped_queue_full: u64,
+    /// Events dropped because the ingestion endpoint refused the batch (4xx other than 408/429).
+    pub dropped_rejected: u64,
+    /// Events dropped after the retry budget ran out.
+    pub dropped_retries_exhausted: u64,
+    /// Exposures dropped because their snapshot left the history before they were processed.
+    pub dropped_stale_config: u64,
+    /// Events still undelivered when `close` timed out.
+    pub dropped_at_close: u64,
+    /// Events the local sink failed to write.
+    pub dropped_sink_error: u64,
+    /// Exposure tokens refused by `expose`.
+    pub tokens_rejected: u64,
+    /// Config requests made.
+    pub config_fetches: u64,
+    /// Config requests answered 304.
+    pub config_not_modified: u64,
+    /// Snapshots swapped in.
+    pub config_updates: u64,
+    /// Config requests that failed (network, HTTP status).
+    pub config_errors: u64,
+    /// Snapshots refused (invalid, lower version).
+    pub config_rejected: u64,
+    /// Events waiting in the queue right now.
+    pub queue_len: usize,
+    /// Where the snapshot in use came from.
+    pub config_source: ConfigSource,
+    /// The version in use.
+    pub config_version: Option<u64>,
+    /// Milliseconds since the snapshot in use was swapped in.
+    pub config_age_ms: Option<i64>,
+    /// The last config error, if any since start.
+    pub last_config_error: Option<String>,
+    /// Its kind.
+    pub last_config_error_kind: Option<ConfigErrorKind>,
+}
+
+impl Shared {
+    pub(crate) fn snapshot(&self, queue_len: usize, now_ms: i64) -> Stats {
+        let g = |c: &AtomicU64| c.load(Relaxed);
+        let c = &self.c;
+        let cfg = self.config.lock().unwrap_or_else(|p| p.into_inner());
+        Stats {
+            decisions: g(&c.decisions),
+            decisions_no_config: g(&c.decisions_no_config),
+            exposures_enqueued: g(&c.exposures_enqueued),
+            exposures_deduplicated: g(&c.exposures_deduplicated),
+            outcomes_enqueued: g(&c.outcomes_enqueued),
+            events_sent: g(&c.events_sent),
+            batches_sent: g(&c.batches_sent),
+            batch_retries: g(&c.batch_retries),
+            dropped_queue_full: g(&c.dropped_queue_full),
+            dropped_rejected: g(&c.dropped_rejected),
+            dropped_retries_exhausted: g(&c.dropped_retries_exhausted),
+            dropped_stale_config: g(&c.dropped_stale_config),
+            dropped_at_close: g(&c.dropped_at_close),
+            dropped_sink_error: g(&c.dropped_sink_error),
+            tokens_rejected: g(&c.tokens_rejected),
+            config_fetches: g(&c.config_fetches),
+            config_not_modified: g(&c.config_not_modified),
+            config_updates: g(&c.config_updates),
+            config_errors: g(&c.config_errors),
+            config_rejected: g(&c.config_rejected),
+            queue_len,
+            config_source: cfg.source.unwrap_or(ConfigSource::None),
+            config_version: cfg.version,
+            config_age_ms: cfg.updated_at_ms.map(|t| now_ms - t),
+            last_config_error: cfg.last_error.as_ref().map(|e| e.1.clone()),
+            last_config_error_kind: cfg.last_error.as_ref().map(|e| e.0),
+        }
+    }
+}
