@@ -391,6 +391,20 @@ impl Client {
         }
     }
 
+    /// Offers a snapshot pushed by the caller (for config delivered through the caller's own
+    /// channel). It is validated like a fetched one: `Ok(true)` when swapped in, `Ok(false)` when its
+    /// version is already in use, `Err` (with the kind) when rejected; the good snapshot stays.
+    pub fn update_snapshot(&self, json: &str) -> Result<bool, (ConfigErrorKind, String)> {
+        match config::offer(&self.inner, json, ConfigSource::Manual) {
+            Ok(config::Installed::Swapped) => Ok(true),
+            Ok(config::Installed::Unchanged) => Ok(false),
+            Err((kind, msg)) => {
+                config::record_error(&self.inner, kind, msg.clone());
+                Err((kind, msg))
+            }
+        }
+    }
+
     /// Every counter and the config status.
     pub fn stats(&self) -> Stats {
         self.inner.shared.snapshot(self.tx.len(), now_ms())

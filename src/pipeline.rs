@@ -261,6 +261,9 @@ impl Processor {
             Item::Token(data, at) => self.exposure(*data, at),
             Item::Outcome(o, at) => self.outcome(*o, at),
         }
+        let c = &self.shared.c;
+        c.dedup_entries.store(self.dedup.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        c.assignment_units.store(self.assignments.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn exposure(&mut self, data: ExposureData, at_ms: i64) {

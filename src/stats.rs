@@ -29,6 +29,9 @@ pub(crate) struct Counters {
     pub config_updates: AtomicU64,
     pub config_errors: AtomicU64,
     pub config_rejected: AtomicU64,
+    /// Gauges set by the pipeline thread.
+    pub dedup_entries: AtomicU64,
+    pub assignment_units: AtomicU64,
 }
 
 pub(crate) fn inc(c: &AtomicU64) {
@@ -51,6 +54,8 @@ pub enum ConfigSource {
     File,
     /// The last good snapshot persisted to disk by an earlier run.
     Persisted,
+    /// Pushed by the caller with `Client::update_snapshot`.
+    Manual,
     /// The config endpoint.
     Http,
 }
@@ -133,6 +138,10 @@ pub struct Stats {
     pub config_rejected: u64,
     /// Events waiting in the queue right now.
     pub queue_len: usize,
+    /// Entries in the exposure de-dup LRU (bounded by `dedup_capacity`).
+    pub dedup_entries: u64,
+    /// Units with remembered assignments (bounded by `assignment_capacity`).
+    pub assignment_units: u64,
     /// Where the snapshot in use came from.
     pub config_source: ConfigSource,
     /// The version in use.
@@ -172,6 +181,8 @@ impl Shared {
             config_errors: g(&c.config_errors),
             config_rejected: g(&c.config_rejected),
             queue_len,
+            dedup_entries: g(&c.dedup_entries),
+            assignment_units: g(&c.assignment_units),
             config_source: cfg.source.unwrap_or(ConfigSource::None),
             config_version: cfg.version,
             config_age_ms: cfg.updated_at_ms.map(|t| now_ms - t),

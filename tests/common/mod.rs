@@ -1,0 +1,193 @@
+//! Helpers for the runtime tests: a scripted HTTP server on 127.0.0.1 (a real server whose replies
+//! the test chooses, to play a failing config or ingestion endpoint), snapshots, temp dirs.
+#![allow(dead_code)]
+
+use flate2::read::GzDecoder;
+use serde_json::{Value, json};
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One request as the server saw it (body gunzipped when it was gzipped).
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub gzipped: bool,
+    pub at: Instant,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// A reply the script chooses.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Reply { status, headers: Vec::new(), body: body.into(), delay: Duration::ZERO }
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    pub fn delay(mut self, d: Duration) -> Self {
+        self.delay = d;
+        self
+    }
+}
+
+type Script = Box<dyn FnMut(usize, &Seen) -> Reply + Send>;
+
+/// A real HTTP server on 127.0.0.1 that answers each request with `script(n, request)`.
+pub struct Scripted {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Arc<AtomicBool>,
+    server: Arc<tiny_http::Server>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Scripted {
+    pub fn start(script: impl FnMut(usize, &Seen) -> Reply + Send + 'static) -> Scripted {
+        Self::start_on("127.0.0.1:0".parse().expect("addr"), script)
+    }
+
+    pub fn start_on(addr: SocketAddr, script: impl FnMut(usize, &Seen) -> Reply + Send + 'static) -> Scripted {
+        let server = Arc::new(tiny_http::Server::http(addr).expect("bind scripted server"));
+        let addr = server.server_addr().to_ip().expect("ip");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let script: Arc<Mutex<Script>> = Arc::new(Mutex::new(Box::new(script)));
+        let (s2, seen2, stop2) = (server.clone(), seen.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok(Some(mut req)) = s2.recv_timeout(Duration::from_millis(50)) else { continue };
+                let mut raw = Vec::new();
+                let _ = req.as_reader().read_to_end(&mut raw);
+                let headers: Vec<(String, String)> =
+                    req.headers().iter().map(|h| (h.field.as_str().to_string(), h.value.to_string())).collect();
+                let gzipped = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-encoding") && v == "gzip");
+                let body = if gzipped {
+                    let mut out = Vec::new();
+                    GzDecoder::new(&raw[..]).read_to_end(&mut out).expect("valid gzip");
+                    out
+                } else {
+                    raw
+                };
+                let s = Seen {
+                    method: req.method().to_string(),
+                    url: req.url().to_string(),
+                    headers,
+                    body,
+                    gzipped,
+                    at: Instant::now(),
+                };
+                let n = {
+                    let mut g = seen2.lock().expect("lock");
+                    g.push(s.clone());
+                    g.len() - 1
+                };
+                let reply = (script.lock().expect("lock"))(n, &s);
+                // Each reply on its own thread so a slow one does not hold up the others.
+                std::thread::spawn(move || {
+                    std::thread::sleep(reply.delay);
+                    let mut r = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+                    for (k, v) in reply.headers {
+                        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                            r.add_header(h);
+                        }
+                    }
+                    let _ = req.respond(r);
+                });
+            }
+        });
+        Scripted { addr, seen, stop, server, handle: Some(handle) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().expect("lock").clone()
+    }
+
+    /// Every event of every POSTed batch, in arrival order.
+    pub fn events(&self) -> Vec<Value> {
+        self.requests()
+            .iter()
+            .filter(|s| s.method == "POST")
+            .flat_map(|s| s.json()["events"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.server.unblock();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A free port on 127.0.0.1 with nothing listening (bound, then released).
+pub fn free_addr() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+/// A fresh temporary directory under target/ (removed by the next run of the same test).
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// A snapshot with one 50/50 experiment on `home` whose variant params carry the version, and a
+/// flag `kill` (kill switch as given).
+pub fn snapshot(version: u64) -> Value {
+    json!({
+        "schema_version": 1, "version": version,
+        "placements": {"home": {"default_params": {"algo": "baseline", "v": version}}, "pdp": {"default_params": {"limit": 12}}},
+        "experiments": [{
+            "id": "e-home", "key": "home_algo", "status": "RUNNING", "placements": ["home"],
+            "variants": [{"key": "control", "params": {"v": version}}, {"key": "treatment", "params": {"algo": "two_tower", "v": version}}],
+            "allocation": {"weights": {"control": 50, "treatment": 50}}
+        }],
+        "flags": [{"key": "kill", "variants": {"off": false, "on": true}, "default_variant": "off", "kill_switch": false,
+                   "rules": [{"kind": "target", "rollout": {"variant": "on"}}]}]
+    })
+}
+
+/// Polls `cond` every 10 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
