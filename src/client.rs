@@ -137,7 +137,7 @@ impl std::fmt::Debug for Client {
 impl Client {
     pub(crate) fn start(o: Options) -> Result<Client, crate::options::BuildError> {
         let shared = Arc::new(Shared::default());
-        let history: Arc<History> = Arc::new(Mutex::new(Vec::new()));
+        let history: Arc<History> = Arc::new(Mutex::new(std::collections::VecDeque::new()));
         let pseudo = Arc::new(ArcSwap::from_pointee(Pseudonymizer::new(o.id_hash_key.as_deref())));
         let inner = Arc::new(Inner {
             snapshot: ArcSwapOption::empty(),

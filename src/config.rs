@@ -58,9 +58,13 @@ pub(crate) fn offer(inner: &Inner, text: &str, source: ConfigSource) -> Result<I
         // The history gets the snapshot before readers can see it, so the pipeline can always
         // resolve an exposure decided on it.
         let mut h = inner.history.lock().unwrap_or_else(|p| p.into_inner());
-        h.push(snap.clone());
+        let dict = match h.back() {
+            Some((_, last)) if **last == **snap.exposure_dict() => last.clone(),
+            _ => snap.exposure_dict().clone(),
+        };
+        h.push_back((version, dict));
         if h.len() > HISTORY_LEN {
-            h.remove(0);
+            h.pop_front();
         }
     }
     inner.snapshot.store(Some(snap));

@@ -21,12 +21,18 @@ use std::io::Write;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vario_core::{ExposureData, ExposureKey, Pseudonymizer, Sdk, Snapshot, UnitType, format_rfc3339_millis};
+use vario_core::{ExposureData, ExposureDict, ExposureKey, Pseudonymizer, Sdk, UnitType, format_rfc3339_millis};
 
-/// Snapshots recently swapped in, newest last, so exposures decided just before a swap still
-/// resolve. The config thread appends before it publishes a snapshot.
-pub(crate) type History = Mutex<Vec<Arc<Snapshot>>>;
-pub(crate) const HISTORY_LEN: usize = 8;
+/// Exposure dictionaries of the snapshots recently swapped in, newest last, so exposures queued
+/// before later swaps still resolve. The config thread appends before it publishes a snapshot.
+/// Consecutive versions with identical dictionaries share one `Arc`, so a long history of
+/// publishes that did not touch experiments costs a few bytes each.
+pub(crate) type History = Mutex<std::collections::VecDeque<(u64, Arc<ExposureDict>)>>;
+/// Versions kept: at one publish per 30 s poll, over eight hours of queued backlog.
+pub(crate) const HISTORY_LEN: usize = 1024;
+
+/// Longest `Retry-After` honoured.
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(600);
 
 /// An outcome (SPEC §5 `outcome`) to track.
 #[derive(Debug, Clone, Default)]
@@ -121,7 +127,7 @@ struct Processor {
     cfg: Arc<Config>,
     shared: Arc<Shared>,
     history: Arc<History>,
-    current: Option<Arc<Snapshot>>,
+    current: Option<(u64, Arc<ExposureDict>)>,
     dedup: LruCache<u64, i64>,
     assignments: LruCache<u64, Vec<Assignment>>,
     batch: Vec<String>,
@@ -225,15 +231,17 @@ impl Processor {
         }
     }
 
-    fn snapshot_for(&mut self, version: u64) -> Option<Arc<Snapshot>> {
-        if let Some(s) = self.current.as_ref().filter(|s| s.version() == version) {
-            return Some(s.clone());
+    fn dict_for(&mut self, version: u64) -> Option<Arc<ExposureDict>> {
+        if let Some((v, d)) = &self.current {
+            if *v == version {
+                return Some(d.clone());
+            }
         }
         let h = self.history.lock().unwrap_or_else(|p| p.into_inner());
-        let found = h.iter().rev().find(|s| s.version() == version).cloned();
+        let found = h.iter().rev().find(|(v, _)| *v == version).map(|(_, d)| d.clone());
         drop(h);
-        if let Some(s) = &found {
-            self.current = Some(s.clone());
+        if let Some(d) = &found {
+            self.current = Some((version, d.clone()));
         }
         found
     }
@@ -241,11 +249,11 @@ impl Processor {
     fn handle(&mut self, item: Item) {
         match item {
             Item::Exposure(q) => {
-                let Some(snap) = self.snapshot_for(q.key.config_version) else {
+                let Some(dict) = self.dict_for(q.key.config_version) else {
                     inc(&self.shared.c.dropped_stale_config);
                     return;
                 };
-                let Some(fields) = snap.exposure_fields(&q.key, q.page_type.map(String::from), q.at_ms, q.context)
+                let Some(fields) = dict.exposure_fields(&q.key, q.page_type.map(String::from), q.at_ms, q.context)
                 else {
                     inc(&self.shared.c.dropped_stale_config);
                     return;
@@ -448,7 +456,9 @@ impl SenderLoop {
                     }
                     inc(&self.shared.c.batch_retries);
                     let backoff = crate::client::backoff(self.cfg.retry_base, attempt - 1, self.cfg.max_backoff);
-                    let wait = after.map_or(backoff, |a| a.min(self.cfg.max_backoff));
+                    // The server's Retry-After wins over our own (shorter) backoff; only an absurd
+                    // value is cut, so a misconfigured endpoint cannot park the pipeline for hours.
+                    let wait = after.map_or(backoff, |a| a.max(backoff).min(RETRY_AFTER_CAP));
                     if let Some(d) = self.deadline {
                         if Instant::now() + wait > d {
                             add(&self.shared.c.dropped_at_close, n);

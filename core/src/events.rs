@@ -194,7 +194,73 @@ impl Decision<'_> {
     }
 }
 
+/// What an exposure needs from its snapshot, and nothing more: experiment ids, keys, iterations,
+/// variant keys and placement names. Small (no segments, params or compiled rules), so a runtime
+/// can keep many past versions to resolve queued [`ExposureKey`](crate::decide::ExposureKey)s,
+/// and comparable, so identical dictionaries of consecutive versions can be shared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExposureDict {
+    pub(crate) placements: Vec<Box<str>>,
+    pub(crate) experiments: Vec<DictExperiment>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DictExperiment {
+    id: Value,
+    key: Box<str>,
+    iteration: u64,
+    variants: Vec<Box<str>>,
+}
+
+impl ExposureDict {
+    pub(crate) fn of(snap: &crate::snapshot::Snapshot) -> Self {
+        ExposureDict {
+            placements: snap.placements.iter().map(|p| p.name.clone()).collect(),
+            experiments: snap
+                .experiments
+                .iter()
+                .map(|e| DictExperiment {
+                    id: e.id.clone(),
+                    key: e.key.clone(),
+                    iteration: e.iteration,
+                    variants: e.variants.iter().map(|v| v.key.clone()).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Resolves an exposure key of a decision made on a snapshot with this dictionary.
+    pub fn exposure_fields(
+        &self,
+        key: &crate::decide::ExposureKey,
+        page_type: Option<String>,
+        decided_at: Millis,
+        context: Map<String, Value>,
+    ) -> Option<ExposureFields> {
+        let e = self.experiments.get(key.experiment)?;
+        Some(ExposureFields {
+            experiment_id: e.id.clone(),
+            experiment_key: e.key.to_string(),
+            variant: e.variants.get(key.variant)?.to_string(),
+            iteration: e.iteration,
+            unit_type: key.unit_type,
+            placement: self.placements.get(key.placement)?.to_string(),
+            page_type,
+            reason: Reason::Assigned,
+            allocation_share: key.allocation_share,
+            config_version: key.config_version,
+            decided_at: format_rfc3339_millis(decided_at),
+            context,
+        })
+    }
+}
+
 impl crate::snapshot::Snapshot {
+    /// This snapshot's exposure dictionary (built once at compile time).
+    pub fn exposure_dict(&self) -> &std::sync::Arc<ExposureDict> {
+        &self.exposure_dict
+    }
+
     /// Resolves an [`ExposureKey`](crate::decide::ExposureKey) taken from a decision of this
     /// snapshot. `None` when the key belongs to another snapshot version.
     pub fn exposure_fields(
@@ -207,21 +273,7 @@ impl crate::snapshot::Snapshot {
         if key.config_version != self.version {
             return None;
         }
-        let e = self.experiments.get(key.experiment)?;
-        Some(ExposureFields {
-            experiment_id: e.id.clone(),
-            experiment_key: e.key.to_string(),
-            variant: e.variants.get(key.variant)?.key.to_string(),
-            iteration: e.iteration,
-            unit_type: key.unit_type,
-            placement: self.placements.get(key.placement)?.name.to_string(),
-            page_type,
-            reason: Reason::Assigned,
-            allocation_share: key.allocation_share,
-            config_version: self.version,
-            decided_at: format_rfc3339_millis(decided_at),
-            context,
-        })
+        self.exposure_dict.exposure_fields(key, page_type, decided_at, context)
     }
 }
 

@@ -78,7 +78,9 @@ pub mod targeting;
 pub mod time;
 
 pub use decide::{Decision, ExposureKey, HashKey, Reason, TraceEntry};
-pub use events::{ExposureData, ExposureEvent, ExposureFields, Pseudonymizer, RawExposure, Sdk, TokenError};
+pub use events::{
+    ExposureData, ExposureDict, ExposureEvent, ExposureFields, Pseudonymizer, RawExposure, Sdk, TokenError,
+};
 pub use flags::{FlagDecision, FlagReason};
 pub use hash::{BUCKETS, bucket, digest};
 pub use lint::{Lint, LintCode, Severity};

@@ -65,6 +65,7 @@ pub struct Snapshot {
     pub(crate) lints: Vec<Lint>,
     /// Params of an `UNKNOWN_PLACEMENT` decision, kept here so decisions can borrow it.
     pub(crate) empty_params: Map<String, Value>,
+    pub(crate) exposure_dict: std::sync::Arc<crate::events::ExposureDict>,
 }
 
 #[derive(Debug)]
@@ -510,6 +511,10 @@ impl Snapshot {
             segments,
             lints: Vec::new(),
             empty_params: Map::new(),
+            exposure_dict: std::sync::Arc::new(crate::events::ExposureDict {
+                placements: Vec::new(),
+                experiments: Vec::new(),
+            }),
         };
 
         for raw in &parts.experiments {
@@ -547,6 +552,7 @@ impl Snapshot {
             }
         }
         snap.lints = lints.0;
+        snap.exposure_dict = std::sync::Arc::new(crate::events::ExposureDict::of(&snap));
         Ok(snap)
     }
 

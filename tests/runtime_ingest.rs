@@ -1,0 +1,245 @@
+//! Exposure and outcome delivery against real HTTP servers on 127.0.0.1.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use vario::core::Request;
+use vario::devserver::{DevServer, DevServerOptions};
+use vario::{ClientBuilder, Expose, Outcome};
+
+fn client(ingest: String) -> ClientBuilder {
+    ClientBuilder::new()
+        .bootstrap(snapshot(1).to_string())
+        .ingest_url(ingest)
+        .id_hash_key("test-key")
+        .batch_size(50)
+        .batch_interval(Duration::from_millis(20))
+        .retry_base(Duration::from_millis(10))
+        .max_backoff(Duration::from_millis(200))
+        .request_timeout(Duration::from_millis(500))
+}
+
+/// Decides for `n` distinct users on `home` (every one is ASSIGNED at 100 % traffic).
+fn expose_n(c: &vario::Client, n: usize, prefix: &str) {
+    for i in 0..n {
+        let id = format!("{prefix}{i}");
+        c.decide_with(&Request::new("home").user(&id).session("s"), Expose::Now, |d, _| {
+            assert_eq!(d.reason(), vario::core::Reason::Assigned)
+        });
+    }
+}
+
+#[test]
+fn ingestion_down_then_up_loses_nothing_within_capacity() {
+    let addr = free_addr();
+    let c = client(format!("http://{addr}/ingest")).max_attempts(200).build().expect("client");
+    expose_n(&c, 300, "u");
+    assert!(wait_until(Duration::from_secs(2), || c.stats().batch_retries >= 2), "{:?}", c.stats());
+    let server = Scripted::start_on(addr, |_, _| Reply::new(200, "{}"));
+    c.flush(Duration::from_secs(10)).expect("flush after recovery");
+    let ids: HashSet<String> =
+        server.events().iter().map(|e| e["event_id"].as_str().unwrap_or("").to_owned()).collect();
+    assert_eq!(ids.len(), 300);
+    let s = c.stats();
+    assert_eq!((s.events_sent, s.dropped_queue_full, s.dropped_retries_exhausted), (300, 0, 0));
+}
+
+#[test]
+fn honours_retry_after_on_429_and_keeps_the_batch_id() {
+    let server = Scripted::start(|n, _| {
+        if n == 0 { Reply::new(429, "slow down").header("retry-after", "1") } else { Reply::new(200, "{}") }
+    });
+    let c = client(server.url("/ingest")).build().expect("client");
+    expose_n(&c, 10, "u");
+    c.flush(Duration::from_secs(10)).expect("flush");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "one 429, one success");
+    assert!(reqs[1].at.duration_since(reqs[0].at) >= Duration::from_millis(950), "Retry-After: 1 honoured");
+    assert_eq!(reqs[0].json()["batch_id"], reqs[1].json()["batch_id"]);
+    assert_eq!(reqs[0].json()["events"], reqs[1].json()["events"]);
+    assert_eq!(c.stats().batch_retries, 1);
+}
+
+#[test]
+fn bursts_of_500_are_retried_with_the_same_batch_id() {
+    let server = Scripted::start(|n, _| if n < 4 { Reply::new(503, "busy") } else { Reply::new(200, "{}") });
+    let c = client(server.url("/ingest")).batch_size(1000).build().expect("client");
+    expose_n(&c, 40, "u");
+    c.flush(Duration::from_secs(10)).expect("flush");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 5);
+    let ids: HashSet<String> = reqs.iter().map(|r| r.json()["batch_id"].as_str().unwrap_or("").to_owned()).collect();
+    assert_eq!(ids.len(), 1, "one batch_id across retries");
+    let s = c.stats();
+    assert_eq!((s.batch_retries, s.events_sent, s.batches_sent), (4, 40, 1));
+}
+
+#[test]
+fn a_400_drops_the_batch_and_counts_it() {
+    let server = Scripted::start(|_, _| Reply::new(400, "bad batch"));
+    let c = client(server.url("/ingest")).batch_size(1000).build().expect("client");
+    expose_n(&c, 25, "u");
+    c.flush(Duration::from_secs(5)).expect("flush");
+    let s = c.stats();
+    assert_eq!((s.dropped_rejected, s.events_sent, s.batch_retries), (25, 0, 0));
+    assert_eq!(server.requests().len(), 1, "a 4xx is not retried");
+}
+
+#[test]
+fn retries_are_bounded_and_exhaustion_is_counted() {
+    let server = Scripted::start(|_, _| Reply::new(500, "down"));
+    let c = client(server.url("/ingest")).batch_size(1000).max_attempts(3).build().expect("client");
+    expose_n(&c, 7, "u");
+    c.flush(Duration::from_secs(5)).expect("flush");
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(c.stats().dropped_retries_exhausted, 7);
+}
+
+#[test]
+fn a_slow_server_never_blocks_the_caller_and_overflow_is_counted() {
+    let server = Scripted::start(|_, _| Reply::new(200, "{}").delay(Duration::from_millis(300)));
+    let c = client(server.url("/ingest")).queue_capacity(100).batch_size(10).build().expect("client");
+    let t = Instant::now();
+    let n = 5_000;
+    expose_n(&c, n, "u");
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(2), "5,000 decide+enqueue took {took:?}: the caller was blocked");
+    let s = c.stats();
+    assert!(s.dropped_queue_full > 0, "{s:?}");
+    assert_eq!(s.exposures_enqueued + s.dropped_queue_full, n as u64, "every exposure is accounted for");
+    c.close(Duration::from_secs(30)).expect("close delivers the rest");
+    let s = c.stats();
+    assert_eq!(s.events_sent + s.dropped_at_close, s.exposures_enqueued, "{s:?}");
+    assert_eq!(server.events().len() as u64, s.events_sent);
+}
+
+#[test]
+fn flush_and_close_deliver_everything_gzipped_when_large() {
+    let server = Scripted::start(|_, _| Reply::new(204, ""));
+    let c = client(server.url("/ingest")).batch_size(400).gzip_threshold(8 * 1024).build().expect("client");
+    expose_n(&c, 1000, "u");
+    c.track(Outcome {
+        user_id: Some("u1".into()),
+        event_type: "add_to_cart".into(),
+        item_id: Some("sku-1".into()),
+        value: Some(19.99),
+        currency: Some("EUR".into()),
+        placement: Some("home".into()),
+        ..Outcome::default()
+    });
+    c.close(Duration::from_secs(10)).expect("close");
+    assert!(c.close(Duration::from_secs(1)).is_ok(), "close is idempotent");
+    let events = server.events();
+    assert_eq!(events.len(), 1001);
+    assert!(server.requests().iter().any(|r| r.gzipped), "large bodies are gzipped");
+    let s = c.stats();
+    assert_eq!((s.events_sent, s.dropped_at_close), (1001, 0));
+}
+
+#[test]
+fn events_carry_pseudonyms_join_keys_and_attribution() {
+    let server = Scripted::start(|_, _| Reply::new(200, "{}"));
+    let c = client(server.url("/ingest")).sdk_key("k-1").build().expect("client");
+    let ctx = json!({"placement": "home", "page_type": "home", "locale": "de-DE"});
+    let variant = c.decide_with(
+        &Request::new("home").user("alice").session("sess-a").context(ctx.as_object().expect("map")),
+        Expose::Now,
+        |d, _| d.variant().map(str::to_owned),
+    );
+    // The same exposure again is de-duplicated.
+    c.decide_with(&Request::new("home").user("alice").session("sess-a"), Expose::Now, |_, _| ());
+    c.track(Outcome {
+        user_id: Some("alice".into()),
+        event_type: "add_to_cart".into(),
+        item_id: Some("sku-9".into()),
+        ..Outcome::default()
+    });
+    c.flush(Duration::from_secs(5)).expect("flush");
+    let reqs = server.requests();
+    assert_eq!(reqs[0].header("authorization"), Some("Bearer k-1"));
+    let body = String::from_utf8_lossy(&reqs[0].body).to_string();
+    assert!(!body.contains("alice") && !body.contains("sess-a"), "raw ids leaked: {body}");
+    let events = server.events();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let p = vario::core::Pseudonymizer::new(Some("test-key"));
+    let (ex, out) = (&events[0], &events[1]);
+    assert_eq!(ex["type"], "exposure");
+    assert_eq!(ex["user_id"], p.apply("alice"));
+    assert_eq!(ex["session_id"], p.apply("sess-a"));
+    assert_eq!(ex["variant"].as_str(), variant.as_deref());
+    assert_eq!(ex["context"], json!({"locale": "de-DE"}));
+    assert_eq!(ex["page_type"], "home");
+    assert_eq!(out["type"], "outcome");
+    assert_eq!(
+        out["assignments"],
+        json!([{"experiment_id": "e-home", "experiment_key": "home_algo", "variant": variant}])
+    );
+    assert_eq!(c.stats().exposures_deduplicated, 1);
+    let batch = reqs[0].json();
+    assert!(batch["batch_id"].is_string() && batch["sent_at"].is_string() && batch["sdk"]["name"] == "vario-rust");
+}
+
+#[test]
+fn expose_later_by_token_from_another_client() {
+    let server = Scripted::start(|_, _| Reply::new(200, "{}"));
+    let a = client(server.url("/ingest")).build().expect("client a");
+    let token =
+        a.decide_with(&Request::new("home").user("bob"), Expose::Later, |_, t| t.map(str::to_owned)).expect("token");
+    a.flush(Duration::from_secs(5)).expect("flush");
+    assert!(server.events().is_empty(), "expose later logs nothing at decision time");
+    let b = client(server.url("/ingest")).build().expect("client b (another process in production)");
+    assert!(b.expose(&token).expect("valid token"));
+    assert!(b.expose("v1.garbage").is_err());
+    b.flush(Duration::from_secs(5)).expect("flush");
+    let events = server.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["user_id"], vario::core::Pseudonymizer::new(Some("test-key")).apply("bob"));
+    assert_eq!(b.stats().tokens_rejected, 1);
+}
+
+#[test]
+fn exactly_once_at_the_dev_server_by_event_id() {
+    let dir = temp_dir("ingest_dev");
+    std::fs::write(dir.join("snap.json"), snapshot(1).to_string()).expect("write");
+    let server = DevServer::start(DevServerOptions {
+        snapshot: dir.join("snap.json"),
+        events_out: dir.join("events.jsonl"),
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        workers: 2,
+    })
+    .expect("dev server");
+    let c = client(server.url() + "/ingest").build().expect("client");
+    expose_n(&c, 120, "u");
+    c.flush(Duration::from_secs(5)).expect("flush");
+    // Replay the written events as a retried batch: nothing is written twice.
+    let lines: Vec<Value> = std::fs::read_to_string(dir.join("events.jsonl"))
+        .expect("read")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 120);
+    let http = reqwest::blocking::Client::new();
+    let body = json!({"batch_id": "replay", "sent_at": "2026-01-01T00:00:00.000Z", "sdk": {"name": "t", "version": "0"}, "events": lines});
+    let resp: Value = serde_json::from_str(
+        &http.post(server.url() + "/ingest").body(body.to_string()).send().expect("post").text().expect("text"),
+    )
+    .expect("json");
+    assert_eq!(resp, json!({"accepted": 0, "duplicates": 120}));
+    assert_eq!(std::fs::read_to_string(dir.join("events.jsonl")).expect("read").lines().count(), 120);
+    assert_eq!(server.stats.duplicates.load(Ordering::Relaxed), 120);
+}
+
+#[test]
+fn local_file_sink_without_an_ingest_url() {
+    let dir = temp_dir("ingest_file");
+    let path = dir.join("events.jsonl");
+    let c = ClientBuilder::new().bootstrap(snapshot(1).to_string()).sink_file(&path).build().expect("client");
+    expose_n(&c, 30, "u");
+    c.close(Duration::from_secs(5)).expect("close");
+    let lines = std::fs::read_to_string(&path).expect("read").lines().count();
+    assert_eq!(lines, 30);
+}
