@@ -279,23 +279,14 @@ impl Client {
 
     fn enqueue_exposure(&self, d: &Decision<'_>, req: &Request<'_>, now: i64) {
         let Some(key) = d.exposure_key() else { return };
-        let mut context = Map::new();
-        if let Some(ctx) = req.context {
-            for k in &self.inner.context_keys {
-                if let Some(v) = ctx.get(k.as_str()) {
-                    context.insert(k.clone(), v.clone());
-                }
-            }
-        }
-        let item = QueuedExposure {
+        let item = QueuedExposure::new(
             key,
-            user: req.user_id.filter(|s| !s.is_empty()).map(Box::from),
-            session: req.session_id.filter(|s| !s.is_empty()).map(Box::from),
-            page_type: d.page_type().map(Box::from),
-            context,
-            at_ms: now,
-        };
-        self.send(Item::Exposure(Box::new(item)), &self.inner.shared.c.exposures_enqueued);
+            now,
+            [req.user_id.filter(|s| !s.is_empty()), req.session_id.filter(|s| !s.is_empty()), d.page_type()],
+            req.context,
+            &self.inner.context_keys,
+        );
+        self.send(Item::Exposure(item), &self.inner.shared.c.exposures_enqueued);
     }
 
     fn send(&self, item: Item, counter: &std::sync::atomic::AtomicU64) -> bool {

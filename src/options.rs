@@ -60,7 +60,8 @@ pub struct Options {
     pub id_hash_key: Option<String>,
     /// Params served per placement while no snapshot is loaded (`NO_CONFIG`).
     pub default_params: HashMap<String, Map<String, Value>>,
-    /// Capacity of the event queue (default 100 000 events). A full queue drops, counted.
+    /// Capacity of the event queue (default 50 000 events; slots are preallocated, about 200 bytes
+    /// each, so ~10 MB). A full queue drops the event and counts it.
     pub queue_capacity: usize,
     /// Events per batch (default 500).
     pub batch_size: usize,
@@ -101,7 +102,7 @@ impl Default for Options {
             max_backoff: Duration::from_secs(300),
             id_hash_key: None,
             default_params: HashMap::new(),
-            queue_capacity: 100_000,
+            queue_capacity: 50_000,
             batch_size: 500,
             batch_interval: Duration::from_secs(1),
             dedup_window: Duration::from_secs(3600),

@@ -12,10 +12,9 @@
 
 use crate::options::{EventCallback, LocalSink};
 use crate::stats::{Shared, add, inc};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, select};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use lru::LruCache;
 use serde_json::{Map, Value, json};
-use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::num::NonZeroUsize;
@@ -55,17 +54,133 @@ pub struct Outcome {
     pub properties: Map<String, Value>,
 }
 
+/// An exposure as the caller queues it: the decision's indices plus the request's strings copied
+/// into one buffer (one allocation instead of one per string; they are read back on the pipeline
+/// thread).
 pub(crate) struct QueuedExposure {
     pub key: ExposureKey,
-    pub user: Option<Box<str>>,
-    pub session: Option<Box<str>>,
-    pub page_type: Option<Box<str>>,
-    pub context: Map<String, Value>,
     pub at_ms: i64,
+    /// user id, session id, page type, then the selected context as a JSON object.
+    buf: InlineBuf,
+    /// End offsets of the three strings in `buf`; `u32::MAX` marks an absent one.
+    ends: [u32; 3],
+}
+
+const ABSENT: u32 = u32::MAX;
+
+impl QueuedExposure {
+    pub(crate) fn new(
+        key: ExposureKey,
+        at_ms: i64,
+        strings: [Option<&str>; 3],
+        context: Option<&Map<String, Value>>,
+        context_keys: &[String],
+    ) -> Self {
+        let mut buf = InlineBuf::default();
+        let mut ends = [ABSENT; 3];
+        for (i, s) in strings.iter().enumerate() {
+            if let Some(s) = s {
+                buf.extend_from_slice(s.as_bytes());
+                ends[i] = u32::try_from(buf.len()).unwrap_or(ABSENT);
+            }
+        }
+        buf.extend_from_slice(b"{");
+        let mut first = true;
+        if let Some(ctx) = context {
+            for k in context_keys {
+                if let Some(v) = ctx.get(k.as_str()) {
+                    if !first {
+                        buf.extend_from_slice(b",");
+                    }
+                    first = false;
+                    let _ = serde_json::to_writer(&mut buf, k);
+                    buf.extend_from_slice(b":");
+                    let _ = serde_json::to_writer(&mut buf, v);
+                }
+            }
+        }
+        buf.extend_from_slice(b"}");
+        QueuedExposure { key, at_ms, buf, ends }
+    }
+
+    fn part(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        if end == ABSENT {
+            return None;
+        }
+        let start = self.ends[..i].iter().rev().find(|&&e| e != ABSENT).copied().unwrap_or(0);
+        std::str::from_utf8(self.buf.bytes().get(start as usize..end as usize)?).ok()
+    }
+
+    fn context_start(&self) -> usize {
+        self.ends.iter().rev().find(|&&e| e != ABSENT).copied().unwrap_or(0) as usize
+    }
+
+    fn context(&self) -> Map<String, Value> {
+        serde_json::from_slice(self.buf.bytes().get(self.context_start()..).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+/// Bytes kept inside the queue slot up to this length; longer ones spill to the heap.
+const INLINE: usize = 120;
+
+/// A byte buffer that lives inside the queue slot while it fits. The caller's thread allocates
+/// nothing for a typical exposure: with the pipeline thread freeing what callers allocate, glibc
+/// malloc was most of the enqueue cost (measured: 0.86 µs per decide+enqueue with heap buffers).
+enum InlineBuf {
+    Inline(u8, [u8; INLINE]),
+    Heap(Vec<u8>),
+}
+
+impl Default for InlineBuf {
+    fn default() -> Self {
+        InlineBuf::Inline(0, [0; INLINE])
+    }
+}
+
+impl InlineBuf {
+    fn extend_from_slice(&mut self, b: &[u8]) {
+        match self {
+            InlineBuf::Inline(len, arr) => {
+                let l = usize::from(*len);
+                if l + b.len() <= INLINE {
+                    arr[l..l + b.len()].copy_from_slice(b);
+                    *len = (l + b.len()) as u8;
+                } else {
+                    let mut v = Vec::with_capacity((l + b.len()) * 2);
+                    v.extend_from_slice(&arr[..l]);
+                    v.extend_from_slice(b);
+                    *self = InlineBuf::Heap(v);
+                }
+            }
+            InlineBuf::Heap(v) => v.extend_from_slice(b),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            InlineBuf::Inline(len, arr) => &arr[..usize::from(*len)],
+            InlineBuf::Heap(v) => v,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.bytes().len()
+    }
+}
+
+impl std::io::Write for InlineBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 pub(crate) enum Item {
-    Exposure(Box<QueuedExposure>),
+    Exposure(QueuedExposure),
     Token(Box<ExposureData>, i64),
     Outcome(Box<Outcome>, i64),
 }
@@ -105,11 +220,14 @@ fn now_ms() -> i64 {
     crate::client::now_ms()
 }
 
-fn hash_of(parts: &[&str]) -> u64 {
-    let mut h = DefaultHasher::new();
+/// 64-bit key of a de-dup or attribution entry. Fx is fast and, over at most a few hundred
+/// thousand live entries, a collision (one exposure wrongly de-duplicated) has odds near 1e-9.
+fn hash_of(parts: &[&str], n: u64) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
     for p in parts {
         p.hash(&mut h);
     }
+    n.hash(&mut h);
     h.finish()
 }
 
@@ -132,6 +250,7 @@ struct Processor {
     assignments: LruCache<u64, Vec<Assignment>>,
     batch: Vec<String>,
     batch_started: Option<Instant>,
+    handled: u64,
     out: Sender<Batch>,
 }
 
@@ -155,6 +274,7 @@ pub(crate) fn spawn(
         current: None,
         batch: Vec::new(),
         batch_started: None,
+        handled: 0,
         out: btx,
     };
     let processor = std::thread::Builder::new().name("vario-events".into()).spawn(move || p.run(rx, ctl))?;
@@ -166,48 +286,65 @@ pub(crate) fn spawn(
 }
 
 impl Processor {
+    /// The processor never blocks on the data channel: a receiver parked there would make every
+    /// caller's `try_send` pay a futex wake-up (measured: ~2 µs per decision instead of ~0.1 µs).
+    /// It parks on the control channel for a short, adaptive tick (1 ms while events flow, up to
+    /// 50 ms when idle) and drains the data channel after each tick.
     fn run(&mut self, rx: Receiver<Item>, ctl: Receiver<Control>) {
+        const TICK_MIN: Duration = Duration::from_millis(1);
+        const TICK_MAX: Duration = Duration::from_millis(50);
+        let mut tick = TICK_MIN;
         loop {
             let wait = match self.batch_started {
-                Some(t) => self.cfg.batch_interval.saturating_sub(t.elapsed()),
-                None => Duration::from_secs(3600),
+                Some(t) => self.cfg.batch_interval.saturating_sub(t.elapsed()).min(tick),
+                None => tick,
             };
-            select! {
-                recv(rx) -> item => match item {
-                    Ok(item) => self.handle(item),
-                    Err(_) => {
-                        // Every client handle is gone: deliver what is left and stop.
-                        self.cut();
-                        let (tx, _rx) = crossbeam_channel::bounded(1);
-                        let _ = self.out.send(Batch::Stop(Instant::now() + Duration::from_secs(2), tx));
-                        return;
+            match ctl.recv_timeout(wait) {
+                Ok(Control::Flush(ack)) => {
+                    if !self.drain(&rx) {
+                        return self.stop_orphaned();
                     }
-                },
-                recv(ctl) -> msg => match msg {
-                    Ok(Control::Flush(ack)) => {
-                        self.drain(&rx);
-                        self.cut();
-                        let _ = self.out.send(Batch::Marker(ack));
-                    }
-                    Ok(Control::Close(deadline, ack)) => {
-                        self.drain(&rx);
-                        self.cut();
-                        let _ = self.out.send(Batch::Stop(deadline, ack));
-                        return;
-                    }
-                    Err(_) => return,
-                },
-                default(wait) => {}
+                    self.cut();
+                    let _ = self.out.send(Batch::Marker(ack));
+                }
+                Ok(Control::Close(deadline, ack)) => {
+                    self.drain(&rx);
+                    self.cut();
+                    let _ = self.out.send(Batch::Stop(deadline, ack));
+                    return;
+                }
+                Err(RecvTimeoutError::Disconnected) => return self.stop_orphaned(),
+                Err(RecvTimeoutError::Timeout) => {}
             }
+            let before = self.handled;
+            if !self.drain(&rx) {
+                return self.stop_orphaned();
+            }
+            tick = if self.handled == before { (tick * 2).min(TICK_MAX) } else { TICK_MIN };
             if self.batch_started.is_some_and(|t| t.elapsed() >= self.cfg.batch_interval) {
                 self.cut();
             }
         }
     }
 
-    fn drain(&mut self, rx: &Receiver<Item>) {
-        while let Ok(item) = rx.try_recv() {
-            self.handle(item);
+    /// Every client handle is gone without a close: deliver what is left and stop.
+    fn stop_orphaned(&mut self) {
+        self.cut();
+        let (tx, _rx) = crossbeam_channel::bounded(1);
+        let _ = self.out.send(Batch::Stop(Instant::now() + Duration::from_secs(2), tx));
+    }
+
+    /// Handles everything queued; false when the channel is disconnected and empty.
+    fn drain(&mut self, rx: &Receiver<Item>) -> bool {
+        loop {
+            match rx.try_recv() {
+                Ok(item) => {
+                    self.handle(item);
+                    self.handled += 1;
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => return true,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => return false,
+            }
         }
     }
 
@@ -253,15 +390,15 @@ impl Processor {
                     inc(&self.shared.c.dropped_stale_config);
                     return;
                 };
-                let Some(fields) = dict.exposure_fields(&q.key, q.page_type.map(String::from), q.at_ms, q.context)
+                let Some(fields) = dict.exposure_fields(&q.key, q.part(2).map(String::from), q.at_ms, q.context())
                 else {
                     inc(&self.shared.c.dropped_stale_config);
                     return;
                 };
                 let p = self.cfg.pseudo.load();
                 let data = ExposureData {
-                    user_id: q.user.as_deref().map(|u| p.apply(u)),
-                    session_id: q.session.as_deref().map(|s| p.apply(s)),
+                    user_id: q.part(0).map(|u| p.apply(u)),
+                    session_id: q.part(1).map(|s| p.apply(s)),
                     fields,
                 };
                 self.exposure(data, q.at_ms);
@@ -281,7 +418,7 @@ impl Processor {
             UnitType::Session => data.session_id.as_deref(),
         }
         .unwrap_or("");
-        let key = hash_of(&[unit, &f.experiment_key, &f.variant, &f.iteration.to_string()]);
+        let key = hash_of(&[unit, &f.experiment_key, &f.variant], f.iteration);
         let now = now_ms();
         if self.dedup.get(&key).is_some_and(|&exp| exp > now) {
             inc(&self.shared.c.exposures_deduplicated);
@@ -294,7 +431,7 @@ impl Processor {
             variant: f.variant.clone(),
         };
         for id in [data.user_id.as_deref(), data.session_id.as_deref()].into_iter().flatten() {
-            let list = self.assignments.get_or_insert_mut(hash_of(&[id]), Vec::new);
+            let list = self.assignments.get_or_insert_mut(hash_of(&[id], 0), Vec::new);
             list.retain(|x| x.experiment_key != a.experiment_key);
             if list.len() == ASSIGNMENTS_PER_UNIT {
                 list.remove(0);
@@ -314,7 +451,7 @@ impl Processor {
         let mut assignments: Vec<Value> = Vec::new();
         let mut seen: Vec<String> = Vec::new();
         for id in [user.as_deref(), session.as_deref()].into_iter().flatten() {
-            if let Some(list) = self.assignments.get(&hash_of(&[id])) {
+            if let Some(list) = self.assignments.get(&hash_of(&[id], 0)) {
                 for a in list.iter().rev() {
                     if !seen.contains(&a.experiment_key) {
                         seen.push(a.experiment_key.clone());
@@ -543,4 +680,39 @@ impl SenderLoop {
 /// Waits on `rx` for `d`; true when woken by a message or disconnection (time to stop).
 pub(crate) fn sleep_or_stop(rx: &Receiver<()>, d: Duration) -> bool {
     !matches!(rx.recv_timeout(d), Err(RecvTimeoutError::Timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_exposure_round_trips_inline_and_spilled() {
+        let key = ExposureKey {
+            config_version: 1,
+            placement: 0,
+            experiment: 0,
+            variant: 0,
+            unit_type: UnitType::User,
+            allocation_share: 0.5,
+        };
+        let ctx: Map<String, Value> =
+            serde_json::from_str(r#"{"locale":"en-GB","page_type":"pdp","x":[1,2]}"#).unwrap_or_default();
+        let keys = vec!["locale".to_owned(), "x".to_owned(), "missing".to_owned()];
+        let long = "u".repeat(300);
+        for (user, session, page) in [
+            (Some("u1"), Some("s1"), Some("pdp")),
+            (None, Some("s1"), None),
+            (Some(long.as_str()), None, Some("pdp")),
+            (None, None, None),
+        ] {
+            let q = QueuedExposure::new(key, 5, [user, session, page], Some(&ctx), &keys);
+            assert_eq!((q.part(0), q.part(1), q.part(2)), (user, session, page));
+            assert_eq!(
+                q.context(),
+                serde_json::from_str::<Map<String, Value>>(r#"{"locale":"en-GB","x":[1,2]}"#).unwrap_or_default()
+            );
+        }
+        println!("queue slot size: {} bytes", std::mem::size_of::<Item>());
+    }
 }
