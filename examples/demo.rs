@@ -1,16 +1,18 @@
-//! The main job: load the bundled snapshot, decide for simulated traffic on the demo placements,
-//! log exposures to a local JSONL sink, and print the split per variant.
+//! The main job, end to end: the bundled snapshot is served by the dev server on 127.0.0.1, the
+//! client polls it, decides for simulated traffic on the demo placements, delivers exposures and
+//! add-to-cart outcomes back to the dev server, and prints a summary.
 //!
 //! ```sh
 //! cargo run --release --example demo                 # 200 000 simulated requests
-//! cargo run --release --example demo -- 1000000 out.jsonl
+//! cargo run --release --example demo -- 1000000
 //! ```
 
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Write};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use vario::core::{Pseudonymizer, Reason, Request, Sdk, Snapshot};
+use std::time::{Duration, Instant};
+use vario::core::{Reason, Request};
+use vario::devserver::{DevServer, DevServerOptions};
+use vario::{ClientBuilder, Expose, Outcome};
 
 /// A small deterministic generator so every run simulates the same traffic.
 struct SplitMix(u64);
@@ -32,80 +34,101 @@ impl SplitMix {
 type Visit = (Option<String>, String, &'static str, Map<String, Value>);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(200_000);
-    let sink_path = args.next().unwrap_or_else(|| "target/vario-demo/exposures.jsonl".into());
-    let snapshot_path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/snapshot.json");
+    let n: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(200_000);
+    let out_dir = std::path::PathBuf::from("target/vario-demo");
+    std::fs::create_dir_all(&out_dir)?;
+    let events_path = out_dir.join("delivered-events.jsonl");
+    let _ = std::fs::remove_file(&events_path);
 
-    let text = std::fs::read_to_string(snapshot_path)?;
+    let server = DevServer::start(DevServerOptions {
+        snapshot: concat!(env!("CARGO_MANIFEST_DIR"), "/examples/snapshot.json").into(),
+        events_out: events_path.clone(),
+        bind: "127.0.0.1:0".parse()?,
+        workers: 1,
+    })?;
+    println!("dev server on {} serving examples/snapshot.json", server.url());
+
+    let client = ClientBuilder::new()
+        .config_url(server.url() + "/config")
+        .ingest_url(server.url() + "/ingest")
+        .sdk("vario-demo", env!("CARGO_PKG_VERSION"))
+        .default_params(
+            "pdp_you_may_also_like",
+            json!({"algo": "co_purchase", "limit": 12}).as_object().cloned().unwrap_or_default(),
+        )
+        .exposure_context_keys(&["locale"])
+        // The simulated burst decides far faster than real traffic arrives; size the queue for it
+        // so nothing is dropped (drops would be counted and printed below).
+        .queue_capacity(n.max(50_000))
+        .build()?;
     let t = Instant::now();
-    let snap = Snapshot::from_json(&text)?;
+    client.wait_for_init(Duration::from_secs(5))?;
+    let snap = client.snapshot().ok_or("no snapshot after init")?;
     println!(
-        "snapshot {} v{} ({} experiments) compiled in {:?}; {} lint(s)",
-        snapshot_path,
+        "snapshot v{} ({} experiments, {} lints) in use after {:?}",
         snap.version(),
         snap.experiment_keys().count(),
-        t.elapsed(),
-        snap.lints().len()
+        snap.lints().len(),
+        t.elapsed()
     );
-    for l in snap.lints() {
-        println!("  lint {:?} {} {}: {}", l.severity, serde_json::to_string(&l.code)?, l.item, l.message);
-    }
 
-    let pseudo = Pseudonymizer::new(snap.id_hash_key());
-    let sdk = Sdk { name: "vario-rust-demo".into(), version: env!("CARGO_PKG_VERSION").into() };
-    if let Some(dir) = std::path::Path::new(&sink_path).parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut sink = BufWriter::new(std::fs::File::create(&sink_path)?);
-
-    let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
     let placements = ["pdp_you_may_also_like", "newsfeed", "home", "search", "cart"];
     let locales = ["en-GB", "en-US", "de-DE", "fr-FR", "nl-NL"];
     let mut rng = SplitMix(2026);
-
-    // Simulated request log, built before the clock starts so the timing is the SDK's alone.
-    let visitors: Vec<Visit> = (0..n)
+    // The simulated request log is built before the clock starts, so timings are the SDK's alone.
+    let visits: Vec<Visit> = (0..n)
         .map(|i| {
             let visitor = rng.next() % (n as u64 / 3 + 1);
             let logged_in = rng.next() % 10 < 7;
             let placement = rng.pick(&placements);
             let ctx = json!({"placement": placement, "page_type": placement, "locale": rng.pick(&locales)});
-            let ctx = match ctx {
-                Value::Object(m) => m,
-                _ => Map::new(),
-            };
+            let ctx = if let Value::Object(m) = ctx { m } else { Map::new() };
             (logged_in.then(|| format!("u-{visitor}")), format!("s-{visitor}-{}", i % 3), placement, ctx)
         })
         .collect();
 
     let mut split: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-    let mut exposures = 0u64;
-    let mut decide_ns = 0u128;
-    for (user, session, placement, ctx) in &visitors {
+    let mut latencies = Vec::with_capacity(n / 16 + 1);
+    let mut carts = 0u64;
+    let start = Instant::now();
+    for (i, (user, session, placement, ctx)) in visits.iter().enumerate() {
         let mut req = Request::new(placement).session(session).context(ctx);
         req.user_id = user.as_deref();
         let t = Instant::now();
-        let d = snap.decide(&req, now);
-        decide_ns += t.elapsed().as_nanos();
-        *reasons.entry(format!("{:?}", d.reason())).or_default() += 1;
-        if let (Some(exp), Some(v)) = (d.experiment_key(), d.variant()) {
-            *split.entry((placement.to_string(), exp.to_owned())).or_default().entry(v.to_owned()).or_default() += 1;
+        let (reason, exp, variant) = client.decide_with(&req, Expose::Now, |d, _| {
+            (d.reason(), d.experiment_key().map(str::to_owned), d.variant().map(str::to_owned))
+        });
+        if i % 16 == 0 {
+            latencies.push(t.elapsed());
         }
-        if let Some(raw) = d.exposure(now, &["locale"], Some(ctx)) {
-            let event = raw.pseudonymize(&pseudo).into_event(uuid::Uuid::new_v4().to_string(), now, sdk.clone());
-            serde_json::to_writer(&mut sink, &event)?;
-            sink.write_all(b"\n")?;
-            exposures += 1;
+        *reasons.entry(format!("{reason:?}")).or_default() += 1;
+        if let (Some(exp), Some(v)) = (exp, variant) {
+            *split.entry((placement.to_string(), exp)).or_default().entry(v).or_default() += 1;
         }
-        if *placement == "cart" {
-            std::hint::black_box(snap.flag("cart_upsell", &req, now));
+        // One in 20 PDP visits adds the recommended item to the cart.
+        if *placement == "pdp_you_may_also_like" && reason == Reason::Assigned && i % 20 == 0 {
+            carts += 1;
+            client.track(Outcome {
+                user_id: user.clone(),
+                session_id: Some(session.clone()),
+                event_type: "add_to_cart".into(),
+                item_id: Some(format!("sku-{}", i % 977)),
+                value: Some(19.99),
+                currency: Some("EUR".into()),
+                placement: Some((*placement).into()),
+                ..Outcome::default()
+            });
         }
     }
-    sink.flush()?;
+    let loop_time = start.elapsed();
+    client.flush(Duration::from_secs(60))?;
+    let delivered_after = start.elapsed();
+    latencies.sort();
+    let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
 
-    println!("\n{n} simulated requests, mean decide latency {:.0} ns", decide_ns as f64 / n as f64);
+    println!("\n{n} simulated requests in {loop_time:?} (decide + enqueue, one thread)");
+    println!("decision latency (1 in 16 timed, includes the timer): p50 {:?}, p99 {:?}", pct(0.5), pct(0.99));
     println!("\nsplit per variant (units that received a variant):");
     for ((placement, exp), variants) in &split {
         let total: u64 = variants.values().sum();
@@ -118,13 +141,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (r, c) in &reasons {
         println!("  {r:<16} {c:>8}");
     }
+    let s = client.stats();
+    let written = server.stats.events.load(std::sync::atomic::Ordering::Relaxed);
     println!(
-        "\n{exposures} exposures written to {sink_path} (ids pseudonymised with {})",
-        if pseudo.is_keyed() { "HMAC-SHA256" } else { "SHA-256" }
+        "\nevents: {} exposures queued ({} repeats de-duplicated), {carts} add-to-cart outcomes; {} delivered in {} batches, all within {delivered_after:?}",
+        s.exposures_enqueued, s.exposures_deduplicated, s.events_sent, s.batches_sent
     );
-    let enrolled = reasons.get(&format!("{:?}", Reason::Assigned)).copied().unwrap_or(0);
-    if enrolled != exposures {
-        return Err(format!("exposures ({exposures}) != ASSIGNED decisions ({enrolled})").into());
+    println!(
+        "dropped: queue full {}, rejected {}, retries exhausted {}; dev server wrote {written} events to {}",
+        s.dropped_queue_full,
+        s.dropped_rejected,
+        s.dropped_retries_exhausted,
+        events_path.display()
+    );
+    client.close(Duration::from_secs(5))?;
+    let expected = s.exposures_enqueued - s.exposures_deduplicated + s.outcomes_enqueued;
+    if written != expected || s.events_sent != expected {
+        return Err(format!("delivered {} / written {written}, expected {expected}", s.events_sent).into());
     }
     Ok(())
 }

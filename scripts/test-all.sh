@@ -18,10 +18,13 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "rust tests (unit, shared vectors, properties, allocation, events, doc)"
+step "rust tests: core (unit, shared vectors, properties, allocation, events), runtime against loopback servers, doc"
 cargo test --workspace --locked
 
-step "main job smoke run (debug build, 20 000 requests)"
-cargo run --quiet --locked --example demo -- 20000 target/vario-demo/ci-exposures.jsonl
+step "main job smoke run (debug build, 20 000 requests, dev server on 127.0.0.1)"
+cargo run --quiet --locked --example demo -- 20000
+
+step "rec service example self-test (real HTTP on 127.0.0.1)"
+cargo run --quiet --locked --example rec_service -- --self-test
 
 printf '\nall suites passed\n'
