@@ -14,7 +14,19 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use vario_core::{Decision, FlagDecision, Pseudonymizer, Request, Sdk, Snapshot, TokenError};
 
+/// Wall-clock milliseconds for decisions and events. On Linux this reads the coarse realtime clock
+/// (updated every tick, 1-4 ms; no syscall, ~5 ns instead of ~26 ns): every consumer of this value
+/// (time windows, schedules, event timestamps) works at millisecond granularity or coarser.
 pub(crate) fn now_ms() -> i64 {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `ts` is a valid, writable timespec and CLOCK_REALTIME_COARSE is a clock id every
+        // Linux kernel since 2.6.32 provides; the call writes only into `ts`.
+        if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
+            return ts.tv_sec * 1_000 + ts.tv_nsec / 1_000_000;
+        }
+    }
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
@@ -82,7 +94,7 @@ pub(crate) struct Inner {
     empty: Map<String, Value>,
     /// Answers flags (`FLAG_NOT_FOUND`) before the first snapshot.
     empty_snapshot: Snapshot,
-    context_keys: Vec<String>,
+    context_keys: Vec<crate::pipeline::ContextKey>,
 }
 
 impl Inner {
@@ -150,7 +162,7 @@ impl Client {
             empty: Map::new(),
             empty_snapshot: Snapshot::from_json(r#"{"schema_version":1,"version":0}"#)
                 .map_err(|e| crate::options::BuildError::InvalidOption(e.to_string()))?,
-            context_keys: o.exposure_context_keys.clone(),
+            context_keys: o.exposure_context_keys.iter().map(|k| crate::pipeline::ContextKey::new(k)).collect(),
         });
         let spec = o.config.clone().ok_or(crate::options::BuildError::NoConfigSource)?;
         // Local sources load before `build` returns; only the network is left to the thread.
@@ -274,7 +286,7 @@ impl Client {
     }
 
     fn context_keys(&self) -> Vec<&str> {
-        self.inner.context_keys.iter().map(String::as_str).collect()
+        self.inner.context_keys.iter().map(|k| k.name.as_str()).collect()
     }
 
     fn enqueue_exposure(&self, d: &Decision<'_>, req: &Request<'_>, now: i64) {

@@ -68,13 +68,84 @@ pub(crate) struct QueuedExposure {
 
 const ABSENT: u32 = u32::MAX;
 
+/// A context attribute copied into exposures, with its JSON key (`"name":`) escaped once.
+#[derive(Debug, Clone)]
+pub(crate) struct ContextKey {
+    pub name: String,
+    pub json_prefix: String,
+}
+
+impl ContextKey {
+    pub(crate) fn new(name: &str) -> Self {
+        ContextKey {
+            name: name.to_owned(),
+            json_prefix: format!("{}:", serde_json::to_string(name).unwrap_or_default()),
+        }
+    }
+}
+
 impl QueuedExposure {
+    /// One pass into the inline array when everything fits and every context value is a plain
+    /// string (the common case); otherwise the general path below.
     pub(crate) fn new(
         key: ExposureKey,
         at_ms: i64,
         strings: [Option<&str>; 3],
         context: Option<&Map<String, Value>>,
-        context_keys: &[String],
+        context_keys: &[ContextKey],
+    ) -> Self {
+        let mut arr = [0u8; INLINE];
+        let mut at = 0usize;
+        let mut ok = true;
+        let mut plain = true;
+        let mut ends = [ABSENT; 3];
+        let mut put = |b: &[u8], at: &mut usize| {
+            if ok && *at + b.len() <= INLINE {
+                arr[*at..*at + b.len()].copy_from_slice(b);
+                *at += b.len();
+            } else {
+                ok = false;
+            }
+        };
+        for (i, s) in strings.iter().enumerate() {
+            if let Some(s) = s {
+                put(s.as_bytes(), &mut at);
+                ends[i] = at as u32;
+            }
+        }
+        put(b"{", &mut at);
+        let mut first = true;
+        if let Some(ctx) = context {
+            for k in context_keys {
+                match vario_core::targeting::context_get(ctx, &k.name) {
+                    None => {}
+                    Some(Value::String(s)) if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') => {
+                        if !first {
+                            put(b",", &mut at);
+                        }
+                        first = false;
+                        put(k.json_prefix.as_bytes(), &mut at);
+                        put(b"\"", &mut at);
+                        put(s.as_bytes(), &mut at);
+                        put(b"\"", &mut at);
+                    }
+                    Some(_) => plain = false,
+                }
+            }
+        }
+        put(b"}", &mut at);
+        if ok && plain {
+            return QueuedExposure { key, at_ms, buf: InlineBuf::Inline(at as u8, arr), ends };
+        }
+        Self::general(key, at_ms, strings, context, context_keys)
+    }
+
+    fn general(
+        key: ExposureKey,
+        at_ms: i64,
+        strings: [Option<&str>; 3],
+        context: Option<&Map<String, Value>>,
+        context_keys: &[ContextKey],
     ) -> Self {
         let mut buf = InlineBuf::default();
         let mut ends = [ABSENT; 3];
@@ -88,14 +159,23 @@ impl QueuedExposure {
         let mut first = true;
         if let Some(ctx) = context {
             for k in context_keys {
-                if let Some(v) = ctx.get(k.as_str()) {
+                if let Some(v) = ctx.get(k.name.as_str()) {
                     if !first {
                         buf.extend_from_slice(b",");
                     }
                     first = false;
-                    let _ = serde_json::to_writer(&mut buf, k);
-                    buf.extend_from_slice(b":");
-                    let _ = serde_json::to_writer(&mut buf, v);
+                    buf.extend_from_slice(k.json_prefix.as_bytes());
+                    match v {
+                        // Typical values (locale, country, platform) need no escaping: copy them.
+                        Value::String(s) if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') => {
+                            buf.extend_from_slice(b"\"");
+                            buf.extend_from_slice(s.as_bytes());
+                            buf.extend_from_slice(b"\"");
+                        }
+                        _ => {
+                            let _ = serde_json::to_writer(&mut buf, v);
+                        }
+                    }
                 }
             }
         }
@@ -116,8 +196,9 @@ impl QueuedExposure {
         self.ends.iter().rev().find(|&&e| e != ABSENT).copied().unwrap_or(0) as usize
     }
 
-    fn context(&self) -> Map<String, Value> {
-        serde_json::from_slice(self.buf.bytes().get(self.context_start()..).unwrap_or_default()).unwrap_or_default()
+    /// The selected context as a JSON object (`{}` when none).
+    fn context_json(&self) -> &[u8] {
+        self.buf.bytes().get(self.context_start()..).unwrap_or(b"{}")
     }
 }
 
@@ -193,7 +274,7 @@ pub(crate) enum Control {
 }
 
 enum Batch {
-    Events(Vec<String>),
+    Events(EventBuf),
     Marker(Sender<()>),
     Stop(Instant, Sender<()>),
 }
@@ -231,11 +312,60 @@ fn hash_of(parts: &[&str], n: u64) -> u64 {
     h.finish()
 }
 
+/// A remembered assignment: indices into a shared exposure dictionary (no string copies), or
+/// owned names for exposures that arrived as tokens.
 #[derive(Clone)]
-struct Assignment {
-    experiment_id: Value,
-    experiment_key: String,
-    variant: String,
+enum Assignment {
+    Dict(Arc<ExposureDict>, ExposureKey),
+    Owned { experiment_id: Value, experiment_key: String, variant: String },
+}
+
+impl Assignment {
+    fn names(&self) -> Option<(&Value, &str, &str)> {
+        match self {
+            Assignment::Dict(d, k) => d.names(k).map(|(id, e, v, _)| (id, e, v)),
+            Assignment::Owned { experiment_id, experiment_key, variant } => {
+                Some((experiment_id, experiment_key.as_str(), variant.as_str()))
+            }
+        }
+    }
+}
+
+/// Events of one batch, comma-separated JSON objects in one buffer, with each event's end offset
+/// (the local sinks write them one per line).
+#[derive(Default)]
+pub(crate) struct EventBuf {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl EventBuf {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    fn events(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let e = &self.bytes[start..end];
+            start = end + 1;
+            e
+        })
+    }
+    /// Appends one event written by `write`; a writer that returns false leaves no trace.
+    fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
+        let mark = self.bytes.len();
+        if !self.ends.is_empty() {
+            self.bytes.push(b',');
+        }
+        let start = self.bytes.len();
+        if write(&mut self.bytes) && self.bytes.len() > start {
+            self.ends.push(self.bytes.len());
+            true
+        } else {
+            self.bytes.truncate(mark);
+            false
+        }
+    }
 }
 
 /// Most recent assignments kept per unit.
@@ -248,7 +378,8 @@ struct Processor {
     current: Option<(u64, Arc<ExposureDict>)>,
     dedup: LruCache<u64, i64>,
     assignments: LruCache<u64, Vec<Assignment>>,
-    batch: Vec<String>,
+    batch: EventBuf,
+    sdk_json: String,
     batch_started: Option<Instant>,
     handled: u64,
     out: Sender<Batch>,
@@ -272,7 +403,8 @@ pub(crate) fn spawn(
         shared: shared.clone(),
         history,
         current: None,
-        batch: Vec::new(),
+        batch: EventBuf::default(),
+        sdk_json: serde_json::to_string(&cfg.sdk).unwrap_or_else(|_| "null".into()),
         batch_started: None,
         handled: 0,
         out: btx,
@@ -350,22 +482,47 @@ impl Processor {
 
     fn cut(&mut self) {
         self.batch_started = None;
-        if self.batch.is_empty() {
+        if self.batch.len() == 0 {
             return;
         }
-        let events = std::mem::take(&mut self.batch);
+        // The next batch starts with this one's capacity: no regrowth (and copying) per batch.
+        let cap = self.batch.bytes.capacity();
+        let events = std::mem::replace(
+            &mut self.batch,
+            EventBuf { bytes: Vec::with_capacity(cap), ends: Vec::with_capacity(self.cfg.batch_size) },
+        );
         // Blocks while the sender is behind: that is the back-pressure described above.
         let _ = self.out.send(Batch::Events(events));
     }
 
-    fn push(&mut self, event: String) {
-        if self.batch.is_empty() {
+    fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool) {
+        if self.batch.len() == 0 {
             self.batch_started = Some(Instant::now());
         }
-        self.batch.push(event);
+        self.batch.push_with(write);
         if self.batch.len() >= self.cfg.batch_size {
             self.cut();
         }
+    }
+
+    /// De-dup and attribution shared by both exposure paths; false when it is a repeat.
+    fn admit(&mut self, unit: &str, names: (&str, &str, u64), ids: [Option<&str>; 2], a: Assignment) -> bool {
+        let key = hash_of(&[unit, names.0, names.1], names.2);
+        let now = now_ms();
+        if self.dedup.get(&key).is_some_and(|&exp| exp > now) {
+            inc(&self.shared.c.exposures_deduplicated);
+            return false;
+        }
+        self.dedup.put(key, now + self.cfg.dedup_window_ms);
+        for id in ids.into_iter().flatten() {
+            let list = self.assignments.get_or_insert_mut(hash_of(&[id], 0), Vec::new);
+            list.retain(|x| x.names().is_some_and(|n| n.1 != names.0));
+            if list.len() == ASSIGNMENTS_PER_UNIT {
+                list.remove(0);
+            }
+            list.push(a.clone());
+        }
+        true
     }
 
     fn dict_for(&mut self, version: u64) -> Option<Arc<ExposureDict>> {
@@ -385,25 +542,8 @@ impl Processor {
 
     fn handle(&mut self, item: Item) {
         match item {
-            Item::Exposure(q) => {
-                let Some(dict) = self.dict_for(q.key.config_version) else {
-                    inc(&self.shared.c.dropped_stale_config);
-                    return;
-                };
-                let Some(fields) = dict.exposure_fields(&q.key, q.part(2).map(String::from), q.at_ms, q.context())
-                else {
-                    inc(&self.shared.c.dropped_stale_config);
-                    return;
-                };
-                let p = self.cfg.pseudo.load();
-                let data = ExposureData {
-                    user_id: q.part(0).map(|u| p.apply(u)),
-                    session_id: q.part(1).map(|s| p.apply(s)),
-                    fields,
-                };
-                self.exposure(data, q.at_ms);
-            }
-            Item::Token(data, at) => self.exposure(*data, at),
+            Item::Exposure(q) => self.queued_exposure(&q),
+            Item::Token(data, at) => self.token_exposure(*data, at),
             Item::Outcome(o, at) => self.outcome(*o, at),
         }
         let c = &self.shared.c;
@@ -411,37 +551,68 @@ impl Processor {
         c.assignment_units.store(self.assignments.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
-    fn exposure(&mut self, data: ExposureData, at_ms: i64) {
+    /// The hot path of the pipeline: resolve against the deciding snapshot's dictionary,
+    /// pseudonymise, de-dup, remember, and write the event straight into the batch buffer.
+    fn queued_exposure(&mut self, q: &QueuedExposure) {
+        let Some(dict) = self.dict_for(q.key.config_version) else {
+            inc(&self.shared.c.dropped_stale_config);
+            return;
+        };
+        let Some((_, exp_key, variant, iteration)) = dict.names(&q.key) else {
+            inc(&self.shared.c.dropped_stale_config);
+            return;
+        };
+        let p = self.cfg.pseudo.load();
+        let user = q.part(0).map(|u| p.apply(u));
+        let session = q.part(1).map(|s| p.apply(s));
+        let unit = match q.key.unit_type {
+            UnitType::User => user.as_deref(),
+            UnitType::Session => session.as_deref(),
+        }
+        .unwrap_or("");
+        let names = (exp_key, variant, iteration);
+        if !self.admit(unit, names, [user.as_deref(), session.as_deref()], Assignment::Dict(dict.clone(), q.key)) {
+            return;
+        }
+        let mut id = uuid::Uuid::encode_buffer();
+        let event_id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut id);
+        let sdk_json = std::mem::take(&mut self.sdk_json);
+        let now = now_ms();
+        self.push_with(|out| {
+            dict.write_event(
+                out,
+                &q.key,
+                event_id,
+                now,
+                &sdk_json,
+                user.as_deref(),
+                session.as_deref(),
+                q.part(2),
+                q.at_ms,
+                q.context_json(),
+            )
+        });
+        self.sdk_json = sdk_json;
+    }
+
+    fn token_exposure(&mut self, data: ExposureData, at_ms: i64) {
         let f = &data.fields;
         let unit = match f.unit_type {
             UnitType::User => data.user_id.as_deref(),
             UnitType::Session => data.session_id.as_deref(),
         }
         .unwrap_or("");
-        let key = hash_of(&[unit, &f.experiment_key, &f.variant], f.iteration);
-        let now = now_ms();
-        if self.dedup.get(&key).is_some_and(|&exp| exp > now) {
-            inc(&self.shared.c.exposures_deduplicated);
-            return;
-        }
-        self.dedup.put(key, now + self.cfg.dedup_window_ms);
-        let a = Assignment {
+        let a = Assignment::Owned {
             experiment_id: f.experiment_id.clone(),
             experiment_key: f.experiment_key.clone(),
             variant: f.variant.clone(),
         };
-        for id in [data.user_id.as_deref(), data.session_id.as_deref()].into_iter().flatten() {
-            let list = self.assignments.get_or_insert_mut(hash_of(&[id], 0), Vec::new);
-            list.retain(|x| x.experiment_key != a.experiment_key);
-            if list.len() == ASSIGNMENTS_PER_UNIT {
-                list.remove(0);
-            }
-            list.push(a.clone());
+        let names = (f.experiment_key.as_str(), f.variant.as_str(), f.iteration);
+        if !self.admit(unit, names, [data.user_id.as_deref(), data.session_id.as_deref()], a.clone()) {
+            return;
         }
         let event = data.into_event(uuid::Uuid::new_v4().to_string(), at_ms, self.cfg.sdk.clone());
-        if let Ok(s) = serde_json::to_string(&event) {
-            self.push(s);
-        }
+        self.push_with(|out| serde_json::to_writer(out, &event).is_ok());
     }
 
     fn outcome(&mut self, o: Outcome, at_ms: i64) {
@@ -452,11 +623,11 @@ impl Processor {
         let mut seen: Vec<String> = Vec::new();
         for id in [user.as_deref(), session.as_deref()].into_iter().flatten() {
             if let Some(list) = self.assignments.get(&hash_of(&[id], 0)) {
-                for a in list.iter().rev() {
-                    if !seen.contains(&a.experiment_key) {
-                        seen.push(a.experiment_key.clone());
+                for (experiment_id, experiment_key, variant) in list.iter().rev().filter_map(Assignment::names) {
+                    if !seen.iter().any(|s| s == experiment_key) {
+                        seen.push(experiment_key.to_owned());
                         assignments.push(json!({
-                            "experiment_id": a.experiment_id, "experiment_key": a.experiment_key, "variant": a.variant
+                            "experiment_id": experiment_id, "experiment_key": experiment_key, "variant": variant
                         }));
                     }
                 }
@@ -477,7 +648,7 @@ impl Processor {
             "properties": o.properties,
             "assignments": assignments,
         });
-        self.push(event.to_string());
+        self.push_with(|out| serde_json::to_writer(out, &event).is_ok());
     }
 }
 
@@ -532,7 +703,7 @@ impl SenderLoop {
         }
     }
 
-    fn deliver(&mut self, events: Vec<String>) {
+    fn deliver(&mut self, events: EventBuf) {
         let n = events.len() as u64;
         match &mut self.sink {
             SinkImpl::File(w, path) => {
@@ -546,7 +717,7 @@ impl SenderLoop {
                         .ok();
                 }
                 let ok = w.as_mut().is_some_and(|w| {
-                    events.iter().all(|e| w.write_all(e.as_bytes()).and_then(|_| w.write_all(b"\n")).is_ok())
+                    events.events().all(|e| w.write_all(e).and_then(|_| w.write_all(b"\n")).is_ok())
                         && w.flush().is_ok()
                 });
                 if ok {
@@ -557,24 +728,23 @@ impl SenderLoop {
                 }
             }
             SinkImpl::Callback(f) => {
-                for e in &events {
-                    f(e);
+                for e in events.events() {
+                    f(std::str::from_utf8(e).unwrap_or_default());
                 }
                 add(&self.shared.c.events_sent, n);
                 inc(&self.shared.c.batches_sent);
             }
-            SinkImpl::Http { .. } => self.post(events),
+            SinkImpl::Http { .. } => self.post(&events),
         }
     }
 
-    fn post(&mut self, events: Vec<String>) {
+    fn post(&mut self, events: &EventBuf) {
         let n = events.len() as u64;
         let batch_id = uuid::Uuid::new_v4().to_string();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let body = self.body(&batch_id, &events);
-            match self.attempt(body) {
+            match self.attempt(&batch_id, events) {
                 Attempt::Done => {
                     add(&self.shared.c.events_sent, n);
                     inc(&self.shared.c.batches_sent);
@@ -608,23 +778,33 @@ impl SenderLoop {
         }
     }
 
-    fn body(&self, batch_id: &str, events: &[String]) -> Vec<u8> {
+    /// Writes `{batch_id, sent_at, sdk, events: [...]}` into `w` (a Vec or a gzip stream), so a
+    /// large batch is compressed without first being copied into one body.
+    fn write_body(&self, w: &mut impl Write, batch_id: &str, events: &EventBuf) -> std::io::Result<()> {
         let head =
             json!({"batch_id": batch_id, "sent_at": format_rfc3339_millis(now_ms()), "sdk": self.cfg.sdk}).to_string();
-        let mut body = Vec::with_capacity(head.len() + events.iter().map(|e| e.len() + 1).sum::<usize>() + 16);
-        body.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
-        body.extend_from_slice(b",\"events\":[");
-        for (i, e) in events.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            body.extend_from_slice(e.as_bytes());
-        }
-        body.extend_from_slice(b"]}");
-        body
+        w.write_all(&head.as_bytes()[..head.len() - 1])?;
+        w.write_all(b",\"events\":[")?;
+        w.write_all(&events.bytes)?;
+        w.write_all(b"]}")
     }
 
-    fn attempt(&mut self, body: Vec<u8>) -> Attempt {
+    fn attempt(&mut self, batch_id: &str, events: &EventBuf) -> Attempt {
+        let gzip = events.bytes.len() > self.cfg.gzip_threshold;
+        let body = if gzip {
+            let mut gz =
+                flate2::write::GzEncoder::new(Vec::with_capacity(events.bytes.len() / 4), flate2::Compression::fast());
+            match self.write_body(&mut gz, batch_id, events).and_then(|_| gz.finish()) {
+                Ok(z) => z,
+                Err(_) => return Attempt::Retry(None),
+            }
+        } else {
+            let mut v = Vec::with_capacity(events.bytes.len() + 160);
+            if self.write_body(&mut v, batch_id, events).is_err() {
+                return Attempt::Retry(None);
+            }
+            v
+        };
         let SinkImpl::Http { client, url } = &mut self.sink else {
             return Attempt::Done;
         };
@@ -642,18 +822,9 @@ impl SenderLoop {
         if let Some(k) = &self.cfg.sdk_key {
             req = req.bearer_auth(k);
         }
-        let body = if body.len() > self.cfg.gzip_threshold {
-            let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-            match gz.write_all(&body).and_then(|_| gz.finish()) {
-                Ok(z) => {
-                    req = req.header("content-encoding", "gzip");
-                    z
-                }
-                Err(_) => body,
-            }
-        } else {
-            body
-        };
+        if gzip {
+            req = req.header("content-encoding", "gzip");
+        }
         match req.body(body).send() {
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -698,7 +869,7 @@ mod tests {
         };
         let ctx: Map<String, Value> =
             serde_json::from_str(r#"{"locale":"en-GB","page_type":"pdp","x":[1,2]}"#).unwrap_or_default();
-        let keys = vec!["locale".to_owned(), "x".to_owned(), "missing".to_owned()];
+        let keys: Vec<ContextKey> = ["locale", "x", "missing"].iter().map(|k| ContextKey::new(k)).collect();
         let long = "u".repeat(300);
         for (user, session, page) in [
             (Some("u1"), Some("s1"), Some("pdp")),
@@ -708,8 +879,9 @@ mod tests {
         ] {
             let q = QueuedExposure::new(key, 5, [user, session, page], Some(&ctx), &keys);
             assert_eq!((q.part(0), q.part(1), q.part(2)), (user, session, page));
+            let back: Map<String, Value> = serde_json::from_slice(q.context_json()).unwrap_or_default();
             assert_eq!(
-                q.context(),
+                back,
                 serde_json::from_str::<Map<String, Value>>(r#"{"locale":"en-GB","x":[1,2]}"#).unwrap_or_default()
             );
         }

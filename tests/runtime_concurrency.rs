@@ -97,7 +97,7 @@ fn a_million_distinct_users_keep_dedup_and_attribution_memory_bounded() {
         let id = format!("user-{i}");
         c.decide_with(&Request::new("home").user(&id), Expose::Now, |_, _| ());
         // Pace the producer so every exposure goes through the LRUs instead of the full queue.
-        while c.stats().queue_len > 50_000 {
+        while c.stats().queue_len > 25_000 {
             std::thread::sleep(Duration::from_millis(1));
         }
         if i % 100_000 == 0 {

@@ -201,6 +201,7 @@ impl Decision<'_> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExposureDict {
     pub(crate) placements: Vec<Box<str>>,
+    pub(crate) placements_json: Vec<Box<str>>,
     pub(crate) experiments: Vec<DictExperiment>,
 }
 
@@ -210,16 +211,29 @@ pub(crate) struct DictExperiment {
     key: Box<str>,
     iteration: u64,
     variants: Vec<Box<str>>,
+    /// `"experiment_id":…,"experiment_key":"…"` as JSON, written once.
+    json: Box<str>,
+    /// `"variant":"…"` per variant, as JSON.
+    variants_json: Vec<Box<str>>,
 }
 
 impl ExposureDict {
     pub(crate) fn of(snap: &crate::snapshot::Snapshot) -> Self {
+        let js = |v: &str| serde_json::to_string(v).unwrap_or_default();
         ExposureDict {
             placements: snap.placements.iter().map(|p| p.name.clone()).collect(),
+            placements_json: snap.placements.iter().map(|p| format!("\"placement\":{}", js(&p.name)).into()).collect(),
             experiments: snap
                 .experiments
                 .iter()
                 .map(|e| DictExperiment {
+                    json: format!(
+                        "\"experiment_id\":{},\"experiment_key\":{}",
+                        serde_json::to_string(&e.id).unwrap_or_else(|_| "null".into()),
+                        js(&e.key),
+                    )
+                    .into(),
+                    variants_json: e.variants.iter().map(|v| format!("\"variant\":{}", js(&v.key)).into()).collect(),
                     id: e.id.clone(),
                     key: e.key.clone(),
                     iteration: e.iteration,
@@ -227,6 +241,80 @@ impl ExposureDict {
                 })
                 .collect(),
         }
+    }
+
+    /// `(experiment_id, experiment_key, variant, iteration)` of an exposure key, borrowed (for
+    /// de-dup and attribution without copying).
+    pub fn names(&self, key: &crate::decide::ExposureKey) -> Option<(&Value, &str, &str, u64)> {
+        let e = self.experiments.get(key.experiment)?;
+        Some((&e.id, &e.key, e.variants.get(key.variant)?, e.iteration))
+    }
+
+    /// Writes the exposure event for `key` as one JSON object, without intermediate allocations.
+    /// Byte-for-byte the same object (same fields, same order) as serialising the
+    /// [`ExposureEvent`] built from [`ExposureDict::exposure_fields`]; a test pins that.
+    ///
+    /// `user_id`/`session_id` are already pseudonymised; `context_json` is a JSON object (or empty
+    /// for none); `sdk_json` is the serialised [`Sdk`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_event(
+        &self,
+        out: &mut Vec<u8>,
+        key: &crate::decide::ExposureKey,
+        event_id: &str,
+        timestamp: Millis,
+        sdk_json: &str,
+        user_id: Option<&str>,
+        session_id: Option<&str>,
+        page_type: Option<&str>,
+        decided_at: Millis,
+        context_json: &[u8],
+    ) -> bool {
+        let (Some(e), Some(p)) = (self.experiments.get(key.experiment), self.placements_json.get(key.placement)) else {
+            return false;
+        };
+        let Some(v) = e.variants_json.get(key.variant) else { return false };
+        let opt = |out: &mut Vec<u8>, s: Option<&str>| match s {
+            Some(s) => {
+                let _ = serde_json::to_writer(&mut *out, s);
+            }
+            None => out.extend_from_slice(b"null"),
+        };
+        out.extend_from_slice(b"{\"type\":\"exposure\",\"event_id\":");
+        opt(out, Some(event_id));
+        out.extend_from_slice(b",\"timestamp\":\"");
+        out.extend_from_slice(&crate::time::rfc3339_millis_bytes(timestamp));
+        out.extend_from_slice(b"\",\"sdk\":");
+        out.extend_from_slice(sdk_json.as_bytes());
+        out.extend_from_slice(b",\"user_id\":");
+        opt(out, user_id);
+        out.extend_from_slice(b",\"session_id\":");
+        opt(out, session_id);
+        out.push(b',');
+        out.extend_from_slice(e.json.as_bytes());
+        out.push(b',');
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b",\"iteration\":");
+        let _ = serde_json::to_writer(&mut *out, &e.iteration);
+        out.extend_from_slice(b",\"unit_type\":\"");
+        out.extend_from_slice(key.unit_type.as_str().as_bytes());
+        out.extend_from_slice(b"\",");
+        out.extend_from_slice(p.as_bytes());
+        out.extend_from_slice(b",\"page_type\":");
+        opt(out, page_type);
+        out.extend_from_slice(b",\"reason\":\"ASSIGNED\",\"allocation_share\":");
+        let _ = serde_json::to_writer(&mut *out, &key.allocation_share);
+        out.extend_from_slice(b",\"config_version\":");
+        let _ = serde_json::to_writer(&mut *out, &key.config_version);
+        out.extend_from_slice(b",\"decided_at\":\"");
+        out.extend_from_slice(&crate::time::rfc3339_millis_bytes(decided_at));
+        out.push(b'"');
+        if context_json.len() > 2 {
+            out.extend_from_slice(b",\"context\":");
+            out.extend_from_slice(context_json);
+        }
+        out.push(b'}');
+        true
     }
 
     /// Resolves an exposure key of a decision made on a snapshot with this dictionary.

@@ -87,4 +87,4 @@ pub use lint::{Lint, LintCode, Severity};
 pub use model::{Status, UnitKind, UnitType};
 pub use request::{OwnedRequest, Request, RequestError};
 pub use snapshot::{Snapshot, SnapshotError};
-pub use time::{Millis, format_rfc3339_millis, parse_rfc3339};
+pub use time::{Millis, format_rfc3339_millis, parse_rfc3339, rfc3339_millis_bytes};

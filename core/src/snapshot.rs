@@ -513,6 +513,7 @@ impl Snapshot {
             empty_params: Map::new(),
             exposure_dict: std::sync::Arc::new(crate::events::ExposureDict {
                 placements: Vec::new(),
+                placements_json: Vec::new(),
                 experiments: Vec::new(),
             }),
         };

@@ -48,8 +48,8 @@ impl<'a> Attributes<'a> {
 /// comparing a few short keys beats SipHash-ing the wanted one (measured: ~25 ns per lookup saved).
 const LINEAR_LOOKUP_MAX: usize = 16;
 
-/// Looks `key` up in a request context.
-pub(crate) fn context_get<'a>(ctx: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+/// Looks `key` up in a request context (linear for small contexts, hashed for large ones).
+pub fn context_get<'a>(ctx: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     if ctx.len() <= LINEAR_LOOKUP_MAX {
         ctx.iter().find(|(k, _)| k.len() == key.len() && k.as_str() == key).map(|(_, v)| v)
     } else {

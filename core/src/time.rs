@@ -79,12 +79,32 @@ pub fn parse_rfc3339(s: &str) -> Option<Millis> {
 
 /// Formats as RFC 3339 UTC with milliseconds: `2026-06-01T12:00:00.000Z`.
 pub fn format_rfc3339_millis(ms: Millis) -> String {
+    rfc3339_millis_bytes(ms).iter().map(|&b| b as char).collect()
+}
+
+/// The 24 ASCII bytes of [`format_rfc3339_millis`], without allocating (for event writers).
+/// Years outside 0..=9999 are clamped into that range.
+pub fn rfc3339_millis_bytes(ms: Millis) -> [u8; 24] {
     let secs = ms.div_euclid(1_000);
     let millis = ms.rem_euclid(1_000);
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", sod / 3_600, (sod / 60) % 60, sod % 60)
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y.clamp(0, 9999));
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, sod / 3_600);
+    put(14, 2, (sod / 60) % 60);
+    put(17, 2, sod % 60);
+    put(20, 3, millis);
+    b
 }
 
 fn is_leap(y: i64) -> bool {

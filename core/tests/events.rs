@@ -156,3 +156,60 @@ fn exposure_key_resolves_to_the_same_exposure() {
     assert_eq!(d.reason(), Reason::NoConfig);
     assert!(d.exposure_key().is_none() && d.exposure(NOW, &[], None).is_none());
 }
+
+#[test]
+fn hand_written_exposure_event_equals_the_serde_event_byte_for_byte() {
+    let s = Snapshot::from_value(&json!({
+        "schema_version": 1, "version": 7,
+        "placements": {"pdp \"ymal\"": {"default_params": {}}, "home": {}},
+        "experiments": [{"id": {"n": 1}, "key": "k\\ü\"", "status": "RUNNING", "placements": ["pdp \"ymal\"", "home"], "iteration": 3,
+            "variants": [{"key": "c"}, {"key": "t\n"}], "allocation": {"weights": {"c": 33.33, "t\n": 66.67}}}]
+    }))
+    .expect("valid");
+    let sdk = Sdk { name: "vario-rust".into(), version: "0.1.0".into() };
+    let sdk_json = serde_json::to_string(&sdk).expect("sdk");
+    let ctx = json!({"page_type": "p\"dp", "locale": "de-DE", "tags": [1, "x"]});
+    let ctx = ctx.as_object().expect("map");
+    for (i, placement) in ["pdp \"ymal\"", "home"].iter().enumerate() {
+        for (user, session) in [(Some("u1"), Some("s1")), (None, Some("s2")), (Some("ü"), None)] {
+            let mut req = Request::new(placement).context(ctx);
+            req.user_id = user;
+            req.session_id = session;
+            let d = s.decide(&req, NOW);
+            let key = d.exposure_key().expect("assigned");
+            let page_type = if i == 0 { d.page_type() } else { None };
+            let context: serde_json::Map<String, Value> = if i == 0 {
+                serde_json::Map::new()
+            } else {
+                [("locale".to_owned(), json!("de-DE")), ("tags".to_owned(), json!([1, "x"]))].into_iter().collect()
+            };
+            let p = Pseudonymizer::new(Some("k"));
+            let (pu, ps) = (user.map(|u| p.apply(u)), session.map(|x| p.apply(x)));
+            let fields =
+                s.exposure_fields(&key, page_type.map(str::to_owned), NOW - 5, context.clone()).expect("fields");
+            let via_serde = serde_json::to_string(
+                &vario_core::ExposureData { user_id: pu.clone(), session_id: ps.clone(), fields }.into_event(
+                    "id-1".into(),
+                    NOW,
+                    sdk.clone(),
+                ),
+            )
+            .expect("serde");
+            let mut hand = Vec::new();
+            let ctx_json = serde_json::to_vec(&context).expect("ctx");
+            assert!(s.exposure_dict().write_event(
+                &mut hand,
+                &key,
+                "id-1",
+                NOW,
+                &sdk_json,
+                pu.as_deref(),
+                ps.as_deref(),
+                page_type,
+                NOW - 5,
+                &ctx_json
+            ));
+            assert_eq!(String::from_utf8(hand).expect("utf8"), via_serde);
+        }
+    }
+}

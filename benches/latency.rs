@@ -1,0 +1,72 @@
+//! Per-call latency distributions (p50, p90, p99), which criterion's means do not show.
+//! Run: `cargo bench --bench latency`.
+//!
+//! Each call is timed with `Instant::now()` on both sides; the timer's own cost is in every
+//! sample of both rows, so the difference of two rows is the difference of the code.
+
+use serde_json::json;
+use std::time::{Duration, Instant};
+use vario::core::{Request, Snapshot};
+use vario::{ClientBuilder, Expose};
+
+fn pct(mut v: Vec<u64>) -> (u64, u64, u64) {
+    v.sort_unstable();
+    let at = |p: f64| v[((v.len() - 1) as f64 * p) as usize];
+    (at(0.5), at(0.9), at(0.99))
+}
+
+fn main() {
+    let text = json!({
+        "schema_version": 1, "version": 1, "privacy": {"id_hash_key": "bench"},
+        "placements": {"pdp_ymal": {"default_params": {"algo": "baseline", "limit": 12}}},
+        "experiments": [{
+            "id": 1, "key": "ymal_algo", "status": "RUNNING", "placements": ["pdp_ymal"],
+            "targeting": {"attr": "locale", "op": "eq", "value": "en-GB"},
+            "variants": [{"key": "control"}, {"key": "two_tower", "params": {"algo": "two_tower"}}, {"key": "graph", "params": {"algo": "graph"}}],
+            "allocation": {"weights": {"control": 34, "two_tower": 33, "graph": 33}}
+        }]
+    })
+    .to_string();
+    let snap = Snapshot::from_json(&text).expect("valid");
+    let client = ClientBuilder::new()
+        .bootstrap(text)
+        .sink_callback(|e| {
+            std::hint::black_box(e);
+        })
+        .build()
+        .expect("client");
+    let ids: Vec<String> = (0..100_000).map(|i| format!("user-{i:07}")).collect();
+    let ctx = json!({"placement": "pdp_ymal", "page_type": "pdp", "locale": "en-GB"});
+    let ctx = ctx.as_object().expect("object");
+    let rounds = 20;
+    let per_round = 20_000;
+    let (mut bare, mut full) = (Vec::new(), Vec::new());
+    // Alternate the two rows round by round so drift (frequency, the other core) hits both alike.
+    for r in 0..rounds {
+        for (k, id) in ids.iter().skip(r * per_round % ids.len()).take(per_round).enumerate() {
+            let req = Request::new("pdp_ymal").user(id).context(ctx);
+            if k % 2 == 0 {
+                let t = Instant::now();
+                let d = snap.decide(&req, 0);
+                std::hint::black_box(d.params());
+                bare.push(t.elapsed().as_nanos() as u64);
+            } else {
+                let t = Instant::now();
+                client.decide_with(&req, Expose::Now, |d, _| {
+                    std::hint::black_box(d.params());
+                });
+                full.push(t.elapsed().as_nanos() as u64);
+            }
+        }
+        // Let the pipeline drain between rounds so the queue never fills (drops are not measured).
+        client.flush(Duration::from_secs(30)).expect("flush");
+    }
+    let s = client.stats();
+    assert_eq!(s.dropped_queue_full, 0, "{s:?}");
+    let (b50, b90, b99) = pct(bare);
+    let (f50, f90, f99) = pct(full);
+    println!("per call, ns (timer included)     p50     p90     p99");
+    println!("bare Snapshot::decide          {b50:>7} {b90:>7} {b99:>7}");
+    println!("Client::decide_with + enqueue  {f50:>7} {f90:>7} {f99:>7}");
+    println!("enqueue adds at p50: {} ns", f50 as i64 - b50 as i64);
+}
