@@ -88,6 +88,8 @@ pub(crate) struct Inner {
     pub history: Arc<History>,
     pub shared: Arc<Shared>,
     pub pseudo: Arc<ArcSwap<Pseudonymizer>>,
+    /// Serialises snapshot swaps (config thread vs `update_snapshot`); never taken by readers.
+    pub swap_lock: Mutex<()>,
     key_from_options: bool,
     init: (Mutex<bool>, Condvar),
     defaults: HashMap<String, Map<String, Value>>,
@@ -124,7 +126,10 @@ impl Inner {
 
 struct Threads {
     config_stop: Option<Sender<()>>,
-    handles: Vec<JoinHandle<()>>,
+    /// The config thread is never joined by `close`: it may sit in a request for up to
+    /// `request_timeout`; once told to stop, it ends on its own.
+    config: Option<JoinHandle<()>>,
+    pipeline: Vec<JoinHandle<()>>,
 }
 
 /// The Vario client. Cheap to share (`Arc<Client>` or `&Client` across threads): decisions take no
@@ -137,6 +142,7 @@ pub struct Client {
     ctl: Sender<Control>,
     threads: Mutex<Option<Threads>>,
     closed: AtomicBool,
+    close_deadline_ms: Arc<std::sync::atomic::AtomicI64>,
     sdk_name: String,
 }
 
@@ -156,6 +162,7 @@ impl Client {
             history: history.clone(),
             shared: shared.clone(),
             pseudo: pseudo.clone(),
+            swap_lock: Mutex::new(()),
             key_from_options: o.id_hash_key.is_some(),
             init: (Mutex::new(false), Condvar::new()),
             defaults: o.default_params.clone(),
@@ -169,6 +176,7 @@ impl Client {
         if let Some(path) = &o.persist_path {
             config::load_persisted(&inner, path);
         }
+        let mut file_fingerprint = None;
         match &spec {
             ConfigSpec::Bootstrap(text) => {
                 if let Err((kind, msg)) = config::offer(&inner, text, ConfigSource::Bootstrap) {
@@ -176,13 +184,13 @@ impl Client {
                 }
             }
             ConfigSpec::Path(path) => {
-                let mut fp = None;
-                config::load_file(&inner, path, &mut fp);
+                config::load_file(&inner, path, &mut file_fingerprint);
             }
             ConfigSpec::Url(_) => {}
         }
 
         let (tx, rx) = crossbeam_channel::bounded(o.queue_capacity);
+        let close_deadline_ms = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
         let sdk = Sdk { name: o.sdk_name.clone(), version: o.sdk_version.clone() };
         let pcfg = pipeline::Config {
@@ -201,9 +209,10 @@ impl Client {
             retry_base: o.retry_base,
             max_backoff: o.max_backoff,
             gzip_threshold: o.gzip_threshold,
+            close_deadline_ms: close_deadline_ms.clone(),
         };
         let (p1, p2) = pipeline::spawn(pcfg, shared, history, rx, ctl_rx)?;
-        let mut handles = vec![p1, p2];
+        let mut config_handle = None;
         let mut config_stop = None;
         if !matches!(spec, ConfigSpec::Bootstrap(_)) {
             let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
@@ -214,9 +223,10 @@ impl Client {
                 request_timeout: o.request_timeout,
                 max_backoff: o.max_backoff,
                 persist_path: o.persist_path.clone(),
+                file_fingerprint,
             };
             let inner2 = inner.clone();
-            handles.push(
+            config_handle = Some(
                 std::thread::Builder::new()
                     .name("vario-config".into())
                     .spawn(move || config::run(inner2, params, stop_rx))?,
@@ -227,7 +237,8 @@ impl Client {
             inner,
             tx,
             ctl: ctl_tx,
-            threads: Mutex::new(Some(Threads { config_stop, handles })),
+            threads: Mutex::new(Some(Threads { config_stop, config: config_handle, pipeline: vec![p1, p2] })),
+            close_deadline_ms,
             closed: AtomicBool::new(false),
             sdk_name: o.sdk_name,
         })
@@ -302,9 +313,14 @@ impl Client {
     }
 
     fn send(&self, item: Item, counter: &std::sync::atomic::AtomicU64) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            inc(&self.inner.shared.c.dropped_at_close);
+            return false;
+        }
         match self.tx.try_send(item) {
             Ok(()) => {
                 inc(counter);
+                inc(&self.inner.shared.c.items_queued);
                 true
             }
             Err(TrySendError::Full(_)) => {
@@ -320,6 +336,12 @@ impl Client {
 
     /// Logs the exposure carried by a token from [`Expose::Later`] (any process, any surface).
     pub fn expose(&self, token: &str) -> Result<bool, TokenError> {
+        // With the key coming from the snapshot, a token cannot be verified before it arrives:
+        // refuse rather than accept it unverified.
+        if !self.inner.key_from_options && self.inner.snapshot.load().is_none() {
+            inc(&self.inner.shared.c.tokens_rejected);
+            return Err(TokenError::KeyUnavailable);
+        }
         let data = match self.inner.pseudo.load().decode_token(token) {
             Ok(d) => d,
             Err(e) => {
@@ -367,8 +389,9 @@ impl Client {
         ack_rx.recv_timeout(timeout).map_err(|_| TimeoutError(timeout))
     }
 
-    /// Stops polling, delivers what is queued (up to `timeout`; the rest is counted as dropped),
-    /// and stops the background threads. Idempotent.
+    /// Stops polling, delivers what is queued (up to `timeout`; the rest is counted as
+    /// `dropped_at_close`), and stops the background threads. `Err` when anything had to be given
+    /// up. Idempotent.
     pub fn close(&self, timeout: Duration) -> Result<(), TimeoutError> {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
@@ -379,19 +402,35 @@ impl Client {
         if let Some(stop) = threads.config_stop.take() {
             let _ = stop.send(());
         }
-        let deadline = Instant::now() + timeout;
+        let dropped_before = self.inner.shared.c.dropped_at_close.load(Ordering::SeqCst);
+        let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+        self.close_deadline_ms.store(now_ms().saturating_add(timeout_ms).max(1), Ordering::SeqCst);
+        let deadline =
+            Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
         let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
         let _ = self.ctl.send(Control::Close(deadline, ack_tx));
-        let done = ack_rx.recv_timeout(timeout).is_ok();
-        if done {
-            for h in threads.handles.drain(..) {
-                let _ = h.join();
-            }
-            Ok(())
-        } else {
-            // Threads still busy (a slow request); they finish on their own and are detached.
-            Err(TimeoutError(timeout))
+        if ack_rx.recv_timeout(timeout).is_err() {
+            // The sender is still in a request or a retry; it gives up at the deadline and counts
+            // what it could not deliver. The threads are detached.
+            return Err(TimeoutError(timeout));
         }
+        for h in threads.pipeline.drain(..) {
+            let _ = h.join();
+        }
+        if let Some(h) = threads.config.take().filter(|h| h.is_finished()) {
+            let _ = h.join();
+        }
+        // Anything accepted by the queue that the pipeline never picked up (a caller racing with
+        // close) is lost: count it.
+        let c = &self.inner.shared.c;
+        let lost = c.items_queued.load(Ordering::SeqCst).saturating_sub(c.picked_up.load(Ordering::SeqCst));
+        crate::stats::add(&c.dropped_at_close, lost);
+        // Ok means nothing was given up: whatever was queued was delivered (or refused by the
+        // endpoint, which is counted separately).
+        if c.dropped_at_close.load(Ordering::SeqCst) > dropped_before {
+            return Err(TimeoutError(timeout));
+        }
+        Ok(())
     }
 
     /// Offers a snapshot pushed by the caller (for config delivered through the caller's own

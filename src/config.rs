@@ -6,13 +6,19 @@
 
 use crate::client::{Inner, backoff, now_ms, redact};
 use crate::options::ConfigSpec;
-use crate::pipeline::{HISTORY_LEN, sleep_or_stop};
+use crate::pipeline::HISTORY_LEN;
 use crate::stats::{ConfigErrorKind, ConfigSource, inc};
 use crossbeam_channel::Receiver;
+use crossbeam_channel::RecvTimeoutError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use vario_core::{Severity, Snapshot};
+
+/// Waits on `rx` for `d`; true when woken by a message or disconnection (time to stop).
+fn sleep_or_stop(rx: &Receiver<()>, d: Duration) -> bool {
+    !matches!(rx.recv_timeout(d), Err(RecvTimeoutError::Timeout))
+}
 
 /// Outcome of offering a snapshot to the client.
 pub(crate) enum Installed {
@@ -22,6 +28,8 @@ pub(crate) enum Installed {
 
 /// Validates `text` and swaps it in when it is newer. Used by every source.
 pub(crate) fn offer(inner: &Inner, text: &str, source: ConfigSource) -> Result<Installed, (ConfigErrorKind, String)> {
+    // Compile outside the lock; check-and-swap under it, so two sources (the poller and
+    // `update_snapshot`) can never store a lower version last. Readers never take this lock.
     let snap = match Snapshot::from_json(text) {
         Ok(s) => s,
         Err(e) => {
@@ -29,6 +37,7 @@ pub(crate) fn offer(inner: &Inner, text: &str, source: ConfigSource) -> Result<I
             return Err((ConfigErrorKind::Invalid, format!("snapshot rejected ({}): {e}", e.code())));
         }
     };
+    let _swap = inner.swap_lock.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(cur) = inner.snapshot.load().as_ref() {
         if snap.version() < cur.version() {
             inc(&inner.shared.c.config_rejected);
@@ -88,8 +97,14 @@ pub(crate) fn record_error(inner: &Inner, kind: ConfigErrorKind, msg: String) {
 }
 
 fn persist(path: &Path, text: &str) {
+    use std::io::Write;
     let tmp = path.with_extension("tmp");
-    let res = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path));
+    // Owner-only: the snapshot can carry the pseudonymisation key and override ids.
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let res = opts.open(&tmp).and_then(|mut f| f.write_all(text.as_bytes())).and_then(|_| std::fs::rename(&tmp, path));
     if let Err(e) = res {
         log::warn!("vario: could not persist the snapshot to {}: {e}", path.display());
     }
@@ -145,6 +160,7 @@ pub(crate) struct SyncParams {
     pub request_timeout: Duration,
     pub max_backoff: Duration,
     pub persist_path: Option<PathBuf>,
+    pub file_fingerprint: Option<u64>,
 }
 
 /// The config thread's body. Returns when `stop` fires or disconnects.
@@ -152,7 +168,8 @@ pub(crate) fn run(inner: Arc<Inner>, p: SyncParams, stop: Receiver<()>) {
     let base = p.poll_interval.min(Duration::from_secs(1));
     let mut failures = 0u32;
     let mut etag: Option<String> = None;
-    let mut file_fp: Option<u64> = None;
+    // `Client::start` already loaded the file once; start from its fingerprint.
+    let mut file_fp: Option<u64> = p.file_fingerprint;
     let mut client: Option<reqwest::blocking::Client> = None;
     loop {
         let ok = match &p.spec {

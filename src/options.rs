@@ -297,6 +297,12 @@ impl ClientBuilder {
         if o.poll_interval.is_zero() || o.batch_interval.is_zero() {
             return Err(BuildError::InvalidOption("intervals must be positive".into()));
         }
+        const DAY: Duration = Duration::from_secs(86_400);
+        let durations =
+            [o.poll_interval, o.request_timeout, o.max_backoff, o.batch_interval, o.retry_base, o.dedup_window];
+        if durations.iter().any(|d| *d > DAY * 7) {
+            return Err(BuildError::InvalidOption("durations are limited to 7 days".into()));
+        }
         Client::start(self.opts)
     }
 }

@@ -295,6 +295,8 @@ pub(crate) struct Config {
     pub retry_base: Duration,
     pub max_backoff: Duration,
     pub gzip_threshold: usize,
+    /// Set by `close`: the epoch-ms deadline after which retries give up (0: not closing).
+    pub close_deadline_ms: Arc<std::sync::atomic::AtomicI64>,
 }
 
 fn now_ms() -> i64 {
@@ -468,16 +470,18 @@ impl Processor {
 
     /// Handles everything queued; false when the channel is disconnected and empty.
     fn drain(&mut self, rx: &Receiver<Item>) -> bool {
-        loop {
+        let alive = loop {
             match rx.try_recv() {
                 Ok(item) => {
                     self.handle(item);
                     self.handled += 1;
                 }
-                Err(crossbeam_channel::TryRecvError::Empty) => return true,
-                Err(crossbeam_channel::TryRecvError::Disconnected) => return false,
+                Err(crossbeam_channel::TryRecvError::Empty) => break true,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => break false,
             }
-        }
+        };
+        self.publish_gauges();
+        alive
     }
 
     fn cut(&mut self) {
@@ -492,7 +496,11 @@ impl Processor {
             EventBuf { bytes: Vec::with_capacity(cap), ends: Vec::with_capacity(self.cfg.batch_size) },
         );
         // Blocks while the sender is behind: that is the back-pressure described above.
-        let _ = self.out.send(Batch::Events(events));
+        if let Err(e) = self.out.send(Batch::Events(events)) {
+            if let Batch::Events(lost) = e.0 {
+                add(&self.shared.c.dropped_sink_error, lost.len() as u64);
+            }
+        }
     }
 
     fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool) {
@@ -546,9 +554,15 @@ impl Processor {
             Item::Token(data, at) => self.token_exposure(*data, at),
             Item::Outcome(o, at) => self.outcome(*o, at),
         }
+    }
+
+    /// Publishes the gauges; once per drain, not per item (they share no line with callers').
+    fn publish_gauges(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
         let c = &self.shared.c;
-        c.dedup_entries.store(self.dedup.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        c.assignment_units.store(self.assignments.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        c.dedup_entries.store(self.dedup.len() as u64, Relaxed);
+        c.assignment_units.store(self.assignments.len() as u64, Relaxed);
+        c.picked_up.store(self.handled, Relaxed);
     }
 
     /// The hot path of the pipeline: resolve against the deciding snapshot's dictionary,
@@ -662,7 +676,6 @@ struct SenderLoop {
     cfg: Arc<Config>,
     shared: Arc<Shared>,
     sink: SinkImpl,
-    deadline: Option<Instant>,
 }
 
 /// How one delivery attempt ended.
@@ -679,7 +692,7 @@ impl SenderLoop {
             (None, LocalSink::File(p)) => SinkImpl::File(None, p.clone()),
             (None, LocalSink::Callback(f)) => SinkImpl::Callback(f.clone()),
         };
-        SenderLoop { cfg, shared, sink, deadline: None }
+        SenderLoop { cfg, shared, sink }
     }
 
     fn run(&mut self, rx: Receiver<Batch>) {
@@ -689,8 +702,7 @@ impl SenderLoop {
                 Batch::Marker(ack) => {
                     let _ = ack.send(());
                 }
-                Batch::Stop(deadline, ack) => {
-                    self.deadline = Some(deadline);
+                Batch::Stop(_deadline, ack) => {
                     while let Ok(b) = rx.try_recv() {
                         if let Batch::Events(events) = b {
                             self.deliver(events);
@@ -728,11 +740,20 @@ impl SenderLoop {
                 }
             }
             SinkImpl::Callback(f) => {
-                for e in events.events() {
-                    f(std::str::from_utf8(e).unwrap_or_default());
+                // A panicking callback must not kill the sender thread (every later batch would
+                // vanish): the batch is counted as a sink error instead.
+                let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    for e in events.events() {
+                        f(std::str::from_utf8(e).unwrap_or_default());
+                    }
+                }));
+                if delivered.is_ok() {
+                    add(&self.shared.c.events_sent, n);
+                    inc(&self.shared.c.batches_sent);
+                } else {
+                    log::error!("vario: the event callback panicked; {n} events counted as sink errors");
+                    add(&self.shared.c.dropped_sink_error, n);
                 }
-                add(&self.shared.c.events_sent, n);
-                inc(&self.shared.c.batches_sent);
             }
             SinkImpl::Http { .. } => self.post(&events),
         }
@@ -766,15 +787,30 @@ impl SenderLoop {
                     // The server's Retry-After wins over our own (shorter) backoff; only an absurd
                     // value is cut, so a misconfigured endpoint cannot park the pipeline for hours.
                     let wait = after.map_or(backoff, |a| a.max(backoff).min(RETRY_AFTER_CAP));
-                    if let Some(d) = self.deadline {
-                        if Instant::now() + wait > d {
-                            add(&self.shared.c.dropped_at_close, n);
-                            return;
-                        }
+                    if !self.sleep_unless_closing(wait) {
+                        add(&self.shared.c.dropped_at_close, n);
+                        return;
                     }
-                    std::thread::sleep(wait);
                 }
             }
+        }
+    }
+
+    /// Sleeps `wait` in short slices; false (without sleeping it out) when `close` set a deadline
+    /// that the wait would cross.
+    fn sleep_unless_closing(&self, wait: Duration) -> bool {
+        let end = Instant::now() + wait;
+        loop {
+            let deadline = self.cfg.close_deadline_ms.load(std::sync::atomic::Ordering::Relaxed);
+            let wait_ms = i64::try_from(end.saturating_duration_since(Instant::now()).as_millis()).unwrap_or(i64::MAX);
+            if deadline != 0 && now_ms().saturating_add(wait_ms) > deadline {
+                return false;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
         }
     }
 
@@ -809,7 +845,13 @@ impl SenderLoop {
             return Attempt::Done;
         };
         if client.is_none() {
-            match reqwest::blocking::Client::builder().timeout(self.cfg.request_timeout).build() {
+            // No redirects: following a 301/302 turns the POST into a body-less GET whose 2xx would
+            // count the batch as delivered.
+            match reqwest::blocking::Client::builder()
+                .timeout(self.cfg.request_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+            {
                 Ok(c) => *client = Some(c),
                 Err(e) => {
                     log::error!("vario: cannot build the HTTP client: {e}");
@@ -831,11 +873,7 @@ impl SenderLoop {
                 match status {
                     200..=299 => Attempt::Done,
                     408 | 429 | 500..=599 => Attempt::Retry(
-                        resp.headers()
-                            .get("retry-after")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.trim().parse::<u64>().ok())
-                            .map(Duration::from_secs),
+                        resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(retry_after),
                     ),
                     _ => Attempt::Reject(status),
                 }
@@ -848,9 +886,14 @@ impl SenderLoop {
     }
 }
 
-/// Waits on `rx` for `d`; true when woken by a message or disconnection (time to stop).
-pub(crate) fn sleep_or_stop(rx: &Receiver<()>, d: Duration) -> bool {
-    !matches!(rx.recv_timeout(d), Err(RecvTimeoutError::Timeout))
+/// `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+fn retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -878,6 +921,12 @@ mod tests {
             (None, None, None),
         ] {
             let q = QueuedExposure::new(key, 5, [user, session, page], Some(&ctx), &keys);
+            // A plain-string context takes the one-pass inline path.
+            let plain: Map<String, Value> = serde_json::from_str(r#"{"locale":"en-GB"}"#).unwrap_or_default();
+            let f = QueuedExposure::new(key, 5, [user, session, page], Some(&plain), &keys);
+            assert_eq!((f.part(0), f.part(1), f.part(2)), (user, session, page));
+            assert_eq!(f.context_json(), br#"{"locale":"en-GB"}"#);
+            assert_eq!(matches!(f.buf, InlineBuf::Inline(..)), user.is_none_or(|u| u.len() < 100));
             assert_eq!((q.part(0), q.part(1), q.part(2)), (user, session, page));
             let back: Map<String, Value> = serde_json::from_slice(q.context_json()).unwrap_or_default();
             assert_eq!(

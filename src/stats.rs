@@ -7,23 +7,33 @@ use serde::Serialize;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+/// Counters written by callers come first and are padded away from those written by the
+/// pipeline and config threads, so the threads do not invalidate each other's cache lines.
 #[derive(Debug, Default)]
+#[repr(C, align(128))]
 pub(crate) struct Counters {
+    // Written on the caller's path.
     pub decisions: AtomicU64,
     pub decisions_no_config: AtomicU64,
     pub exposures_enqueued: AtomicU64,
-    pub exposures_deduplicated: AtomicU64,
     pub outcomes_enqueued: AtomicU64,
+    pub dropped_queue_full: AtomicU64,
+    pub tokens_rejected: AtomicU64,
+    /// Items of any kind accepted by the queue (reconciled against `picked_up` at close).
+    pub items_queued: AtomicU64,
+    _pad: [u64; 16],
+    // Written by background threads.
+    /// Items the pipeline took off the queue.
+    pub picked_up: AtomicU64,
+    pub exposures_deduplicated: AtomicU64,
     pub events_sent: AtomicU64,
     pub batches_sent: AtomicU64,
     pub batch_retries: AtomicU64,
-    pub dropped_queue_full: AtomicU64,
     pub dropped_rejected: AtomicU64,
     pub dropped_retries_exhausted: AtomicU64,
     pub dropped_stale_config: AtomicU64,
     pub dropped_at_close: AtomicU64,
     pub dropped_sink_error: AtomicU64,
-    pub tokens_rejected: AtomicU64,
     pub config_fetches: AtomicU64,
     pub config_not_modified: AtomicU64,
     pub config_updates: AtomicU64,

@@ -5,6 +5,8 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::collections::HashSet;
+#[allow(unused_imports)]
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use vario::core::Request;
@@ -161,8 +163,10 @@ fn events_carry_pseudonyms_join_keys_and_attribution() {
     c.flush(Duration::from_secs(5)).expect("flush");
     let reqs = server.requests();
     assert_eq!(reqs[0].header("authorization"), Some("Bearer k-1"));
-    let body = String::from_utf8_lossy(&reqs[0].body).to_string();
-    assert!(!body.contains("alice") && !body.contains("sess-a"), "raw ids leaked: {body}");
+    for r in &reqs {
+        let body = String::from_utf8_lossy(&r.body).to_string();
+        assert!(!body.contains("alice") && !body.contains("sess-a"), "raw ids leaked: {body}");
+    }
     let events = server.events();
     assert_eq!(events.len(), 2, "{events:?}");
     let p = vario::core::Pseudonymizer::new(Some("test-key"));
@@ -242,4 +246,95 @@ fn local_file_sink_without_an_ingest_url() {
     c.close(Duration::from_secs(5)).expect("close");
     let lines = std::fs::read_to_string(&path).expect("read").lines().count();
     assert_eq!(lines, 30);
+}
+
+#[test]
+fn a_408_is_retried_and_an_http_date_retry_after_is_honoured() {
+    let when = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
+    let server = Scripted::start(move |n, _| match n {
+        0 => Reply::new(408, "timeout"),
+        1 => Reply::new(503, "later").header("retry-after", &when),
+        _ => Reply::new(200, "{}"),
+    });
+    let c = client(server.url("/ingest")).build().expect("client");
+    expose_n(&c, 5, "u");
+    c.flush(Duration::from_secs(10)).expect("flush");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    // The date was ~2 s ahead (second resolution): the third attempt waited about a second or more.
+    assert!(reqs[2].at.duration_since(reqs[1].at) >= Duration::from_millis(900), "HTTP-date Retry-After ignored");
+    assert_eq!(c.stats().events_sent, 5);
+}
+
+#[test]
+fn redirects_are_not_followed_and_count_as_rejected() {
+    let server = Scripted::start(|_, _| Reply::new(302, "").header("location", "/elsewhere"));
+    let c = client(server.url("/ingest")).build().expect("client");
+    expose_n(&c, 4, "u");
+    c.flush(Duration::from_secs(5)).expect("flush");
+    assert_eq!(server.requests().len(), 1, "no GET to the redirect target");
+    assert_eq!((c.stats().dropped_rejected, c.stats().events_sent), (4, 0));
+}
+
+#[test]
+fn close_timeout_still_accounts_for_every_event() {
+    let server = Scripted::start(|_, _| Reply::new(503, "down"));
+    let c = client(server.url("/ingest")).max_attempts(1000).batch_size(10).build().expect("client");
+    expose_n(&c, 40, "u");
+    let t = Instant::now();
+    assert!(c.close(Duration::from_millis(300)).is_err(), "cannot deliver to a server that is down");
+    assert!(t.elapsed() < Duration::from_secs(2), "close overran its timeout: {:?}", t.elapsed());
+    // The detached sender gives up at the deadline and counts what it could not deliver.
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let s = c.stats();
+            s.dropped_at_close == 40 && s.events_sent == 0
+        }),
+        "{:?}",
+        c.stats()
+    );
+    assert!(!c.track(Outcome { event_type: "click".into(), ..Outcome::default() }), "closed clients take nothing");
+    assert_eq!(c.stats().dropped_at_close, 41);
+}
+
+#[test]
+fn a_panicking_callback_is_counted_and_the_sender_survives() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let calls2 = calls.clone();
+    let c = ClientBuilder::new()
+        .bootstrap(snapshot(1).to_string())
+        .batch_size(5)
+        .sink_callback(move |_| {
+            if calls2.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("sink bug");
+            }
+        })
+        .build()
+        .expect("client");
+    expose_n(&c, 5, "a");
+    c.flush(Duration::from_secs(5)).expect("flush");
+    expose_n(&c, 5, "b");
+    c.flush(Duration::from_secs(5)).expect("the sender is still alive");
+    let s = c.stats();
+    assert_eq!((s.dropped_sink_error, s.events_sent), (5, 5), "{s:?}");
+}
+
+#[test]
+fn tokens_are_refused_until_the_snapshot_brings_the_key() {
+    let c = ClientBuilder::new()
+        .config_url(format!("http://{}/config", free_addr()))
+        .max_backoff(Duration::from_millis(100))
+        .sink_callback(|_| {})
+        .build()
+        .expect("client");
+    let p = vario::core::Pseudonymizer::new(None);
+    let unsigned = p.encode_token(&vario::core::ExposureData {
+        user_id: None,
+        session_id: Some("x".into()),
+        fields: serde_json::from_value(json!({"experiment_id": 1, "experiment_key": "e", "variant": "v", "iteration": 1,
+            "unit_type": "session", "placement": "home", "page_type": null, "reason": "ASSIGNED", "allocation_share": 1.0,
+            "config_version": 1, "decided_at": "2026-01-01T00:00:00.000Z"})).expect("fields"),
+    });
+    assert_eq!(c.expose(&unsigned), Err(vario::core::TokenError::KeyUnavailable));
+    assert_eq!(c.stats().tokens_rejected, 1);
 }

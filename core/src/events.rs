@@ -408,6 +408,9 @@ pub enum TokenError {
     /// The signature does not match: the token was altered or signed with another key.
     #[error("exposure token signature does not match")]
     BadSignature,
+    /// The key that verifies tokens is not known yet (it comes with the first snapshot).
+    #[error("exposure token cannot be verified before the first snapshot provides the key")]
+    KeyUnavailable,
 }
 
 impl TokenError {
@@ -419,6 +422,7 @@ impl TokenError {
             TokenError::Payload(_) => "TOKEN_PAYLOAD",
             TokenError::MissingSignature => "TOKEN_UNSIGNED",
             TokenError::BadSignature => "TOKEN_SIGNATURE",
+            TokenError::KeyUnavailable => "TOKEN_KEY_UNAVAILABLE",
         }
     }
 }
