@@ -320,7 +320,6 @@ impl Client {
         match self.tx.try_send(item) {
             Ok(()) => {
                 inc(counter);
-                inc(&self.inner.shared.c.items_queued);
                 true
             }
             Err(TrySendError::Full(_)) => {
@@ -423,7 +422,9 @@ impl Client {
         // Anything accepted by the queue that the pipeline never picked up (a caller racing with
         // close) is lost: count it.
         let c = &self.inner.shared.c;
-        let lost = c.items_queued.load(Ordering::SeqCst).saturating_sub(c.picked_up.load(Ordering::SeqCst));
+        // Every queued item is an exposure (direct or token) or an outcome.
+        let queued = c.exposures_enqueued.load(Ordering::SeqCst) + c.outcomes_enqueued.load(Ordering::SeqCst);
+        let lost = queued.saturating_sub(c.picked_up.load(Ordering::SeqCst));
         crate::stats::add(&c.dropped_at_close, lost);
         // Ok means nothing was given up: whatever was queued was delivered (or refused by the
         // endpoint, which is counted separately).

@@ -19,8 +19,6 @@ pub(crate) struct Counters {
     pub outcomes_enqueued: AtomicU64,
     pub dropped_queue_full: AtomicU64,
     pub tokens_rejected: AtomicU64,
-    /// Items of any kind accepted by the queue (reconciled against `picked_up` at close).
-    pub items_queued: AtomicU64,
     _pad: [u64; 16],
     // Written by background threads.
     /// Items the pipeline took off the queue.
