@@ -159,7 +159,7 @@ impl QueuedExposure {
         let mut first = true;
         if let Some(ctx) = context {
             for k in context_keys {
-                if let Some(v) = ctx.get(k.name.as_str()) {
+                if let Some(v) = vario_core::targeting::context_get(ctx, &k.name) {
                     if !first {
                         buf.extend_from_slice(b",");
                     }
