@@ -273,7 +273,8 @@ impl Client {
             Expose::Later => {
                 let token = d.exposure(now, &self.context_keys(), req.context).map(|raw| {
                     let p = self.inner.pseudo.load();
-                    p.encode_token(&raw.pseudonymize(&p))
+                    let event_id = uuid::Uuid::new_v4().to_string();
+                    p.encode_token(&vario_core::TokenPayload { event_id, data: raw.pseudonymize(&p) })
                 });
                 f(&d, token.as_deref())
             }

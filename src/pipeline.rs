@@ -262,7 +262,7 @@ impl std::io::Write for InlineBuf {
 
 pub(crate) enum Item {
     Exposure(QueuedExposure),
-    Token(Box<ExposureData>, i64),
+    Token(Box<vario_core::TokenPayload>, i64),
     Outcome(Box<Outcome>, i64),
 }
 
@@ -551,7 +551,10 @@ impl Processor {
     fn handle(&mut self, item: Item) {
         match item {
             Item::Exposure(q) => self.queued_exposure(&q),
-            Item::Token(data, at) => self.token_exposure(*data, at),
+            Item::Token(t, at) => {
+                let t = *t;
+                self.token_exposure(t.event_id, t.data, at)
+            }
             Item::Outcome(o, at) => self.outcome(*o, at),
         }
     }
@@ -609,7 +612,7 @@ impl Processor {
         self.sdk_json = sdk_json;
     }
 
-    fn token_exposure(&mut self, data: ExposureData, at_ms: i64) {
+    fn token_exposure(&mut self, event_id: String, data: ExposureData, at_ms: i64) {
         let f = &data.fields;
         let unit = match f.unit_type {
             UnitType::User => data.user_id.as_deref(),
@@ -625,7 +628,8 @@ impl Processor {
         if !self.admit(unit, names, [data.user_id.as_deref(), data.session_id.as_deref()], a.clone()) {
             return;
         }
-        let event = data.into_event(uuid::Uuid::new_v4().to_string(), at_ms, self.cfg.sdk.clone());
+        // The event id minted at decision time: the same token redeemed anywhere is one event.
+        let event = data.into_event(event_id, at_ms, self.cfg.sdk.clone());
         self.push_with(|out| serde_json::to_writer(out, &event).is_ok());
     }
 

@@ -328,13 +328,40 @@ fn tokens_are_refused_until_the_snapshot_brings_the_key() {
         .build()
         .expect("client");
     let p = vario::core::Pseudonymizer::new(None);
-    let unsigned = p.encode_token(&vario::core::ExposureData {
-        user_id: None,
-        session_id: Some("x".into()),
-        fields: serde_json::from_value(json!({"experiment_id": 1, "experiment_key": "e", "variant": "v", "iteration": 1,
-            "unit_type": "session", "placement": "home", "page_type": null, "reason": "ASSIGNED", "allocation_share": 1.0,
-            "config_version": 1, "decided_at": "2026-01-01T00:00:00.000Z"})).expect("fields"),
+    let unsigned = p.encode_token(&vario::core::TokenPayload {
+        event_id: "e-1".into(),
+        data: vario::core::ExposureData {
+            user_id: None,
+            session_id: Some("x".into()),
+            fields: serde_json::from_value(json!({"experiment_id": 1, "experiment_key": "e", "variant": "v", "iteration": 1,
+                "unit_type": "session", "placement": "home", "page_type": null, "reason": "ASSIGNED", "allocation_share": 1.0,
+                "config_version": 1, "decided_at": "2026-01-01T00:00:00.000Z"})).expect("fields"),
+        },
     });
     assert_eq!(c.expose(&unsigned), Err(vario::core::TokenError::KeyUnavailable));
     assert_eq!(c.stats().tokens_rejected, 1);
+}
+
+#[test]
+fn a_token_redeemed_twice_is_one_event_at_the_dev_server() {
+    let dir = temp_dir("ingest_token_twice");
+    std::fs::write(dir.join("snap.json"), snapshot(1).to_string()).expect("write");
+    let server = DevServer::start(DevServerOptions {
+        snapshot: dir.join("snap.json"),
+        events_out: dir.join("events.jsonl"),
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        workers: 1,
+    })
+    .expect("dev server");
+    let a = client(server.url() + "/ingest").build().expect("client a");
+    let token =
+        a.decide_with(&Request::new("home").user("carol"), Expose::Later, |_, t| t.map(str::to_owned)).expect("token");
+    // Two other processes (here: clients) both report the page as rendered.
+    for _ in 0..2 {
+        let b = client(server.url() + "/ingest").build().expect("client b");
+        assert!(b.expose(&token).expect("valid token"));
+        b.close(Duration::from_secs(5)).expect("close");
+    }
+    assert_eq!(server.stats.events.load(Ordering::Relaxed), 1);
+    assert_eq!(server.stats.duplicates.load(Ordering::Relaxed), 1);
 }

@@ -427,11 +427,23 @@ impl TokenError {
     }
 }
 
+/// What an exposure token carries: the exposure, with pseudonymised ids only, and the event id
+/// minted when the decision was made, so redeeming one token twice (two tabs, a retry, two
+/// processes) yields one idempotency key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenPayload {
+    /// The exposure event's `event_id`.
+    pub event_id: String,
+    /// The exposure.
+    #[serde(flatten)]
+    pub data: ExposureData,
+}
+
 impl Pseudonymizer {
     /// Encodes an exposure as a URL-safe, self-contained token: `v1.<base64url(JSON)>`, plus
     /// `.<base64url(HMAC-SHA256)>` when a key is configured (tamper-evident).
-    pub fn encode_token(&self, data: &ExposureData) -> String {
-        let json = serde_json::to_vec(data).unwrap_or_default();
+    pub fn encode_token(&self, payload: &TokenPayload) -> String {
+        let json = serde_json::to_vec(payload).unwrap_or_default();
         let mut t = String::with_capacity(4 + json.len() * 4 / 3 + 45);
         t.push_str("v1.");
         B64.encode_string(&json, &mut t);
@@ -445,7 +457,7 @@ impl Pseudonymizer {
     }
 
     /// Decodes and (when a key is configured) verifies a token.
-    pub fn decode_token(&self, token: &str) -> Result<ExposureData, TokenError> {
+    pub fn decode_token(&self, token: &str) -> Result<TokenPayload, TokenError> {
         let mut parts = token.split('.');
         let (Some(ver), Some(payload)) = (parts.next(), parts.next()) else {
             return Err(TokenError::Malformed);

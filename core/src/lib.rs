@@ -80,6 +80,7 @@ pub mod time;
 pub use decide::{Decision, ExposureKey, HashKey, Reason, TraceEntry};
 pub use events::{
     ExposureData, ExposureDict, ExposureEvent, ExposureFields, Pseudonymizer, RawExposure, Sdk, TokenError,
+    TokenPayload,
 };
 pub use flags::{FlagDecision, FlagReason};
 pub use hash::{BUCKETS, bucket, digest};

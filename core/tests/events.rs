@@ -74,11 +74,12 @@ fn no_exposure_without_assignment() {
     }
 }
 
-fn token_for(p: &Pseudonymizer) -> (String, vario_core::ExposureData) {
+fn token_for(p: &Pseudonymizer) -> (String, vario_core::TokenPayload) {
     let s = snap();
     let d = s.decide(&Request::new("home").user("user-123"), NOW);
     let data = d.exposure(NOW, &[], None).expect("exposure").pseudonymize(p);
-    (p.encode_token(&data), data)
+    let payload = vario_core::TokenPayload { event_id: "0b3f5c1e-7a59-4c1e-9d2e-1f5a8b9c0d11".into(), data };
+    (p.encode_token(&payload), payload)
 }
 
 #[test]
