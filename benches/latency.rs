@@ -4,7 +4,8 @@
 //! Each call is timed with `Instant::now()` on both sides; the timer's own cost is in every
 //! sample of both rows, so the difference of two rows is the difference of the code.
 
-use serde_json::json;
+mod common;
+
 use std::time::{Duration, Instant};
 use vario::core::{Request, Snapshot};
 use vario::{ClientBuilder, Expose};
@@ -16,17 +17,7 @@ fn pct(mut v: Vec<u64>) -> (u64, u64, u64) {
 }
 
 fn main() {
-    let text = json!({
-        "schema_version": 1, "version": 1, "privacy": {"id_hash_key": "bench"},
-        "placements": {"pdp_ymal": {"default_params": {"algo": "baseline", "limit": 12}}},
-        "experiments": [{
-            "id": 1, "key": "ymal_algo", "status": "RUNNING", "placements": ["pdp_ymal"],
-            "targeting": {"attr": "locale", "op": "eq", "value": "en-GB"},
-            "variants": [{"key": "control"}, {"key": "two_tower", "params": {"algo": "two_tower"}}, {"key": "graph", "params": {"algo": "graph"}}],
-            "allocation": {"weights": {"control": 34, "two_tower": 33, "graph": 33}}
-        }]
-    })
-    .to_string();
+    let text = common::snapshot_json();
     let snap = Snapshot::from_json(&text).expect("valid");
     let client = ClientBuilder::new()
         .bootstrap(text)
@@ -35,9 +26,9 @@ fn main() {
         })
         .build()
         .expect("client");
-    let ids: Vec<String> = (0..100_000).map(|i| format!("user-{i:07}")).collect();
-    let ctx = json!({"placement": "pdp_ymal", "page_type": "pdp", "locale": "en-GB"});
-    let ctx = ctx.as_object().expect("object");
+    let ids = common::user_ids();
+    let ctx = common::context();
+    let ctx = &ctx;
     let rounds = 20;
     let per_round = 20_000;
     let (mut bare, mut full) = (Vec::new(), Vec::new());

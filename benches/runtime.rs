@@ -8,34 +8,21 @@
 //!   loopback dev server (gzip, JSON, HMAC pseudonyms, de-dup all included).
 
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
-use serde_json::json;
+mod common;
+
 use std::time::{Duration, Instant};
 use vario::core::{Request, Snapshot};
 use vario::devserver::{DevServer, DevServerOptions};
 use vario::{ClientBuilder, Expose};
 
-fn snapshot_json() -> String {
-    json!({
-        "schema_version": 1, "version": 1, "privacy": {"id_hash_key": "bench"},
-        "placements": {"pdp_ymal": {"default_params": {"algo": "baseline", "limit": 12}}},
-        "experiments": [{
-            "id": 1, "key": "ymal_algo", "status": "RUNNING", "placements": ["pdp_ymal"],
-            "targeting": {"attr": "locale", "op": "eq", "value": "en-GB"},
-            "variants": [{"key": "control"}, {"key": "two_tower", "params": {"algo": "two_tower"}}, {"key": "graph", "params": {"algo": "graph"}}],
-            "allocation": {"weights": {"control": 34, "two_tower": 33, "graph": 33}}
-        }]
-    })
-    .to_string()
-}
-
 const ROUND: u64 = 50_000;
 
 fn benches(c: &mut Criterion) {
-    let text = snapshot_json();
+    let text = common::snapshot_json();
     let snap = Snapshot::from_json(&text).expect("valid");
-    let ids: Vec<String> = (0..100_000).map(|i| format!("user-{i:07}")).collect();
-    let ctx = json!({"placement": "pdp_ymal", "page_type": "pdp", "locale": "en-GB"});
-    let ctx = ctx.as_object().expect("object");
+    let ids = common::user_ids();
+    let ctx = common::context();
+    let ctx = &ctx;
 
     let mut g = c.benchmark_group("decide");
     let mut i = 0;
