@@ -30,6 +30,35 @@ pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Bumped in every child process a `fork()` creates (a `pthread_atfork` child handler), so a client
+/// can tell in one atomic load that its background threads were left behind in the parent.
+static FORK_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many `fork()`s separate this process from the one that first started a client (0 in that
+/// process). Bindings compare it with [`Client::fork_generation`] to know when to call
+/// [`Client::after_fork`].
+pub fn fork_generation() -> u64 {
+    FORK_GENERATION.load(Ordering::Relaxed)
+}
+
+fn watch_forks() {
+    #[cfg(unix)]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        extern "C" fn in_child() {
+            // Only an atomic add: async-signal-safe, as a child handler must be.
+            FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+        }
+        ONCE.call_once(|| {
+            // SAFETY: registers a handler that performs one atomic add; no pointer outlives the
+            // call. A failure (ENOMEM) only means forks go unnoticed, as without this call.
+            unsafe {
+                libc::pthread_atfork(None, None, Some(in_child));
+            }
+        });
+    }
+}
+
 /// Exponential backoff with jitter: a delay in `[d/2, d]` with `d = min(cap, base * 2^n)`.
 pub(crate) fn backoff(base: Duration, n: u32, cap: Duration) -> Duration {
     let d = base.saturating_mul(1u32 << n.min(20)).min(cap);
@@ -142,6 +171,10 @@ pub struct Client {
     ctl: Sender<Control>,
     threads: Mutex<Option<Threads>>,
     closed: AtomicBool,
+    /// [`fork_generation`] when this client started: a different value means this is a forked
+    /// child and the background threads are in the parent.
+    generation: u64,
+    opts: Options,
     close_deadline_ms: Arc<std::sync::atomic::AtomicI64>,
     sdk_name: String,
 }
@@ -153,7 +186,9 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    pub(crate) fn start(o: Options) -> Result<Client, crate::options::BuildError> {
+    pub(crate) fn start(o: Options, inherited: Option<Arc<Snapshot>>) -> Result<Client, crate::options::BuildError> {
+        watch_forks();
+        let generation = fork_generation();
         let shared = Arc::new(Shared::default());
         let history: Arc<History> = Arc::new(Mutex::new(std::collections::VecDeque::new()));
         let pseudo = Arc::new(ArcSwap::from_pointee(Pseudonymizer::new(o.id_hash_key.as_deref())));
@@ -177,7 +212,13 @@ impl Client {
             config::load_persisted(&inner, path);
         }
         let mut file_fingerprint = None;
+        if let Some(snap) = inherited {
+            // The parent's snapshot serves the child from its first decision; the config thread
+            // then polls as usual. Failure means a newer persisted one is in use already.
+            let _ = config::install(&inner, snap, ConfigSource::Inherited);
+        }
         match &spec {
+            ConfigSpec::Bootstrap(_) if inner.snapshot.load().is_some() => {}
             ConfigSpec::Bootstrap(text) => {
                 if let Err((kind, msg)) = config::offer(&inner, text, ConfigSource::Bootstrap) {
                     config::record_error(&inner, kind, format!("bootstrap: {msg}"));
@@ -240,7 +281,9 @@ impl Client {
             threads: Mutex::new(Some(Threads { config_stop, config: config_handle, pipeline: vec![p1, p2] })),
             close_deadline_ms,
             closed: AtomicBool::new(false),
-            sdk_name: o.sdk_name,
+            generation,
+            sdk_name: o.sdk_name.clone(),
+            opts: o,
         })
     }
 
@@ -256,29 +299,7 @@ impl Client {
         expose: Expose,
         f: impl FnOnce(&Decision<'_>, Option<&str>) -> R,
     ) -> R {
-        inc(&self.inner.shared.c.decisions);
-        let guard = self.inner.snapshot.load();
-        let Some(snap) = guard.as_ref() else {
-            inc(&self.inner.shared.c.decisions_no_config);
-            let defaults = self.inner.defaults.get(req.placement).unwrap_or(&self.inner.empty);
-            return f(&Decision::no_config(req.placement, defaults), None);
-        };
-        let now = now_ms();
-        let d = snap.decide(req, now);
-        match expose {
-            Expose::Now => {
-                self.enqueue_exposure(&d, req, now);
-                f(&d, None)
-            }
-            Expose::Later => {
-                let token = d.exposure(now, &self.context_keys(), req.context).map(|raw| {
-                    let p = self.inner.pseudo.load();
-                    let event_id = uuid::Uuid::new_v4().to_string();
-                    p.encode_token(&vario_core::TokenPayload { event_id, data: raw.pseudonymize(&p) })
-                });
-                f(&d, token.as_deref())
-            }
-        }
+        self.decide_in(req, expose, |_, d, token| f(d, token))
     }
 
     /// Decides and returns the decision as SPEC JSON (plus `exposure_token` with
@@ -314,6 +335,10 @@ impl Client {
     }
 
     fn send(&self, item: Item, counter: &std::sync::atomic::AtomicU64) -> bool {
+        if self.generation != fork_generation() {
+            inc(&self.inner.shared.c.dropped_after_fork);
+            return false;
+        }
         if self.closed.load(Ordering::Relaxed) {
             inc(&self.inner.shared.c.dropped_at_close);
             return false;
@@ -396,6 +421,11 @@ impl Client {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
+        if self.is_forked_copy() {
+            // The threads to stop live in the parent; waiting for them would only stall. The
+            // parent delivers what was queued before the fork.
+            return Ok(());
+        }
         let Some(mut threads) = self.threads.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return Ok(());
         };
@@ -447,6 +477,70 @@ impl Client {
                 Err((kind, msg))
             }
         }
+    }
+
+    /// The [`fork_generation`] this client was started in.
+    pub fn fork_generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// True in a process forked from the one that started this client: its background threads
+    /// stayed in the parent, so events given to it are dropped (counted as `dropped_after_fork`)
+    /// until it is replaced by [`Client::after_fork`].
+    pub fn is_forked_copy(&self) -> bool {
+        self.generation != fork_generation()
+    }
+
+    /// In a forked child (gunicorn preload, `multiprocessing` with fork): a new client with the
+    /// same options, fresh background threads and HTTP connections, serving the parent's current
+    /// snapshot from its first decision. The events queued before the fork are the parent's to
+    /// deliver; the old client may be dropped in the child without waiting (it stops nothing).
+    pub fn after_fork(&self) -> Result<Client, crate::options::BuildError> {
+        self.closed.store(true, Ordering::SeqCst);
+        Client::start(self.opts.clone(), self.inner.snapshot.load_full())
+    }
+
+    /// Like [`Client::decide_with`], also handing `f` the snapshot that decided (`None` before the
+    /// first one), so bindings can resolve the decision's indices ([`Decision::params_id`],
+    /// [`Decision::experiment_index`]) against objects they cached per snapshot.
+    pub fn decide_in<R>(
+        &self,
+        req: &Request<'_>,
+        expose: Expose,
+        f: impl FnOnce(Option<&Arc<Snapshot>>, &Decision<'_>, Option<&str>) -> R,
+    ) -> R {
+        inc(&self.inner.shared.c.decisions);
+        let guard = self.inner.snapshot.load();
+        let Some(snap) = guard.as_ref() else {
+            inc(&self.inner.shared.c.decisions_no_config);
+            let defaults = self.inner.defaults.get(req.placement).unwrap_or(&self.inner.empty);
+            return f(None, &Decision::no_config(req.placement, defaults), None);
+        };
+        let now = now_ms();
+        let d = snap.decide(req, now);
+        match expose {
+            Expose::Now => {
+                self.enqueue_exposure(&d, req, now);
+                f(Some(snap), &d, None)
+            }
+            Expose::Later => {
+                let token = self.token_for(&d, req, now);
+                f(Some(snap), &d, token.as_deref())
+            }
+        }
+    }
+
+    fn token_for(&self, d: &Decision<'_>, req: &Request<'_>, now: i64) -> Option<String> {
+        d.exposure(now, &self.context_keys(), req.context).map(|raw| {
+            let p = self.inner.pseudo.load();
+            let event_id = uuid::Uuid::new_v4().to_string();
+            p.encode_token(&vario_core::TokenPayload { event_id, data: raw.pseudonymize(&p) })
+        })
+    }
+
+    /// The options this client was built with.
+    pub fn options(&self) -> &Options {
+        &self.opts
     }
 
     /// Every counter and the config status.

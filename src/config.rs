@@ -37,6 +37,15 @@ pub(crate) fn offer(inner: &Inner, text: &str, source: ConfigSource) -> Result<I
             return Err((ConfigErrorKind::Invalid, format!("snapshot rejected ({}): {e}", e.code())));
         }
     };
+    install(inner, Arc::new(snap), source)
+}
+
+/// Swaps in a compiled snapshot unless the one in use is newer (see [`offer`]).
+pub(crate) fn install(
+    inner: &Inner,
+    snap: Arc<Snapshot>,
+    source: ConfigSource,
+) -> Result<Installed, (ConfigErrorKind, String)> {
     let _swap = inner.swap_lock.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(cur) = inner.snapshot.load().as_ref() {
         if snap.version() < cur.version() {
@@ -61,7 +70,6 @@ pub(crate) fn offer(inner: &Inner, text: &str, source: ConfigSource) -> Result<I
         }
     }
     let version = snap.version();
-    let snap = Arc::new(snap);
     inner.adopt_privacy_key(&snap);
     {
         // The history gets the snapshot before readers can see it, so the pipeline can always

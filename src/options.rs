@@ -303,6 +303,131 @@ impl ClientBuilder {
         if durations.iter().any(|d| *d > DAY * 7) {
             return Err(BuildError::InvalidOption("durations are limited to 7 days".into()));
         }
-        Client::start(self.opts)
+        Client::start(self.opts, None)
+    }
+}
+
+impl Options {
+    /// Options from a JSON object: the form the C ABI takes, and what the Python and Node
+    /// bindings build from their keyword arguments, so every surface accepts the same names.
+    ///
+    /// Keys (all optional but one config source): `sdk_key`, `config_url`, `config_path`,
+    /// `bootstrap` (snapshot JSON text), `ingest_url`, `sink_path` (JSONL local sink),
+    /// `poll_interval_ms`, `request_timeout_ms`, `max_backoff_ms`, `id_hash_key`,
+    /// `default_params` (`{placement: {param: value}}`), `queue_capacity`, `batch_size`,
+    /// `batch_interval_ms`, `dedup_window_ms`, `dedup_capacity`, `assignment_capacity`,
+    /// `exposure_context_keys` (array of strings), `persist_path`, `max_attempts`, `retry_base_ms`,
+    /// `gzip_threshold`, `sdk_name`, `sdk_version`. `null` means the default. An unknown key or a
+    /// value of the wrong type is an error rather than silently ignored, so a typo cannot
+    /// quietly fall back to a default.
+    pub fn from_json_value(v: &Value) -> Result<Options, BuildError> {
+        let obj = v.as_object().ok_or_else(|| BuildError::InvalidOption("options must be a JSON object".into()))?;
+        let mut o = Options::default();
+        let bad = |k: &str, want: &str| BuildError::InvalidOption(format!("`{k}` must be {want}"));
+        let mut sources = 0;
+        for (k, val) in obj {
+            if val.is_null() {
+                continue;
+            }
+            let string = || val.as_str().map(str::to_owned).ok_or_else(|| bad(k, "a string"));
+            let count = || {
+                val.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| bad(k, "a non-negative integer"))
+            };
+            let millis = || val.as_u64().map(Duration::from_millis).ok_or_else(|| bad(k, "milliseconds (an integer)"));
+            match k.as_str() {
+                "sdk_key" => o.sdk_key = Some(string()?),
+                "config_url" => {
+                    sources += 1;
+                    o.config = Some(ConfigSpec::Url(string()?));
+                }
+                "config_path" => {
+                    sources += 1;
+                    o.config = Some(ConfigSpec::Path(string()?.into()));
+                }
+                "bootstrap" => {
+                    sources += 1;
+                    o.config = Some(ConfigSpec::Bootstrap(string()?));
+                }
+                "ingest_url" => o.ingest_url = Some(string()?),
+                "sink_path" => o.local_sink = Some(LocalSink::File(string()?.into())),
+                "poll_interval_ms" => o.poll_interval = millis()?,
+                "request_timeout_ms" => o.request_timeout = millis()?,
+                "max_backoff_ms" => o.max_backoff = millis()?,
+                "id_hash_key" => o.id_hash_key = Some(string()?),
+                "default_params" => {
+                    let m = val.as_object().ok_or_else(|| bad(k, "an object of objects"))?;
+                    for (placement, params) in m {
+                        let p = params.as_object().ok_or_else(|| bad(k, "an object of objects"))?;
+                        o.default_params.insert(placement.clone(), p.clone());
+                    }
+                }
+                "queue_capacity" => o.queue_capacity = count()?,
+                "batch_size" => o.batch_size = count()?,
+                "batch_interval_ms" => o.batch_interval = millis()?,
+                "dedup_window_ms" => o.dedup_window = millis()?,
+                "dedup_capacity" => o.dedup_capacity = count()?,
+                "assignment_capacity" => o.assignment_capacity = count()?,
+                "exposure_context_keys" => {
+                    let a = val.as_array().ok_or_else(|| bad(k, "an array of strings"))?;
+                    o.exposure_context_keys = a
+                        .iter()
+                        .map(|s| s.as_str().map(str::to_owned).ok_or_else(|| bad(k, "an array of strings")))
+                        .collect::<Result<_, _>>()?;
+                }
+                "persist_path" => o.persist_path = Some(string()?.into()),
+                "max_attempts" => {
+                    o.max_attempts = val.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| bad(k, "a u32"))?
+                }
+                "retry_base_ms" => o.retry_base = millis()?,
+                "gzip_threshold" => o.gzip_threshold = count()?,
+                "sdk_name" => o.sdk_name = string()?,
+                "sdk_version" => o.sdk_version = string()?,
+                other => return Err(BuildError::InvalidOption(format!("unknown option `{other}`"))),
+            }
+        }
+        if sources > 1 {
+            return Err(BuildError::InvalidOption(
+                "give one config source: config_url, config_path or bootstrap".into(),
+            ));
+        }
+        Ok(o)
+    }
+
+    /// [`Options::from_json_value`] on JSON text.
+    pub fn from_json(text: &str) -> Result<Options, BuildError> {
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| BuildError::InvalidOption(format!("options are not JSON: {e}")))?;
+        Self::from_json_value(&v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_from_json() {
+        let o = Options::from_json(
+            r#"{"config_url": "http://127.0.0.1:1/c", "poll_interval_ms": 250, "queue_capacity": 7,
+                "default_params": {"home": {"algo": "x"}}, "exposure_context_keys": ["locale", "device"],
+                "sdk_key": null}"#,
+        )
+        .expect("valid options");
+        assert!(matches!(o.config, Some(ConfigSpec::Url(ref u)) if u == "http://127.0.0.1:1/c"));
+        assert_eq!(o.poll_interval, Duration::from_millis(250));
+        assert_eq!(o.queue_capacity, 7);
+        assert_eq!(o.default_params["home"]["algo"], "x");
+        assert_eq!(o.exposure_context_keys, ["locale", "device"]);
+        assert!(o.sdk_key.is_none());
+        for bad in [
+            r#"{"config_url": "a", "polll_interval_ms": 1}"#,
+            r#"{"config_url": 3}"#,
+            r#"{"config_url": "a", "config_path": "b"}"#,
+            r#"{"config_url": "a", "queue_capacity": -1}"#,
+            r#"[]"#,
+            "not json",
+        ] {
+            assert!(matches!(Options::from_json(bad), Err(BuildError::InvalidOption(_))), "{bad}");
+        }
     }
 }

@@ -54,6 +54,46 @@ pub struct Outcome {
     pub properties: Map<String, Value>,
 }
 
+impl Outcome {
+    /// An outcome from a JSON object with the [`Outcome`] field names (`event_type` required;
+    /// `user_id`, `session_id`, `item_id`, `currency`, `placement` strings; `value` a number;
+    /// `properties` an object). The form the C ABI takes and the bindings build.
+    pub fn from_value(v: &Value) -> Result<Outcome, vario_core::RequestError> {
+        use vario_core::RequestError;
+        let obj = v.as_object().ok_or_else(|| RequestError("an outcome must be a JSON object".into()))?;
+        let mut o = Outcome::default();
+        for (k, val) in obj {
+            if val.is_null() {
+                continue;
+            }
+            let string =
+                || val.as_str().map(str::to_owned).ok_or_else(|| RequestError(format!("`{k}` must be a string")));
+            match k.as_str() {
+                "user_id" => o.user_id = Some(string()?),
+                "session_id" => o.session_id = Some(string()?),
+                "event_type" => o.event_type = string()?,
+                "item_id" => o.item_id = Some(string()?),
+                "currency" => o.currency = Some(string()?),
+                "placement" => o.placement = Some(string()?),
+                "value" => {
+                    o.value = Some(val.as_f64().ok_or_else(|| RequestError("`value` must be a number".into()))?)
+                }
+                "properties" => {
+                    o.properties = val
+                        .as_object()
+                        .cloned()
+                        .ok_or_else(|| RequestError("`properties` must be an object".into()))?
+                }
+                other => return Err(RequestError(format!("unknown outcome field `{other}`"))),
+            }
+        }
+        if o.event_type.is_empty() {
+            return Err(RequestError("`event_type` is required".into()));
+        }
+        Ok(o)
+    }
+}
+
 /// An exposure as the caller queues it: the decision's indices plus the request's strings copied
 /// into one buffer (one allocation instead of one per string; they are read back on the pipeline
 /// thread).

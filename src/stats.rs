@@ -19,6 +19,7 @@ pub(crate) struct Counters {
     pub outcomes_enqueued: AtomicU64,
     pub dropped_queue_full: AtomicU64,
     pub tokens_rejected: AtomicU64,
+    pub dropped_after_fork: AtomicU64,
     _pad: [u64; 16],
     // Written by background threads.
     /// Items the pipeline took off the queue.
@@ -66,6 +67,8 @@ pub enum ConfigSource {
     Manual,
     /// The config endpoint.
     Http,
+    /// Carried over from the parent process by [`Client::after_fork`](crate::Client::after_fork).
+    Inherited,
 }
 
 /// What kind of error the config sync last hit.
@@ -134,6 +137,9 @@ pub struct Stats {
     pub dropped_sink_error: u64,
     /// Exposure tokens refused by `expose`.
     pub tokens_rejected: u64,
+    /// Events given to a client inherited by a forked child, whose background threads stayed in
+    /// the parent (use [`Client::after_fork`](crate::Client::after_fork) in the child).
+    pub dropped_after_fork: u64,
     /// Config requests made.
     pub config_fetches: u64,
     /// Config requests answered 304.
@@ -183,6 +189,7 @@ impl Shared {
             dropped_at_close: g(&c.dropped_at_close),
             dropped_sink_error: g(&c.dropped_sink_error),
             tokens_rejected: g(&c.tokens_rejected),
+            dropped_after_fork: g(&c.dropped_after_fork),
             config_fetches: g(&c.config_fetches),
             config_not_modified: g(&c.config_not_modified),
             config_updates: g(&c.config_updates),

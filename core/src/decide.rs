@@ -86,6 +86,8 @@ struct Outcome<'a> {
     layer_bucket: Option<u32>,
 }
 
+const NO_PARAMS_ID: u32 = u32::MAX;
+
 /// A placement decision. Borrows the snapshot and the request.
 #[derive(Debug, Clone)]
 pub struct Decision<'a> {
@@ -95,6 +97,8 @@ pub struct Decision<'a> {
     experiment: Option<&'a Experiment>,
     variant: Option<usize>,
     params: &'a Map<String, Value>,
+    /// Dense id of `params` in the snapshot; `NO_PARAMS_ID` for caller defaults (`NO_CONFIG`).
+    params_id: u32,
     unit: Option<(UnitType, &'a str)>,
     bucket: Option<u32>,
     allocation_share: Option<f64>,
@@ -128,6 +132,19 @@ impl<'a> Decision<'a> {
     /// Params to serve: placement defaults with the variant's params laid over them.
     pub fn params(&self) -> &'a Map<String, Value> {
         self.params
+    }
+    /// The dense id of [`Decision::params`] in the deciding snapshot
+    /// ([`Snapshot::params_by_id`]); `None` for `NO_CONFIG` (caller defaults).
+    pub fn params_id(&self) -> Option<u32> {
+        (self.params_id != NO_PARAMS_ID).then_some(self.params_id)
+    }
+    /// Index of the deciding experiment in the snapshot ([`Snapshot::experiment_at`]).
+    pub fn experiment_index(&self) -> Option<usize> {
+        self.experiment.map(|e| e.index)
+    }
+    /// Index of the served variant within its experiment.
+    pub fn variant_index(&self) -> Option<usize> {
+        self.variant
     }
     /// The unit type used (`user` or `session`).
     pub fn unit_type(&self) -> Option<UnitType> {
@@ -175,6 +192,7 @@ impl<'a> Decision<'a> {
             experiment: None,
             variant: None,
             params: defaults,
+            params_id: NO_PARAMS_ID,
             unit: None,
             bucket: None,
             allocation_share: None,
@@ -302,6 +320,7 @@ impl Snapshot {
             variant: None,
             placement_index: None,
             params: &self.empty_params,
+            params_id: 0,
             unit: None,
             bucket: None,
             allocation_share: None,
@@ -317,6 +336,7 @@ impl Snapshot {
         let placement = &self.placements[pi];
         d.placement_index = Some(pi);
         d.params = &placement.defaults;
+        d.params_id = 1 + pi as u32;
         if !req.consent {
             d.reason = Reason::OptedOut;
             return d;
@@ -339,13 +359,19 @@ impl Snapshot {
                 d.experiment = Some(e);
                 d.variant = Some(vi);
                 d.params = &e.merged[slot][vi];
+                d.params_id = e.params_base + (slot * e.variants.len() + vi) as u32;
                 d.unit = unit;
                 d.other_id = other_id(unit, user, session);
                 d.allocation_share = Some(1.0);
                 return d;
             }
         }
-        let attrs = Attributes { user_id: user, session_id: session, context: req.context };
+        let attrs = Attributes {
+            user_id: user,
+            session_id: session,
+            context: req.context,
+            placement: Some(req.placement).filter(|p| !p.is_empty()),
+        };
         let mut trace = req.trace.then(|| Vec::with_capacity(placement.candidates.len()));
         let mut winner: Option<Outcome<'a>> = None;
         let mut deciding: Option<Outcome<'a>> = None;
@@ -383,6 +409,7 @@ impl Snapshot {
         if let Some(vi) = o.variant {
             d.variant = Some(vi);
             d.params = &o.exp.merged[o.slot][vi];
+            d.params_id = o.exp.params_base + (o.slot * o.exp.variants.len() + vi) as u32;
             d.allocation_share = Some(if o.reason == Reason::Assigned { o.exp.shares[vi] } else { 1.0 });
         }
         d
@@ -477,5 +504,30 @@ impl Snapshot {
             None => o.reason = Reason::TrafficMiss,
         }
         o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Reason, Request, Snapshot};
+    use serde_json::{Map, Value, json};
+
+    /// A rule on `placement` reads the request's placement when the context does not carry it, so
+    /// the builder form and the JSON form of one request decide alike.
+    #[test]
+    fn placement_attribute_without_context() {
+        let snap = Snapshot::from_json(
+            &json!({"schema_version": 1, "version": 1, "placements": {"home": {}, "cart": {}},
+              "experiments": [{"id": 1, "key": "e", "status": "RUNNING", "placements": ["home", "cart"],
+                "variants": [{"key": "a"}], "allocation": {"weights": {"a": 100}},
+                "targeting": {"attr": "placement", "op": "eq", "value": "home"}}]})
+            .to_string(),
+        )
+        .expect("valid snapshot");
+        assert_eq!(snap.decide(&Request::new("home").user("u"), 0).reason(), Reason::Assigned);
+        assert_eq!(snap.decide(&Request::new("cart").user("u"), 0).reason(), Reason::TargetingMiss);
+        let mut ctx = Map::new();
+        ctx.insert("placement".into(), Value::from("home"));
+        assert_eq!(snap.decide(&Request::new("home").user("u").context(&ctx), 0).reason(), Reason::Assigned);
     }
 }

@@ -166,7 +166,12 @@ impl Snapshot {
         }
         let bucket = unit.map(|(_, id)| f.salted.bucket(id, self.seed));
         d.bucket = bucket;
-        let attrs = Attributes { user_id: user, session_id: session, context: req.context };
+        let attrs = Attributes {
+            user_id: user,
+            session_id: session,
+            context: req.context,
+            placement: Some(req.placement).filter(|p| !p.is_empty()),
+        };
         for (i, rule) in f.rules.iter().enumerate() {
             if rule.targeting.as_ref().is_some_and(|t| !t.eval(&attrs, &self.segments)) {
                 continue;

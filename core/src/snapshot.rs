@@ -66,6 +66,17 @@ pub struct Snapshot {
     /// Params of an `UNKNOWN_PLACEMENT` decision, kept here so decisions can borrow it.
     pub(crate) empty_params: Map<String, Value>,
     pub(crate) exposure_dict: std::sync::Arc<crate::events::ExposureDict>,
+    /// Where each dense params id points (see [`Snapshot::params_by_id`]).
+    pub(crate) params_locs: Vec<ParamsLoc>,
+}
+
+/// The location of one params map, by dense id: 0 is the empty map, then each placement's
+/// defaults, then every experiment's merged maps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ParamsLoc {
+    Empty,
+    Placement(u32),
+    Merged { experiment: u32, slot: u32, variant: u32 },
 }
 
 #[derive(Debug)]
@@ -130,6 +141,8 @@ pub(crate) struct Experiment {
     pub(crate) holdouts: Vec<usize>,
     /// `merged[slot][variant]`: placement defaults overlaid with the variant's params.
     pub(crate) merged: Vec<Vec<Map<String, Value>>>,
+    /// Dense params id of `merged[0][0]`; `merged[slot][variant]` is `base + slot * variants + variant`.
+    pub(crate) params_base: u32,
     /// Set when the experiment is disabled (decisions say `CONFIG_ERROR`).
     pub(crate) error: Option<LintCode>,
     placement_names: Vec<Box<str>>,
@@ -511,6 +524,7 @@ impl Snapshot {
             segments,
             lints: Vec::new(),
             empty_params: Map::new(),
+            params_locs: Vec::new(),
             exposure_dict: std::sync::Arc::new(crate::events::ExposureDict {
                 placements: Vec::new(),
                 placements_json: Vec::new(),
@@ -553,6 +567,7 @@ impl Snapshot {
             }
         }
         snap.lints = lints.0;
+        assign_params_ids(&mut snap);
         snap.exposure_dict = std::sync::Arc::new(crate::events::ExposureDict::of(&snap));
         Ok(snap)
     }
@@ -587,6 +602,36 @@ impl Snapshot {
         &self.lints
     }
 
+    /// How many params maps [`Snapshot::params_by_id`] knows; ids are `0..params_count()`.
+    pub fn params_count(&self) -> usize {
+        self.params_locs.len()
+    }
+
+    /// The params map with this dense id (see [`Decision::params_id`](crate::Decision::params_id)).
+    /// Bindings use it to convert each distinct map to a host object once per snapshot instead of
+    /// once per decision.
+    pub fn params_by_id(&self, id: u32) -> Option<&Map<String, Value>> {
+        match *self.params_locs.get(id as usize)? {
+            ParamsLoc::Empty => Some(&self.empty_params),
+            ParamsLoc::Placement(p) => Some(&self.placements.get(p as usize)?.defaults),
+            ParamsLoc::Merged { experiment, slot, variant } => {
+                self.experiments.get(experiment as usize)?.merged.get(slot as usize)?.get(variant as usize)
+            }
+        }
+    }
+
+    /// How many experiments the snapshot holds (valid or not); indices are `0..experiment_count()`.
+    pub fn experiment_count(&self) -> usize {
+        self.experiments.len()
+    }
+
+    /// Key, id and variant keys of the experiment at `index` (see
+    /// [`Decision::experiment_index`](crate::Decision::experiment_index)).
+    pub fn experiment_at(&self, index: usize) -> Option<(&str, &Value, impl ExactSizeIterator<Item = &str>)> {
+        let e = self.experiments.get(index)?;
+        Some((&*e.key, &e.id, e.variants.iter().map(|v| &*v.key)))
+    }
+
     /// Placement names, in snapshot order.
     pub fn placement_names(&self) -> impl Iterator<Item = &str> {
         self.placements.iter().map(|p| &*p.name)
@@ -602,6 +647,21 @@ impl Snapshot {
         let e = &self.experiments[*self.experiment_index.get(experiment)?];
         Some(e.variants.iter().map(|v| &*v.key))
     }
+}
+
+/// Numbers every params map densely so a decision can name its map with a `u32`.
+fn assign_params_ids(snap: &mut Snapshot) {
+    let mut locs = vec![ParamsLoc::Empty];
+    locs.extend((0..snap.placements.len()).map(|p| ParamsLoc::Placement(p as u32)));
+    for (ei, e) in snap.experiments.iter_mut().enumerate() {
+        e.params_base = locs.len() as u32;
+        for (slot, row) in e.merged.iter().enumerate() {
+            for variant in 0..row.len() {
+                locs.push(ParamsLoc::Merged { experiment: ei as u32, slot: slot as u32, variant: variant as u32 });
+            }
+        }
+    }
+    snap.params_locs = locs;
 }
 
 fn compile_segments(raw: Option<&Map<String, Value>>, lints: &mut Lints) -> SegmentTable {
@@ -731,6 +791,7 @@ fn compile_experiment(
         shipped: None,
         holdouts: Vec::new(),
         merged: Vec::new(),
+        params_base: 0,
         error: Some(code),
         placement_names: raw
             .get("placements")
@@ -827,6 +888,7 @@ fn build_experiment(
         shipped,
         holdouts: Vec::new(),
         merged,
+        params_base: 0,
         error: None,
         placement_names,
     })

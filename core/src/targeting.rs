@@ -22,6 +22,9 @@ pub struct Attributes<'a> {
     pub session_id: Option<&'a str>,
     /// The request context (`placement`, `page_type`, `locale`, …).
     pub context: Option<&'a Map<String, Value>>,
+    /// The request's placement: the `placement` attribute when the context does not carry it
+    /// (requests built without JSON pass the placement on its own).
+    pub placement: Option<&'a str>,
 }
 
 /// A value read from the attributes; JSON `null` counts as missing.
@@ -40,6 +43,10 @@ impl<'a> Attributes<'a> {
             AttrName::UserId => self.user_id.map(Attr::Str),
             AttrName::SessionId => self.session_id.map(Attr::Str),
             AttrName::Context(k) => context_get(self.context?, k).and_then(attr_of),
+            AttrName::Placement => match self.context.and_then(|c| context_get(c, "placement")) {
+                Some(v) => attr_of(v),
+                None => self.placement.map(Attr::Str),
+            },
         }
     }
 }
@@ -72,6 +79,7 @@ fn attr_of(v: &Value) -> Option<Attr<'_>> {
 enum AttrName {
     UserId,
     SessionId,
+    Placement,
     Context(Box<str>),
 }
 
@@ -231,6 +239,7 @@ fn compile_node(v: &Value, segs: &dyn Segments) -> Result<Node, RuleError> {
     let name = match attr {
         "user_id" => AttrName::UserId,
         "session_id" => AttrName::SessionId,
+        "placement" => AttrName::Placement,
         other => AttrName::Context(other.into()),
     };
     let value = obj.get("value");

@@ -96,6 +96,18 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
             let d = snap.decide(&r, now);
             let got: Value = serde_json::from_str(&d.to_json()).unwrap_or(Value::Null);
             compare(&id, "decision", expect, &got, &["exposure", "trace_reasons", "hash"], errors);
+            // Bindings resolve params, experiment and variant by index: the indices must name
+            // exactly what the decision borrowed.
+            match d.params_id().and_then(|i| snap.params_by_id(i)) {
+                Some(m) if std::ptr::eq(m, d.params()) => {}
+                other => errors.push(format!("{id}: params_id {:?} resolves to {other:?}", d.params_id())),
+            }
+            let by_index = d.experiment_index().and_then(|i| snap.experiment_at(i)).map(|(k, _, mut vs)| {
+                (k, d.variant_index().and_then(|v| vs.nth(v)))
+            });
+            if by_index != d.experiment_key().map(|k| (k, d.variant())) {
+                errors.push(format!("{id}: experiment/variant index resolves to {by_index:?}"));
+            }
             if let Some(want) = expect.get("exposure") {
                 let exp = d.exposure(now, &[], r.context).map(|x| serde_json::to_value(&x.data).unwrap_or(Value::Null));
                 match (want, exp) {
