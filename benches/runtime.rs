@@ -82,7 +82,6 @@ fn benches(c: &mut Criterion) {
         snapshot: dir.join("snap.json"),
         events_out: dir.join("events.jsonl"),
         bind: "127.0.0.1:0".parse().expect("addr"),
-        workers: 1,
     })
     .expect("dev server");
     let per_iter = 100_000u64;

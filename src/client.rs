@@ -424,6 +424,7 @@ impl Client {
         if self.is_forked_copy() {
             // The threads to stop live in the parent; waiting for them would only stall. The
             // parent delivers what was queued before the fork.
+            self.forget_parent_threads();
             return Ok(());
         }
         let Some(mut threads) = self.threads.lock().unwrap_or_else(|p| p.into_inner()).take() else {
@@ -497,7 +498,19 @@ impl Client {
     /// deliver; the old client may be dropped in the child without waiting (it stops nothing).
     pub fn after_fork(&self) -> Result<Client, crate::options::BuildError> {
         self.closed.store(true, Ordering::SeqCst);
+        if self.is_forked_copy() {
+            self.forget_parent_threads();
+        }
         Client::start(self.opts.clone(), self.inner.snapshot.load_full())
+    }
+
+    /// In a forked child, the parent's thread handles must never be joined or detached: glibc
+    /// recycles the dead threads' descriptors for the child's new threads, so detaching a stale
+    /// handle could detach a live thread of the replacement client.
+    fn forget_parent_threads(&self) {
+        if let Some(t) = self.threads.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            std::mem::forget(t);
+        }
     }
 
     /// Like [`Client::decide_with`], also handing `f` the snapshot that decided (`None` before the

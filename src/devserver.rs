@@ -1,17 +1,22 @@
 //! A development server: a config endpoint that serves a snapshot file (or a folder of them) with
 //! ETags, and an ingestion endpoint that appends events to a JSONL file, exactly once per
 //! `event_id`. Run it with `vario dev-server` or start it in-process (tests, the demo).
+//!
+//! It speaks a small subset of HTTP/1.1 itself (keep-alive, `Content-Length` and chunked request
+//! bodies) with one thread per connection. A thread-pool server would let idle keep-alive
+//! connections (every client process holds two: config and ingestion) starve new ones; here a
+//! connection never waits for another.
 
 use flate2::read::GzDecoder;
 use rustc_hash::FxHashSet;
-use std::io::{Read, Write};
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tiny_http::{Header, Method, Request, Response, Server};
 
 /// Counters of what the dev server received.
 #[derive(Debug, Default)]
@@ -37,16 +42,14 @@ pub struct DevServerOptions {
     pub events_out: PathBuf,
     /// Address to bind; port 0 picks a free one.
     pub bind: SocketAddr,
-    /// Worker threads.
-    pub workers: usize,
 }
 
-/// A running dev server; stops when dropped.
+/// A running dev server; stops when dropped (open connections are shut down).
 pub struct DevServer {
     addr: SocketAddr,
-    server: Arc<Server>,
     stop: Arc<AtomicBool>,
-    handles: Vec<JoinHandle<()>>,
+    accept: Option<JoinHandle<()>>,
+    conns: Arc<Mutex<HashMap<u64, TcpStream>>>,
     /// What it received.
     pub stats: Arc<DevStats>,
 }
@@ -62,11 +65,8 @@ struct State {
 impl DevServer {
     /// Binds and starts serving.
     pub fn start(opts: DevServerOptions) -> std::io::Result<DevServer> {
-        let server = Arc::new(Server::http(opts.bind).map_err(std::io::Error::other)?);
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| std::io::Error::other("dev server is not bound to an IP address"))?;
+        let listener = TcpListener::bind(opts.bind)?;
+        let addr = listener.local_addr()?;
         if let Some(dir) = opts.events_out.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
@@ -90,20 +90,31 @@ impl DevServer {
             opts: opts.clone(),
         });
         let stop = Arc::new(AtomicBool::new(false));
-        let mut handles = Vec::new();
-        for i in 0..opts.workers.max(1) {
-            let (server, state, stop) = (server.clone(), state.clone(), stop.clone());
-            handles.push(std::thread::Builder::new().name(format!("vario-dev-{i}")).spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match server.recv_timeout(Duration::from_millis(100)) {
-                        Ok(Some(req)) => handle(&state, req),
-                        Ok(None) => {}
-                        Err(_) => break,
-                    }
+        let conns: Arc<Mutex<HashMap<u64, TcpStream>>> = Arc::default();
+        let (stop2, conns2) = (stop.clone(), conns.clone());
+        let accept = std::thread::Builder::new().name("vario-dev-accept".into()).spawn(move || {
+            let mut next_id = 0u64;
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
                 }
-            })?);
-        }
-        Ok(DevServer { addr, server, stop, handles, stats })
+                let Ok(stream) = stream else { continue };
+                next_id += 1;
+                let id = next_id;
+                if let Ok(clone) = stream.try_clone() {
+                    conns2.lock().unwrap_or_else(|p| p.into_inner()).insert(id, clone);
+                }
+                let (state, conns) = (state.clone(), conns2.clone());
+                let spawned = std::thread::Builder::new().name("vario-dev-conn".into()).spawn(move || {
+                    serve_connection(&state, stream);
+                    conns.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                });
+                if spawned.is_err() {
+                    conns2.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                }
+            }
+        })?;
+        Ok(DevServer { addr, stop, accept: Some(accept), conns, stats })
     }
 
     /// The bound address.
@@ -119,84 +130,222 @@ impl DevServer {
 
 impl Drop for DevServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.server.unblock();
-        for h in self.handles.drain(..) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop with a connection of our own, then end every open connection.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(h) = self.accept.take() {
             let _ = h.join();
+        }
+        for (_, c) in self.conns.lock().unwrap_or_else(|p| p.into_inner()).drain() {
+            let _ = c.shutdown(std::net::Shutdown::Both);
         }
     }
 }
 
-fn header(name: &str, value: &str) -> Option<Header> {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
+/// A parsed request.
+struct Request {
+    method: String,
+    path: String,
+    /// Lower-cased names.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    keep_alive: bool,
 }
 
-fn get_header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers().iter().find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
-}
-
-fn respond(req: Request, status: u16, body: &str) {
-    let mut r = Response::from_string(body).with_status_code(status);
-    if let Some(h) = header("content-type", "application/json") {
-        r.add_header(h);
-    }
-    let _ = req.respond(r);
-}
-
-fn handle(state: &State, req: Request) {
-    match req.method() {
-        Method::Get => serve_config(state, req),
-        Method::Post => ingest(state, req),
-        _ => respond(req, 405, r#"{"error":"method not allowed"}"#),
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
-fn serve_config(state: &State, req: Request) {
+/// A response to write.
+struct Response {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+fn json(status: u16, body: &str) -> Response {
+    Response { status, headers: vec![("content-type", "application/json".into())], body: body.as_bytes().to_vec() }
+}
+
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_BODY: usize = 512 * 1024 * 1024;
+
+fn bad(msg: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, msg.to_owned())
+}
+
+/// Reads one line (CRLF or LF), counting it against the head budget.
+fn read_line(r: &mut impl BufRead, budget: &mut usize) -> std::io::Result<Option<String>> {
+    let mut line = Vec::new();
+    let n = r.by_ref().take(*budget as u64 + 1).read_until(b'\n', &mut line)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if n > *budget {
+        return Err(bad("request head too large"));
+    }
+    *budget -= n;
+    while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        line.pop();
+    }
+    String::from_utf8(line).map(Some).map_err(|_| bad("request head is not UTF-8"))
+}
+
+/// Reads the next request of a connection; `None` at a clean end of the connection.
+fn read_request(r: &mut impl BufRead) -> std::io::Result<Option<Request>> {
+    let mut budget = MAX_HEAD;
+    let line = loop {
+        match read_line(r, &mut budget)? {
+            None => return Ok(None),
+            Some(l) if l.is_empty() => continue, // tolerated between requests
+            Some(l) => break l,
+        }
+    };
+    let mut parts = line.split_whitespace();
+    let (Some(method), Some(path), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("malformed request line"));
+    };
+    let mut headers = Vec::new();
+    loop {
+        let Some(h) = read_line(r, &mut budget)? else { return Err(bad("connection closed in the head")) };
+        if h.is_empty() {
+            break;
+        }
+        let Some((k, v)) = h.split_once(':') else { return Err(bad("malformed header")) };
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    let mut req = Request {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        keep_alive: version == "HTTP/1.1",
+        headers,
+        body: Vec::new(),
+    };
+    match req.header("connection").map(str::to_ascii_lowercase) {
+        Some(c) if c.contains("close") => req.keep_alive = false,
+        Some(c) if c.contains("keep-alive") => req.keep_alive = true,
+        _ => {}
+    }
+    if req.header("transfer-encoding").is_some_and(|t| t.to_ascii_lowercase().contains("chunked")) {
+        loop {
+            let size_line = read_line(r, &mut budget)?.ok_or_else(|| bad("truncated chunk"))?;
+            let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(|_| bad("bad chunk size"))?;
+            if size == 0 {
+                // Trailers, then the blank line.
+                while read_line(r, &mut budget)?.is_some_and(|l| !l.is_empty()) {}
+                break;
+            }
+            if req.body.len() + size > MAX_BODY {
+                return Err(bad("body too large"));
+            }
+            let at = req.body.len();
+            req.body.resize(at + size, 0);
+            r.read_exact(&mut req.body[at..])?;
+            read_line(r, &mut budget)?;
+        }
+    } else if let Some(len) = req.header("content-length") {
+        let len: usize = len.parse().map_err(|_| bad("bad content-length"))?;
+        if len > MAX_BODY {
+            return Err(bad("body too large"));
+        }
+        req.body = vec![0; len];
+        r.read_exact(&mut req.body)?;
+    }
+    Ok(Some(req))
+}
+
+fn write_response(w: &mut impl Write, resp: &Response, keep_alive: bool) -> std::io::Result<()> {
+    let reason = match resp.status {
+        200 => "OK",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Error",
+    };
+    let mut head = format!("HTTP/1.1 {} {reason}\r\ncontent-length: {}\r\n", resp.status, resp.body.len());
+    head.push_str(if keep_alive { "connection: keep-alive\r\n" } else { "connection: close\r\n" });
+    for (k, v) in &resp.headers {
+        head.push_str(k);
+        head.push_str(": ");
+        head.push_str(v);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    w.write_all(head.as_bytes())?;
+    w.write_all(&resp.body)?;
+    w.flush()
+}
+
+fn serve_connection(state: &State, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    // An idle keep-alive connection is closed after a minute.
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let Ok(write_half) = stream.try_clone() else { return };
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let mut writer = std::io::BufWriter::new(write_half);
+    loop {
+        let req = match read_request(&mut reader) {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                let _ = write_response(&mut writer, &json(400, r#"{"error":"malformed request"}"#), false);
+                return;
+            }
+            Err(_) => return,
+        };
+        let resp = handle(state, &req);
+        if write_response(&mut writer, &resp, req.keep_alive).is_err() || !req.keep_alive {
+            return;
+        }
+    }
+}
+
+fn handle(state: &State, req: &Request) -> Response {
+    match req.method.as_str() {
+        "GET" => serve_config(state, req),
+        "POST" => ingest(state, req),
+        _ => json(405, r#"{"error":"method not allowed"}"#),
+    }
+}
+
+fn serve_config(state: &State, req: &Request) -> Response {
     let path = if state.opts.snapshot.is_dir() {
-        let name = req.url().trim_start_matches('/').split('?').next().unwrap_or("");
+        let name = req.path.trim_start_matches('/').split('?').next().unwrap_or("");
         if name.is_empty() || name.contains("..") || name.contains('/') {
-            return respond(req, 404, r#"{"error":"no such snapshot"}"#);
+            return json(404, r#"{"error":"no such snapshot"}"#);
         }
         state.opts.snapshot.join(name)
     } else {
         state.opts.snapshot.clone()
     };
     let Ok(body) = std::fs::read(&path) else {
-        return respond(req, 404, r#"{"error":"no such snapshot"}"#);
+        return json(404, r#"{"error":"no such snapshot"}"#);
     };
     let etag = format!("\"{:08x}-{}\"", xxhash_rust::xxh32::xxh32(&body, 0), body.len());
-    if get_header(&req, "if-none-match") == Some(etag.as_str()) {
+    if req.header("if-none-match") == Some(etag.as_str()) {
         state.stats.config_not_modified.fetch_add(1, Ordering::Relaxed);
-        let mut r = Response::empty(304);
-        if let Some(h) = header("etag", &etag) {
-            r.add_header(h);
-        }
-        let _ = req.respond(r);
-        return;
+        return Response { status: 304, headers: vec![("etag", etag)], body: Vec::new() };
     }
-    let gzip = get_header(&req, "accept-encoding").is_some_and(|v| v.contains("gzip")) && body.len() > 1024;
+    let gzip = req.header("accept-encoding").is_some_and(|v| v.contains("gzip")) && body.len() > 1024;
+    let mut headers = vec![("etag", etag), ("content-type", "application/json".to_owned())];
     let body = if gzip {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         match enc.write_all(&body).and_then(|_| enc.finish()) {
-            Ok(z) => z,
-            Err(_) => return respond(req, 500, r#"{"error":"gzip"}"#),
+            Ok(z) => {
+                headers.push(("content-encoding", "gzip".into()));
+                z
+            }
+            Err(_) => return json(500, r#"{"error":"gzip"}"#),
         }
     } else {
         body
     };
     state.stats.config_served.fetch_add(1, Ordering::Relaxed);
-    let mut r = Response::from_data(body);
-    for (k, v) in [("etag", etag.as_str()), ("content-type", "application/json")] {
-        if let Some(h) = header(k, v) {
-            r.add_header(h);
-        }
-    }
-    if gzip {
-        if let Some(h) = header("content-encoding", "gzip") {
-            r.add_header(h);
-        }
-    }
-    let _ = req.respond(r);
+    Response { status: 200, headers, body }
 }
 
 fn id_hash(id: &str) -> u128 {
@@ -218,20 +367,18 @@ fn event_id(ev: &str) -> Option<std::borrow::Cow<'_, str>> {
     Some(std::borrow::Cow::Borrowed(id))
 }
 
-fn ingest(state: &State, mut req: Request) {
-    let gz = get_header(&req, "content-encoding").is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-    let mut raw = Vec::new();
-    if req.as_reader().read_to_end(&mut raw).is_err() {
-        return respond(req, 400, r#"{"error":"unreadable body"}"#);
-    }
-    let body = if gz {
+fn ingest(state: &State, req: &Request) -> Response {
+    let gz = req.header("content-encoding").is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let unzipped;
+    let body: &[u8] = if gz {
         let mut out = Vec::new();
-        if GzDecoder::new(&raw[..]).read_to_end(&mut out).is_err() {
-            return respond(req, 400, r#"{"error":"bad gzip"}"#);
+        if GzDecoder::new(&req.body[..]).read_to_end(&mut out).is_err() {
+            return json(400, r#"{"error":"bad gzip"}"#);
         }
-        out
+        unzipped = out;
+        &unzipped
     } else {
-        raw
+        &req.body
     };
     #[derive(serde::Deserialize)]
     struct Batch<'a> {
@@ -243,8 +390,8 @@ fn ingest(state: &State, mut req: Request) {
         #[serde(borrow)]
         event_id: std::borrow::Cow<'a, str>,
     }
-    let Ok(batch) = serde_json::from_slice::<Batch<'_>>(&body) else {
-        return respond(req, 400, r#"{"error":"body is not a batch"}"#);
+    let Ok(batch) = serde_json::from_slice::<Batch<'_>>(body) else {
+        return json(400, r#"{"error":"body is not a batch"}"#);
     };
     let (mut accepted, mut dup) = (0u64, 0u64);
     {
@@ -269,5 +416,5 @@ fn ingest(state: &State, mut req: Request) {
     state.stats.batches.fetch_add(1, Ordering::Relaxed);
     state.stats.events.fetch_add(accepted, Ordering::Relaxed);
     state.stats.duplicates.fetch_add(dup, Ordering::Relaxed);
-    respond(req, 200, &format!(r#"{{"accepted":{accepted},"duplicates":{dup}}}"#));
+    json(200, &format!(r#"{{"accepted":{accepted},"duplicates":{dup}}}"#))
 }

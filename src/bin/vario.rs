@@ -50,7 +50,6 @@ fn main() {
         snapshot,
         events_out: out.clone(),
         bind: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        workers: 2,
     };
     match DevServer::start(opts) {
         Ok(s) => {

@@ -29,14 +29,14 @@ use std::time::Duration;
 use vario::{ClientBuilder, Expose, Options, Outcome};
 use vario_core::{Decision as CoreDecision, FlagDecision as CoreFlag, Reason, Request, UnitType};
 
-pyo3::create_exception!(_vario, VarioError, PyException, "Base class of every error raised by vario.");
-pyo3::create_exception!(_vario, InvalidRequestError, VarioError, "A request or outcome was malformed.");
-pyo3::create_exception!(_vario, SnapshotError, VarioError, "A snapshot was rejected whole (`code` says why).");
-pyo3::create_exception!(_vario, OptionsError, VarioError, "Client options were invalid.");
-pyo3::create_exception!(_vario, TokenError, VarioError, "An exposure token was refused (`code` says why).");
-pyo3::create_exception!(_vario, TimeoutError, VarioError, "An operation did not finish within its timeout.");
-pyo3::create_exception!(_vario, ClosedError, VarioError, "The client is closed.");
-pyo3::create_exception!(_vario, InternalError, VarioError, "A bug inside vario (a caught Rust panic).");
+pyo3::create_exception!(vario, VarioError, PyException, "Base class of every error raised by vario.");
+pyo3::create_exception!(vario, InvalidRequestError, VarioError, "A request or outcome was malformed.");
+pyo3::create_exception!(vario, SnapshotError, VarioError, "A snapshot was rejected whole (`code` says why).");
+pyo3::create_exception!(vario, OptionsError, VarioError, "Client options were invalid.");
+pyo3::create_exception!(vario, TokenError, VarioError, "An exposure token was refused (`code` says why).");
+pyo3::create_exception!(vario, TimeoutError, VarioError, "An operation did not finish within its timeout.");
+pyo3::create_exception!(vario, ClosedError, VarioError, "The client is closed.");
+pyo3::create_exception!(vario, InternalError, VarioError, "A bug inside vario (a caught Rust panic).");
 
 /// An exception instance with a `code` attribute.
 fn coded(py: Python<'_>, err: PyErr, code: &str) -> PyErr {

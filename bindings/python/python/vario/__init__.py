@@ -88,7 +88,7 @@ class Client(_NativeClient):
 def _after_fork_in_child() -> None:
     for c in list(_live):
         try:
-            c._native.after_fork()
+            c.after_fork()
         except VarioError:  # pragma: no cover - the next call retries
             pass
 
