@@ -27,4 +27,14 @@ cargo run --quiet --locked --example demo -- 20000
 step "rec service example self-test (real HTTP on 127.0.0.1)"
 cargo run --quiet --locked --example rec_service -- --self-test
 
+step "python wheel: its own venv, a debug build (maturin develop), pytest (vectors, client, fork, stubs), backtest example"
+cargo build --quiet --locked --bin vario
+if [ ! -x bindings/python/.venv/bin/python ]; then
+  python3 -m venv bindings/python/.venv
+fi
+bindings/python/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r bindings/python/requirements-dev.txt
+(cd bindings/python && VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" maturin develop --quiet --locked)
+bindings/python/.venv/bin/python -m pytest -q bindings/python/tests
+bindings/python/.venv/bin/python examples/python/backtest.py 200000
+
 printf '\nall suites passed\n'
