@@ -68,6 +68,8 @@ pub struct Snapshot {
     pub(crate) exposure_dict: std::sync::Arc<crate::events::ExposureDict>,
     /// Where each dense params id points (see [`Snapshot::params_by_id`]).
     pub(crate) params_locs: Vec<ParamsLoc>,
+    /// Every context attribute a targeting rule reads (see [`Snapshot::context_attributes`]).
+    pub(crate) context_attributes: Vec<Box<str>>,
 }
 
 /// The location of one params map, by dense id: 0 is the empty map, then each placement's
@@ -525,6 +527,7 @@ impl Snapshot {
             lints: Vec::new(),
             empty_params: Map::new(),
             params_locs: Vec::new(),
+            context_attributes: Vec::new(),
             exposure_dict: std::sync::Arc::new(crate::events::ExposureDict {
                 placements: Vec::new(),
                 placements_json: Vec::new(),
@@ -568,6 +571,14 @@ impl Snapshot {
         }
         snap.lints = lints.0;
         assign_params_ids(&mut snap);
+        let mut attrs = Vec::new();
+        for rule in snap.experiments.iter().filter_map(|e| e.targeting.as_ref()) {
+            rule.context_attributes(&mut attrs);
+        }
+        for rule in snap.flags.iter().flat_map(|f| &f.rules).filter_map(|r| r.targeting.as_ref()) {
+            rule.context_attributes(&mut attrs);
+        }
+        snap.context_attributes = attrs;
         snap.exposure_dict = std::sync::Arc::new(crate::events::ExposureDict::of(&snap));
         Ok(snap)
     }
@@ -618,6 +629,14 @@ impl Snapshot {
                 self.experiments.get(experiment as usize)?.merged.get(slot as usize)?.get(variant as usize)
             }
         }
+    }
+
+    /// The context attributes any targeting rule of this snapshot reads, in first-use order.
+    /// Decisions and flag results depend on the context only through these (exposures also copy
+    /// `page_type` and the runtime's exposure context keys), so a binding may convert just these
+    /// from a host object instead of the whole context.
+    pub fn context_attributes(&self) -> &[Box<str>] {
+        &self.context_attributes
     }
 
     /// How many experiments the snapshot holds (valid or not); indices are `0..experiment_count()`.

@@ -212,6 +212,28 @@ impl Rule {
         compile_node(v, segs).map(Rule)
     }
 
+    /// Adds the context attribute names this rule reads (not `user_id` / `session_id`, which come
+    /// from the request ids; `placement` included) to `out`, without duplicates.
+    pub(crate) fn context_attributes(&self, out: &mut Vec<Box<str>>) {
+        fn walk(n: &Node, out: &mut Vec<Box<str>>) {
+            match n {
+                Node::All(v) | Node::Any(v) => v.iter().for_each(|c| walk(c, out)),
+                Node::Not(c) => walk(c, out),
+                Node::Leaf(name, _) => {
+                    let k: &str = match name {
+                        AttrName::Context(k) => k,
+                        AttrName::Placement => "placement",
+                        AttrName::UserId | AttrName::SessionId => return,
+                    };
+                    if !out.iter().any(|x| &**x == k) {
+                        out.push(k.into());
+                    }
+                }
+            }
+        }
+        walk(&self.0, out);
+    }
+
     pub(crate) fn eval(&self, a: &Attributes<'_>, segs: &dyn Segments) -> bool {
         eval_node(&self.0, a, segs)
     }

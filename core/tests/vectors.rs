@@ -51,6 +51,17 @@ fn key_salt(snap: &Value, key: &str) -> Option<(String, String)> {
     Some((key.to_owned(), salt.to_owned()))
 }
 
+/// The request context cut down to the attributes the snapshot's targeting reads.
+fn reduce_context(snap: &Snapshot, ctx: Option<&Map<String, Value>>) -> Map<String, Value> {
+    let mut m = Map::new();
+    for k in snap.context_attributes() {
+        if let Some(v) = ctx.and_then(|c| c.get(&**k)) {
+            m.insert(k.to_string(), v.clone());
+        }
+    }
+    m
+}
+
 fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Vec<String>) {
     let id = case["id"].as_str().unwrap_or("?").to_owned();
     let op = case["op"].as_str().unwrap_or("?");
@@ -96,15 +107,26 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
             let d = snap.decide(&r, now);
             let got: Value = serde_json::from_str(&d.to_json()).unwrap_or(Value::Null);
             compare(&id, "decision", expect, &got, &["exposure", "trace_reasons", "hash"], errors);
+            // Bindings may convert only the attributes targeting reads: the decision must not change.
+            let reduced = reduce_context(snap, r.context);
+            let mut r2 = r;
+            r2.context = Some(&reduced);
+            if snap.decide(&r2, now).to_json() != d.to_json() {
+                errors.push(format!(
+                    "{id}: the decision changed when the context held only {:?}",
+                    snap.context_attributes()
+                ));
+            }
             // Bindings resolve params, experiment and variant by index: the indices must name
             // exactly what the decision borrowed.
             match d.params_id().and_then(|i| snap.params_by_id(i)) {
                 Some(m) if std::ptr::eq(m, d.params()) => {}
                 other => errors.push(format!("{id}: params_id {:?} resolves to {other:?}", d.params_id())),
             }
-            let by_index = d.experiment_index().and_then(|i| snap.experiment_at(i)).map(|(k, _, mut vs)| {
-                (k, d.variant_index().and_then(|v| vs.nth(v)))
-            });
+            let by_index = d
+                .experiment_index()
+                .and_then(|i| snap.experiment_at(i))
+                .map(|(k, _, mut vs)| (k, d.variant_index().and_then(|v| vs.nth(v))));
             if by_index != d.experiment_key().map(|k| (k, d.variant())) {
                 errors.push(format!("{id}: experiment/variant index resolves to {by_index:?}"));
             }
@@ -151,6 +173,14 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
             let key = case["flag"].as_str().unwrap_or_default();
             let f = snap.flag(key, &req.as_request(), now_of(case));
             let got: Value = serde_json::from_str(&f.to_json()).unwrap_or(Value::Null);
+            let r = req.as_request();
+            let reduced = reduce_context(snap, r.context);
+            let mut r2 = r;
+            r2.context = Some(&reduced);
+            if snap.flag(key, &r2, now_of(case)).to_json() != f.to_json() {
+                errors
+                    .push(format!("{id}: the flag changed when the context held only {:?}", snap.context_attributes()));
+            }
             compare(&id, "flag", expect, &got, &[], errors);
         }
         "load" => {
