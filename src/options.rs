@@ -330,9 +330,8 @@ impl Options {
                 continue;
             }
             let string = || val.as_str().map(str::to_owned).ok_or_else(|| bad(k, "a string"));
-            let count = || {
-                val.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| bad(k, "a non-negative integer"))
-            };
+            let count =
+                || val.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| bad(k, "a non-negative integer"));
             let millis = || val.as_u64().map(Duration::from_millis).ok_or_else(|| bad(k, "milliseconds (an integer)"));
             match k.as_str() {
                 "sdk_key" => o.sdk_key = Some(string()?),

@@ -75,14 +75,10 @@ impl Outcome {
                 "item_id" => o.item_id = Some(string()?),
                 "currency" => o.currency = Some(string()?),
                 "placement" => o.placement = Some(string()?),
-                "value" => {
-                    o.value = Some(val.as_f64().ok_or_else(|| RequestError("`value` must be a number".into()))?)
-                }
+                "value" => o.value = Some(val.as_f64().ok_or_else(|| RequestError("`value` must be a number".into()))?),
                 "properties" => {
-                    o.properties = val
-                        .as_object()
-                        .cloned()
-                        .ok_or_else(|| RequestError("`properties` must be an object".into()))?
+                    o.properties =
+                        val.as_object().cloned().ok_or_else(|| RequestError("`properties` must be an object".into()))?
                 }
                 other => return Err(RequestError(format!("unknown outcome field `{other}`"))),
             }

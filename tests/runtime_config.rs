@@ -72,9 +72,8 @@ fn server_down_at_start_serves_caller_defaults_then_recovers() {
 
     let path = dir.join("snapshot.json");
     std::fs::write(&path, snapshot(3).to_string()).expect("write");
-    let _server =
-        DevServer::start(DevServerOptions { snapshot: path, events_out: dir.join("ev.jsonl"), bind: addr })
-            .expect("server on the same port");
+    let _server = DevServer::start(DevServerOptions { snapshot: path, events_out: dir.join("ev.jsonl"), bind: addr })
+        .expect("server on the same port");
     c.wait_for_init(Duration::from_secs(5)).expect("recovered");
     assert_eq!(decide(&c, "u1")["reason"], "ASSIGNED");
 }

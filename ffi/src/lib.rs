@@ -280,7 +280,8 @@ fn invalid_request(e: impl std::fmt::Display) -> Error {
 /// # Safety
 /// `out` is a valid, writable pointer.
 unsafe fn put_string(out: *mut *mut c_char, s: String) -> Result<(), Error> {
-    let c = CString::new(s).map_err(|_| Error::new(vario_status::VARIO_ERR_INTERNAL, "INTERNAL", "output held a NUL"))?;
+    let c =
+        CString::new(s).map_err(|_| Error::new(vario_status::VARIO_ERR_INTERNAL, "INTERNAL", "output held a NUL"))?;
     // SAFETY: `out` is valid per the caller's contract.
     unsafe { *out = c.into_raw() };
     Ok(())
@@ -517,9 +518,8 @@ impl vario_snapshot {
         out.config_version = d.config_version();
         out.iteration = d.iteration().unwrap_or(0);
         out.experiment_key = ei.and_then(|i| self.experiment_keys.get(i)).map_or(ptr::null(), |c| c.as_ptr());
-        out.variant = ei
-            .and_then(|i| self.variants.get(i)?.get(d.variant_index()?))
-            .map_or(ptr::null(), |c| c.as_ptr());
+        out.variant =
+            ei.and_then(|i| self.variants.get(i)?.get(d.variant_index()?)).map_or(ptr::null(), |c| c.as_ptr());
         out.params_json =
             d.params_id().and_then(|id| self.params_json.get(id as usize)).map_or(defaults.as_ptr(), |c| c.as_ptr());
         out.holder = ptr::null();
@@ -619,7 +619,8 @@ pub unsafe extern "C" fn vario_snapshot_decide_json(
         // SAFETY: the caller's contract above.
         unsafe { clear_out(out, "out")? };
         let s = unsafe { snapshot_ref(snapshot)? };
-        let req = OwnedRequest::from_json(unsafe { arg(request_json, "request_json")? }, true).map_err(invalid_request)?;
+        let req =
+            OwnedRequest::from_json(unsafe { arg(request_json, "request_json")? }, true).map_err(invalid_request)?;
         let json = s.snap.decide(&req.as_request(), now_ms).to_json();
         // SAFETY: checked writable.
         unsafe { put_string(out, json) }
@@ -642,7 +643,8 @@ pub unsafe extern "C" fn vario_snapshot_exposure_json(
         // SAFETY: the caller's contract above.
         unsafe { clear_out(out, "out")? };
         let s = unsafe { snapshot_ref(snapshot)? };
-        let req = OwnedRequest::from_json(unsafe { arg(request_json, "request_json")? }, true).map_err(invalid_request)?;
+        let req =
+            OwnedRequest::from_json(unsafe { arg(request_json, "request_json")? }, true).map_err(invalid_request)?;
         let r = req.as_request();
         let d = s.snap.decide(&r, now_ms);
         let json = match d.exposure(now_ms, &[], r.context) {
@@ -828,7 +830,11 @@ pub unsafe extern "C" fn vario_context_set_str(
 /// # Safety
 /// `ctx` is a live context not in use by another thread; `key` is NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn vario_context_set_f64(ctx: *mut vario_context, key: *const c_char, value: f64) -> vario_status {
+pub unsafe extern "C" fn vario_context_set_f64(
+    ctx: *mut vario_context,
+    key: *const c_char,
+    value: f64,
+) -> vario_status {
     let Some(n) = serde_json::Number::from_f64(value) else {
         let e = invalid_request("a context number must be finite");
         set_error(&e);
@@ -843,7 +849,11 @@ pub unsafe extern "C" fn vario_context_set_f64(ctx: *mut vario_context, key: *co
 /// # Safety
 /// `ctx` is a live context not in use by another thread; `key` is NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn vario_context_set_bool(ctx: *mut vario_context, key: *const c_char, value: bool) -> vario_status {
+pub unsafe extern "C" fn vario_context_set_bool(
+    ctx: *mut vario_context,
+    key: *const c_char,
+    value: bool,
+) -> vario_status {
     // SAFETY: per the contract.
     unsafe { context_set(ctx, key, Value::Bool(value)) }
 }
@@ -1031,7 +1041,8 @@ pub unsafe extern "C" fn vario_client_decide_json(
         // SAFETY: the caller's contract above.
         unsafe { clear_out(out, "out")? };
         let c = unsafe { open_client(client)? };
-        let req = OwnedRequest::from_json(unsafe { arg(request_json, "request_json")? }, true).map_err(invalid_request)?;
+        let req =
+            OwnedRequest::from_json(unsafe { arg(request_json, "request_json")? }, true).map_err(invalid_request)?;
         let json = c.client.decide_json(&req.as_request(), if expose_later { Expose::Later } else { Expose::Now });
         // SAFETY: checked writable.
         unsafe { put_string(out, json) }
@@ -1099,7 +1110,10 @@ pub unsafe extern "C" fn vario_client_flag_json(
 /// # Safety
 /// `client` is a live handle; `outcome_json` is NUL-terminated. Thread-safe.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn vario_client_track_json(client: *const vario_client, outcome_json: *const c_char) -> vario_status {
+pub unsafe extern "C" fn vario_client_track_json(
+    client: *const vario_client,
+    outcome_json: *const c_char,
+) -> vario_status {
     guard(|| {
         // SAFETY: the caller's contract above.
         let c = unsafe { open_client(client)? };
@@ -1116,7 +1130,10 @@ pub unsafe extern "C" fn vario_client_track_json(client: *const vario_client, ou
 /// # Safety
 /// `client` is a live handle; `json` is NUL-terminated. Thread-safe.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn vario_client_update_snapshot(client: *const vario_client, json: *const c_char) -> vario_status {
+pub unsafe extern "C" fn vario_client_update_snapshot(
+    client: *const vario_client,
+    json: *const c_char,
+) -> vario_status {
     guard(|| {
         // SAFETY: the caller's contract above.
         let c = unsafe { open_client(client)? };
@@ -1141,7 +1158,9 @@ pub unsafe extern "C" fn vario_client_flush(client: *const vario_client, timeout
     guard(|| {
         // SAFETY: per the contract.
         let c = unsafe { open_client(client)? };
-        c.client.flush(ms(timeout_ms)).map_err(|e| Error::new(vario_status::VARIO_ERR_TIMEOUT, "TIMEOUT", e.to_string()))
+        c.client
+            .flush(ms(timeout_ms))
+            .map_err(|e| Error::new(vario_status::VARIO_ERR_TIMEOUT, "TIMEOUT", e.to_string()))
     })
 }
 
@@ -1160,7 +1179,9 @@ pub unsafe extern "C" fn vario_client_close(client: *const vario_client, timeout
         if c.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::new(vario_status::VARIO_ERR_CLOSED, "CLOSED", "the client is already closed"));
         }
-        c.client.close(ms(timeout_ms)).map_err(|e| Error::new(vario_status::VARIO_ERR_TIMEOUT, "TIMEOUT", e.to_string()))
+        c.client
+            .close(ms(timeout_ms))
+            .map_err(|e| Error::new(vario_status::VARIO_ERR_TIMEOUT, "TIMEOUT", e.to_string()))
     })
 }
 
@@ -1189,12 +1210,18 @@ pub unsafe extern "C" fn vario_client_stats_json(client: *const vario_client, ou
 /// # Safety
 /// `client` is a live handle; `out` is writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn vario_client_after_fork(client: *const vario_client, out: *mut *mut vario_client) -> vario_status {
+pub unsafe extern "C" fn vario_client_after_fork(
+    client: *const vario_client,
+    out: *mut *mut vario_client,
+) -> vario_status {
     guard(|| {
         // SAFETY: the caller's contract above.
         unsafe { clear_out(out, "out")? };
         let c = unsafe { client.as_ref() }.ok_or_else(|| null("client"))?;
-        let new = c.client.after_fork().map_err(|e| Error::new(vario_status::VARIO_ERR_INTERNAL, "INTERNAL", e.to_string()))?;
+        let new = c
+            .client
+            .after_fork()
+            .map_err(|e| Error::new(vario_status::VARIO_ERR_INTERNAL, "INTERNAL", e.to_string()))?;
         // SAFETY: checked writable; freed by `vario_client_free`.
         unsafe { *out = Box::into_raw(Box::new(wrap_client(new))) };
         Ok(())

@@ -46,11 +46,8 @@ fn main() {
         eprintln!("{USAGE}");
         std::process::exit(2);
     };
-    let opts = DevServerOptions {
-        snapshot,
-        events_out: out.clone(),
-        bind: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-    };
+    let opts =
+        DevServerOptions { snapshot, events_out: out.clone(), bind: SocketAddr::from((Ipv4Addr::LOCALHOST, port)) };
     match DevServer::start(opts) {
         Ok(s) => {
             println!("vario dev server on {} (events -> {})", s.url(), out.display());

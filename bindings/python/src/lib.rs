@@ -151,9 +151,8 @@ fn frozen<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
 
 fn frozen_map<'py>(py: Python<'py>, m: &Map<String, Value>) -> PyResult<Bound<'py, PyAny>> {
     static PROXY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let proxy = PROXY.get_or_try_init(py, || -> PyResult<_> {
-        Ok(py.import("types")?.getattr("MappingProxyType")?.unbind())
-    })?;
+    let proxy = PROXY
+        .get_or_try_init(py, || -> PyResult<_> { Ok(py.import("types")?.getattr("MappingProxyType")?.unbind()) })?;
     let d = PyDict::new(py);
     for (k, v) in m {
         d.set_item(k, frozen(py, v)?)?;
@@ -345,19 +344,18 @@ fn type_name(v: &Bound<'_, PyAny>) -> String {
 
 fn parse_request<'py>(req: &Bound<'py, PyAny>, require_placement: bool) -> PyResult<ReqParts<'py>> {
     let d = req.cast::<PyDict>().map_err(|_| invalid(format!("a request must be a dict, not {}", type_name(req))))?;
-    let context = match d.get_item("context")? {
-        None => None,
-        Some(c) if c.is_none() => None,
-        Some(c) => Some(
-            c.cast_into::<PyDict>()
-                .map_err(|e| invalid(format!("`context` must be a dict, not {}", type_name(e.into_inner().as_any()))))?,
-        ),
-    };
+    let context =
+        match d.get_item("context")? {
+            None => None,
+            Some(c) if c.is_none() => None,
+            Some(c) => Some(c.cast_into::<PyDict>().map_err(|e| {
+                invalid(format!("`context` must be a dict, not {}", type_name(e.into_inner().as_any())))
+            })?),
+        };
     let placement = match context.as_ref().map(|c| c.get_item("placement")).transpose()?.flatten() {
-        Some(p) if !p.is_none() => Some(
-            p.cast_into::<PyString>()
-                .map_err(|_| invalid("`context.placement` must be a str"))?,
-        ),
+        Some(p) if !p.is_none() => {
+            Some(p.cast_into::<PyString>().map_err(|_| invalid("`context.placement` must be a str"))?)
+        }
         _ if require_placement => return Err(invalid("`context.placement` is required")),
         _ => None,
     };
@@ -716,9 +714,10 @@ impl DecisionBatch {
 fn read_ids(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(String, Vec<(u32, u32)>)> {
     let list = match obj.cast::<PyList>() {
         Ok(l) => l.clone(),
-        Err(_) if obj.hasattr("tolist")? => obj.call_method0("tolist")?.cast_into::<PyList>().map_err(|_| {
-            invalid(format!("`{what}` must be a sequence of str"))
-        })?,
+        Err(_) if obj.hasattr("tolist")? => obj
+            .call_method0("tolist")?
+            .cast_into::<PyList>()
+            .map_err(|_| invalid(format!("`{what}` must be a sequence of str")))?,
         Err(_) => PyList::new(obj.py(), obj.try_iter()?.collect::<PyResult<Vec<_>>>()?)?,
     };
     let mut buf = String::with_capacity(list.len() * 16);
