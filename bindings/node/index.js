@@ -1,0 +1,473 @@
+"use strict";
+/**
+ * Vario for Node.js: in-process experiment decisions on the Rust engine shared by every Vario
+ * surface (the same bucket, the same decision, byte for byte).
+ *
+ * Decisions are synchronous and never touch the network; `waitForInit`, `flush` and `close`
+ * return promises. Background threads never keep the event loop alive, and clients left open
+ * are closed (events delivered) when the process is about to exit.
+ *
+ * This file is the TypeScript source of `index.js` and `index.d.ts` (built by `npm run build`).
+ */
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.Client = exports.Snapshot = exports.Decision = exports.VarioError = void 0;
+exports.bucket = bucket;
+exports.digest = digest;
+exports.pseudonymize = pseudonymize;
+exports.debugPanic = debugPanic;
+const native = require("./native.js");
+/** Slots of the scalar output the native side writes (see `src/lib.rs`, `mod slot`). */
+const REASON = 0;
+const EXPERIMENT = 1;
+const VARIANT = 2;
+const PARAMS = 3;
+const UNIT = 4;
+const BUCKET = 5;
+const SHARE = 6;
+const ITERATION = 7;
+const VERSION = 8;
+const OUT_LEN = 9;
+const OPTED_OUT = 1;
+const REASONS = native.reasonNames();
+const UNITS = [null, 'user', 'session'];
+/** Every error Vario throws: `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …). */
+class VarioError extends Error {
+    constructor(code, message) {
+        super(message);
+        this.name = 'VarioError';
+        this.code = code;
+    }
+}
+exports.VarioError = VarioError;
+function rethrow(e) {
+    if (e instanceof Error && !(e instanceof VarioError)) {
+        const m = /^([A-Z][A-Z0-9_]*): ([\s\S]*)$/.exec(e.message);
+        if (m)
+            throw new VarioError(m[1], m[2]);
+        if (/panic/i.test(e.message))
+            throw new VarioError('INTERNAL', e.message);
+    }
+    throw e;
+}
+function deepFreeze(v) {
+    if (v !== null && typeof v === 'object') {
+        for (const x of Object.values(v))
+            deepFreeze(x);
+        Object.freeze(v);
+    }
+    return v;
+}
+/** One placement decision. `params` is frozen and shared between decisions that serve it. */
+class Decision {
+    /** @internal */
+    constructor(placement, experimentId, experimentKey, variant, params, reason, unitType, unitId, bucket, allocationShare, iteration, configVersion, trace, exposureToken) {
+        this.placement = placement;
+        this.experimentId = experimentId;
+        this.experimentKey = experimentKey;
+        this.variant = variant;
+        this.params = params;
+        this.reason = reason;
+        this.unitType = unitType;
+        this.unitId = unitId;
+        this.bucket = bucket;
+        this.allocationShare = allocationShare;
+        this.iteration = iteration;
+        this.configVersion = configVersion;
+        this.trace = trace;
+        this.exposureToken = exposureToken;
+    }
+    /** `"{experimentKey}:{unitId}"`, the string hashed for the bucket; null without one. */
+    get hashKey() {
+        return this.experimentKey !== null && this.unitId !== null ? `${this.experimentKey}:${this.unitId}` : null;
+    }
+    /** True when the unit was randomised into a variant (reason `ASSIGNED`). */
+    get enrolled() {
+        return this.reason === 'ASSIGNED';
+    }
+    /** The SPEC JSON shape, field names and order. */
+    toJSON() {
+        const j = {
+            placement: this.placement,
+            experiment_id: this.experimentId,
+            experiment_key: this.experimentKey,
+            variant: this.variant,
+            params: this.params,
+            reason: this.reason,
+            unit_type: this.unitType,
+            bucket: this.bucket,
+            hash_key: this.hashKey,
+            allocation_share: this.allocationShare,
+            iteration: this.iteration,
+            config_version: this.configVersion,
+        };
+        if (this.trace !== null)
+            j.trace = this.trace;
+        if (this.exposureToken !== null)
+            j.exposure_token = this.exposureToken;
+        return j;
+    }
+    /** @internal Builds a decision from its SPEC JSON (the path for traced and forced requests). */
+    static fromJson(j, unitId) {
+        return new Decision(j.placement, j.experiment_id, j.experiment_key, j.variant, deepFreeze(j.params), j.reason, j.unit_type, unitId, j.bucket, j.allocation_share, j.iteration, j.config_version, j.trace ?? null, j.exposure_token ?? null);
+    }
+}
+exports.Decision = Decision;
+/** Per-snapshot strings and params, fetched once. */
+class Tables {
+    constructor(experimentsJson, fetchParams) {
+        this.fetchParams = fetchParams;
+        this.params = [];
+        this.experiments = JSON.parse(experimentsJson);
+        for (const e of this.experiments)
+            deepFreeze(e.id);
+    }
+    paramsOf(id) {
+        let p = this.params[id];
+        if (p === undefined) {
+            p = deepFreeze(JSON.parse(this.fetchParams(id) ?? '{}'));
+            this.params[id] = p;
+        }
+        return p;
+    }
+}
+const EMPTY = Object.freeze({});
+function idOf(a, b) {
+    return a !== undefined ? a : b;
+}
+function needsJsonPath(req) {
+    return ((req.trace !== undefined && req.trace !== null && req.trace !== false) ||
+        (req.forced !== undefined && req.forced !== null) ||
+        (req.consent !== undefined && req.consent !== null && typeof req.consent !== 'boolean'));
+}
+function toSpecRequest(req) {
+    const r = req;
+    return JSON.stringify({
+        user_id: idOf(r.userId, r.user_id) ?? null,
+        session_id: idOf(r.sessionId, r.session_id) ?? null,
+        consent: r.consent,
+        trace: r.trace,
+        forced: r.forced,
+        context: r.context,
+    });
+}
+function checkRequest(req) {
+    if (typeof req !== 'object' || req === null || Array.isArray(req)) {
+        throw new VarioError('INVALID_REQUEST', 'a request must be an object');
+    }
+}
+function build(out, tables, placement, userId, sessionId, defaults, token) {
+    const ei = out[EXPERIMENT];
+    const exp = ei >= 0 && tables !== null ? tables.experiments[ei] : undefined;
+    const vi = out[VARIANT];
+    const pid = out[PARAMS];
+    const unit = out[UNIT];
+    const unitId = unit === 1 ? (userId ?? null) : unit === 2 ? (sessionId ?? null) : null;
+    const bucket = out[BUCKET];
+    const share = out[SHARE];
+    const iteration = out[ITERATION];
+    return new Decision(placement, exp === undefined ? null : exp.id, exp === undefined ? null : exp.key, exp !== undefined && vi >= 0 ? exp.variants[vi] : null, pid >= 0 && tables !== null ? tables.paramsOf(pid) : defaults, REASONS[out[REASON]], UNITS[unit], unitId, bucket >= 0 ? bucket : null, Number.isNaN(share) ? null : share, iteration >= 0 ? iteration : null, out[VERSION], null, token);
+}
+function nowArg(now) {
+    if (now === undefined || now === null)
+        return undefined;
+    if (typeof now === 'number')
+        return now;
+    const t = now instanceof Date ? now.getTime() : Date.parse(now);
+    if (Number.isNaN(t))
+        throw new VarioError('INVALID_REQUEST', '`now` must be milliseconds, a Date or an RFC 3339 string');
+    return t;
+}
+/** The SPEC §1 bucket: `xxh32("unit:key:salt", seed) % 10000`. */
+function bucket(unitId, key, salt, seed) {
+    return native.bucket(unitId, key, salt, seed);
+}
+/** The xxh32 digest behind `bucket`. */
+function digest(unitId, key, salt, seed) {
+    return native.digest(unitId, key, salt, seed);
+}
+/** The SPEC §5 pseudonym of an id: hex HMAC-SHA256 with `key`, hex SHA-256 without. */
+function pseudonymize(unitId, key) {
+    return native.pseudonymize(unitId, key ?? null);
+}
+/** A compiled snapshot: pure, synchronous decisions with an explicit `now`. */
+class Snapshot {
+    constructor(n) {
+        this.out = new Float64Array(OUT_LEN);
+        this.native = n;
+        this.tables = new Tables(n.experimentsJson(), (id) => n.paramsJson(id));
+    }
+    /** Compiles snapshot JSON text; throws `VarioError` (`NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`). */
+    static fromJson(text) {
+        try {
+            return new Snapshot(native.NativeSnapshot.fromJson(text));
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** The snapshot's version. */
+    get version() {
+        return this.native.version;
+    }
+    /** Findings of compilation (disabled items are errors). */
+    get lints() {
+        return JSON.parse(this.native.lintsJson());
+    }
+    /** Decides a request at `now` (ms since the epoch, a Date or RFC 3339; default: the current time). */
+    decide(request, now) {
+        checkRequest(request);
+        const t = nowArg(now);
+        try {
+            if (needsJsonPath(request)) {
+                const u = request.userId ?? request.user_id ?? null;
+                const s = request.sessionId ?? request.session_id ?? null;
+                const j = JSON.parse(this.native.decideJson(toSpecRequest(request), t));
+                return Decision.fromJson(j, j.unit_type === 'user' ? u : j.unit_type === 'session' ? s : null);
+            }
+            const ctx = request.context;
+            const placement = (ctx === undefined || ctx === null ? undefined : ctx.placement);
+            const u = idOf(request.userId, request.user_id);
+            const s = idOf(request.sessionId, request.session_id);
+            this.native.decideInto(placement, u, s, ctx, t, request.consent === false ? OPTED_OUT : 0, this.out);
+            return build(this.out, this.tables, placement, u, s, EMPTY, null);
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** The exposure an `ASSIGNED` decision of this request logs (no ids), or null. */
+    exposure(request, now) {
+        checkRequest(request);
+        try {
+            return JSON.parse(this.native.exposureJson(toSpecRequest(request), nowArg(now)));
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** Evaluates a flag. */
+    flag(key, request, now) {
+        try {
+            return JSON.parse(this.native.flagJson(key, toSpecRequest(request), nowArg(now)));
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** Decides one placement and context for many units at once, into typed arrays. */
+    decideMany(userIds, options) {
+        try {
+            const r = this.native.decideMany(userIds, options.sessionIds, JSON.stringify(options.context), nowArg(options.now));
+            const variantKeys = [];
+            const variantExperiments = [];
+            for (const e of this.tables.experiments) {
+                for (const v of e.variants) {
+                    variantKeys.push(v);
+                    variantExperiments.push(e.key);
+                }
+            }
+            return {
+                variantCodes: r.variantCodes,
+                experimentCodes: r.experimentCodes,
+                buckets: r.buckets,
+                reasonCodes: r.reasonCodes,
+                variantKeys,
+                variantExperiments,
+                experimentKeys: this.tables.experiments.map((e) => e.key),
+                reasonNames: REASONS.slice(),
+            };
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** @internal The engine's own decision JSON, for byte-for-byte tests. */
+    decideJsonForTest(requestJson, now) {
+        return this.native.decideJson(requestJson, now);
+    }
+}
+exports.Snapshot = Snapshot;
+function snake(k) {
+    return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+/** Clients not yet closed: closed when the process is about to exit. */
+const live = new Set();
+let exitHooks = false;
+function installExitHooks() {
+    if (exitHooks)
+        return;
+    exitHooks = true;
+    // The event loop is empty: deliver what open clients hold. Closing schedules work, so the loop
+    // runs again and ends once every client is closed.
+    process.on('beforeExit', () => {
+        for (const c of [...live])
+            void c.close(2000).catch(() => undefined);
+    });
+    // `process.exit()` or the last chance: a bounded synchronous close.
+    process.on('exit', () => {
+        for (const c of [...live])
+            c.closeSync(500);
+    });
+}
+/** The live client: config sync and event delivery on background threads. */
+class Client {
+    constructor(options) {
+        this.out = new Float64Array(OUT_LEN);
+        this.tables = null;
+        this.tablesVersion = -1;
+        this.defaults = new Map();
+        const o = {};
+        for (const [k, v] of Object.entries(options ?? {})) {
+            if (v !== undefined)
+                o[snake(k)] = v;
+        }
+        try {
+            this.native = new native.NativeClient(JSON.stringify(o));
+        }
+        catch (e) {
+            rethrow(e);
+        }
+        live.add(this);
+        installExitHooks();
+    }
+    tablesFor(version) {
+        if (version !== this.tablesVersion) {
+            const json = this.native.experimentsJson(version);
+            if (json === null || json === undefined)
+                return null;
+            const n = this.native;
+            this.tables = new Tables(json, (id) => n.paramsJson(version, id) ?? null);
+            this.tablesVersion = version;
+        }
+        return this.tables;
+    }
+    defaultsFor(placement) {
+        let d = this.defaults.get(placement);
+        if (d === undefined) {
+            d = deepFreeze(JSON.parse(this.native.defaultParamsJson(placement)));
+            this.defaults.set(placement, d);
+        }
+        return d;
+    }
+    /**
+     * Decides a request on the current snapshot. An `ASSIGNED` decision's exposure is queued now,
+     * or, with `exposeLater`, returned as `exposureToken` for `expose()`.
+     */
+    decide(request, options) {
+        checkRequest(request);
+        const later = options !== undefined && options.exposeLater === true;
+        try {
+            if (needsJsonPath(request)) {
+                const u = request.userId ?? request.user_id ?? null;
+                const s = request.sessionId ?? request.session_id ?? null;
+                const j = JSON.parse(this.native.decideJson(toSpecRequest(request), later));
+                return Decision.fromJson(j, j.unit_type === 'user' ? u : j.unit_type === 'session' ? s : null);
+            }
+            const ctx = request.context;
+            const placement = (ctx === undefined || ctx === null ? undefined : ctx.placement);
+            const u = idOf(request.userId, request.user_id);
+            const s = idOf(request.sessionId, request.session_id);
+            const token = this.native.decideInto(placement, u, s, ctx, request.consent === false ? OPTED_OUT : 0, later, this.out);
+            const out = this.out;
+            const noConfig = out[REASON] === 0;
+            const tables = noConfig ? null : this.tablesFor(out[VERSION]);
+            return build(out, tables, placement, u, s, noConfig ? this.defaultsFor(placement) : EMPTY, token ?? null);
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** Logs the exposure carried by a token; false when the queue was full (counted). */
+    expose(token) {
+        try {
+            return this.native.expose(token);
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** Evaluates a flag on the current snapshot. */
+    flag(key, request) {
+        try {
+            return JSON.parse(this.native.flagJson(key, toSpecRequest(request)));
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** Queues an outcome with the unit's recent assignments; false when the queue was full. */
+    track(outcome) {
+        const o = {};
+        for (const [k, v] of Object.entries(outcome ?? {})) {
+            if (v !== undefined)
+                o[snake(k)] = v;
+        }
+        try {
+            return this.native.trackJson(JSON.stringify(o));
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** Every counter (nothing is dropped silently) and the config status. */
+    stats() {
+        return JSON.parse(this.native.statsJson());
+    }
+    /** Offers snapshot JSON pushed by the caller: true when swapped in. */
+    updateSnapshot(json) {
+        try {
+            return this.native.updateSnapshot(json);
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** Resolves once the first snapshot is in use; rejects with `TIMEOUT` (and the cause). */
+    async waitForInit(timeoutMs = 5000) {
+        try {
+            await this.native.waitForInit(timeoutMs);
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** Delivers what is queued; rejects with `TIMEOUT` when not done in time. */
+    async flush(timeoutMs = 5000) {
+        try {
+            await this.native.flush(timeoutMs);
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** Delivers what is queued and stops the background threads. Idempotent. */
+    async close(timeoutMs = 5000) {
+        if (!live.delete(this) && this.native.closed)
+            return;
+        try {
+            await this.native.close(timeoutMs);
+        }
+        catch (e) {
+            rethrow(e);
+        }
+    }
+    /** A bounded synchronous close (for exit paths); true when nothing had to be dropped. */
+    closeSync(timeoutMs = 500) {
+        live.delete(this);
+        return this.native.closeSync(timeoutMs);
+    }
+    /** True once `close` was called. */
+    get closed() {
+        return this.native.closed;
+    }
+}
+exports.Client = Client;
+/** @internal Panics inside the addon, to prove they surface as errors. */
+function debugPanic() {
+    try {
+        native.debugPanic();
+    }
+    catch (e) {
+        rethrow(e);
+    }
+}

@@ -1,0 +1,710 @@
+/**
+ * Vario for Node.js: in-process experiment decisions on the Rust engine shared by every Vario
+ * surface (the same bucket, the same decision, byte for byte).
+ *
+ * Decisions are synchronous and never touch the network; `waitForInit`, `flush` and `close`
+ * return promises. Background threads never keep the event loop alive, and clients left open
+ * are closed (events delivered) when the process is about to exit.
+ *
+ * This file is the TypeScript source of `index.js` and `index.d.ts` (built by `npm run build`).
+ */
+
+import native = require('./native.js')
+
+/** Slots of the scalar output the native side writes (see `src/lib.rs`, `mod slot`). */
+const REASON = 0
+const EXPERIMENT = 1
+const VARIANT = 2
+const PARAMS = 3
+const UNIT = 4
+const BUCKET = 5
+const SHARE = 6
+const ITERATION = 7
+const VERSION = 8
+const OUT_LEN = 9
+const OPTED_OUT = 1
+
+/** Why a decision came out as it did (SPEC `reason`). */
+export type Reason =
+  | 'NO_CONFIG'
+  | 'UNKNOWN_PLACEMENT'
+  | 'OPTED_OUT'
+  | 'FORCED'
+  | 'SHIPPED'
+  | 'OVERRIDE'
+  | 'ASSIGNED'
+  | 'NO_EXPERIMENT'
+  | 'NOT_RUNNING'
+  | 'NOT_STARTED'
+  | 'ENDED'
+  | 'MISSING_UNIT'
+  | 'HOLDOUT'
+  | 'TARGETING_MISS'
+  | 'LAYER_MISS'
+  | 'TRAFFIC_MISS'
+  | 'CONFIG_ERROR'
+
+const REASONS = native.reasonNames() as Reason[]
+const UNITS: Array<'user' | 'session' | null> = [null, 'user', 'session']
+
+/** Every error Vario throws: `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …). */
+export class VarioError extends Error {
+  readonly code: string
+  constructor(code: string, message: string) {
+    super(message)
+    this.name = 'VarioError'
+    this.code = code
+  }
+}
+
+function rethrow(e: unknown): never {
+  if (e instanceof Error && !(e instanceof VarioError)) {
+    const m = /^([A-Z][A-Z0-9_]*): ([\s\S]*)$/.exec(e.message)
+    if (m) throw new VarioError(m[1], m[2])
+    if (/panic/i.test(e.message)) throw new VarioError('INTERNAL', e.message)
+  }
+  throw e
+}
+
+/** A decision request. SPEC (`user_id`) and JavaScript (`userId`) spellings are both accepted. */
+export interface DecisionRequest {
+  userId?: string | null
+  sessionId?: string | null
+  user_id?: string | null
+  session_id?: string | null
+  /** `false` when the visitor opted out of tracking: placement defaults, no events. */
+  consent?: boolean | null
+  /** Record why every candidate experiment did or did not enroll. */
+  trace?: boolean | null
+  /** QA overrides for this request: experiment key → variant key. */
+  forced?: Record<string, string> | null
+  /** Targeting attributes; `placement` is required for decisions. */
+  context: { placement: string; [attribute: string]: unknown }
+}
+
+/** A request for a flag (`context.placement` optional). */
+export interface FlagRequest {
+  userId?: string | null
+  sessionId?: string | null
+  user_id?: string | null
+  session_id?: string | null
+  context?: { [attribute: string]: unknown } | null
+}
+
+/** Why one candidate did or did not enroll (present when `trace` was asked for). */
+export interface TraceEntry {
+  experiment_key: string
+  reason: Reason
+  bucket: number | null
+  layer_bucket: number | null
+}
+
+/** The SPEC JSON form of a decision (`Decision.toJSON()`). */
+export interface DecisionJson {
+  placement: string
+  experiment_id: unknown
+  experiment_key: string | null
+  variant: string | null
+  params: Record<string, unknown>
+  reason: Reason
+  unit_type: 'user' | 'session' | null
+  bucket: number | null
+  hash_key: string | null
+  allocation_share: number | null
+  iteration: number | null
+  config_version: number
+  trace?: TraceEntry[]
+  exposure_token?: string
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object') {
+    for (const x of Object.values(v as object)) deepFreeze(x)
+    Object.freeze(v)
+  }
+  return v
+}
+
+/** One placement decision. `params` is frozen and shared between decisions that serve it. */
+export class Decision {
+  readonly placement: string
+  readonly experimentId: unknown
+  readonly experimentKey: string | null
+  readonly variant: string | null
+  readonly params: Readonly<Record<string, unknown>>
+  readonly reason: Reason
+  readonly unitType: 'user' | 'session' | null
+  readonly bucket: number | null
+  readonly allocationShare: number | null
+  readonly iteration: number | null
+  readonly configVersion: number
+  readonly trace: TraceEntry[] | null
+  /** With `exposeLater`: pass to `Client.expose` when the unit actually sees the treatment. */
+  readonly exposureToken: string | null
+  private readonly unitId: string | null
+
+  /** @internal */
+  constructor(
+    placement: string,
+    experimentId: unknown,
+    experimentKey: string | null,
+    variant: string | null,
+    params: Readonly<Record<string, unknown>>,
+    reason: Reason,
+    unitType: 'user' | 'session' | null,
+    unitId: string | null,
+    bucket: number | null,
+    allocationShare: number | null,
+    iteration: number | null,
+    configVersion: number,
+    trace: TraceEntry[] | null,
+    exposureToken: string | null,
+  ) {
+    this.placement = placement
+    this.experimentId = experimentId
+    this.experimentKey = experimentKey
+    this.variant = variant
+    this.params = params
+    this.reason = reason
+    this.unitType = unitType
+    this.unitId = unitId
+    this.bucket = bucket
+    this.allocationShare = allocationShare
+    this.iteration = iteration
+    this.configVersion = configVersion
+    this.trace = trace
+    this.exposureToken = exposureToken
+  }
+
+  /** `"{experimentKey}:{unitId}"`, the string hashed for the bucket; null without one. */
+  get hashKey(): string | null {
+    return this.experimentKey !== null && this.unitId !== null ? `${this.experimentKey}:${this.unitId}` : null
+  }
+
+  /** True when the unit was randomised into a variant (reason `ASSIGNED`). */
+  get enrolled(): boolean {
+    return this.reason === 'ASSIGNED'
+  }
+
+  /** The SPEC JSON shape, field names and order. */
+  toJSON(): DecisionJson {
+    const j: DecisionJson = {
+      placement: this.placement,
+      experiment_id: this.experimentId,
+      experiment_key: this.experimentKey,
+      variant: this.variant,
+      params: this.params as Record<string, unknown>,
+      reason: this.reason,
+      unit_type: this.unitType,
+      bucket: this.bucket,
+      hash_key: this.hashKey,
+      allocation_share: this.allocationShare,
+      iteration: this.iteration,
+      config_version: this.configVersion,
+    }
+    if (this.trace !== null) j.trace = this.trace
+    if (this.exposureToken !== null) j.exposure_token = this.exposureToken
+    return j
+  }
+
+  /** @internal Builds a decision from its SPEC JSON (the path for traced and forced requests). */
+  static fromJson(j: DecisionJson, unitId: string | null): Decision {
+    return new Decision(
+      j.placement,
+      j.experiment_id,
+      j.experiment_key,
+      j.variant,
+      deepFreeze(j.params),
+      j.reason,
+      j.unit_type,
+      unitId,
+      j.bucket,
+      j.allocation_share,
+      j.iteration,
+      j.config_version,
+      j.trace ?? null,
+      j.exposure_token ?? null,
+    )
+  }
+}
+
+/** The result of a flag evaluation (SPEC names). */
+export interface FlagDecision {
+  flag: string
+  variant: string | null
+  value: unknown
+  reason: string
+  rule_index: number | null
+  unit_type: 'user' | 'session' | null
+  bucket: number | null
+  shadow_variant: string | null
+  config_version: number
+}
+
+/** Bulk decisions of `Snapshot.decideMany`. Codes are stable for one snapshot. */
+export interface DecisionBatch {
+  /** Index into `variantKeys` / `variantExperiments`; -1 when no variant. */
+  variantCodes: Int32Array
+  /** Index into `experimentKeys`; -1 when none. */
+  experimentCodes: Int32Array
+  /** The experiment bucket; -1 when not computed. */
+  buckets: Int32Array
+  /** Index into `reasonNames`. */
+  reasonCodes: Uint8Array
+  variantKeys: string[]
+  variantExperiments: string[]
+  experimentKeys: string[]
+  reasonNames: Reason[]
+}
+
+interface Experiment {
+  key: string
+  id: unknown
+  variants: string[]
+}
+
+/** Per-snapshot strings and params, fetched once. */
+class Tables {
+  readonly experiments: Experiment[]
+  private readonly params: Array<Readonly<Record<string, unknown>> | undefined> = []
+  constructor(
+    experimentsJson: string,
+    private readonly fetchParams: (id: number) => string | null,
+  ) {
+    this.experiments = JSON.parse(experimentsJson) as Experiment[]
+    for (const e of this.experiments) deepFreeze(e.id)
+  }
+  paramsOf(id: number): Readonly<Record<string, unknown>> {
+    let p = this.params[id]
+    if (p === undefined) {
+      p = deepFreeze(JSON.parse(this.fetchParams(id) ?? '{}') as Record<string, unknown>)
+      this.params[id] = p
+    }
+    return p
+  }
+}
+
+const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({})
+
+function idOf(a: string | null | undefined, b: string | null | undefined): string | null | undefined {
+  return a !== undefined ? a : b
+}
+
+function needsJsonPath(req: DecisionRequest): boolean {
+  return (
+    (req.trace !== undefined && req.trace !== null && req.trace !== false) ||
+    (req.forced !== undefined && req.forced !== null) ||
+    (req.consent !== undefined && req.consent !== null && typeof req.consent !== 'boolean')
+  )
+}
+
+function toSpecRequest(req: DecisionRequest | FlagRequest): string {
+  const r = req as DecisionRequest
+  return JSON.stringify({
+    user_id: idOf(r.userId, r.user_id) ?? null,
+    session_id: idOf(r.sessionId, r.session_id) ?? null,
+    consent: r.consent,
+    trace: r.trace,
+    forced: r.forced,
+    context: r.context,
+  })
+}
+
+function checkRequest(req: unknown): asserts req is DecisionRequest {
+  if (typeof req !== 'object' || req === null || Array.isArray(req)) {
+    throw new VarioError('INVALID_REQUEST', 'a request must be an object')
+  }
+}
+
+function build(
+  out: Float64Array,
+  tables: Tables | null,
+  placement: string,
+  userId: string | null | undefined,
+  sessionId: string | null | undefined,
+  defaults: Readonly<Record<string, unknown>>,
+  token: string | null,
+): Decision {
+  const ei = out[EXPERIMENT]
+  const exp = ei >= 0 && tables !== null ? tables.experiments[ei] : undefined
+  const vi = out[VARIANT]
+  const pid = out[PARAMS]
+  const unit = out[UNIT]
+  const unitId = unit === 1 ? (userId ?? null) : unit === 2 ? (sessionId ?? null) : null
+  const bucket = out[BUCKET]
+  const share = out[SHARE]
+  const iteration = out[ITERATION]
+  return new Decision(
+    placement,
+    exp === undefined ? null : exp.id,
+    exp === undefined ? null : exp.key,
+    exp !== undefined && vi >= 0 ? exp.variants[vi] : null,
+    pid >= 0 && tables !== null ? tables.paramsOf(pid) : defaults,
+    REASONS[out[REASON]],
+    UNITS[unit],
+    unitId,
+    bucket >= 0 ? bucket : null,
+    Number.isNaN(share) ? null : share,
+    iteration >= 0 ? iteration : null,
+    out[VERSION],
+    null,
+    token,
+  )
+}
+
+function nowArg(now?: number | Date | string | null): number | undefined {
+  if (now === undefined || now === null) return undefined
+  if (typeof now === 'number') return now
+  const t = now instanceof Date ? now.getTime() : Date.parse(now)
+  if (Number.isNaN(t)) throw new VarioError('INVALID_REQUEST', '`now` must be milliseconds, a Date or an RFC 3339 string')
+  return t
+}
+
+/** The SPEC §1 bucket: `xxh32("unit:key:salt", seed) % 10000`. */
+export function bucket(unitId: string, key: string, salt: string, seed?: number): number {
+  return native.bucket(unitId, key, salt, seed)
+}
+
+/** The xxh32 digest behind `bucket`. */
+export function digest(unitId: string, key: string, salt: string, seed?: number): number {
+  return native.digest(unitId, key, salt, seed)
+}
+
+/** The SPEC §5 pseudonym of an id: hex HMAC-SHA256 with `key`, hex SHA-256 without. */
+export function pseudonymize(unitId: string, key?: string | null): string {
+  return native.pseudonymize(unitId, key ?? null)
+}
+
+/** A compiled snapshot: pure, synchronous decisions with an explicit `now`. */
+export class Snapshot {
+  private readonly native: native.NativeSnapshot
+  private readonly tables: Tables
+  private readonly out = new Float64Array(OUT_LEN)
+
+  private constructor(n: native.NativeSnapshot) {
+    this.native = n
+    this.tables = new Tables(n.experimentsJson(), (id) => n.paramsJson(id))
+  }
+
+  /** Compiles snapshot JSON text; throws `VarioError` (`NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`). */
+  static fromJson(text: string): Snapshot {
+    try {
+      return new Snapshot(native.NativeSnapshot.fromJson(text))
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** The snapshot's version. */
+  get version(): number {
+    return this.native.version
+  }
+
+  /** Findings of compilation (disabled items are errors). */
+  get lints(): Array<{ code: string; severity: 'error' | 'warning'; item: string; message: string }> {
+    return JSON.parse(this.native.lintsJson())
+  }
+
+  /** Decides a request at `now` (ms since the epoch, a Date or RFC 3339; default: the current time). */
+  decide(request: DecisionRequest, now?: number | Date | string | null): Decision {
+    checkRequest(request)
+    const t = nowArg(now)
+    try {
+      if (needsJsonPath(request)) {
+        const u = request.userId ?? request.user_id ?? null
+        const s = request.sessionId ?? request.session_id ?? null
+        const j = JSON.parse(this.native.decideJson(toSpecRequest(request), t)) as DecisionJson
+        return Decision.fromJson(j, j.unit_type === 'user' ? u : j.unit_type === 'session' ? s : null)
+      }
+      const ctx = request.context
+      const placement = (ctx === undefined || ctx === null ? undefined : ctx.placement) as string
+      const u = idOf(request.userId, request.user_id)
+      const s = idOf(request.sessionId, request.session_id)
+      this.native.decideInto(placement, u, s, ctx, t, request.consent === false ? OPTED_OUT : 0, this.out)
+      return build(this.out, this.tables, placement, u, s, EMPTY, null)
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** The exposure an `ASSIGNED` decision of this request logs (no ids), or null. */
+  exposure(request: DecisionRequest, now?: number | Date | string | null): Record<string, unknown> | null {
+    checkRequest(request)
+    try {
+      return JSON.parse(this.native.exposureJson(toSpecRequest(request), nowArg(now)))
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** Evaluates a flag. */
+  flag(key: string, request: FlagRequest, now?: number | Date | string | null): FlagDecision {
+    try {
+      return JSON.parse(this.native.flagJson(key, toSpecRequest(request), nowArg(now)))
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** Decides one placement and context for many units at once, into typed arrays. */
+  decideMany(
+    userIds: Array<string | null>,
+    options: { sessionIds?: Array<string | null>; context: { placement: string; [k: string]: unknown }; now?: number | Date | string },
+  ): DecisionBatch {
+    try {
+      const r = this.native.decideMany(userIds, options.sessionIds, JSON.stringify(options.context), nowArg(options.now))
+      const variantKeys: string[] = []
+      const variantExperiments: string[] = []
+      for (const e of this.tables.experiments) {
+        for (const v of e.variants) {
+          variantKeys.push(v)
+          variantExperiments.push(e.key)
+        }
+      }
+      return {
+        variantCodes: r.variantCodes,
+        experimentCodes: r.experimentCodes,
+        buckets: r.buckets,
+        reasonCodes: r.reasonCodes,
+        variantKeys,
+        variantExperiments,
+        experimentKeys: this.tables.experiments.map((e) => e.key),
+        reasonNames: REASONS.slice(),
+      }
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** @internal The engine's own decision JSON, for byte-for-byte tests. */
+  decideJsonForTest(requestJson: string, now?: number): string {
+    return this.native.decideJson(requestJson, now)
+  }
+}
+
+/** Client options. Exactly one of `configUrl`, `configPath`, `bootstrap`. Durations are milliseconds. */
+export interface ClientOptions {
+  configUrl?: string
+  configPath?: string
+  /** Snapshot JSON text. */
+  bootstrap?: string
+  sdkKey?: string
+  /** Without it, events are appended to `sinkPath` (JSONL). */
+  ingestUrl?: string
+  sinkPath?: string
+  idHashKey?: string
+  /** Params per placement while no snapshot is loaded (`NO_CONFIG`). */
+  defaultParams?: Record<string, Record<string, unknown>>
+  pollIntervalMs?: number
+  requestTimeoutMs?: number
+  maxBackoffMs?: number
+  batchIntervalMs?: number
+  dedupWindowMs?: number
+  retryBaseMs?: number
+  queueCapacity?: number
+  batchSize?: number
+  dedupCapacity?: number
+  assignmentCapacity?: number
+  exposureContextKeys?: string[]
+  persistPath?: string
+  maxAttempts?: number
+  gzipThreshold?: number
+}
+
+/** An outcome to track (`eventType` required). */
+export interface Outcome {
+  eventType: string
+  userId?: string
+  sessionId?: string
+  itemId?: string
+  value?: number
+  currency?: string
+  placement?: string
+  properties?: Record<string, unknown>
+}
+
+function snake(k: string): string {
+  return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+}
+
+/** Clients not yet closed: closed when the process is about to exit. */
+const live = new Set<Client>()
+let exitHooks = false
+
+function installExitHooks(): void {
+  if (exitHooks) return
+  exitHooks = true
+  // The event loop is empty: deliver what open clients hold. Closing schedules work, so the loop
+  // runs again and ends once every client is closed.
+  process.on('beforeExit', () => {
+    for (const c of [...live]) void c.close(2000).catch(() => undefined)
+  })
+  // `process.exit()` or the last chance: a bounded synchronous close.
+  process.on('exit', () => {
+    for (const c of [...live]) c.closeSync(500)
+  })
+}
+
+/** The live client: config sync and event delivery on background threads. */
+export class Client {
+  private readonly native: native.NativeClient
+  private readonly out = new Float64Array(OUT_LEN)
+  private tables: Tables | null = null
+  private tablesVersion = -1
+  private readonly defaults = new Map<string, Readonly<Record<string, unknown>>>()
+
+  constructor(options: ClientOptions) {
+    const o: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(options ?? {})) {
+      if (v !== undefined) o[snake(k)] = v
+    }
+    try {
+      this.native = new native.NativeClient(JSON.stringify(o))
+    } catch (e) {
+      rethrow(e)
+    }
+    live.add(this)
+    installExitHooks()
+  }
+
+  private tablesFor(version: number): Tables | null {
+    if (version !== this.tablesVersion) {
+      const json = this.native.experimentsJson(version)
+      if (json === null || json === undefined) return null
+      const n = this.native
+      this.tables = new Tables(json, (id) => n.paramsJson(version, id) ?? null)
+      this.tablesVersion = version
+    }
+    return this.tables
+  }
+
+  private defaultsFor(placement: string): Readonly<Record<string, unknown>> {
+    let d = this.defaults.get(placement)
+    if (d === undefined) {
+      d = deepFreeze(JSON.parse(this.native.defaultParamsJson(placement)) as Record<string, unknown>)
+      this.defaults.set(placement, d)
+    }
+    return d
+  }
+
+  /**
+   * Decides a request on the current snapshot. An `ASSIGNED` decision's exposure is queued now,
+   * or, with `exposeLater`, returned as `exposureToken` for `expose()`.
+   */
+  decide(request: DecisionRequest, options?: { exposeLater?: boolean }): Decision {
+    checkRequest(request)
+    const later = options !== undefined && options.exposeLater === true
+    try {
+      if (needsJsonPath(request)) {
+        const u = request.userId ?? request.user_id ?? null
+        const s = request.sessionId ?? request.session_id ?? null
+        const j = JSON.parse(this.native.decideJson(toSpecRequest(request), later)) as DecisionJson
+        return Decision.fromJson(j, j.unit_type === 'user' ? u : j.unit_type === 'session' ? s : null)
+      }
+      const ctx = request.context
+      const placement = (ctx === undefined || ctx === null ? undefined : ctx.placement) as string
+      const u = idOf(request.userId, request.user_id)
+      const s = idOf(request.sessionId, request.session_id)
+      const token = this.native.decideInto(placement, u, s, ctx, request.consent === false ? OPTED_OUT : 0, later, this.out)
+      const out = this.out
+      const noConfig = out[REASON] === 0
+      const tables = noConfig ? null : this.tablesFor(out[VERSION])
+      return build(out, tables, placement, u, s, noConfig ? this.defaultsFor(placement) : EMPTY, token ?? null)
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** Logs the exposure carried by a token; false when the queue was full (counted). */
+  expose(token: string): boolean {
+    try {
+      return this.native.expose(token)
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** Evaluates a flag on the current snapshot. */
+  flag(key: string, request: FlagRequest): FlagDecision {
+    try {
+      return JSON.parse(this.native.flagJson(key, toSpecRequest(request)))
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** Queues an outcome with the unit's recent assignments; false when the queue was full. */
+  track(outcome: Outcome): boolean {
+    const o: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(outcome ?? {})) {
+      if (v !== undefined) o[snake(k)] = v
+    }
+    try {
+      return this.native.trackJson(JSON.stringify(o))
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** Every counter (nothing is dropped silently) and the config status. */
+  stats(): Record<string, unknown> {
+    return JSON.parse(this.native.statsJson())
+  }
+
+  /** Offers snapshot JSON pushed by the caller: true when swapped in. */
+  updateSnapshot(json: string): boolean {
+    try {
+      return this.native.updateSnapshot(json)
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** Resolves once the first snapshot is in use; rejects with `TIMEOUT` (and the cause). */
+  async waitForInit(timeoutMs = 5000): Promise<void> {
+    try {
+      await this.native.waitForInit(timeoutMs)
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** Delivers what is queued; rejects with `TIMEOUT` when not done in time. */
+  async flush(timeoutMs = 5000): Promise<void> {
+    try {
+      await this.native.flush(timeoutMs)
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** Delivers what is queued and stops the background threads. Idempotent. */
+  async close(timeoutMs = 5000): Promise<void> {
+    if (!live.delete(this) && this.native.closed) return
+    try {
+      await this.native.close(timeoutMs)
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  /** A bounded synchronous close (for exit paths); true when nothing had to be dropped. */
+  closeSync(timeoutMs = 500): boolean {
+    live.delete(this)
+    return this.native.closeSync(timeoutMs)
+  }
+
+  /** True once `close` was called. */
+  get closed(): boolean {
+    return this.native.closed
+  }
+}
+
+/** @internal Panics inside the addon, to prove they surface as errors. */
+export function debugPanic(): void {
+  try {
+    native.debugPanic()
+  } catch (e) {
+    rethrow(e)
+  }
+}

@@ -1,0 +1,792 @@
+//! `vario` for Node.js: the native half of the package (napi-rs).
+//!
+//! The JavaScript facade (`vario.js`) builds decision objects in JavaScript, where V8 makes them
+//! cheaply, from numbers this module writes into a `Float64Array` it owns; strings (experiment
+//! and variant keys, params) are fetched once per snapshot. So a decision crosses the boundary
+//! with a handful of scalars and no JSON:
+//!
+//! - ids and placement are read straight from the JS strings into thread-local buffers;
+//! - of the context object, only the attributes the snapshot's targeting reads (plus, for a
+//!   client, `page_type` and the exposure keys) are read, by name, into a map reused in place.
+//!
+//! Every entry point catches panics (`catch_unwind`): a bug surfaces as a JS `Error`, never as a
+//! crashed process. Errors carry a stable code in `error.code` (set by the facade from the
+//! `CODE: message` form used here).
+
+#![deny(clippy::all)]
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use vario::{ClientBuilder, Expose, Options, Outcome};
+use vario_core::{Decision, OwnedRequest, Reason, Request, Snapshot, UnitType};
+
+fn err(code: &str, msg: impl std::fmt::Display) -> Error {
+    Error::new(Status::GenericFailure, format!("{code}: {msg}"))
+}
+
+fn invalid(msg: impl std::fmt::Display) -> Error {
+    err("INVALID_REQUEST", msg)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading JS values without napi-rs conversions (no allocation per call)
+
+/// Reads a JS string into `buf`; `Ok(false)` for `null` / `undefined`.
+///
+/// # Safety
+/// `env` and `v` are the live handles of the current call.
+unsafe fn read_str(env: sys::napi_env, v: sys::napi_value, buf: &mut String, what: &str) -> Result<bool> {
+    let mut t = 0;
+    if unsafe { sys::napi_typeof(env, v, &mut t) } != sys::Status::napi_ok {
+        return Err(invalid(format!("`{what}` is unreadable")));
+    }
+    match t {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(false),
+        sys::ValueType::napi_string => {
+            let mut len = 0usize;
+            // SAFETY: length query (NULL buffer), then a copy into a buffer of len + 1 bytes.
+            unsafe { sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len) };
+            let mut bytes = std::mem::take(buf).into_bytes();
+            bytes.clear();
+            bytes.reserve(len + 1);
+            let mut written = 0usize;
+            unsafe {
+                sys::napi_get_value_string_utf8(env, v, bytes.as_mut_ptr().cast(), len + 1, &mut written);
+                bytes.set_len(written);
+            }
+            // Node writes valid UTF-8 (lone surrogates become U+FFFD).
+            *buf = String::from_utf8(bytes).map_err(|_| invalid(format!("`{what}` is not valid UTF-8")))?;
+            Ok(true)
+        }
+        _ => Err(invalid(format!("`{what}` must be a string, null or undefined"))),
+    }
+}
+
+/// A JS value as JSON (`undefined` → `None`). Functions and symbols are errors.
+///
+/// # Safety
+/// `env` and `v` are the live handles of the current call.
+unsafe fn read_value(env: sys::napi_env, v: sys::napi_value, depth: u32) -> Result<Option<Value>> {
+    if depth > 32 {
+        return Err(invalid("context values nest too deeply"));
+    }
+    let mut t = 0;
+    unsafe { sys::napi_typeof(env, v, &mut t) };
+    Ok(Some(match t {
+        sys::ValueType::napi_undefined => return Ok(None),
+        sys::ValueType::napi_null => Value::Null,
+        sys::ValueType::napi_boolean => {
+            let mut b = false;
+            unsafe { sys::napi_get_value_bool(env, v, &mut b) };
+            Value::Bool(b)
+        }
+        sys::ValueType::napi_number => {
+            let mut f = 0f64;
+            unsafe { sys::napi_get_value_double(env, v, &mut f) };
+            if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                Value::from(f as i64)
+            } else {
+                serde_json::Number::from_f64(f).map(Value::Number).ok_or_else(|| invalid("numbers must be finite"))?
+            }
+        }
+        sys::ValueType::napi_string => {
+            let mut s = String::new();
+            unsafe { read_str(env, v, &mut s, "context value")? };
+            Value::String(s)
+        }
+        sys::ValueType::napi_object => {
+            let mut is_array = false;
+            unsafe { sys::napi_is_array(env, v, &mut is_array) };
+            if is_array {
+                let mut len = 0u32;
+                unsafe { sys::napi_get_array_length(env, v, &mut len) };
+                let mut out = Vec::with_capacity(len as usize);
+                for i in 0..len {
+                    let mut e = ptr::null_mut();
+                    unsafe { sys::napi_get_element(env, v, i, &mut e) };
+                    out.push(unsafe { read_value(env, e, depth + 1)? }.unwrap_or(Value::Null));
+                }
+                Value::Array(out)
+            } else {
+                let mut names = ptr::null_mut();
+                unsafe { sys::napi_get_property_names(env, v, &mut names) };
+                let mut len = 0u32;
+                unsafe { sys::napi_get_array_length(env, names, &mut len) };
+                let mut m = Map::new();
+                let mut key = String::new();
+                for i in 0..len {
+                    let mut k = ptr::null_mut();
+                    let mut val = ptr::null_mut();
+                    unsafe {
+                        sys::napi_get_element(env, names, i, &mut k);
+                        read_str(env, k, &mut key, "key")?;
+                        sys::napi_get_property(env, v, k, &mut val);
+                    }
+                    if let Some(x) = unsafe { read_value(env, val, depth + 1)? } {
+                        m.insert(key.clone(), x);
+                    }
+                }
+                Value::Object(m)
+            }
+        }
+        _ => return Err(invalid("context values must be JSON-like (no functions or symbols)")),
+    }))
+}
+
+thread_local! {
+    static IDS: RefCell<(String, String, String)> = RefCell::new(Default::default());
+    static CONTEXT: RefCell<Map<String, Value>> = RefCell::new(Map::new());
+}
+
+/// Reads the named attributes of a JS context object into `map` (reused: values are replaced in
+/// place; an `undefined` attribute is removed).
+///
+/// # Safety
+/// `env` and `ctx` are the live handles of the current call; `ctx` is an object.
+unsafe fn fill_context(env: sys::napi_env, ctx: sys::napi_value, attrs: &[(CString, String)], map: &mut Map<String, Value>) -> Result<()> {
+    for (cname, name) in attrs {
+        let mut v = ptr::null_mut();
+        unsafe { sys::napi_get_named_property(env, ctx, cname.as_ptr(), &mut v) };
+        let mut t = 0;
+        unsafe { sys::napi_typeof(env, v, &mut t) };
+        if t == sys::ValueType::napi_string {
+            if let Some(Value::String(s)) = map.get_mut(name.as_str()) {
+                unsafe { read_str(env, v, s, name)? };
+                continue;
+            }
+        }
+        match unsafe { read_value(env, v, 0)? } {
+            Some(val) => match map.get_mut(name.as_str()) {
+                Some(slot) => *slot = val,
+                None => {
+                    map.insert(name.clone(), val);
+                }
+            },
+            None => {
+                map.shift_remove(name.as_str());
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot views and the output layout
+
+/// Slots of the output `Float64Array` (the facade reads the same indices).
+mod slot {
+    pub const REASON: usize = 0;
+    pub const EXPERIMENT: usize = 1;
+    pub const VARIANT: usize = 2;
+    pub const PARAMS: usize = 3;
+    pub const UNIT: usize = 4;
+    pub const BUCKET: usize = 5;
+    pub const SHARE: usize = 6;
+    pub const ITERATION: usize = 7;
+    pub const VERSION: usize = 8;
+    pub const LEN: usize = 9;
+}
+
+const REASONS: [Reason; 17] = [
+    Reason::NoConfig,
+    Reason::UnknownPlacement,
+    Reason::OptedOut,
+    Reason::Forced,
+    Reason::Shipped,
+    Reason::Override,
+    Reason::Assigned,
+    Reason::NoExperiment,
+    Reason::NotRunning,
+    Reason::NotStarted,
+    Reason::Ended,
+    Reason::MissingUnit,
+    Reason::Holdout,
+    Reason::TargetingMiss,
+    Reason::LayerMiss,
+    Reason::TrafficMiss,
+    Reason::ConfigError,
+];
+
+fn reason_code(r: Reason) -> f64 {
+    REASONS.iter().position(|x| *x == r).unwrap_or(0) as f64
+}
+
+/// The reason names, in the codes' order (for the facade).
+#[napi(catch_unwind)]
+pub fn reason_names() -> Vec<String> {
+    REASONS
+        .iter()
+        .map(|r| serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+        .collect()
+}
+
+fn write_out(d: &Decision<'_>, out: &mut [f64]) {
+    let opt = |x: Option<f64>| x.unwrap_or(-1.0);
+    out[slot::REASON] = reason_code(d.reason());
+    out[slot::EXPERIMENT] = opt(d.experiment_index().map(|i| i as f64));
+    out[slot::VARIANT] = opt(d.variant_index().map(|i| i as f64));
+    out[slot::PARAMS] = opt(d.params_id().map(f64::from));
+    out[slot::UNIT] = match d.unit_type() {
+        None => 0.0,
+        Some(UnitType::User) => 1.0,
+        Some(UnitType::Session) => 2.0,
+    };
+    out[slot::BUCKET] = opt(d.bucket().map(f64::from));
+    out[slot::SHARE] = d.allocation_share().unwrap_or(f64::NAN);
+    out[slot::ITERATION] = opt(d.iteration().map(|i| i as f64));
+    out[slot::VERSION] = d.config_version() as f64;
+}
+
+/// A snapshot with the attribute names its decisions read.
+struct View {
+    snap: Arc<Snapshot>,
+    attrs: Vec<(CString, String)>,
+}
+
+impl View {
+    fn new(snap: Arc<Snapshot>, extra: &[String]) -> View {
+        let mut names: Vec<String> = snap.context_attributes().iter().map(|s| s.to_string()).collect();
+        for e in extra {
+            if !names.contains(e) {
+                names.push(e.clone());
+            }
+        }
+        let attrs = names.into_iter().filter_map(|n| CString::new(n.clone()).ok().map(|c| (c, n))).collect();
+        View { snap, attrs }
+    }
+
+    fn experiments_json(&self) -> String {
+        let list: Vec<Value> = (0..self.snap.experiment_count())
+            .filter_map(|i| self.snap.experiment_at(i))
+            .map(|(key, id, vs)| serde_json::json!({"key": key, "id": id, "variants": vs.collect::<Vec<_>>()}))
+            .collect();
+        Value::Array(list).to_string()
+    }
+
+    fn params_json(&self, id: u32) -> String {
+        self.snap.params_by_id(id).map_or_else(|| "{}".into(), |m| Value::Object(m.clone()).to_string())
+    }
+}
+
+/// Output flags of `decideInto`.
+const OPTED_OUT: u32 = 1;
+
+/// Runs `f` with the request read from the JS arguments.
+///
+/// # Safety
+/// `env` and the values are the live handles of the current call.
+#[allow(clippy::too_many_arguments)]
+unsafe fn with_request<R>(
+    env: sys::napi_env,
+    view: &View,
+    placement: sys::napi_value,
+    user: sys::napi_value,
+    session: sys::napi_value,
+    ctx: sys::napi_value,
+    flags: u32,
+    f: impl FnOnce(&Request<'_>) -> Result<R>,
+) -> Result<R> {
+    IDS.with(|ids| {
+        let mut ids = ids.try_borrow_mut().map_err(|_| err("INTERNAL", "re-entered"))?;
+        let (p, u, s) = &mut *ids;
+        if !unsafe { read_str(env, placement, p, "context.placement")? } {
+            return Err(invalid("`context.placement` is required"));
+        }
+        let has_user = unsafe { read_str(env, user, u, "user_id")? };
+        let has_session = unsafe { read_str(env, session, s, "session_id")? };
+        let mut t = 0;
+        unsafe { sys::napi_typeof(env, ctx, &mut t) };
+        let run = |map: Option<&Map<String, Value>>| {
+            let mut r = Request::new(p.as_str());
+            r.user_id = has_user.then_some(u.as_str());
+            r.session_id = has_session.then_some(s.as_str());
+            r.context = map;
+            r.consent = flags & OPTED_OUT == 0;
+            f(&r)
+        };
+        match t {
+            sys::ValueType::napi_undefined | sys::ValueType::napi_null => run(None),
+            sys::ValueType::napi_object => CONTEXT.with(|c| {
+                let mut map = c.try_borrow_mut().map_err(|_| err("INTERNAL", "re-entered"))?;
+                unsafe { fill_context(env, ctx, &view.attrs, &mut map)? };
+                run(Some(&map))
+            }),
+            _ => Err(invalid("`context` must be an object")),
+        }
+    })
+}
+
+fn now_or_clock(now: Option<f64>) -> i64 {
+    match now {
+        Some(n) if n.is_finite() => n as i64,
+        _ => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
+    }
+}
+
+fn owned_request(json: &str, require_placement: bool) -> Result<OwnedRequest> {
+    OwnedRequest::from_json(json, require_placement).map_err(|e| invalid(e.0))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot
+
+/// A compiled snapshot (native half of `Snapshot`).
+#[napi]
+pub struct NativeSnapshot {
+    view: Arc<View>,
+}
+
+#[napi]
+impl NativeSnapshot {
+    /// Compiles snapshot JSON text; throws `SNAPSHOT:<code>: …` when rejected whole.
+    #[napi(factory, catch_unwind)]
+    pub fn from_json(text: String) -> Result<NativeSnapshot> {
+        let snap = Snapshot::from_json(&text).map_err(|e| err(e.code(), e))?;
+        Ok(NativeSnapshot { view: Arc::new(View::new(Arc::new(snap), &[])) })
+    }
+
+    /// The snapshot's version.
+    #[napi(getter, catch_unwind)]
+    pub fn version(&self) -> f64 {
+        self.view.snap.version() as f64
+    }
+
+    /// Lints as JSON.
+    #[napi(catch_unwind)]
+    pub fn lints_json(&self) -> String {
+        serde_json::to_string(self.view.snap.lints()).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// `[{key, id, variants}]` of every experiment, by index.
+    #[napi(catch_unwind)]
+    pub fn experiments_json(&self) -> String {
+        self.view.experiments_json()
+    }
+
+    /// The params map with this dense id, as JSON.
+    #[napi(catch_unwind)]
+    pub fn params_json(&self, id: u32) -> String {
+        self.view.params_json(id)
+    }
+
+    /// The hot path: decides and writes the scalars into `out` (see the facade).
+    #[napi(catch_unwind)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide_into(
+        &self,
+        env: Env,
+        placement: Unknown<'_>,
+        user_id: Unknown<'_>,
+        session_id: Unknown<'_>,
+        context: Unknown<'_>,
+        now: Option<f64>,
+        flags: u32,
+        #[napi(ts_arg_type = "Float64Array")] mut out: Float64ArraySlice<'_>,
+    ) -> Result<()> {
+        // SAFETY: the facade owns `out` and does not touch it during the call.
+        let out = unsafe { out.as_mut() };
+        if out.len() < slot::LEN {
+            return Err(invalid("output array too short"));
+        }
+        let now = now_or_clock(now);
+        let raw = env.raw();
+        // SAFETY: every handle belongs to this call.
+        unsafe {
+            with_request(raw, &self.view, placement.raw(), user_id.raw(), session_id.raw(), context.raw(), flags, |r| {
+                write_out(&self.view.snap.decide(r, now), out);
+                Ok(())
+            })
+        }
+    }
+
+    /// Decision JSON (SPEC field names) for request JSON: the path for `trace` and `forced`.
+    #[napi(catch_unwind)]
+    pub fn decide_json(&self, request_json: String, now: Option<f64>) -> Result<String> {
+        let req = owned_request(&request_json, true)?;
+        Ok(self.view.snap.decide(&req.as_request(), now_or_clock(now)).to_json())
+    }
+
+    /// The exposure an `ASSIGNED` decision logs (fields other than ids) as JSON, or `null`.
+    #[napi(catch_unwind)]
+    pub fn exposure_json(&self, request_json: String, now: Option<f64>) -> Result<String> {
+        let req = owned_request(&request_json, true)?;
+        let r = req.as_request();
+        let now = now_or_clock(now);
+        let d = self.view.snap.decide(&r, now);
+        Ok(match d.exposure(now, &[], r.context) {
+            Some(x) => serde_json::to_string(&x.data).unwrap_or_else(|_| "null".into()),
+            None => "null".into(),
+        })
+    }
+
+    /// Flag result JSON.
+    #[napi(catch_unwind)]
+    pub fn flag_json(&self, key: String, request_json: String, now: Option<f64>) -> Result<String> {
+        let req = owned_request(&request_json, false)?;
+        Ok(self.view.snap.flag(&key, &req.as_request(), now_or_clock(now)).to_json())
+    }
+
+    /// Bulk decisions for one placement and context: typed arrays of variant codes (index into
+    /// the flattened variants of `experimentsJson()`, -1 none), experiment indices, buckets (-1)
+    /// and reason codes.
+    #[napi(catch_unwind)]
+    pub fn decide_many(
+        &self,
+        user_ids: Vec<Option<String>>,
+        session_ids: Option<Vec<Option<String>>>,
+        context_json: String,
+        now: Option<f64>,
+    ) -> Result<DecideManyResult> {
+        let ctx: Map<String, Value> = match serde_json::from_str(&context_json) {
+            Ok(Value::Object(m)) => m,
+            _ => return Err(invalid("`context` must be an object")),
+        };
+        let placement = match ctx.get("placement") {
+            Some(Value::String(p)) => p.clone(),
+            _ => return Err(invalid("`context.placement` is required")),
+        };
+        if session_ids.as_ref().is_some_and(|s| s.len() != user_ids.len()) {
+            return Err(invalid("`userIds` and `sessionIds` must have the same length"));
+        }
+        let now = now_or_clock(now);
+        let snap = &self.view.snap;
+        let mut base = Vec::with_capacity(snap.experiment_count());
+        let mut total = 0i32;
+        for i in 0..snap.experiment_count() {
+            base.push(total);
+            total += snap.experiment_at(i).map_or(0, |(_, _, vs)| vs.len() as i32);
+        }
+        let n = user_ids.len();
+        let (mut vc, mut ec, mut bk, mut rc) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for (i, u) in user_ids.iter().enumerate() {
+            let mut r = Request::new(&placement).context(&ctx);
+            r.user_id = u.as_deref();
+            r.session_id = session_ids.as_ref().and_then(|s| s[i].as_deref());
+            let d = snap.decide(&r, now);
+            let ei = d.experiment_index();
+            vc.push(match (ei, d.variant_index()) {
+                (Some(e), Some(v)) => base[e] + v as i32,
+                _ => -1,
+            });
+            ec.push(ei.map_or(-1, |e| e as i32));
+            bk.push(d.bucket().map_or(-1, |b| b as i32));
+            rc.push(reason_code(d.reason()) as u8);
+        }
+        Ok(DecideManyResult {
+            variant_codes: Int32Array::new(vc),
+            experiment_codes: Int32Array::new(ec),
+            buckets: Int32Array::new(bk),
+            reason_codes: Uint8Array::new(rc),
+        })
+    }
+}
+
+/// Typed arrays of a bulk decision.
+#[napi(object)]
+pub struct DecideManyResult {
+    /// Index into the flattened variant list, -1 when no variant.
+    pub variant_codes: Int32Array,
+    /// Experiment index, -1 when none.
+    pub experiment_codes: Int32Array,
+    /// Bucket, -1 when not computed.
+    pub buckets: Int32Array,
+    /// Index into `reasonNames()`.
+    pub reason_codes: Uint8Array,
+}
+
+/// The SPEC §1 bucket: `xxh32("unit:key:salt", seed) % 10000`.
+#[napi(catch_unwind)]
+pub fn bucket(unit_id: String, key: String, salt: String, seed: Option<u32>) -> u32 {
+    vario_core::bucket(&unit_id, &key, &salt, seed.unwrap_or(0))
+}
+
+/// The xxh32 digest behind `bucket`.
+#[napi(catch_unwind)]
+pub fn digest(unit_id: String, key: String, salt: String, seed: Option<u32>) -> u32 {
+    vario_core::digest(&unit_id, &key, &salt, seed.unwrap_or(0))
+}
+
+/// The SPEC §5 pseudonym: hex HMAC-SHA256 with `key`, hex SHA-256 without.
+#[napi(catch_unwind)]
+pub fn pseudonymize(unit_id: String, key: Option<String>) -> String {
+    vario_core::Pseudonymizer::new(key.as_deref()).apply(&unit_id)
+}
+
+/// Diagnostics: panics inside the addon (the error proves panics are contained).
+#[napi(catch_unwind)]
+pub fn debug_panic() {
+    panic!("debugPanic was called");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+/// The live client (native half of `Client`).
+#[napi]
+pub struct NativeClient {
+    inner: Arc<vario::Client>,
+    closed: Arc<AtomicBool>,
+    extra_attrs: Vec<String>,
+    /// Views of the snapshots decisions were made on, by version (the current one and a few
+    /// before it, so the facade can resolve a decision's indices even across a swap).
+    views: Mutex<Vec<(u64, Arc<View>)>>,
+    defaults_json: HashMap<String, String>,
+}
+
+const VIEWS_KEPT: usize = 4;
+
+impl NativeClient {
+    fn open(&self) -> Result<&vario::Client> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(err("CLOSED", "the client is closed"));
+        }
+        Ok(&self.inner)
+    }
+
+    fn view_of(&self, snap: &Arc<Snapshot>) -> Arc<View> {
+        let mut views = self.views.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, v)) = views.iter().find(|(_, v)| Arc::ptr_eq(&v.snap, snap)) {
+            return v.clone();
+        }
+        let v = Arc::new(View::new(snap.clone(), &self.extra_attrs));
+        views.push((snap.version(), v.clone()));
+        if views.len() > VIEWS_KEPT {
+            views.remove(0);
+        }
+        v
+    }
+
+    fn view_for(&self, version: f64) -> Option<Arc<View>> {
+        let views = self.views.lock().unwrap_or_else(|p| p.into_inner());
+        views.iter().find(|(v, _)| *v as f64 == version).map(|(_, v)| v.clone())
+    }
+
+    fn current_view(&self) -> Option<Arc<View>> {
+        self.inner.snapshot().map(|s| self.view_of(&s))
+    }
+}
+
+/// A blocking client call run on the libuv thread pool, resolving a promise.
+pub struct Blocking {
+    client: Arc<vario::Client>,
+    op: BlockingOp,
+    timeout: Duration,
+}
+
+/// Which blocking call.
+pub enum BlockingOp {
+    /// `wait_for_init`.
+    Init,
+    /// `flush`.
+    Flush,
+    /// `close`.
+    Close,
+}
+
+impl Task for Blocking {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self.op {
+            BlockingOp::Init => self.client.wait_for_init(self.timeout).map_err(|e| err("TIMEOUT", e)),
+            BlockingOp::Flush => self.client.flush(self.timeout).map_err(|e| err("TIMEOUT", e)),
+            BlockingOp::Close => self.client.close(self.timeout).map_err(|e| err("TIMEOUT", e)),
+        }));
+        r.unwrap_or_else(|_| Err(err("INTERNAL", "panic inside vario")))
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[napi]
+impl NativeClient {
+    /// Starts a client from options JSON (the Rust `Options` keys; the facade converts).
+    #[napi(constructor, catch_unwind)]
+    pub fn new(options_json: String) -> Result<NativeClient> {
+        let mut opts = Options::from_json(&options_json).map_err(|e| err("INVALID_OPTIONS", e))?;
+        if opts.sdk_name == Options::default().sdk_name {
+            opts.sdk_name = "vario-node".into();
+        }
+        let mut extra_attrs = opts.exposure_context_keys.clone();
+        extra_attrs.push("page_type".into());
+        let defaults_json =
+            opts.default_params.iter().map(|(k, v)| (k.clone(), Value::Object(v.clone()).to_string())).collect();
+        let client = ClientBuilder::new().options(opts).build().map_err(|e| err("INVALID_OPTIONS", e))?;
+        Ok(NativeClient {
+            inner: Arc::new(client),
+            closed: Arc::new(AtomicBool::new(false)),
+            extra_attrs,
+            views: Mutex::new(Vec::new()),
+            defaults_json,
+        })
+    }
+
+    /// The hot path: decides on the current snapshot, queues the exposure (or returns a token
+    /// with `exposeLater`), and writes the scalars into `out`.
+    #[napi(catch_unwind)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide_into(
+        &self,
+        env: Env,
+        placement: Unknown<'_>,
+        user_id: Unknown<'_>,
+        session_id: Unknown<'_>,
+        context: Unknown<'_>,
+        flags: u32,
+        expose_later: bool,
+        #[napi(ts_arg_type = "Float64Array")] mut out: Float64ArraySlice<'_>,
+    ) -> Result<Option<String>> {
+        let client = self.open()?;
+        // SAFETY: the facade owns `out` and does not touch it during the call.
+        let out = unsafe { out.as_mut() };
+        if out.len() < slot::LEN {
+            return Err(invalid("output array too short"));
+        }
+        let snap = client.snapshot();
+        let view = match &snap {
+            Some(s) => self.view_of(s),
+            // No snapshot yet: the placement and ids still need reading, against no attributes.
+            None => Arc::new(View::new(Arc::new(Snapshot::from_json(r#"{"schema_version":1,"version":0}"#).map_err(|e| err("INTERNAL", e))?), &self.extra_attrs)),
+        };
+        let expose = if expose_later { Expose::Later } else { Expose::Now };
+        let raw = env.raw();
+        // SAFETY: every handle belongs to this call.
+        unsafe {
+            with_request(raw, &view, placement.raw(), user_id.raw(), session_id.raw(), context.raw(), flags, |r| {
+                Ok(client.decide_in(r, expose, |s, d, token| {
+                    if s.is_some_and(|s| !Arc::ptr_eq(s, &view.snap)) {
+                        // Swapped between our load and the decision: make sure the facade can
+                        // resolve this version.
+                        if let Some(s) = s {
+                            self.view_of(s);
+                        }
+                    }
+                    write_out(d, out);
+                    token.map(str::to_owned)
+                }))
+            })
+        }
+    }
+
+    /// `[{key, id, variants}]` of the snapshot with this version (recently used), or null.
+    #[napi(catch_unwind)]
+    pub fn experiments_json(&self, version: f64) -> Option<String> {
+        self.view_for(version).or_else(|| self.current_view().filter(|v| v.snap.version() as f64 == version)).map(|v| v.experiments_json())
+    }
+
+    /// Params JSON by dense id for the snapshot with this version.
+    #[napi(catch_unwind)]
+    pub fn params_json(&self, version: f64, id: u32) -> Option<String> {
+        self.view_for(version).map(|v| v.params_json(id))
+    }
+
+    /// The caller's default params for a placement while no snapshot is loaded, as JSON.
+    #[napi(catch_unwind)]
+    pub fn default_params_json(&self, placement: String) -> String {
+        self.defaults_json.get(&placement).cloned().unwrap_or_else(|| "{}".into())
+    }
+
+    /// Decision JSON for request JSON (the path for `trace` and `forced`).
+    #[napi(catch_unwind)]
+    pub fn decide_json(&self, request_json: String, expose_later: bool) -> Result<String> {
+        let req = owned_request(&request_json, true)?;
+        Ok(self.open()?.decide_json(&req.as_request(), if expose_later { Expose::Later } else { Expose::Now }))
+    }
+
+    /// Logs the exposure of a token; false when the queue was full (counted).
+    #[napi(catch_unwind)]
+    pub fn expose(&self, token: String) -> Result<bool> {
+        self.open()?.expose(&token).map_err(|e| err(e.code(), e))
+    }
+
+    /// Flag result JSON on the current snapshot.
+    #[napi(catch_unwind)]
+    pub fn flag_json(&self, key: String, request_json: String) -> Result<String> {
+        let req = owned_request(&request_json, false)?;
+        Ok(self.open()?.flag_with(&key, &req.as_request(), |f| f.to_json()))
+    }
+
+    /// Queues an outcome given as JSON; false when the queue was full (counted).
+    #[napi(catch_unwind)]
+    pub fn track_json(&self, outcome_json: String) -> Result<bool> {
+        let client = self.open()?;
+        let v: Value = serde_json::from_str(&outcome_json).map_err(invalid)?;
+        let o = Outcome::from_value(&v).map_err(|e| invalid(e.0))?;
+        Ok(client.track(o))
+    }
+
+    /// Counters and config status as JSON (works after close).
+    #[napi(catch_unwind)]
+    pub fn stats_json(&self) -> String {
+        serde_json::to_string(&self.inner.stats()).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// Offers snapshot JSON pushed by the caller.
+    #[napi(catch_unwind)]
+    pub fn update_snapshot(&self, json: String) -> Result<bool> {
+        self.open()?.update_snapshot(&json).map_err(|(kind, msg)| err(&format!("SNAPSHOT_{kind:?}").to_uppercase(), msg))
+    }
+
+    /// Resolves when the first snapshot is in use; rejects with `TIMEOUT` after `timeoutMs`.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn wait_for_init(&self, timeout_ms: u32) -> Result<AsyncTask<Blocking>> {
+        Ok(AsyncTask::new(Blocking {
+            client: {
+                self.open()?;
+                self.inner.clone()
+            },
+            op: BlockingOp::Init,
+            timeout: Duration::from_millis(u64::from(timeout_ms)),
+        }))
+    }
+
+    /// Delivers what is queued; rejects with `TIMEOUT` when not done in time.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn flush(&self, timeout_ms: u32) -> Result<AsyncTask<Blocking>> {
+        Ok(AsyncTask::new(Blocking {
+            client: {
+                self.open()?;
+                self.inner.clone()
+            },
+            op: BlockingOp::Flush,
+            timeout: Duration::from_millis(u64::from(timeout_ms)),
+        }))
+    }
+
+    /// Closes the client (idempotent); rejects with `TIMEOUT` when events had to be dropped.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn close(&self, timeout_ms: u32) -> AsyncTask<Blocking> {
+        self.closed.store(true, Ordering::Release);
+        AsyncTask::new(Blocking {
+            client: self.inner.clone(),
+            op: BlockingOp::Close,
+            timeout: Duration::from_millis(u64::from(timeout_ms)),
+        })
+    }
+
+    /// Closes synchronously (for `process.on('exit')`), waiting at most `timeoutMs`.
+    #[napi(catch_unwind)]
+    pub fn close_sync(&self, timeout_ms: u32) -> bool {
+        self.closed.store(true, Ordering::Release);
+        self.inner.close(Duration::from_millis(u64::from(timeout_ms))).is_ok()
+    }
+
+    /// True once `close` was called.
+    #[napi(getter, catch_unwind)]
+    pub fn closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
