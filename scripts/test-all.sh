@@ -37,4 +37,11 @@ bindings/python/.venv/bin/python -m pip install --quiet --disable-pip-version-ch
 bindings/python/.venv/bin/python -m pytest -q bindings/python/tests
 bindings/python/.venv/bin/python examples/python/backtest.py 200000
 
+step "node addon: npm ci, debug build (napi + tsc; generated types must match the committed ones), node --test, edge handler example"
+(cd bindings/node && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+git diff --exit-code -- bindings/node/native.js bindings/node/native.d.ts bindings/node/index.js bindings/node/index.d.ts \
+  || { echo "generated Node bindings differ from the committed ones: run npm run build in bindings/node and commit"; exit 1; }
+(cd bindings/node && node --test test/)
+node examples/node/edge_handler.mjs --self-test
+
 printf '\nall suites passed\n'
