@@ -17,7 +17,7 @@ use vario_core::{Decision, FlagDecision, Pseudonymizer, Request, Sdk, Snapshot, 
 /// Wall-clock milliseconds for decisions and events. On Linux this reads the coarse realtime clock
 /// (updated every tick, 1-4 ms; no syscall, ~5 ns instead of ~26 ns): every consumer of this value
 /// (time windows, schedules, event timestamps) works at millisecond granularity or coarser.
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     #[cfg(target_os = "linux")]
     {
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -522,9 +522,23 @@ impl Client {
         expose: Expose,
         f: impl FnOnce(Option<&Arc<Snapshot>>, &Decision<'_>, Option<&str>) -> R,
     ) -> R {
-        inc(&self.inner.shared.c.decisions);
         let guard = self.inner.snapshot.load();
-        let Some(snap) = guard.as_ref() else {
+        self.decide_on(guard.as_ref(), req, expose, f)
+    }
+
+    /// Like [`Client::decide_in`] on a snapshot the caller loaded with [`Client::snapshot`] (or
+    /// `None` for the no-config answer), so a binding can read exactly the context attributes
+    /// that snapshot targets before deciding on it. The exposure is resolved against that
+    /// snapshot's version, which the client keeps for the last 1,024 swaps.
+    pub fn decide_on<R>(
+        &self,
+        snap: Option<&Arc<Snapshot>>,
+        req: &Request<'_>,
+        expose: Expose,
+        f: impl FnOnce(Option<&Arc<Snapshot>>, &Decision<'_>, Option<&str>) -> R,
+    ) -> R {
+        inc(&self.inner.shared.c.decisions);
+        let Some(snap) = snap else {
             inc(&self.inner.shared.c.decisions_no_config);
             let defaults = self.inner.defaults.get(req.placement).unwrap_or(&self.inner.empty);
             return f(None, &Decision::no_config(req.placement, defaults), None);

@@ -40,7 +40,7 @@ mod options;
 mod pipeline;
 mod stats;
 
-pub use client::{Client, Expose, InitError, TimeoutError, fork_generation};
+pub use client::{Client, Expose, InitError, TimeoutError, fork_generation, now_ms};
 pub use options::{BuildError, ClientBuilder, ConfigSpec, EventCallback, LocalSink, Options};
 pub use pipeline::Outcome;
 pub use stats::{ConfigErrorKind, ConfigSource, Stats};

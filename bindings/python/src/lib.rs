@@ -223,13 +223,22 @@ struct View {
     snap: Arc<vario_core::Snapshot>,
     params: Vec<OnceLock<Py<PyAny>>>,
     experiments: Vec<OnceLock<ExpObjs>>,
+    /// The context attributes decisions read (interned names), see `with_request`.
+    attrs: Vec<(Py<PyString>, String)>,
 }
 
 impl View {
-    fn new(snap: Arc<vario_core::Snapshot>) -> View {
+    /// `extra`: attributes read besides the targeted ones (a client's exposure keys).
+    fn new(py: Python<'_>, snap: Arc<vario_core::Snapshot>, extra: &[String]) -> View {
         let params = (0..snap.params_count()).map(|_| OnceLock::new()).collect();
         let experiments = (0..snap.experiment_count()).map(|_| OnceLock::new()).collect();
-        View { snap, params, experiments }
+        let mut attrs: Vec<(Py<PyString>, String)> = Vec::new();
+        for name in snap.context_attributes().iter().map(|s| s.to_string()).chain(extra.iter().cloned()) {
+            if name != "placement" && !attrs.iter().any(|(_, n)| *n == name) {
+                attrs.push((PyString::intern(py, &name).unbind(), name));
+            }
+        }
+        View { snap, params, experiments, attrs }
     }
 
     fn params(&self, py: Python<'_>, id: u32) -> PyResult<Py<PyAny>> {
@@ -259,18 +268,37 @@ impl View {
     }
 }
 
-/// Where a decision's params came from, for `to_dict()`.
-enum ParamsSrc {
-    Snapshot(Arc<View>, u32),
-    Defaults(Arc<Map<String, Value>>),
-}
-
 // ---------------------------------------------------------------------------------------------
 // Requests
 
 thread_local! {
     /// The context map decisions read, reused across calls on this thread.
     static CONTEXT: RefCell<Map<String, Value>> = RefCell::new(Map::new());
+}
+
+/// Interned request keys: a request dict written as a literal in Python source has these very
+/// objects as keys, so matching is a pointer comparison.
+struct Keys {
+    user_id: Py<PyString>,
+    session_id: Py<PyString>,
+    context: Py<PyString>,
+    consent: Py<PyString>,
+    trace: Py<PyString>,
+    forced: Py<PyString>,
+    placement: Py<PyString>,
+}
+
+fn keys(py: Python<'_>) -> &Keys {
+    static KEYS: PyOnceLock<Keys> = PyOnceLock::new();
+    KEYS.get_or_init(py, || Keys {
+        user_id: PyString::intern(py, "user_id").unbind(),
+        session_id: PyString::intern(py, "session_id").unbind(),
+        context: PyString::intern(py, "context").unbind(),
+        consent: PyString::intern(py, "consent").unbind(),
+        trace: PyString::intern(py, "trace").unbind(),
+        forced: PyString::intern(py, "forced").unbind(),
+        placement: PyString::intern(py, "placement").unbind(),
+    })
 }
 
 /// Updates `slot` to `v`, reusing a string buffer when both are strings.
@@ -284,22 +312,40 @@ fn assign(slot: &mut Value, v: &Bound<'_, PyAny>) -> PyResult<()> {
     Ok(())
 }
 
-/// Makes `map` equal to `dict`; in place when the keys are the same, in the same order.
-fn fill_context(map: &mut Map<String, Value>, dict: &Bound<'_, PyDict>) -> PyResult<()> {
-    if map.len() == dict.len() {
-        let mut same = true;
-        for ((k, slot), (pk, pv)) in map.iter_mut().zip(dict.iter()) {
-            let pk = pk.cast::<PyString>().map_err(|_| invalid("context keys must be str"))?;
-            if k.as_str() != pk.to_str()? {
-                same = false;
-                break;
+/// Makes `map` hold exactly the `attrs` present in `dict` (values replaced in place).
+fn fill_attrs(
+    map: &mut Map<String, Value>,
+    dict: &Bound<'_, PyDict>,
+    attrs: &[(Py<PyString>, String)],
+) -> PyResult<()> {
+    let py = dict.py();
+    let mut present = 0;
+    for (key, name) in attrs {
+        match dict.get_item(key.bind(py))? {
+            Some(v) => match map.get_mut(name.as_str()) {
+                Some(slot) => {
+                    present += 1;
+                    assign(slot, &v)?
+                }
+                None => {
+                    present += 1;
+                    map.insert(name.clone(), to_value(&v)?);
+                }
+            },
+            None => {
+                map.shift_remove(name.as_str());
             }
-            assign(slot, &pv)?;
-        }
-        if same {
-            return Ok(());
         }
     }
+    // Keys another snapshot's attributes left behind.
+    if map.len() > present {
+        map.retain(|k, _| attrs.iter().any(|(_, n)| n == k));
+    }
+    Ok(())
+}
+
+/// Makes `map` equal to `dict` (bulk decisions and the context of `exposure()`).
+fn fill_context(map: &mut Map<String, Value>, dict: &Bound<'_, PyDict>) -> PyResult<()> {
     map.clear();
     for (k, v) in dict.iter() {
         let k = k.cast::<PyString>().map_err(|_| invalid("context keys must be str"))?;
@@ -319,67 +365,113 @@ struct ReqParts<'py> {
     forced: Option<Map<String, Value>>,
 }
 
-fn opt_str<'py>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyString>>> {
-    match d.get_item(key)? {
-        None => Ok(None),
-        Some(v) if v.is_none() => Ok(None),
-        Some(v) => v
-            .cast_into::<PyString>()
-            .map(Some)
-            .map_err(|e| invalid(format!("`{key}` must be a str or None, not {}", type_name(e.into_inner().as_any())))),
-    }
-}
-
-fn opt_bool(d: &Bound<'_, PyDict>, key: &str, default: bool) -> PyResult<bool> {
-    match d.get_item(key)? {
-        None => Ok(default),
-        Some(v) if v.is_none() => Ok(default),
-        Some(v) => v.cast::<PyBool>().map(|b| b.is_true()).map_err(|_| invalid(format!("`{key}` must be a bool"))),
-    }
-}
-
 fn type_name(v: &Bound<'_, PyAny>) -> String {
     v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
 }
 
-fn parse_request<'py>(req: &Bound<'py, PyAny>, require_placement: bool) -> PyResult<ReqParts<'py>> {
-    let d = req.cast::<PyDict>().map_err(|_| invalid(format!("a request must be a dict, not {}", type_name(req))))?;
-    let context =
-        match d.get_item("context")? {
-            None => None,
-            Some(c) if c.is_none() => None,
-            Some(c) => Some(c.cast_into::<PyDict>().map_err(|e| {
-                invalid(format!("`context` must be a dict, not {}", type_name(e.into_inner().as_any())))
-            })?),
-        };
-    let placement = match context.as_ref().map(|c| c.get_item("placement")).transpose()?.flatten() {
-        Some(p) if !p.is_none() => {
-            Some(p.cast_into::<PyString>().map_err(|_| invalid("`context.placement` must be a str"))?)
-        }
-        _ if require_placement => return Err(invalid("`context.placement` is required")),
-        _ => None,
-    };
-    let forced = match d.get_item("forced")? {
-        None => None,
-        Some(f) if f.is_none() => None,
-        Some(f) => match to_value(&f)? {
-            Value::Object(m) if m.values().all(Value::is_string) => Some(m),
-            _ => return Err(invalid("`forced` must map experiment keys to variant keys")),
-        },
-    };
-    Ok(ReqParts {
-        placement,
-        user: opt_str(d, "user_id")?,
-        session: opt_str(d, "session_id")?,
-        context,
-        consent: opt_bool(d, "consent", true)?,
-        trace: opt_bool(d, "trace", false)?,
-        forced,
-    })
+fn id_of<'py>(v: Bound<'py, PyAny>, key: &str) -> PyResult<Option<Bound<'py, PyString>>> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    v.cast_into::<PyString>()
+        .map(Some)
+        .map_err(|e| invalid(format!("`{key}` must be a str or None, not {}", type_name(e.into_inner().as_any()))))
 }
 
-/// Runs `f` with the core request built from `parts` (context converted into the thread's map).
-fn with_request<'py, R>(parts: &ReqParts<'py>, f: impl FnOnce(&Request<'_>) -> PyResult<R>) -> PyResult<R> {
+fn bool_of(v: &Bound<'_, PyAny>, key: &str, default: bool) -> PyResult<bool> {
+    if v.is_none() {
+        return Ok(default);
+    }
+    v.cast::<PyBool>().map(|b| b.is_true()).map_err(|_| invalid(format!("`{key}` must be a bool")))
+}
+
+/// Reads a request dict in one pass over its items (keys matched by identity first, then by
+/// value), so a request costs a few pointer comparisons rather than one lookup per field.
+fn parse_request<'py>(req: &Bound<'py, PyAny>, require_placement: bool) -> PyResult<ReqParts<'py>> {
+    let py = req.py();
+    let d = req.cast::<PyDict>().map_err(|_| invalid(format!("a request must be a dict, not {}", type_name(req))))?;
+    let k = keys(py);
+    let mut parts = ReqParts {
+        placement: None,
+        user: None,
+        session: None,
+        context: None,
+        consent: true,
+        trace: false,
+        forced: None,
+    };
+    let mut context = None;
+    for (key, v) in d.iter() {
+        let p = key.as_ptr();
+        let name: &str = if p == k.user_id.as_ptr() {
+            "user_id"
+        } else if p == k.context.as_ptr() {
+            "context"
+        } else if p == k.session_id.as_ptr() {
+            "session_id"
+        } else if p == k.consent.as_ptr() {
+            "consent"
+        } else if p == k.trace.as_ptr() {
+            "trace"
+        } else if p == k.forced.as_ptr() {
+            "forced"
+        } else {
+            match key.cast::<PyString>() {
+                Ok(s) => match s.to_str()? {
+                    n @ ("user_id" | "context" | "session_id" | "consent" | "trace" | "forced") => {
+                        // Not interned (built at run time): same meaning.
+                        match n {
+                            "user_id" => "user_id",
+                            "context" => "context",
+                            "session_id" => "session_id",
+                            "consent" => "consent",
+                            "trace" => "trace",
+                            _ => "forced",
+                        }
+                    }
+                    _ => continue,
+                },
+                Err(_) => continue,
+            }
+        };
+        match name {
+            "user_id" => parts.user = id_of(v, name)?,
+            "session_id" => parts.session = id_of(v, name)?,
+            "consent" => parts.consent = bool_of(&v, name, true)?,
+            "trace" => parts.trace = bool_of(&v, name, false)?,
+            "forced" if v.is_none() => {}
+            "forced" => match to_value(&v)? {
+                Value::Object(m) if m.values().all(Value::is_string) => parts.forced = Some(m),
+                _ => return Err(invalid("`forced` must map experiment keys to variant keys")),
+            },
+            _ => context = Some(v),
+        }
+    }
+    if let Some(c) = context.filter(|c| !c.is_none()) {
+        let c = c
+            .cast_into::<PyDict>()
+            .map_err(|e| invalid(format!("`context` must be a dict, not {}", type_name(e.into_inner().as_any()))))?;
+        parts.placement = match c.get_item(k.placement.bind(py))? {
+            Some(p) if !p.is_none() => {
+                Some(p.cast_into::<PyString>().map_err(|_| invalid("`context.placement` must be a str"))?)
+            }
+            _ => None,
+        };
+        parts.context = Some(c);
+    }
+    if require_placement && parts.placement.is_none() {
+        return Err(invalid("`context.placement` is required"));
+    }
+    Ok(parts)
+}
+
+/// Runs `f` with the core request built from `parts`; of the context, only `attrs` are read
+/// (`None`: the whole context, for `exposure()` and flags of other surfaces' parity paths).
+fn with_request<'py, R>(
+    parts: &ReqParts<'py>,
+    attrs: Option<&[(Py<PyString>, String)]>,
+    f: impl FnOnce(&Request<'_>) -> PyResult<R>,
+) -> PyResult<R> {
     let placement = match &parts.placement {
         Some(p) => p.to_str()?,
         None => "",
@@ -402,18 +494,21 @@ fn with_request<'py, R>(parts: &ReqParts<'py>, f: impl FnOnce(&Request<'_>) -> P
         r.forced = parts.forced.as_ref();
         r
     }
+    let fill = |map: &mut Map<String, Value>, dict: &Bound<'py, PyDict>| match attrs {
+        Some(a) => fill_attrs(map, dict, a),
+        None => fill_context(map, dict),
+    };
     match &parts.context {
         None => f(&build(placement, user, session, parts, None)),
         Some(dict) => CONTEXT.with(|cell| match cell.try_borrow_mut() {
             Ok(mut map) => {
-                fill_context(&mut map, dict)?;
+                fill(&mut map, dict)?;
                 f(&build(placement, user, session, parts, Some(&map)))
             }
-            // Re-entered on this thread (a context value's conversion ran Python code that
-            // decided): use a map of its own.
+            // Re-entered on this thread (a value's conversion ran Python code that decided).
             Err(_) => {
                 let mut map = Map::new();
-                fill_context(&mut map, dict)?;
+                fill(&mut map, dict)?;
                 f(&build(placement, user, session, parts, Some(&map)))
             }
         }),
@@ -422,9 +517,7 @@ fn with_request<'py, R>(parts: &ReqParts<'py>, f: impl FnOnce(&Request<'_>) -> P
 
 fn now_ms_of(now: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
     let Some(now) = now.filter(|n| !n.is_none()) else {
-        return Ok(std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64));
+        return Ok(vario::now_ms());
     };
     if now.is_instance_of::<PyBool>() {
         return Err(invalid("`now` must be milliseconds (int), a datetime or an RFC 3339 str"));
@@ -445,24 +538,19 @@ fn now_ms_of(now: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
 // ---------------------------------------------------------------------------------------------
 // Decision
 
-/// One placement decision (SPEC §5). Attributes are read-only; `params` is a read-only mapping
-/// (copy it with `dict(d.params)`); `to_dict()` gives the SPEC JSON shape.
+/// One placement decision (SPEC §5). Attributes are read-only and resolved on access from the
+/// snapshot's cached objects; `params` is a read-only mapping (copy it with `dict(d.params)`);
+/// `to_dict()` gives the SPEC JSON shape.
 #[pyclass(frozen, module = "vario._vario")]
 struct Decision {
-    #[pyo3(get)]
+    view: Option<Arc<View>>,
     placement: Py<PyString>,
-    #[pyo3(get)]
-    experiment_id: Py<PyAny>,
-    #[pyo3(get)]
-    experiment_key: Option<Py<PyString>>,
-    #[pyo3(get)]
-    variant: Option<Py<PyString>>,
-    #[pyo3(get)]
-    params: Py<PyAny>,
-    #[pyo3(get)]
-    reason: Py<PyString>,
-    #[pyo3(get)]
-    unit_type: Option<Py<PyString>>,
+    unit_id: Option<Py<PyString>>,
+    experiment: Option<u32>,
+    variant_index: Option<u32>,
+    params_id: Option<u32>,
+    reason_code: u8,
+    unit: Option<UnitType>,
     #[pyo3(get)]
     bucket: Option<u32>,
     #[pyo3(get)]
@@ -475,8 +563,8 @@ struct Decision {
     trace: Option<Py<PyList>>,
     #[pyo3(get)]
     exposure_token: Option<Py<PyString>>,
-    unit_id: Option<Py<PyString>>,
-    params_src: ParamsSrc,
+    /// `NO_CONFIG`: the caller's defaults (frozen, and the map for `to_dict`).
+    defaults: Option<(Py<PyAny>, Arc<Map<String, Value>>)>,
 }
 
 impl Decision {
@@ -491,15 +579,6 @@ impl Decision {
         let placement = match &parts.placement {
             Some(p) => p.clone().unbind(),
             None => PyString::new(py, d.placement()).unbind(),
-        };
-        let exp = match (view, d.experiment_index()) {
-            (Some(v), Some(i)) => v.experiment(py, i)?,
-            _ => None,
-        };
-        let (params, params_src) = match (view, d.params_id(), defaults) {
-            (Some(v), Some(id), _) => (v.params(py, id)?, ParamsSrc::Snapshot(v.clone(), id)),
-            (_, _, Some((obj, map))) => (obj.clone_ref(py), ParamsSrc::Defaults(map.clone())),
-            _ => (frozen_map(py, &Map::new())?.unbind(), ParamsSrc::Defaults(Arc::new(Map::new()))),
         };
         let unit_id = match d.unit_type() {
             Some(UnitType::User) => parts.user.as_ref().map(|s| s.clone().unbind()),
@@ -521,41 +600,96 @@ impl Decision {
                 Some(list.unbind())
             }
         };
+        let has_view = view.is_some();
         Ok(Decision {
+            view: view.cloned(),
             placement,
-            experiment_id: exp.map_or_else(|| py.None(), |e| e.id.clone_ref(py)),
-            experiment_key: exp.map(|e| e.key.clone_ref(py)),
-            variant: exp.and_then(|e| e.variants.get(d.variant_index()?)).map(|v| v.clone_ref(py)),
-            params,
-            reason: names(py).reasons[reason_code(d.reason()) as usize].clone_ref(py),
-            unit_type: d.unit_type().map(|u| unit_name(py, u)),
+            unit_id,
+            experiment: d.experiment_index().filter(|_| has_view).map(|i| i as u32),
+            variant_index: d.variant_index().map(|i| i as u32),
+            params_id: d.params_id().filter(|_| has_view),
+            reason_code: reason_code(d.reason()),
+            unit: d.unit_type(),
             bucket: d.bucket(),
             allocation_share: d.allocation_share(),
             iteration: d.iteration(),
             config_version: d.config_version(),
             trace,
             exposure_token: token.map(|t| PyString::new(py, t).unbind()),
-            unit_id,
-            params_src,
+            defaults: defaults.map(|(o, m)| (o.clone_ref(py), m.clone())),
         })
+    }
+
+    fn exp(&self, py: Python<'_>) -> PyResult<Option<&ExpObjs>> {
+        match (&self.view, self.experiment) {
+            (Some(v), Some(i)) => v.experiment(py, i as usize),
+            _ => Ok(None),
+        }
     }
 }
 
 #[pymethods]
 impl Decision {
+    /// The placement asked about.
+    #[getter]
+    fn placement(&self, py: Python<'_>) -> Py<PyString> {
+        self.placement.clone_ref(py)
+    }
+
+    /// The deciding experiment's `id` as in the snapshot, or None.
+    #[getter]
+    fn experiment_id(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self.exp(py)?.map_or_else(|| py.None(), |e| e.id.clone_ref(py)))
+    }
+
+    /// The deciding experiment's key, or None.
+    #[getter]
+    fn experiment_key(&self, py: Python<'_>) -> PyResult<Option<Py<PyString>>> {
+        Ok(self.exp(py)?.map(|e| e.key.clone_ref(py)))
+    }
+
+    /// The variant served, or None.
+    #[getter]
+    fn variant(&self, py: Python<'_>) -> PyResult<Option<Py<PyString>>> {
+        let vi = self.variant_index;
+        Ok(self.exp(py)?.and_then(|e| e.variants.get(vi? as usize)).map(|v| v.clone_ref(py)))
+    }
+
+    /// The params to serve (a read-only mapping shared by every decision that serves them).
+    #[getter]
+    fn params(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match (&self.view, self.params_id, &self.defaults) {
+            (Some(v), Some(id), _) => v.params(py, id),
+            (_, _, Some((obj, _))) => Ok(obj.clone_ref(py)),
+            _ => Ok(frozen_map(py, &Map::new())?.unbind()),
+        }
+    }
+
+    /// Why (SPEC reason name).
+    #[getter]
+    fn reason(&self, py: Python<'_>) -> Py<PyString> {
+        names(py).reasons[self.reason_code as usize].clone_ref(py)
+    }
+
+    /// `"user"`, `"session"` or None.
+    #[getter]
+    fn unit_type(&self, py: Python<'_>) -> Option<Py<PyString>> {
+        self.unit.map(|u| unit_name(py, u))
+    }
+
     /// `"{experiment_key}:{unit_id}"`, or None.
     #[getter]
     fn hash_key(&self, py: Python<'_>) -> PyResult<Option<String>> {
-        match (&self.experiment_key, &self.unit_id) {
-            (Some(k), Some(u)) => Ok(Some(format!("{}:{}", k.bind(py).to_str()?, u.bind(py).to_str()?))),
+        match (self.exp(py)?, &self.unit_id) {
+            (Some(e), Some(u)) => Ok(Some(format!("{}:{}", e.key.bind(py).to_str()?, u.bind(py).to_str()?))),
             _ => Ok(None),
         }
     }
 
     /// True when the unit was randomised into a variant (reason `ASSIGNED`).
     #[getter]
-    fn enrolled(&self, py: Python<'_>) -> PyResult<bool> {
-        Ok(self.reason.bind(py).to_str()? == "ASSIGNED")
+    fn enrolled(&self) -> bool {
+        REASONS[self.reason_code as usize].0 == Reason::Assigned
     }
 
     /// The decision as a plain dict with SPEC field names, in SPEC order (JSON-serialisable).
@@ -563,16 +697,17 @@ impl Decision {
         safe(|| {
             let d = PyDict::new(py);
             d.set_item("placement", &self.placement)?;
-            d.set_item("experiment_id", &self.experiment_id)?;
-            d.set_item("experiment_key", &self.experiment_key)?;
-            d.set_item("variant", &self.variant)?;
-            let params = match &self.params_src {
-                ParamsSrc::Snapshot(v, id) => map_to_dict(py, v.snap.params_by_id(*id).unwrap_or(&Map::new()))?,
-                ParamsSrc::Defaults(m) => map_to_dict(py, m)?,
+            d.set_item("experiment_id", self.experiment_id(py)?)?;
+            d.set_item("experiment_key", self.experiment_key(py)?)?;
+            d.set_item("variant", self.variant(py)?)?;
+            let params = match (&self.view, self.params_id, &self.defaults) {
+                (Some(v), Some(id), _) => map_to_dict(py, v.snap.params_by_id(id).unwrap_or(&Map::new()))?,
+                (_, _, Some((_, m))) => map_to_dict(py, m)?,
+                _ => PyDict::new(py),
             };
             d.set_item("params", params)?;
-            d.set_item("reason", &self.reason)?;
-            d.set_item("unit_type", &self.unit_type)?;
+            d.set_item("reason", self.reason(py))?;
+            d.set_item("unit_type", self.unit_type(py))?;
             d.set_item("bucket", self.bucket)?;
             d.set_item("hash_key", self.hash_key(py)?)?;
             d.set_item("allocation_share", self.allocation_share)?;
@@ -589,7 +724,7 @@ impl Decision {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let s = |o: &Option<Py<PyString>>| -> PyResult<String> {
+        let s = |o: Option<Py<PyString>>| -> PyResult<String> {
             Ok(match o {
                 Some(x) => format!("'{}'", x.bind(py).to_str()?),
                 None => "None".into(),
@@ -598,9 +733,9 @@ impl Decision {
         Ok(format!(
             "Decision(placement='{}', experiment_key={}, variant={}, reason='{}', bucket={:?})",
             self.placement.bind(py).to_str()?,
-            s(&self.experiment_key)?,
-            s(&self.variant)?,
-            self.reason.bind(py).to_str()?,
+            s(self.experiment_key(py)?)?,
+            s(self.variant(py)?)?,
+            REASONS[self.reason_code as usize].1,
             self.bucket
         ))
     }
@@ -748,7 +883,7 @@ impl Snapshot {
     fn from_json(py: Python<'_>, text: &str) -> PyResult<Snapshot> {
         safe(|| {
             let snap = py.detach(|| vario_core::Snapshot::from_json(text)).map_err(|e| snapshot_error(py, e))?;
-            Ok(Snapshot { view: Arc::new(View::new(Arc::new(snap))) })
+            Ok(Snapshot { view: Arc::new(View::new(py, Arc::new(snap), &[])) })
         })
     }
 
@@ -780,7 +915,7 @@ impl Snapshot {
         safe(|| {
             let now = now_ms_of(now)?;
             let parts = parse_request(request, true)?;
-            with_request(&parts, |r| {
+            with_request(&parts, Some(&self.view.attrs), |r| {
                 let d = self.view.snap.decide(r, now);
                 Decision::build(py, &parts, Some(&self.view), &d, None, None)
             })
@@ -799,7 +934,7 @@ impl Snapshot {
         safe(|| {
             let now = now_ms_of(now)?;
             let parts = parse_request(request, true)?;
-            with_request(&parts, |r| {
+            with_request(&parts, None, |r| {
                 let d = self.view.snap.decide(r, now);
                 match d.exposure(now, &[], r.context) {
                     Some(x) => to_py(py, &serde_json::to_value(&x.data).unwrap_or(Value::Null)),
@@ -821,7 +956,9 @@ impl Snapshot {
         safe(|| {
             let now = now_ms_of(now)?;
             let parts = parse_request(request, false)?;
-            with_request(&parts, |r| FlagDecision::from_core(py, &self.view.snap.flag(key, r, now)))
+            with_request(&parts, Some(&self.view.attrs), |r| {
+                FlagDecision::from_core(py, &self.view.snap.flag(key, r, now))
+            })
         })
     }
 
@@ -965,6 +1102,8 @@ struct Client {
     refork: Mutex<()>,
     view: ArcSwapOption<View>,
     defaults: HashMap<String, (Py<PyAny>, Arc<Map<String, Value>>)>,
+    /// Attributes decisions read besides the targeted ones: what exposures copy.
+    extra_attrs: Vec<String>,
 }
 
 fn closed_err() -> PyErr {
@@ -974,16 +1113,17 @@ fn closed_err() -> PyErr {
 impl Client {
     /// The client for this process: rebuilt on first use in a forked child whose `after_fork`
     /// hook did not run (e.g. `os.fork()` from C code).
-    fn client(&self) -> PyResult<Arc<vario::Client>> {
+    fn client(&self) -> PyResult<arc_swap::Guard<Arc<vario::Client>>> {
         if self.closed.load(Ordering::Acquire) {
             return Err(closed_err());
         }
-        let c = self.inner.load_full();
+        let c = self.inner.load();
         if !c.is_forked_copy() {
             return Ok(c);
         }
+        drop(c);
         self.rebuild()?;
-        Ok(self.inner.load_full())
+        Ok(self.inner.load())
     }
 
     fn rebuild(&self) -> PyResult<()> {
@@ -997,13 +1137,13 @@ impl Client {
         Ok(())
     }
 
-    fn view_of(&self, snap: &Arc<vario_core::Snapshot>) -> Arc<View> {
+    fn view_of(&self, py: Python<'_>, snap: &Arc<vario_core::Snapshot>) -> Arc<View> {
         if let Some(v) = &*self.view.load() {
             if Arc::ptr_eq(&v.snap, snap) {
                 return v.clone();
             }
         }
-        let v = Arc::new(View::new(snap.clone()));
+        let v = Arc::new(View::new(py, snap.clone(), &self.extra_attrs));
         self.view.store(Some(v.clone()));
         v
     }
@@ -1057,8 +1197,11 @@ impl Client {
             for (k, m) in &opts.default_params {
                 defaults.insert(k.clone(), (frozen_map(py, m)?.unbind(), Arc::new(m.clone())));
             }
+            let mut extra_attrs = opts.exposure_context_keys.clone();
+            extra_attrs.push("page_type".into());
             let client = py.detach(|| ClientBuilder::new().options(opts).build()).map_err(options_error)?;
             Ok(Client {
+                extra_attrs,
                 inner: ArcSwap::from_pointee(client),
                 closed: AtomicBool::new(false),
                 refork: Mutex::new(()),
@@ -1076,9 +1219,13 @@ impl Client {
             let client = self.client()?;
             let parts = parse_request(request, true)?;
             let expose = if expose_later { Expose::Later } else { Expose::Now };
-            with_request(&parts, |r| {
-                client.decide_in(r, expose, |snap, d, token| match snap {
-                    Some(s) => Decision::build(py, &parts, Some(&self.view_of(s)), d, None, token),
+            // Pin the snapshot first: the context attributes read are the ones it targets.
+            let snap = client.snapshot();
+            let view = snap.as_ref().map(|s| self.view_of(py, s));
+            let attrs = view.as_ref().map_or(&[][..], |v| &v.attrs[..]);
+            with_request(&parts, Some(attrs), |r| {
+                client.decide_on(snap.as_ref(), r, expose, |_, d, token| match &view {
+                    Some(v) => Decision::build(py, &parts, Some(v), d, None, token),
                     None => {
                         let defaults = self.defaults.get(d.placement()).map(|(o, m)| (o, m));
                         Decision::build(py, &parts, None, d, defaults, token)
@@ -1102,7 +1249,7 @@ impl Client {
         safe(|| {
             let client = self.client()?;
             let parts = parse_request(request, false)?;
-            with_request(&parts, |r| client.flag_with(key, r, |f| FlagDecision::from_core(py, f)))
+            with_request(&parts, None, |r| client.flag_with(key, r, |f| FlagDecision::from_core(py, f)))
         })
     }
 
@@ -1194,8 +1341,8 @@ impl Client {
     }
 
     /// The snapshot in use, if any.
-    fn snapshot(&self) -> PyResult<Option<Snapshot>> {
-        safe(|| Ok(self.inner.load().snapshot().map(|s| Snapshot { view: self.view_of(&s) })))
+    fn snapshot(&self, py: Python<'_>) -> PyResult<Option<Snapshot>> {
+        safe(|| Ok(self.inner.load().snapshot().map(|s| Snapshot { view: self.view_of(py, &s) })))
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

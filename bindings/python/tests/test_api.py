@@ -104,8 +104,11 @@ def test_errors_subclass_vario_error(snap: vario.Snapshot) -> None:
         snap.decide({"user_id": "u"})  # no placement
     with pytest.raises(vario.InvalidRequestError):
         snap.decide(["not", "a", "dict"])  # type: ignore[arg-type]
+    # A targeted attribute (home_hero targets `locale`) must be JSON-like; attributes no rule
+    # reads are not converted at all.
     with pytest.raises(vario.InvalidRequestError):
-        snap.decide({"user_id": "u", "context": {"placement": "home", "x": object()}})
+        snap.decide({"user_id": "u", "context": {"placement": "home", "locale": object()}})
+    assert snap.decide({"user_id": "u", "context": {"placement": "home", "x": object()}}).reason
     with pytest.raises(vario.SnapshotError) as e:
         vario.Snapshot.from_json("{not json")
     assert e.value.code == "NOT_JSON"
