@@ -27,6 +27,9 @@ cargo run --quiet --locked --example demo -- 20000
 step "rec service example self-test (real HTTP on 127.0.0.1)"
 cargo run --quiet --locked --example rec_service -- --self-test
 
+step "C ABI: tests/c (shared vectors, client round trip, misuse, fork; shared and static builds; valgrind), examples/c"
+bash tests/c/run.sh
+
 step "python wheel: its own venv, a debug build (maturin develop), pytest (vectors, client, fork, stubs), backtest example"
 cargo build --quiet --locked --bin vario
 if [ ! -x bindings/python/.venv/bin/python ]; then
