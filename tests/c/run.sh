@@ -54,7 +54,7 @@ trap cleanup EXIT
 
 step "system packages (gcc, make, libcjson-dev, valgrind)"
 missing=()
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v make >/dev/null 2>&1 || missing+=(make)
 installed libcjson-dev || missing+=(libcjson-dev)
@@ -89,8 +89,11 @@ for t in "${TESTS[@]}"; do
   # Static: the archive itself, plus the system libraries Rust's std needs.
   gcc "${CFLAGS[@]}" "tests/c/$t.c" -o "$BUILD/$t-static" \
     "$LIB_DIR/libvario_ffi.a" -lcjson -lpthread -ldl -lm
-  ldd "$BUILD/$t-shared" | grep -q 'libvario_ffi\.so' || die "$t-shared does not load libvario_ffi.so"
-  if ldd "$BUILD/$t-static" | grep -q 'libvario_ffi'; then die "$t-static depends on libvario_ffi.so"; fi
+  # (ldd's output is captured first: `ldd | grep -q` under pipefail fails when grep exits early.)
+  deps=$(ldd "$BUILD/$t-shared")
+  grep -q 'libvario_ffi\.so' <<<"$deps" || die "$t-shared does not load libvario_ffi.so"
+  deps=$(ldd "$BUILD/$t-static")
+  if grep -q 'libvario_ffi' <<<"$deps"; then die "$t-static depends on libvario_ffi.so"; fi
   echo "built $t-shared and $t-static"
 done
 
