@@ -154,7 +154,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         events_path.display()
     );
     client.close(Duration::from_secs(5))?;
-    let expected = s.exposures_enqueued - s.exposures_deduplicated + s.outcomes_enqueued;
+    // Repeats skipped before the queue were never enqueued; the pipeline's were.
+    let expected =
+        s.exposures_enqueued - (s.exposures_deduplicated - s.exposures_deduplicated_early) + s.outcomes_enqueued;
     if written != expected || s.events_sent != expected {
         return Err(format!("delivered {} / written {written}, expected {expected}", s.events_sent).into());
     }

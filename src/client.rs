@@ -176,6 +176,13 @@ pub struct Client {
     generation: u64,
     opts: Options,
     close_deadline_ms: Arc<std::sync::atomic::AtomicI64>,
+    /// Recently queued exposures, by fingerprint: a lossy, lock-free filter that lets a repeat
+    /// within the de-dup window be skipped on the caller's thread instead of being queued and
+    /// dropped by the pipeline's exact LRU. Each slot holds 40 bits of fingerprint and a 24-bit
+    /// minute stamp; a collision only costs a filter miss (the LRU still de-duplicates).
+    recent: Box<[std::sync::atomic::AtomicU64]>,
+    /// The de-dup window in whole minutes; 0 disables the filter (windows under a minute).
+    recent_window_min: u64,
     sdk_name: String,
 }
 
@@ -280,6 +287,10 @@ impl Client {
             ctl: ctl_tx,
             threads: Mutex::new(Some(Threads { config_stop, config: config_handle, pipeline: vec![p1, p2] })),
             close_deadline_ms,
+            recent: (0..o.dedup_capacity.clamp(1, 1 << 16).next_power_of_two())
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
+            recent_window_min: (o.dedup_window.as_secs() / 60).min(0xFF_FFFF),
             closed: AtomicBool::new(false),
             generation,
             sdk_name: o.sdk_name.clone(),
@@ -324,6 +335,22 @@ impl Client {
 
     fn enqueue_exposure(&self, d: &Decision<'_>, req: &Request<'_>, now: i64) {
         let Some(key) = d.exposure_key() else { return };
+        const MINUTES: u64 = 0xFF_FFFF;
+        let filter = match d.exposure_fingerprint() {
+            Some(fp) if self.recent_window_min > 0 => {
+                let slot = &self.recent[(fp as usize) & (self.recent.len() - 1)];
+                let (tag, minute) = (fp >> 24, (now.max(0) as u64 / 60_000) & MINUTES);
+                let seen = slot.load(Ordering::Relaxed);
+                // Skipped only when certainly within the window: the stamp is the minute it was
+                // queued, so `minute - stamp < window` bounds the real age below the window.
+                if seen >> 24 == tag && minute.wrapping_sub(seen & MINUTES) & MINUTES < self.recent_window_min {
+                    inc(&self.inner.shared.c.exposures_deduplicated_early);
+                    return;
+                }
+                Some((slot, tag << 24 | minute))
+            }
+            _ => None,
+        };
         let item = QueuedExposure::new(
             key,
             now,
@@ -331,7 +358,11 @@ impl Client {
             req.context,
             &self.inner.context_keys,
         );
-        self.send(Item::Exposure(item), &self.inner.shared.c.exposures_enqueued);
+        if self.send(Item::Exposure(item), &self.inner.shared.c.exposures_enqueued) {
+            if let Some((slot, entry)) = filter {
+                slot.store(entry, Ordering::Relaxed);
+            }
+        }
     }
 
     fn send(&self, item: Item, counter: &std::sync::atomic::AtomicU64) -> bool {

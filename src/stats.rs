@@ -20,6 +20,7 @@ pub(crate) struct Counters {
     pub dropped_queue_full: AtomicU64,
     pub tokens_rejected: AtomicU64,
     pub dropped_after_fork: AtomicU64,
+    pub exposures_deduplicated_early: AtomicU64,
     _pad: [u64; 16],
     // Written by background threads.
     /// Items the pipeline took off the queue.
@@ -113,8 +114,11 @@ pub struct Stats {
     pub decisions_no_config: u64,
     /// Exposures accepted into the queue.
     pub exposures_enqueued: u64,
-    /// Exposures skipped as repeats within the de-dup window.
+    /// Exposures skipped as repeats within the de-dup window (all of them: those the caller's
+    /// filter skipped before queueing, and those the pipeline's LRU found).
     pub exposures_deduplicated: u64,
+    /// Of those, the repeats skipped on the caller's thread, never queued.
+    pub exposures_deduplicated_early: u64,
     /// Outcomes accepted into the queue.
     pub outcomes_enqueued: u64,
     /// Events delivered (2xx, or written to the local sink).
@@ -177,7 +181,8 @@ impl Shared {
             decisions: g(&c.decisions),
             decisions_no_config: g(&c.decisions_no_config),
             exposures_enqueued: g(&c.exposures_enqueued),
-            exposures_deduplicated: g(&c.exposures_deduplicated),
+            exposures_deduplicated: g(&c.exposures_deduplicated) + g(&c.exposures_deduplicated_early),
+            exposures_deduplicated_early: g(&c.exposures_deduplicated_early),
             outcomes_enqueued: g(&c.outcomes_enqueued),
             events_sent: g(&c.events_sent),
             batches_sent: g(&c.batches_sent),

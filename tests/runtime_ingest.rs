@@ -363,3 +363,29 @@ fn a_token_redeemed_twice_is_one_event_at_the_dev_server() {
     assert_eq!(server.stats.events.load(Ordering::Relaxed), 1);
     assert_eq!(server.stats.duplicates.load(Ordering::Relaxed), 1);
 }
+
+#[test]
+fn repeats_are_skipped_before_the_queue_and_counted() {
+    let server = Scripted::start(|_, _| Reply::new(200, "{}"));
+    let c = client(server.url("/ingest")).build().expect("client");
+    for _ in 0..1_000 {
+        expose_n(&c, 3, "same-");
+    }
+    c.flush(Duration::from_secs(5)).expect("flush");
+    let s = c.stats();
+    assert_eq!((s.exposures_enqueued, s.exposures_deduplicated, s.events_sent), (3, 2_997, 3), "{s:?}");
+    assert_eq!(s.exposures_deduplicated_early, 2_997, "repeats never reach the queue: {s:?}");
+    assert_eq!(server.events().len(), 3);
+
+    // Under a one-minute window the caller's filter is off; the pipeline's exact LRU still
+    // de-duplicates, so the outcome is the same.
+    let server = Scripted::start(|_, _| Reply::new(200, "{}"));
+    let c = client(server.url("/ingest")).dedup_window(Duration::from_secs(30)).build().expect("client");
+    for _ in 0..100 {
+        expose_n(&c, 3, "same-");
+    }
+    c.flush(Duration::from_secs(5)).expect("flush");
+    let s = c.stats();
+    assert_eq!((s.exposures_enqueued, s.exposures_deduplicated, s.exposures_deduplicated_early), (300, 297, 0));
+    assert_eq!(server.events().len(), 3);
+}

@@ -221,6 +221,23 @@ impl<'a> Decision<'a> {
         })
     }
 
+    /// A 64-bit fingerprint of this decision's exposure identity (unit type and id, experiment
+    /// key, variant, iteration: the de-dup key of SPEC §5), `None` unless it logs an exposure.
+    /// Stable across snapshot versions; lets the runtime skip repeats before they are queued.
+    pub fn exposure_fingerprint(&self) -> Option<u64> {
+        if !self.should_expose() {
+            return None;
+        }
+        let e = self.experiment?;
+        let (ut, id) = self.unit?;
+        let v = self.variant? as u64;
+        let seed = e.key_hash
+            ^ e.iteration.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ (v << 40)
+            ^ (matches!(ut, UnitType::Session) as u64) << 63;
+        Some(xxhash_rust::xxh3::xxh3_64_with_seed(id.as_bytes(), seed))
+    }
+
     /// True when this decision should log an exposure (only `ASSIGNED`, see the vectors README).
     pub fn should_expose(&self) -> bool {
         self.reason == Reason::Assigned

@@ -143,6 +143,8 @@ pub(crate) struct Experiment {
     pub(crate) holdouts: Vec<usize>,
     /// `merged[slot][variant]`: placement defaults overlaid with the variant's params.
     pub(crate) merged: Vec<Vec<Map<String, Value>>>,
+    /// xxh3 of the key: seeds exposure fingerprints (see `Decision::exposure_fingerprint`).
+    pub(crate) key_hash: u64,
     /// Dense params id of `merged[0][0]`; `merged[slot][variant]` is `base + slot * variants + variant`.
     pub(crate) params_base: u32,
     /// Set when the experiment is disabled (decisions say `CONFIG_ERROR`).
@@ -810,6 +812,7 @@ fn compile_experiment(
         shipped: None,
         holdouts: Vec::new(),
         merged: Vec::new(),
+        key_hash: xxhash_rust::xxh3::xxh3_64(key.as_bytes()),
         params_base: 0,
         error: Some(code),
         placement_names: raw
@@ -887,6 +890,7 @@ fn build_experiment(
                 .collect()
         })
         .collect();
+    let key_hash = xxhash_rust::xxh3::xxh3_64(r.key.as_bytes());
     Ok(Experiment {
         index: 0,
         id: r.id,
@@ -907,6 +911,7 @@ fn build_experiment(
         shipped,
         holdouts: Vec::new(),
         merged,
+        key_hash,
         params_base: 0,
         error: None,
         placement_names,
