@@ -152,7 +152,12 @@ thread_local! {
 ///
 /// # Safety
 /// `env` and `ctx` are the live handles of the current call; `ctx` is an object.
-unsafe fn fill_context(env: sys::napi_env, ctx: sys::napi_value, attrs: &[(CString, String)], map: &mut Map<String, Value>) -> Result<()> {
+unsafe fn fill_context(
+    env: sys::napi_env,
+    ctx: sys::napi_value,
+    attrs: &[(CString, String)],
+    map: &mut Map<String, Value>,
+) -> Result<()> {
     for (cname, name) in attrs {
         let mut v = ptr::null_mut();
         unsafe { sys::napi_get_named_property(env, ctx, cname.as_ptr(), &mut v) };
@@ -659,7 +664,10 @@ impl NativeClient {
         let view = match &snap {
             Some(s) => self.view_of(s),
             // No snapshot yet: the placement and ids still need reading, against no attributes.
-            None => Arc::new(View::new(Arc::new(Snapshot::from_json(r#"{"schema_version":1,"version":0}"#).map_err(|e| err("INTERNAL", e))?), &self.extra_attrs)),
+            None => Arc::new(View::new(
+                Arc::new(Snapshot::from_json(r#"{"schema_version":1,"version":0}"#).map_err(|e| err("INTERNAL", e))?),
+                &self.extra_attrs,
+            )),
         };
         let expose = if expose_later { Expose::Later } else { Expose::Now };
         let raw = env.raw();
@@ -684,7 +692,9 @@ impl NativeClient {
     /// `[{key, id, variants}]` of the snapshot with this version (recently used), or null.
     #[napi(catch_unwind)]
     pub fn experiments_json(&self, version: f64) -> Option<String> {
-        self.view_for(version).or_else(|| self.current_view().filter(|v| v.snap.version() as f64 == version)).map(|v| v.experiments_json())
+        self.view_for(version)
+            .or_else(|| self.current_view().filter(|v| v.snap.version() as f64 == version))
+            .map(|v| v.experiments_json())
     }
 
     /// Params JSON by dense id for the snapshot with this version.
@@ -737,7 +747,9 @@ impl NativeClient {
     /// Offers snapshot JSON pushed by the caller.
     #[napi(catch_unwind)]
     pub fn update_snapshot(&self, json: String) -> Result<bool> {
-        self.open()?.update_snapshot(&json).map_err(|(kind, msg)| err(&format!("SNAPSHOT_{kind:?}").to_uppercase(), msg))
+        self.open()?
+            .update_snapshot(&json)
+            .map_err(|(kind, msg)| err(&format!("SNAPSHOT_{kind:?}").to_uppercase(), msg))
     }
 
     /// Resolves when the first snapshot is in use; rejects with `TIMEOUT` after `timeoutMs`.

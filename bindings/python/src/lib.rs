@@ -212,6 +212,9 @@ fn unit_name(py: Python<'_>, u: UnitType) -> Py<PyString> {
 // ---------------------------------------------------------------------------------------------
 // Snapshot views
 
+/// The caller's default params for one placement: frozen for `params`, the map for `to_dict()`.
+type Defaults = (Py<PyAny>, Arc<Map<String, Value>>);
+
 struct ExpObjs {
     key: Py<PyString>,
     id: Py<PyAny>,
@@ -564,7 +567,7 @@ struct Decision {
     #[pyo3(get)]
     exposure_token: Option<Py<PyString>>,
     /// `NO_CONFIG`: the caller's defaults (frozen, and the map for `to_dict`).
-    defaults: Option<(Py<PyAny>, Arc<Map<String, Value>>)>,
+    defaults: Option<Defaults>,
 }
 
 impl Decision {
@@ -573,7 +576,7 @@ impl Decision {
         parts: &ReqParts<'_>,
         view: Option<&Arc<View>>,
         d: &CoreDecision<'_>,
-        defaults: Option<(&Py<PyAny>, &Arc<Map<String, Value>>)>,
+        defaults: Option<&Defaults>,
         token: Option<&str>,
     ) -> PyResult<Decision> {
         let placement = match &parts.placement {
@@ -871,7 +874,7 @@ fn read_ids(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(String, Vec<(u32, u
     Ok((buf, spans))
 }
 
-fn span<'a>(buf: &'a str, s: (u32, u32)) -> Option<&'a str> {
+fn span(buf: &str, s: (u32, u32)) -> Option<&str> {
     if s.0 == u32::MAX { None } else { buf.get(s.0 as usize..(s.0 + s.1) as usize) }
 }
 
@@ -1101,7 +1104,7 @@ struct Client {
     /// Serialises rebuilding after a fork.
     refork: Mutex<()>,
     view: ArcSwapOption<View>,
-    defaults: HashMap<String, (Py<PyAny>, Arc<Map<String, Value>>)>,
+    defaults: HashMap<String, Defaults>,
     /// Attributes decisions read besides the targeted ones: what exposures copy.
     extra_attrs: Vec<String>,
 }
@@ -1227,7 +1230,7 @@ impl Client {
                 client.decide_on(snap.as_ref(), r, expose, |_, d, token| match &view {
                     Some(v) => Decision::build(py, &parts, Some(v), d, None, token),
                     None => {
-                        let defaults = self.defaults.get(d.placement()).map(|(o, m)| (o, m));
+                        let defaults = self.defaults.get(d.placement());
                         Decision::build(py, &parts, None, d, defaults, token)
                     }
                 })
