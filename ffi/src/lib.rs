@@ -171,6 +171,9 @@ pub struct vario_snapshot {
     experiment_keys: Vec<CString>,
     variants: Vec<Vec<CString>>,
     params_json: Vec<CString>,
+    /// A client's `NO_CONFIG` params per placement (empty for real snapshots): a client's
+    /// no-config view holds them so they outlive the client like any decision's strings.
+    defaults_json: HashMap<String, CString>,
 }
 
 /// Targeting attributes for the JSON-free path (`page_type`, `locale`, …). Opaque; reusable
@@ -186,9 +189,9 @@ pub struct vario_client {
     closed: AtomicBool,
     /// The C view of the client's current snapshot, rebuilt when the snapshot changes.
     view: ArcSwapOption<vario_snapshot>,
-    /// `NO_CONFIG` params per placement, and `{}` for the rest.
-    defaults_json: HashMap<String, CString>,
-    empty_json: CString,
+    /// Holds the `NO_CONFIG` params of the options; decisions made before the first snapshot
+    /// take a reference to it, so their strings stay valid until released.
+    no_config: Arc<vario_snapshot>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,7 +504,7 @@ impl vario_snapshot {
                     .map_or_else(|| c"{}".to_owned(), |m| c_string_lossy(&Value::Object(m.clone()).to_string()))
             })
             .collect();
-        vario_snapshot { snap, experiment_keys, variants, params_json }
+        vario_snapshot { snap, experiment_keys, variants, params_json, defaults_json: HashMap::new() }
     }
 
     /// Fills `out` from a decision this snapshot made.
@@ -878,20 +881,22 @@ fn ms(timeout_ms: u32) -> Duration {
     Duration::from_millis(u64::from(timeout_ms))
 }
 
-fn wrap_client(client: Client) -> vario_client {
-    let defaults_json = client
+fn wrap_client(client: Client) -> Result<vario_client, Error> {
+    let empty = Snapshot::from_json(r#"{"schema_version":1,"version":0}"#)
+        .map_err(|e| Error::new(vario_status::VARIO_ERR_INTERNAL, "INTERNAL", e.to_string()))?;
+    let mut no_config = vario_snapshot::new(Arc::new(empty));
+    no_config.defaults_json = client
         .options()
         .default_params
         .iter()
         .map(|(k, v)| (k.clone(), c_string_lossy(&Value::Object(v.clone()).to_string())))
         .collect();
-    vario_client {
+    Ok(vario_client {
         client,
         closed: AtomicBool::new(false),
         view: ArcSwapOption::empty(),
-        defaults_json,
-        empty_json: c"{}".to_owned(),
-    }
+        no_config: Arc::new(no_config),
+    })
 }
 
 /// Starts a client from options JSON: one of `config_url`, `config_path`, `bootstrap`; plus
@@ -918,7 +923,7 @@ pub unsafe extern "C" fn vario_client_new(options_json: *const c_char, out: *mut
         }
         let client = ClientBuilder::new().options(opts).build().map_err(opts_err)?;
         // SAFETY: checked writable; freed by `vario_client_free`.
-        unsafe { *out = Box::into_raw(Box::new(wrap_client(client))) };
+        unsafe { *out = Box::into_raw(Box::new(wrap_client(client)?)) };
         Ok(())
     })
 }
@@ -995,9 +1000,9 @@ pub unsafe extern "C" fn vario_client_decide(
                 o.holder = Arc::into_raw(view);
             }
             None => {
-                let defaults = c.defaults_json.get(req.placement).unwrap_or(&c.empty_json);
                 o.reason = vario_reason::VARIO_REASON_NO_CONFIG;
-                o.params_json = defaults.as_ptr();
+                o.params_json = c.no_config.defaults_json.get(req.placement).map_or(c"{}".as_ptr(), |d| d.as_ptr());
+                o.holder = Arc::into_raw(c.no_config.clone());
             }
         });
         Ok(())
@@ -1223,7 +1228,7 @@ pub unsafe extern "C" fn vario_client_after_fork(
             .after_fork()
             .map_err(|e| Error::new(vario_status::VARIO_ERR_INTERNAL, "INTERNAL", e.to_string()))?;
         // SAFETY: checked writable; freed by `vario_client_free`.
-        unsafe { *out = Box::into_raw(Box::new(wrap_client(new))) };
+        unsafe { *out = Box::into_raw(Box::new(wrap_client(new)?)) };
         Ok(())
     })
 }

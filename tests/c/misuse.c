@@ -637,6 +637,35 @@ static void shared_by_threads(void) {
     free(sink);
 }
 
+/* A decision made before the first snapshot (NO_CONFIG) serves the caller's default params; its
+ * strings, like every client decision's, stay valid until vario_decision_release, even after the
+ * client is freed (valgrind checks the read). */
+static void no_config_outlives_client(void) {
+    vario_client *c = NULL;
+    vario_status st = vario_client_new("{\"config_url\":\"http://127.0.0.1:9/\",\"ingest_url\":\"http://127.0.0.1:9/\","
+                                       "\"request_timeout_ms\":200,"
+                                       "\"default_params\":{\"home\":{\"algo\":\"fallback\"}}}",
+                                       &c);
+    CHECK(st == VARIO_OK && c != NULL, "client_new for NO_CONFIG: %d", st);
+    if (!c) return;
+    vario_request r = {0};
+    r.placement = "home";
+    r.user_id = "u-1";
+    vario_decision d;
+    st = vario_client_decide(c, &r, &d);
+    CHECK(st == VARIO_OK && d.reason == VARIO_REASON_NO_CONFIG, "NO_CONFIG decide: %d %d", st, d.reason);
+    CHECK(d.holder != NULL, "a NO_CONFIG decision holds a reference");
+    r.placement = "cart";
+    vario_decision other;
+    st = vario_client_decide(c, &r, &other);
+    CHECK(st == VARIO_OK && strcmp(other.params_json, "{}") == 0, "no defaults for cart: %s", other.params_json);
+    vario_client_free(c);
+    CHECK(strcmp(d.params_json, "{\"algo\":\"fallback\"}") == 0, "params after free: %s", d.params_json);
+    vario_decision_release(&d);
+    vario_decision_release(&other);
+    expect_cleared(&d, "released NO_CONFIG decision");
+}
+
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "examples/snapshot.json";
     char *text = read_file(path, NULL);
@@ -651,6 +680,7 @@ int main(int argc, char **argv) {
     tokens_and_close();
     free_null_and_panic();
     shared_by_threads();
+    no_config_outlives_client();
     free(text);
     if (g_failures) {
         fprintf(stderr, "misuse: %d of %d checks failed\n", g_failures, g_checks);
