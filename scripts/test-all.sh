@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n=== %s\n' "$*"; }
 
+# napi-rs always builds the Node addon with an explicit `--target`, which cargo keeps apart from
+# target-less builds (target/<triple>/ vs target/debug/). Every build here names the host triple
+# too, so the whole run shares one set of artifacts instead of compiling the runtime twice.
+export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
+
 step "python venv for the vector generator (.venv)"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

@@ -24,7 +24,7 @@ if [ -n "${CARGO_TARGET_DIR:-}" ]; then
   esac
   export CARGO_TARGET_DIR
 fi
-LIB_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+LIB_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}debug"
 # The misuse test panics on purpose; a backtrace is noise (and slow under valgrind).
 export RUST_BACKTRACE=0
 
@@ -172,7 +172,7 @@ vg fork "$BUILD/fork-shared" examples/snapshot.json
 run_client valgrind-client vg client "$BUILD/client-shared"
 
 step "example: make -C examples/c run"
-make -C examples/c run EXTRA_CFLAGS=-Werror
+make -C examples/c run EXTRA_CFLAGS=-Werror VARIO_LIB_DIR="$LIB_DIR"
 make -C examples/c clean
 
 printf '\nC ABI suite passed in %ss\n' "$(($(date +%s) - started))"

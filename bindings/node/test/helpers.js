@@ -11,7 +11,8 @@ const SNAPSHOT = path.join(ROOT, 'examples', 'snapshot.json')
 
 function varioBin() {
   const target = process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target')
-  const bin = path.join(target, 'debug', 'vario')
+  const triple = process.env.CARGO_BUILD_TARGET
+  const bin = path.join(target, ...(triple ? [triple] : []), 'debug', 'vario')
   if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: build it with \`cargo build --bin vario\``)
   return bin
 }

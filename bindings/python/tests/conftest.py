@@ -18,7 +18,8 @@ SNAPSHOT = ROOT / "examples" / "snapshot.json"
 
 def vario_bin() -> pathlib.Path:
     target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    path = target / "debug" / "vario"
+    triple = os.environ.get("CARGO_BUILD_TARGET")
+    path = (target / triple if triple else target) / "debug" / "vario"
     if not path.exists():
         raise RuntimeError(f"{path} is missing: build it with `cargo build --bin vario`")
     return path
