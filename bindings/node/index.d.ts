@@ -133,6 +133,7 @@ export declare class Snapshot {
     private readonly native;
     private readonly tables;
     private readonly out;
+    private readonly attrs;
     private constructor();
     /** Compiles snapshot JSON text; throws `VarioError` (`NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`). */
     static fromJson(text: string): Snapshot;
@@ -206,6 +207,9 @@ export interface Outcome {
 export declare class Client {
     private readonly native;
     private readonly out;
+    /** The attributes of view `viewId` (see `decideInto` in `src/lib.rs`). */
+    private attrs;
+    private viewId;
     private tables;
     private tablesVersion;
     private readonly defaults;

@@ -26,7 +26,7 @@ const BUCKET = 5;
 const SHARE = 6;
 const ITERATION = 7;
 const VERSION = 8;
-const OUT_LEN = 9;
+const VIEW = 9;
 const OPTED_OUT = 1;
 const REASONS = native.reasonNames();
 const UNITS = [null, 'user', 'session'];
@@ -131,6 +131,15 @@ class Tables {
     }
 }
 const EMPTY = Object.freeze({});
+/** The output slots over the native object's buffer; null where external buffers are forbidden. */
+function outOf(n) {
+    const b = n.outBuffer();
+    return b === null ? null : new Float64Array(b);
+}
+/** `ctx[names[i]]`, or undefined past the list (the native side reads the first four from us). */
+function attrAt(ctx, names, i) {
+    return i < names.length ? ctx[names[i]] : undefined;
+}
 function idOf(a, b) {
     return a !== undefined ? a : b;
 }
@@ -192,9 +201,10 @@ function pseudonymize(unitId, key) {
 /** A compiled snapshot: pure, synchronous decisions with an explicit `now`. */
 class Snapshot {
     constructor(n) {
-        this.out = new Float64Array(OUT_LEN);
         this.native = n;
         this.tables = new Tables(n.experimentsJson(), (id) => n.paramsJson(id));
+        this.out = outOf(n);
+        this.attrs = n.attrNames();
     }
     /** Compiles snapshot JSON text; throws `VarioError` (`NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`). */
     static fromJson(text) {
@@ -218,18 +228,28 @@ class Snapshot {
         checkRequest(request);
         const t = nowArg(now);
         try {
-            if (needsJsonPath(request)) {
+            const out = this.out;
+            if (out === null || needsJsonPath(request)) {
                 const u = request.userId ?? request.user_id ?? null;
                 const s = request.sessionId ?? request.session_id ?? null;
                 const j = JSON.parse(this.native.decideJson(toSpecRequest(request), t));
                 return Decision.fromJson(j, j.unit_type === 'user' ? u : j.unit_type === 'session' ? s : null);
             }
             const ctx = request.context;
-            const placement = (ctx === undefined || ctx === null ? undefined : ctx.placement);
+            let placement;
+            let a0, a1, a2, a3;
+            if (ctx !== undefined && ctx !== null) {
+                placement = ctx.placement;
+                const n = this.attrs;
+                a0 = attrAt(ctx, n, 0);
+                a1 = attrAt(ctx, n, 1);
+                a2 = attrAt(ctx, n, 2);
+                a3 = attrAt(ctx, n, 3);
+            }
             const u = idOf(request.userId, request.user_id);
             const s = idOf(request.sessionId, request.session_id);
-            this.native.decideInto(placement, u, s, ctx, t, request.consent === false ? OPTED_OUT : 0, this.out);
-            return build(this.out, this.tables, placement, u, s, EMPTY, null);
+            this.native.decideInto(placement, u, s, ctx, a0, a1, a2, a3, t ?? NaN, request.consent === false ? OPTED_OUT : 0);
+            return build(out, this.tables, placement, u, s, EMPTY, null);
         }
         catch (e) {
             rethrow(e);
@@ -312,7 +332,9 @@ function installExitHooks() {
 /** The live client: config sync and event delivery on background threads. */
 class Client {
     constructor(options) {
-        this.out = new Float64Array(OUT_LEN);
+        /** The attributes of view `viewId` (see `decideInto` in `src/lib.rs`). */
+        this.attrs = [];
+        this.viewId = 0;
         this.tables = null;
         this.tablesVersion = -1;
         this.defaults = new Map();
@@ -323,6 +345,7 @@ class Client {
         }
         try {
             this.native = new native.NativeClient(JSON.stringify(o));
+            this.out = outOf(this.native);
         }
         catch (e) {
             rethrow(e);
@@ -357,18 +380,37 @@ class Client {
         checkRequest(request);
         const later = options !== undefined && options.exposeLater === true;
         try {
-            if (needsJsonPath(request)) {
+            const out = this.out;
+            if (out === null || needsJsonPath(request)) {
                 const u = request.userId ?? request.user_id ?? null;
                 const s = request.sessionId ?? request.session_id ?? null;
                 const j = JSON.parse(this.native.decideJson(toSpecRequest(request), later));
                 return Decision.fromJson(j, j.unit_type === 'user' ? u : j.unit_type === 'session' ? s : null);
             }
             const ctx = request.context;
-            const placement = (ctx === undefined || ctx === null ? undefined : ctx.placement);
+            let placement;
+            let a0, a1, a2, a3;
+            if (ctx !== undefined && ctx !== null) {
+                placement = ctx.placement;
+                const n = this.attrs;
+                a0 = attrAt(ctx, n, 0);
+                a1 = attrAt(ctx, n, 1);
+                a2 = attrAt(ctx, n, 2);
+                a3 = attrAt(ctx, n, 3);
+            }
             const u = idOf(request.userId, request.user_id);
             const s = idOf(request.sessionId, request.session_id);
-            const token = this.native.decideInto(placement, u, s, ctx, request.consent === false ? OPTED_OUT : 0, later, this.out);
-            const out = this.out;
+            const flags = request.consent === false ? OPTED_OUT : 0;
+            const token = this.native.decideInto(placement, u, s, ctx, a0, a1, a2, a3, this.viewId, flags, later);
+            if (out[VIEW] !== this.viewId) {
+                // The snapshot changed since the last call: the values were read by name this time;
+                // learn the new attribute order for the next ones.
+                const names = this.native.attrNames(out[VIEW]);
+                if (names !== null && names !== undefined) {
+                    this.attrs = names;
+                    this.viewId = out[VIEW];
+                }
+            }
             const noConfig = out[REASON] === 0;
             const tables = noConfig ? null : this.tablesFor(out[VERSION]);
             return build(out, tables, placement, u, s, noConfig ? this.defaultsFor(placement) : EMPTY, token ?? null);

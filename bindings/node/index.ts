@@ -21,7 +21,7 @@ const BUCKET = 5
 const SHARE = 6
 const ITERATION = 7
 const VERSION = 8
-const OUT_LEN = 9
+const VIEW = 9
 const OPTED_OUT = 1
 
 /** Why a decision came out as it did (SPEC `reason`). */
@@ -286,6 +286,17 @@ class Tables {
 
 const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({})
 
+/** The output slots over the native object's buffer; null where external buffers are forbidden. */
+function outOf(n: { outBuffer(): ArrayBuffer | null }): Float64Array | null {
+  const b = n.outBuffer()
+  return b === null ? null : new Float64Array(b)
+}
+
+/** `ctx[names[i]]`, or undefined past the list (the native side reads the first four from us). */
+function attrAt(ctx: Record<string, unknown>, names: string[], i: number): unknown {
+  return i < names.length ? ctx[names[i]] : undefined
+}
+
 function idOf(a: string | null | undefined, b: string | null | undefined): string | null | undefined {
   return a !== undefined ? a : b
 }
@@ -379,11 +390,14 @@ export function pseudonymize(unitId: string, key?: string | null): string {
 export class Snapshot {
   private readonly native: native.NativeSnapshot
   private readonly tables: Tables
-  private readonly out = new Float64Array(OUT_LEN)
+  private readonly out: Float64Array | null
+  private readonly attrs: string[]
 
   private constructor(n: native.NativeSnapshot) {
     this.native = n
     this.tables = new Tables(n.experimentsJson(), (id) => n.paramsJson(id))
+    this.out = outOf(n)
+    this.attrs = n.attrNames()
   }
 
   /** Compiles snapshot JSON text; throws `VarioError` (`NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`). */
@@ -410,18 +424,28 @@ export class Snapshot {
     checkRequest(request)
     const t = nowArg(now)
     try {
-      if (needsJsonPath(request)) {
+      const out = this.out
+      if (out === null || needsJsonPath(request)) {
         const u = request.userId ?? request.user_id ?? null
         const s = request.sessionId ?? request.session_id ?? null
         const j = JSON.parse(this.native.decideJson(toSpecRequest(request), t)) as DecisionJson
         return Decision.fromJson(j, j.unit_type === 'user' ? u : j.unit_type === 'session' ? s : null)
       }
       const ctx = request.context
-      const placement = (ctx === undefined || ctx === null ? undefined : ctx.placement) as string
+      let placement: string | undefined
+      let a0, a1, a2, a3
+      if (ctx !== undefined && ctx !== null) {
+        placement = ctx.placement
+        const n = this.attrs
+        a0 = attrAt(ctx, n, 0)
+        a1 = attrAt(ctx, n, 1)
+        a2 = attrAt(ctx, n, 2)
+        a3 = attrAt(ctx, n, 3)
+      }
       const u = idOf(request.userId, request.user_id)
       const s = idOf(request.sessionId, request.session_id)
-      this.native.decideInto(placement, u, s, ctx, t, request.consent === false ? OPTED_OUT : 0, this.out)
-      return build(this.out, this.tables, placement, u, s, EMPTY, null)
+      this.native.decideInto(placement, u, s, ctx, a0, a1, a2, a3, t ?? NaN, request.consent === false ? OPTED_OUT : 0)
+      return build(out, this.tables, placement as string, u, s, EMPTY, null)
     } catch (e) {
       rethrow(e)
     }
@@ -548,7 +572,10 @@ function installExitHooks(): void {
 /** The live client: config sync and event delivery on background threads. */
 export class Client {
   private readonly native: native.NativeClient
-  private readonly out = new Float64Array(OUT_LEN)
+  private readonly out: Float64Array | null
+  /** The attributes of view `viewId` (see `decideInto` in `src/lib.rs`). */
+  private attrs: string[] = []
+  private viewId = 0
   private tables: Tables | null = null
   private tablesVersion = -1
   private readonly defaults = new Map<string, Readonly<Record<string, unknown>>>()
@@ -560,6 +587,7 @@ export class Client {
     }
     try {
       this.native = new native.NativeClient(JSON.stringify(o))
+      this.out = outOf(this.native)
     } catch (e) {
       rethrow(e)
     }
@@ -595,21 +623,40 @@ export class Client {
     checkRequest(request)
     const later = options !== undefined && options.exposeLater === true
     try {
-      if (needsJsonPath(request)) {
+      const out = this.out
+      if (out === null || needsJsonPath(request)) {
         const u = request.userId ?? request.user_id ?? null
         const s = request.sessionId ?? request.session_id ?? null
         const j = JSON.parse(this.native.decideJson(toSpecRequest(request), later)) as DecisionJson
         return Decision.fromJson(j, j.unit_type === 'user' ? u : j.unit_type === 'session' ? s : null)
       }
       const ctx = request.context
-      const placement = (ctx === undefined || ctx === null ? undefined : ctx.placement) as string
+      let placement: string | undefined
+      let a0, a1, a2, a3
+      if (ctx !== undefined && ctx !== null) {
+        placement = ctx.placement
+        const n = this.attrs
+        a0 = attrAt(ctx, n, 0)
+        a1 = attrAt(ctx, n, 1)
+        a2 = attrAt(ctx, n, 2)
+        a3 = attrAt(ctx, n, 3)
+      }
       const u = idOf(request.userId, request.user_id)
       const s = idOf(request.sessionId, request.session_id)
-      const token = this.native.decideInto(placement, u, s, ctx, request.consent === false ? OPTED_OUT : 0, later, this.out)
-      const out = this.out
+      const flags = request.consent === false ? OPTED_OUT : 0
+      const token = this.native.decideInto(placement, u, s, ctx, a0, a1, a2, a3, this.viewId, flags, later)
+      if (out[VIEW] !== this.viewId) {
+        // The snapshot changed since the last call: the values were read by name this time;
+        // learn the new attribute order for the next ones.
+        const names = this.native.attrNames(out[VIEW])
+        if (names !== null && names !== undefined) {
+          this.attrs = names
+          this.viewId = out[VIEW]
+        }
+      }
       const noConfig = out[REASON] === 0
       const tables = noConfig ? null : this.tablesFor(out[VERSION])
-      return build(out, tables, placement, u, s, noConfig ? this.defaultsFor(placement) : EMPTY, token ?? null)
+      return build(out, tables, placement as string, u, s, noConfig ? this.defaultsFor(placement as string) : EMPTY, token ?? null)
     } catch (e) {
       rethrow(e)
     }

@@ -14,10 +14,20 @@ export declare class NativeClient {
   /** Starts a client from options JSON (the Rust `Options` keys; the facade converts). */
   constructor(optionsJson: string)
   /**
-   * The hot path: decides on the current snapshot, queues the exposure (or returns a token
-   * with `exposeLater`), and writes the scalars into `out`.
+   * A `Float64Array`-sized `ArrayBuffer` over the slots `decideInto` writes; `null` where the
+   * runtime forbids external buffers.
    */
-  decideInto(placement: unknown, userId: unknown, sessionId: unknown, context: unknown, flags: number, exposeLater: boolean, out: Float64Array): string | null
+  outBuffer(): ArrayBuffer | null
+  /** The attributes of the view with this id (see `decideInto`), or null when no longer kept. */
+  attrNames(viewId: number): Array<string> | null
+  /**
+   * The hot path: decides on the current snapshot, queues the exposure (or returns a token
+   * with `exposeLater`), and writes the scalars into the output buffer. `a0`..`a3` are the
+   * values of the first attributes of view `viewId` (see `attrNames`); when the current view
+   * is another one they are ignored and every attribute is read from `context`, and the
+   * output's view slot tells the facade to refresh its list.
+   */
+  decideInto(placement: unknown, userId: unknown, sessionId: unknown, context: unknown, a0: unknown, a1: unknown, a2: unknown, a3: unknown, viewId: number, flags: number, exposeLater: boolean): string | null
   /** `[{key, id, variants}]` of the snapshot with this version (recently used), or null. */
   experimentsJson(version: number): string | null
   /** Params JSON by dense id for the snapshot with this version. */
@@ -60,8 +70,19 @@ export declare class NativeSnapshot {
   experimentsJson(): string
   /** The params map with this dense id, as JSON. */
   paramsJson(id: number): string
-  /** The hot path: decides and writes the scalars into `out` (see the facade). */
-  decideInto(placement: unknown, userId: unknown, sessionId: unknown, context: unknown, now: number | undefined | null, flags: number, out: Float64Array): void
+  /** The attributes decisions read, in the order `decideInto` takes their values. */
+  attrNames(): Array<string>
+  /**
+   * A `Float64Array`-sized `ArrayBuffer` over the slots `decideInto` writes; `null` where the
+   * runtime forbids external buffers.
+   */
+  outBuffer(): ArrayBuffer | null
+  /**
+   * The hot path: decides and writes the scalars into the output buffer (see the facade).
+   * `a0`..`a3` are the values of the first `attrNames()` (`undefined` past the end); `now` is
+   * milliseconds since the epoch, NaN for the clock.
+   */
+  decideInto(placement: unknown, userId: unknown, sessionId: unknown, context: unknown, a0: unknown, a1: unknown, a2: unknown, a3: unknown, now: number, flags: number): void
   /** Decision JSON (SPEC field names) for request JSON: the path for `trace` and `forced`. */
   decideJson(requestJson: string, now?: number | undefined | null): string
   /** The exposure an `ASSIGNED` decision logs (fields other than ids) as JSON, or `null`. */

@@ -1,13 +1,16 @@
 //! `vario` for Node.js: the native half of the package (napi-rs).
 //!
-//! The JavaScript facade (`vario.js`) builds decision objects in JavaScript, where V8 makes them
-//! cheaply, from numbers this module writes into a `Float64Array` it owns; strings (experiment
-//! and variant keys, params) are fetched once per snapshot. So a decision crosses the boundary
-//! with a handful of scalars and no JSON:
+//! The JavaScript facade (`index.ts`) builds decision objects in JavaScript, where V8 makes them
+//! cheaply, from numbers this module writes into memory the facade reads as a `Float64Array`
+//! (an external `ArrayBuffer` handed over once, see [`Out`]); strings (experiment and variant
+//! keys, params) are fetched once per snapshot. So a decision crosses the boundary with a
+//! handful of scalars and no JSON:
 //!
-//! - ids and placement are read straight from the JS strings into thread-local buffers;
-//! - of the context object, only the attributes the snapshot's targeting reads (plus, for a
-//!   client, `page_type` and the exposure keys) are read, by name, into a map reused in place.
+//! - ids and placement are read straight from the JS strings (as UTF-16, one call for short
+//!   ones) into buffers the object reuses;
+//! - of the context, only the attributes the snapshot's targeting reads (plus, for a client,
+//!   `page_type` and the exposure keys) are read: the first four by the facade, which passes
+//!   their values as arguments, the rest by name; into a map reused in place.
 //!
 //! Every entry point catches panics (`catch_unwind`): a bug surfaces as a JS `Error`, never as a
 //! crashed process. Errors carry a stable code in `error.code` (set by the facade from the
@@ -22,9 +25,10 @@ use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::ffi::c_void;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 use vario::{ClientBuilder, Expose, Options, Outcome};
 use vario_core::{Decision, OwnedRequest, Reason, Request, Snapshot, UnitType};
@@ -40,33 +44,69 @@ fn invalid(msg: impl std::fmt::Display) -> Error {
 // ---------------------------------------------------------------------------------------------
 // Reading JS values without napi-rs conversions (no allocation per call)
 
-/// Reads a JS string into `buf`; `Ok(false)` for `null` / `undefined`.
+/// Reads a JS string into `buf`; `None` when `v` is not a string (nothing thrown).
+///
+/// The string is read as UTF-16 (V8 answers its length without a scan and copies one-byte
+/// strings straight out) and narrowed here: ASCII, the common case for ids and attribute values,
+/// is a plain copy; anything else is transcoded, lone surrogates becoming U+FFFD as Node's own
+/// UTF-8 conversion does. Reading it as UTF-8 made V8 scan the string twice (length, then copy).
 ///
 /// # Safety
 /// `env` and `v` are the live handles of the current call.
-unsafe fn read_str(env: sys::napi_env, v: sys::napi_value, buf: &mut String, what: &str) -> Result<bool> {
+unsafe fn read_string(env: sys::napi_env, v: sys::napi_value, buf: &mut String, wide: &mut Vec<u16>) -> Option<()> {
+    // One call for the common short string: V8 writes at most capacity - 1 units and a NUL, so
+    // fewer written than that means the whole string arrived. Longer ones take a second call.
+    const FIRST: usize = 128;
+    if wide.capacity() < FIRST {
+        wide.reserve(FIRST);
+    }
+    let mut written = 0usize;
+    // SAFETY: V8 writes at most `capacity` units into the spare capacity; fails (without
+    // throwing) for a non-string.
+    let st = unsafe { sys::napi_get_value_string_utf16(env, v, wide.as_mut_ptr(), wide.capacity(), &mut written) };
+    if st != sys::Status::napi_ok {
+        return None;
+    }
+    if written + 1 >= wide.capacity() {
+        let mut len = 0usize;
+        // SAFETY: length query with a NULL buffer, then a copy into len + 1 units.
+        unsafe { sys::napi_get_value_string_utf16(env, v, ptr::null_mut(), 0, &mut len) };
+        wide.reserve(len + 1);
+        unsafe { sys::napi_get_value_string_utf16(env, v, wide.as_mut_ptr(), len + 1, &mut written) };
+    }
+    // SAFETY: V8 initialised the first `written` units.
+    unsafe { wide.set_len(written) };
+    buf.clear();
+    if wide.iter().all(|&c| c < 0x80) {
+        // SAFETY: every unit is ASCII, so the bytes are valid UTF-8.
+        unsafe { buf.as_mut_vec().extend(wide.iter().map(|&c| c as u8)) };
+    } else {
+        buf.extend(char::decode_utf16(wide.iter().copied()).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    }
+    wide.clear();
+    Some(())
+}
+
+/// Reads a JS string into `buf`; `Ok(false)` for `null` / `undefined`, an error for other types.
+///
+/// # Safety
+/// `env` and `v` are the live handles of the current call.
+unsafe fn read_str(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    buf: &mut String,
+    wide: &mut Vec<u16>,
+    what: &str,
+) -> Result<bool> {
+    if unsafe { read_string(env, v, buf, wide) }.is_some() {
+        return Ok(true);
+    }
     let mut t = 0;
     if unsafe { sys::napi_typeof(env, v, &mut t) } != sys::Status::napi_ok {
         return Err(invalid(format!("`{what}` is unreadable")));
     }
     match t {
         sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(false),
-        sys::ValueType::napi_string => {
-            let mut len = 0usize;
-            // SAFETY: length query (NULL buffer), then a copy into a buffer of len + 1 bytes.
-            unsafe { sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len) };
-            let mut bytes = std::mem::take(buf).into_bytes();
-            bytes.clear();
-            bytes.reserve(len + 1);
-            let mut written = 0usize;
-            unsafe {
-                sys::napi_get_value_string_utf8(env, v, bytes.as_mut_ptr().cast(), len + 1, &mut written);
-                bytes.set_len(written);
-            }
-            // Node writes valid UTF-8 (lone surrogates become U+FFFD).
-            *buf = String::from_utf8(bytes).map_err(|_| invalid(format!("`{what}` is not valid UTF-8")))?;
-            Ok(true)
-        }
         _ => Err(invalid(format!("`{what}` must be a string, null or undefined"))),
     }
 }
@@ -100,7 +140,7 @@ unsafe fn read_value(env: sys::napi_env, v: sys::napi_value, depth: u32) -> Resu
         }
         sys::ValueType::napi_string => {
             let mut s = String::new();
-            unsafe { read_str(env, v, &mut s, "context value")? };
+            unsafe { read_str(env, v, &mut s, &mut Vec::new(), "context value")? };
             Value::String(s)
         }
         sys::ValueType::napi_object => {
@@ -128,7 +168,7 @@ unsafe fn read_value(env: sys::napi_env, v: sys::napi_value, depth: u32) -> Resu
                     let mut val = ptr::null_mut();
                     unsafe {
                         sys::napi_get_element(env, names, i, &mut k);
-                        read_str(env, k, &mut key, "key")?;
+                        read_str(env, k, &mut key, &mut Vec::new(), "key")?;
                         sys::napi_get_property(env, v, k, &mut val);
                     }
                     if let Some(x) = unsafe { read_value(env, val, depth + 1)? } {
@@ -142,30 +182,43 @@ unsafe fn read_value(env: sys::napi_env, v: sys::napi_value, depth: u32) -> Resu
     }))
 }
 
-thread_local! {
-    static IDS: RefCell<(String, String, String)> = RefCell::new(Default::default());
-    static CONTEXT: RefCell<Map<String, Value>> = RefCell::new(Map::new());
+/// Buffers reused by every decision of one native object (its facade calls it from one JS
+/// thread): the request's strings and the context map, whose values are overwritten in place.
+#[derive(Default)]
+struct Scratch {
+    placement: String,
+    user: String,
+    session: String,
+    wide: Vec<u16>,
+    context: Map<String, Value>,
 }
 
-/// Reads the named attributes of a JS context object into `map` (reused: values are replaced in
-/// place; an `undefined` attribute is removed).
+/// Reads the snapshot's attributes into `map` (reused: values are replaced in place; an
+/// `undefined` attribute is removed). The facade passes the first values itself (`given`, in the
+/// order of `attrs`; a property read in JavaScript is far cheaper than one through Node-API);
+/// the rest are read from `ctx` by name.
 ///
 /// # Safety
-/// `env` and `ctx` are the live handles of the current call; `ctx` is an object.
+/// `env`, `ctx` and `given` are the live handles of the current call; `ctx` is an object.
 unsafe fn fill_context(
     env: sys::napi_env,
     ctx: sys::napi_value,
+    given: &[sys::napi_value],
     attrs: &[(CString, String)],
     map: &mut Map<String, Value>,
+    wide: &mut Vec<u16>,
 ) -> Result<()> {
-    for (cname, name) in attrs {
-        let mut v = ptr::null_mut();
-        unsafe { sys::napi_get_named_property(env, ctx, cname.as_ptr(), &mut v) };
-        let mut t = 0;
-        unsafe { sys::napi_typeof(env, v, &mut t) };
-        if t == sys::ValueType::napi_string {
-            if let Some(Value::String(s)) = map.get_mut(name.as_str()) {
-                unsafe { read_str(env, v, s, name)? };
+    for (i, (cname, name)) in attrs.iter().enumerate() {
+        let v = match given.get(i) {
+            Some(&v) => v,
+            None => {
+                let mut v = ptr::null_mut();
+                unsafe { sys::napi_get_named_property(env, ctx, cname.as_ptr(), &mut v) };
+                v
+            }
+        };
+        if let Some(Value::String(s)) = map.get_mut(name.as_str()) {
+            if unsafe { read_string(env, v, s, wide) }.is_some() {
                 continue;
             }
         }
@@ -198,7 +251,66 @@ mod slot {
     pub const SHARE: usize = 6;
     pub const ITERATION: usize = 7;
     pub const VERSION: usize = 8;
-    pub const LEN: usize = 9;
+    /// The id of the view (attribute list) the request was read against.
+    pub const VIEW: usize = 9;
+    pub const LEN: usize = 10;
+}
+
+/// Where the native side writes a decision's scalars: memory the facade reads as a
+/// `Float64Array` over an external `ArrayBuffer`. Handing the buffer over once, instead of a
+/// typed array per call, spares every decision the typed-array checks (a tenth of its cost).
+/// The memory is shared ownership: the object and every `ArrayBuffer` made over it hold an
+/// `Arc`, so neither a collected buffer nor a detached (transferred) one can leave the other
+/// side pointing at freed memory.
+/// (Atomics, not cells, only so the type is `Sync`: a relaxed store is a plain store, and V8 may
+/// run a backing store's release on another thread.)
+struct Out([AtomicU64; slot::LEN]);
+
+impl Out {
+    fn new() -> Arc<Out> {
+        Arc::new(Out(std::array::from_fn(|_| AtomicU64::new(0))))
+    }
+
+    fn set(&self, i: usize, v: f64) {
+        self.0[i].store(v.to_bits(), Ordering::Relaxed);
+    }
+}
+
+unsafe extern "C" fn release_out(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+    // SAFETY: `hint` is the `Arc` leaked by `out_buffer` for this buffer, released exactly once.
+    drop(unsafe { Arc::from_raw(hint.cast_const().cast::<Out>()) });
+}
+
+/// A new external `ArrayBuffer` over `out`; `None` where the runtime forbids external buffers
+/// (Electron's V8 sandbox), in which case the facade takes the JSON path.
+///
+/// # Safety
+/// `env` is the live handle of the current call.
+unsafe fn out_buffer<'e>(env: &'e Env, out: &Arc<Out>) -> Result<Option<Unknown<'e>>> {
+    let hint = Arc::into_raw(out.clone());
+    let mut value = ptr::null_mut();
+    // SAFETY: the data stays valid while `hint` (an owner) lives; `release_out` drops it.
+    let status = unsafe {
+        sys::napi_create_external_arraybuffer(
+            env.raw(),
+            hint.cast_mut().cast(),
+            std::mem::size_of::<Out>(),
+            Some(release_out),
+            hint.cast_mut().cast(),
+            &mut value,
+        )
+    };
+    if status != sys::Status::napi_ok {
+        // SAFETY: not handed to V8, so still ours to release.
+        drop(unsafe { Arc::from_raw(hint) });
+        return if status == sys::Status::napi_no_external_buffers_allowed {
+            Ok(None)
+        } else {
+            Err(err("INTERNAL", format!("cannot create the output buffer (status {status})")))
+        };
+    }
+    // SAFETY: a value just created in this call's scope.
+    Ok(Some(unsafe { Unknown::from_raw_unchecked(env.raw(), value) }))
 }
 
 const REASONS: [Reason; 17] = [
@@ -234,28 +346,37 @@ pub fn reason_names() -> Vec<String> {
         .collect()
 }
 
-fn write_out(d: &Decision<'_>, out: &mut [f64]) {
+fn write_out(d: &Decision<'_>, view: &View, out: &Out) {
     let opt = |x: Option<f64>| x.unwrap_or(-1.0);
-    out[slot::REASON] = reason_code(d.reason());
-    out[slot::EXPERIMENT] = opt(d.experiment_index().map(|i| i as f64));
-    out[slot::VARIANT] = opt(d.variant_index().map(|i| i as f64));
-    out[slot::PARAMS] = opt(d.params_id().map(f64::from));
-    out[slot::UNIT] = match d.unit_type() {
-        None => 0.0,
-        Some(UnitType::User) => 1.0,
-        Some(UnitType::Session) => 2.0,
-    };
-    out[slot::BUCKET] = opt(d.bucket().map(f64::from));
-    out[slot::SHARE] = d.allocation_share().unwrap_or(f64::NAN);
-    out[slot::ITERATION] = opt(d.iteration().map(|i| i as f64));
-    out[slot::VERSION] = d.config_version() as f64;
+    out.set(slot::REASON, reason_code(d.reason()));
+    out.set(slot::EXPERIMENT, opt(d.experiment_index().map(|i| i as f64)));
+    out.set(slot::VARIANT, opt(d.variant_index().map(|i| i as f64)));
+    out.set(slot::PARAMS, opt(d.params_id().map(f64::from)));
+    out.set(
+        slot::UNIT,
+        match d.unit_type() {
+            None => 0.0,
+            Some(UnitType::User) => 1.0,
+            Some(UnitType::Session) => 2.0,
+        },
+    );
+    out.set(slot::BUCKET, opt(d.bucket().map(f64::from)));
+    out.set(slot::SHARE, d.allocation_share().unwrap_or(f64::NAN));
+    out.set(slot::ITERATION, opt(d.iteration().map(|i| i as f64)));
+    out.set(slot::VERSION, d.config_version() as f64);
+    out.set(slot::VIEW, f64::from(view.id));
 }
 
 /// A snapshot with the attribute names its decisions read.
 struct View {
     snap: Arc<Snapshot>,
     attrs: Vec<(CString, String)>,
+    /// Unique per view: the facade passes attribute values in the order of the view it last
+    /// saw, and the id says whether that order still holds.
+    id: u32,
 }
+
+static VIEW_IDS: AtomicU32 = AtomicU32::new(1);
 
 impl View {
     fn new(snap: Arc<Snapshot>, extra: &[String]) -> View {
@@ -266,7 +387,7 @@ impl View {
             }
         }
         let attrs = names.into_iter().filter_map(|n| CString::new(n.clone()).ok().map(|c| (c, n))).collect();
-        View { snap, attrs }
+        View { snap, attrs, id: VIEW_IDS.fetch_add(1, Ordering::Relaxed) }
     }
 
     fn experiments_json(&self) -> String {
@@ -277,6 +398,10 @@ impl View {
         Value::Array(list).to_string()
     }
 
+    fn attr_names(&self) -> Vec<String> {
+        self.attrs.iter().map(|(_, n)| n.clone()).collect()
+    }
+
     fn params_json(&self, id: u32) -> String {
         self.snap.params_by_id(id).map_or_else(|| "{}".into(), |m| Value::Object(m.clone()).to_string())
     }
@@ -285,7 +410,11 @@ impl View {
 /// Output flags of `decideInto`.
 const OPTED_OUT: u32 = 1;
 
-/// Runs `f` with the request read from the JS arguments.
+/// How many attribute values the facade passes as arguments (`a0`..`a3`).
+const GIVEN_ATTRS: usize = 4;
+
+/// Runs `f` with the request read from the JS arguments. `given` are the facade's attribute
+/// values in `view`'s order, or empty when it read them against another view.
 ///
 /// # Safety
 /// `env` and the values are the live handles of the current call.
@@ -293,47 +422,44 @@ const OPTED_OUT: u32 = 1;
 unsafe fn with_request<R>(
     env: sys::napi_env,
     view: &View,
+    scratch: &RefCell<Scratch>,
     placement: sys::napi_value,
     user: sys::napi_value,
     session: sys::napi_value,
     ctx: sys::napi_value,
+    given: &[sys::napi_value],
     flags: u32,
     f: impl FnOnce(&Request<'_>) -> Result<R>,
 ) -> Result<R> {
-    IDS.with(|ids| {
-        let mut ids = ids.try_borrow_mut().map_err(|_| err("INTERNAL", "re-entered"))?;
-        let (p, u, s) = &mut *ids;
-        if !unsafe { read_str(env, placement, p, "context.placement")? } {
-            return Err(invalid("`context.placement` is required"));
+    let mut scratch = scratch.try_borrow_mut().map_err(|_| err("INTERNAL", "re-entered"))?;
+    let Scratch { placement: p, user: u, session: s, wide, context } = &mut *scratch;
+    if !unsafe { read_str(env, placement, p, wide, "context.placement")? } {
+        return Err(invalid("`context.placement` is required"));
+    }
+    let has_user = unsafe { read_str(env, user, u, wide, "user_id")? };
+    let has_session = unsafe { read_str(env, session, s, wide, "session_id")? };
+    let mut t = 0;
+    unsafe { sys::napi_typeof(env, ctx, &mut t) };
+    let map = match t {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
+        sys::ValueType::napi_object => {
+            unsafe { fill_context(env, ctx, given, &view.attrs, context, wide)? };
+            Some(&*context)
         }
-        let has_user = unsafe { read_str(env, user, u, "user_id")? };
-        let has_session = unsafe { read_str(env, session, s, "session_id")? };
-        let mut t = 0;
-        unsafe { sys::napi_typeof(env, ctx, &mut t) };
-        let run = |map: Option<&Map<String, Value>>| {
-            let mut r = Request::new(p.as_str());
-            r.user_id = has_user.then_some(u.as_str());
-            r.session_id = has_session.then_some(s.as_str());
-            r.context = map;
-            r.consent = flags & OPTED_OUT == 0;
-            f(&r)
-        };
-        match t {
-            sys::ValueType::napi_undefined | sys::ValueType::napi_null => run(None),
-            sys::ValueType::napi_object => CONTEXT.with(|c| {
-                let mut map = c.try_borrow_mut().map_err(|_| err("INTERNAL", "re-entered"))?;
-                unsafe { fill_context(env, ctx, &view.attrs, &mut map)? };
-                run(Some(&map))
-            }),
-            _ => Err(invalid("`context` must be an object")),
-        }
-    })
+        _ => return Err(invalid("`context` must be an object")),
+    };
+    let mut r = Request::new(p.as_str());
+    r.user_id = has_user.then_some(u.as_str());
+    r.session_id = has_session.then_some(s.as_str());
+    r.context = map;
+    r.consent = flags & OPTED_OUT == 0;
+    f(&r)
 }
 
 fn now_or_clock(now: Option<f64>) -> i64 {
     match now {
         Some(n) if n.is_finite() => n as i64,
-        _ => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
+        _ => vario::now_ms(),
     }
 }
 
@@ -348,6 +474,8 @@ fn owned_request(json: &str, require_placement: bool) -> Result<OwnedRequest> {
 #[napi]
 pub struct NativeSnapshot {
     view: Arc<View>,
+    scratch: RefCell<Scratch>,
+    out: Arc<Out>,
 }
 
 #[napi]
@@ -356,7 +484,11 @@ impl NativeSnapshot {
     #[napi(factory, catch_unwind)]
     pub fn from_json(text: String) -> Result<NativeSnapshot> {
         let snap = Snapshot::from_json(&text).map_err(|e| err(e.code(), e))?;
-        Ok(NativeSnapshot { view: Arc::new(View::new(Arc::new(snap), &[])) })
+        Ok(NativeSnapshot {
+            view: Arc::new(View::new(Arc::new(snap), &[])),
+            scratch: RefCell::default(),
+            out: Out::new(),
+        })
     }
 
     /// The snapshot's version.
@@ -383,7 +515,23 @@ impl NativeSnapshot {
         self.view.params_json(id)
     }
 
-    /// The hot path: decides and writes the scalars into `out` (see the facade).
+    /// The attributes decisions read, in the order `decideInto` takes their values.
+    #[napi(catch_unwind)]
+    pub fn attr_names(&self) -> Vec<String> {
+        self.view.attr_names()
+    }
+
+    /// A `Float64Array`-sized `ArrayBuffer` over the slots `decideInto` writes; `null` where the
+    /// runtime forbids external buffers.
+    #[napi(catch_unwind, ts_return_type = "ArrayBuffer | null")]
+    pub fn out_buffer<'e>(&self, env: &'e Env) -> Result<Option<Unknown<'e>>> {
+        // SAFETY: `env` is this call's.
+        unsafe { out_buffer(env, &self.out) }
+    }
+
+    /// The hot path: decides and writes the scalars into the output buffer (see the facade).
+    /// `a0`..`a3` are the values of the first `attrNames()` (`undefined` past the end); `now` is
+    /// milliseconds since the epoch, NaN for the clock.
     #[napi(catch_unwind)]
     #[allow(clippy::too_many_arguments)]
     pub fn decide_into(
@@ -393,23 +541,34 @@ impl NativeSnapshot {
         user_id: Unknown<'_>,
         session_id: Unknown<'_>,
         context: Unknown<'_>,
-        now: Option<f64>,
+        a0: Unknown<'_>,
+        a1: Unknown<'_>,
+        a2: Unknown<'_>,
+        a3: Unknown<'_>,
+        now: f64,
         flags: u32,
-        #[napi(ts_arg_type = "Float64Array")] mut out: Float64ArraySlice<'_>,
     ) -> Result<()> {
-        // SAFETY: the facade owns `out` and does not touch it during the call.
-        let out = unsafe { out.as_mut() };
-        if out.len() < slot::LEN {
-            return Err(invalid("output array too short"));
-        }
-        let now = now_or_clock(now);
-        let raw = env.raw();
+        let now = now_or_clock(Some(now));
+        let given = [a0.raw(), a1.raw(), a2.raw(), a3.raw()];
+        let n = self.view.attrs.len().min(GIVEN_ATTRS);
+        let view = &self.view;
         // SAFETY: every handle belongs to this call.
         unsafe {
-            with_request(raw, &self.view, placement.raw(), user_id.raw(), session_id.raw(), context.raw(), flags, |r| {
-                write_out(&self.view.snap.decide(r, now), out);
-                Ok(())
-            })
+            with_request(
+                env.raw(),
+                view,
+                &self.scratch,
+                placement.raw(),
+                user_id.raw(),
+                session_id.raw(),
+                context.raw(),
+                &given[..n],
+                flags,
+                |r| {
+                    write_out(&view.snap.decide(r, now), view, &self.out);
+                    Ok(())
+                },
+            )
         }
     }
 
@@ -544,8 +703,13 @@ pub struct NativeClient {
     extra_attrs: Vec<String>,
     /// Views of the snapshots decisions were made on, by version (the current one and a few
     /// before it, so the facade can resolve a decision's indices even across a swap).
-    views: Mutex<Vec<(u64, Arc<View>)>>,
+    /// Not a lock: the object is only ever called on its own JS thread.
+    views: RefCell<Vec<(u64, Arc<View>)>>,
+    /// The view of decisions made before any snapshot arrived (no attributes but the extras).
+    no_config: Arc<View>,
     defaults_json: HashMap<String, String>,
+    scratch: RefCell<Scratch>,
+    out: Arc<Out>,
 }
 
 const VIEWS_KEPT: usize = 4;
@@ -559,8 +723,8 @@ impl NativeClient {
     }
 
     fn view_of(&self, snap: &Arc<Snapshot>) -> Arc<View> {
-        let mut views = self.views.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, v)) = views.iter().find(|(_, v)| Arc::ptr_eq(&v.snap, snap)) {
+        let mut views = self.views.borrow_mut();
+        if let Some((_, v)) = views.iter().rev().find(|(_, v)| Arc::ptr_eq(&v.snap, snap)) {
             return v.clone();
         }
         let v = Arc::new(View::new(snap.clone(), &self.extra_attrs));
@@ -572,8 +736,8 @@ impl NativeClient {
     }
 
     fn view_for(&self, version: f64) -> Option<Arc<View>> {
-        let views = self.views.lock().unwrap_or_else(|p| p.into_inner());
-        views.iter().find(|(v, _)| *v as f64 == version).map(|(_, v)| v.clone())
+        let views = self.views.borrow();
+        views.iter().rev().find(|(v, _)| *v as f64 == version).map(|(_, v)| v.clone())
     }
 
     fn current_view(&self) -> Option<Arc<View>> {
@@ -630,17 +794,41 @@ impl NativeClient {
         let defaults_json =
             opts.default_params.iter().map(|(k, v)| (k.clone(), Value::Object(v.clone()).to_string())).collect();
         let client = ClientBuilder::new().options(opts).build().map_err(|e| err("INVALID_OPTIONS", e))?;
+        let empty = Snapshot::from_json(r#"{"schema_version":1,"version":0}"#).map_err(|e| err("INTERNAL", e))?;
         Ok(NativeClient {
             inner: Arc::new(client),
             closed: Arc::new(AtomicBool::new(false)),
+            no_config: Arc::new(View::new(Arc::new(empty), &extra_attrs)),
             extra_attrs,
-            views: Mutex::new(Vec::new()),
+            views: RefCell::new(Vec::new()),
             defaults_json,
+            scratch: RefCell::default(),
+            out: Out::new(),
         })
     }
 
+    /// A `Float64Array`-sized `ArrayBuffer` over the slots `decideInto` writes; `null` where the
+    /// runtime forbids external buffers.
+    #[napi(catch_unwind, ts_return_type = "ArrayBuffer | null")]
+    pub fn out_buffer<'e>(&self, env: &'e Env) -> Result<Option<Unknown<'e>>> {
+        // SAFETY: `env` is this call's.
+        unsafe { out_buffer(env, &self.out) }
+    }
+
+    /// The attributes of the view with this id (see `decideInto`), or null when no longer kept.
+    #[napi(catch_unwind)]
+    pub fn attr_names(&self, view_id: u32) -> Option<Vec<String>> {
+        if self.no_config.id == view_id {
+            return Some(self.no_config.attr_names());
+        }
+        self.views.borrow().iter().find(|(_, v)| v.id == view_id).map(|(_, v)| v.attr_names())
+    }
+
     /// The hot path: decides on the current snapshot, queues the exposure (or returns a token
-    /// with `exposeLater`), and writes the scalars into `out`.
+    /// with `exposeLater`), and writes the scalars into the output buffer. `a0`..`a3` are the
+    /// values of the first attributes of view `viewId` (see `attrNames`); when the current view
+    /// is another one they are ignored and every attribute is read from `context`, and the
+    /// output's view slot tells the facade to refresh its list.
     #[napi(catch_unwind)]
     #[allow(clippy::too_many_arguments)]
     pub fn decide_into(
@@ -650,42 +838,43 @@ impl NativeClient {
         user_id: Unknown<'_>,
         session_id: Unknown<'_>,
         context: Unknown<'_>,
+        a0: Unknown<'_>,
+        a1: Unknown<'_>,
+        a2: Unknown<'_>,
+        a3: Unknown<'_>,
+        view_id: u32,
         flags: u32,
         expose_later: bool,
-        #[napi(ts_arg_type = "Float64Array")] mut out: Float64ArraySlice<'_>,
     ) -> Result<Option<String>> {
         let client = self.open()?;
-        // SAFETY: the facade owns `out` and does not touch it during the call.
-        let out = unsafe { out.as_mut() };
-        if out.len() < slot::LEN {
-            return Err(invalid("output array too short"));
-        }
         let snap = client.snapshot();
         let view = match &snap {
             Some(s) => self.view_of(s),
-            // No snapshot yet: the placement and ids still need reading, against no attributes.
-            None => Arc::new(View::new(
-                Arc::new(Snapshot::from_json(r#"{"schema_version":1,"version":0}"#).map_err(|e| err("INTERNAL", e))?),
-                &self.extra_attrs,
-            )),
+            None => self.no_config.clone(),
         };
+        let given = [a0.raw(), a1.raw(), a2.raw(), a3.raw()];
+        let n = if view.id == view_id { view.attrs.len().min(GIVEN_ATTRS) } else { 0 };
         let expose = if expose_later { Expose::Later } else { Expose::Now };
-        let raw = env.raw();
         // SAFETY: every handle belongs to this call.
         unsafe {
-            with_request(raw, &view, placement.raw(), user_id.raw(), session_id.raw(), context.raw(), flags, |r| {
-                Ok(client.decide_in(r, expose, |s, d, token| {
-                    if s.is_some_and(|s| !Arc::ptr_eq(s, &view.snap)) {
-                        // Swapped between our load and the decision: make sure the facade can
-                        // resolve this version.
-                        if let Some(s) = s {
-                            self.view_of(s);
-                        }
-                    }
-                    write_out(d, out);
-                    token.map(str::to_owned)
-                }))
-            })
+            with_request(
+                env.raw(),
+                &view,
+                &self.scratch,
+                placement.raw(),
+                user_id.raw(),
+                session_id.raw(),
+                context.raw(),
+                &given[..n],
+                flags,
+                // On the snapshot loaded above: the one whose attributes were just read.
+                |r| {
+                    Ok(client.decide_on(snap.as_ref(), r, expose, |_, d, token| {
+                        write_out(d, &view, &self.out);
+                        token.map(str::to_owned)
+                    }))
+                },
+            )
         }
     }
 
