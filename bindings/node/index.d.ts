@@ -134,6 +134,7 @@ export declare class Snapshot {
     private readonly tables;
     private readonly out;
     private readonly attrs;
+    private readonly handle;
     private constructor();
     /** Compiles snapshot JSON text; throws `VarioError` (`NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`). */
     static fromJson(text: string): Snapshot;
@@ -207,6 +208,7 @@ export interface Outcome {
 export declare class Client {
     private readonly native;
     private readonly out;
+    private readonly handle;
     /** The attributes of view `viewId` (see `decideInto` in `src/lib.rs`). */
     private attrs;
     private viewId;

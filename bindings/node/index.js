@@ -205,6 +205,7 @@ class Snapshot {
         this.tables = new Tables(n.experimentsJson(), (id) => n.paramsJson(id));
         this.out = outOf(n);
         this.attrs = n.attrNames();
+        this.handle = n.handle();
     }
     /** Compiles snapshot JSON text; throws `VarioError` (`NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`). */
     static fromJson(text) {
@@ -248,7 +249,7 @@ class Snapshot {
             }
             const u = idOf(request.userId, request.user_id);
             const s = idOf(request.sessionId, request.session_id);
-            this.native.decideInto(placement, u, s, ctx, a0, a1, a2, a3, t ?? NaN, request.consent === false ? OPTED_OUT : 0);
+            native.snapshotDecideInto(this.handle, placement, u, s, ctx, a0, a1, a2, a3, t ?? NaN, request.consent === false ? OPTED_OUT : 0);
             return build(out, this.tables, placement, u, s, EMPTY, null);
         }
         catch (e) {
@@ -346,6 +347,7 @@ class Client {
         try {
             this.native = new native.NativeClient(JSON.stringify(o));
             this.out = outOf(this.native);
+            this.handle = this.native.handle();
         }
         catch (e) {
             rethrow(e);
@@ -401,7 +403,7 @@ class Client {
             const u = idOf(request.userId, request.user_id);
             const s = idOf(request.sessionId, request.session_id);
             const flags = request.consent === false ? OPTED_OUT : 0;
-            const token = this.native.decideInto(placement, u, s, ctx, a0, a1, a2, a3, this.viewId, flags, later);
+            const token = native.clientDecideInto(this.handle, placement, u, s, ctx, a0, a1, a2, a3, this.viewId, flags, later);
             if (out[VIEW] !== this.viewId) {
                 // The snapshot changed since the last call: the values were read by name this time;
                 // learn the new attribute order for the next ones.

@@ -392,12 +392,14 @@ export class Snapshot {
   private readonly tables: Tables
   private readonly out: Float64Array | null
   private readonly attrs: string[]
+  private readonly handle: native.ExternalObject<'SnapshotHandle'>
 
   private constructor(n: native.NativeSnapshot) {
     this.native = n
     this.tables = new Tables(n.experimentsJson(), (id) => n.paramsJson(id))
     this.out = outOf(n)
     this.attrs = n.attrNames()
+    this.handle = n.handle()
   }
 
   /** Compiles snapshot JSON text; throws `VarioError` (`NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`). */
@@ -444,7 +446,7 @@ export class Snapshot {
       }
       const u = idOf(request.userId, request.user_id)
       const s = idOf(request.sessionId, request.session_id)
-      this.native.decideInto(placement, u, s, ctx, a0, a1, a2, a3, t ?? NaN, request.consent === false ? OPTED_OUT : 0)
+      native.snapshotDecideInto(this.handle, placement, u, s, ctx, a0, a1, a2, a3, t ?? NaN, request.consent === false ? OPTED_OUT : 0)
       return build(out, this.tables, placement as string, u, s, EMPTY, null)
     } catch (e) {
       rethrow(e)
@@ -573,6 +575,7 @@ function installExitHooks(): void {
 export class Client {
   private readonly native: native.NativeClient
   private readonly out: Float64Array | null
+  private readonly handle: native.ExternalObject<'ClientHandle'>
   /** The attributes of view `viewId` (see `decideInto` in `src/lib.rs`). */
   private attrs: string[] = []
   private viewId = 0
@@ -588,6 +591,7 @@ export class Client {
     try {
       this.native = new native.NativeClient(JSON.stringify(o))
       this.out = outOf(this.native)
+      this.handle = this.native.handle()
     } catch (e) {
       rethrow(e)
     }
@@ -644,7 +648,7 @@ export class Client {
       const u = idOf(request.userId, request.user_id)
       const s = idOf(request.sessionId, request.session_id)
       const flags = request.consent === false ? OPTED_OUT : 0
-      const token = this.native.decideInto(placement, u, s, ctx, a0, a1, a2, a3, this.viewId, flags, later)
+      const token = native.clientDecideInto(this.handle, placement, u, s, ctx, a0, a1, a2, a3, this.viewId, flags, later)
       if (out[VIEW] !== this.viewId) {
         // The snapshot changed since the last call: the values were read by name this time;
         // learn the new attribute order for the next ones.

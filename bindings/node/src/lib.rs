@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::ffi::c_void;
 use std::ptr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -473,10 +474,28 @@ fn owned_request(json: &str, require_placement: bool) -> Result<OwnedRequest> {
 /// A compiled snapshot (native half of `Snapshot`).
 #[napi]
 pub struct NativeSnapshot {
+    state: Rc<SnapshotState>,
+}
+
+/// What a snapshot's decisions use, shared by the class and its [`SnapshotHandle`].
+pub struct SnapshotState {
     view: Arc<View>,
     scratch: RefCell<Scratch>,
     out: Arc<Out>,
 }
+
+impl std::ops::Deref for NativeSnapshot {
+    type Target = SnapshotState;
+    fn deref(&self) -> &SnapshotState {
+        &self.state
+    }
+}
+
+/// The hot path's handle on a snapshot (an opaque external value the facade keeps). The
+/// decide function takes it as an argument instead of being a method: a method's `this` costs
+/// Node-API a private-symbol property lookup per call (`napi_unwrap`), about half of a bare
+/// call here; an external is one type check.
+pub struct SnapshotHandle(Rc<SnapshotState>);
 
 #[napi]
 impl NativeSnapshot {
@@ -485,9 +504,11 @@ impl NativeSnapshot {
     pub fn from_json(text: String) -> Result<NativeSnapshot> {
         let snap = Snapshot::from_json(&text).map_err(|e| err(e.code(), e))?;
         Ok(NativeSnapshot {
-            view: Arc::new(View::new(Arc::new(snap), &[])),
-            scratch: RefCell::default(),
-            out: Out::new(),
+            state: Rc::new(SnapshotState {
+                view: Arc::new(View::new(Arc::new(snap), &[])),
+                scratch: RefCell::default(),
+                out: Out::new(),
+            }),
         })
     }
 
@@ -529,47 +550,10 @@ impl NativeSnapshot {
         unsafe { out_buffer(env, &self.out) }
     }
 
-    /// The hot path: decides and writes the scalars into the output buffer (see the facade).
-    /// `a0`..`a3` are the values of the first `attrNames()` (`undefined` past the end); `now` is
-    /// milliseconds since the epoch, NaN for the clock.
-    #[napi(catch_unwind)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn decide_into(
-        &self,
-        env: Env,
-        placement: Unknown<'_>,
-        user_id: Unknown<'_>,
-        session_id: Unknown<'_>,
-        context: Unknown<'_>,
-        a0: Unknown<'_>,
-        a1: Unknown<'_>,
-        a2: Unknown<'_>,
-        a3: Unknown<'_>,
-        now: f64,
-        flags: u32,
-    ) -> Result<()> {
-        let now = now_or_clock(Some(now));
-        let given = [a0.raw(), a1.raw(), a2.raw(), a3.raw()];
-        let n = self.view.attrs.len().min(GIVEN_ATTRS);
-        let view = &self.view;
-        // SAFETY: every handle belongs to this call.
-        unsafe {
-            with_request(
-                env.raw(),
-                view,
-                &self.scratch,
-                placement.raw(),
-                user_id.raw(),
-                session_id.raw(),
-                context.raw(),
-                &given[..n],
-                flags,
-                |r| {
-                    write_out(&view.snap.decide(r, now), view, &self.out);
-                    Ok(())
-                },
-            )
-        }
+    /// The handle `snapshotDecideInto` takes.
+    #[napi(catch_unwind, ts_return_type = "ExternalObject<'SnapshotHandle'>")]
+    pub fn handle(&self) -> External<SnapshotHandle> {
+        External::new(SnapshotHandle(self.state.clone()))
     }
 
     /// Decision JSON (SPEC field names) for request JSON: the path for `trace` and `forced`.
@@ -655,6 +639,50 @@ impl NativeSnapshot {
     }
 }
 
+/// The hot path of `Snapshot.decide` (a [`SnapshotHandle`]): decides and writes the scalars into the output buffer (see the facade).
+/// `a0`..`a3` are the values of the first `attrNames()` (`undefined` past the end); `now` is
+/// milliseconds since the epoch, NaN for the clock.
+#[napi(catch_unwind)]
+#[allow(clippy::too_many_arguments)]
+pub fn snapshot_decide_into(
+    env: Env,
+    #[napi(ts_arg_type = "ExternalObject<'SnapshotHandle'>")] handle: &External<SnapshotHandle>,
+    placement: Unknown<'_>,
+    user_id: Unknown<'_>,
+    session_id: Unknown<'_>,
+    context: Unknown<'_>,
+    a0: Unknown<'_>,
+    a1: Unknown<'_>,
+    a2: Unknown<'_>,
+    a3: Unknown<'_>,
+    now: f64,
+    flags: u32,
+) -> Result<()> {
+    let this = &*handle.0;
+    let now = now_or_clock(Some(now));
+    let given = [a0.raw(), a1.raw(), a2.raw(), a3.raw()];
+    let n = this.view.attrs.len().min(GIVEN_ATTRS);
+    let view = &this.view;
+    // SAFETY: every handle belongs to this call.
+    unsafe {
+        with_request(
+            env.raw(),
+            view,
+            &this.scratch,
+            placement.raw(),
+            user_id.raw(),
+            session_id.raw(),
+            context.raw(),
+            &given[..n],
+            flags,
+            |r| {
+                write_out(&view.snap.decide(r, now), view, &this.out);
+                Ok(())
+            },
+        )
+    }
+}
+
 /// Typed arrays of a bulk decision.
 #[napi(object)]
 pub struct DecideManyResult {
@@ -698,6 +726,21 @@ pub fn debug_panic() {
 /// The live client (native half of `Client`).
 #[napi]
 pub struct NativeClient {
+    state: Rc<ClientState>,
+}
+
+impl std::ops::Deref for NativeClient {
+    type Target = ClientState;
+    fn deref(&self) -> &ClientState {
+        &self.state
+    }
+}
+
+/// The hot path's handle on a client (see [`SnapshotHandle`]).
+pub struct ClientHandle(Rc<ClientState>);
+
+/// A client and what its decisions use.
+pub struct ClientState {
     inner: Arc<vario::Client>,
     closed: Arc<AtomicBool>,
     extra_attrs: Vec<String>,
@@ -714,7 +757,7 @@ pub struct NativeClient {
 
 const VIEWS_KEPT: usize = 4;
 
-impl NativeClient {
+impl ClientState {
     fn open(&self) -> Result<&vario::Client> {
         if self.closed.load(Ordering::Acquire) {
             return Err(err("CLOSED", "the client is closed"));
@@ -796,14 +839,16 @@ impl NativeClient {
         let client = ClientBuilder::new().options(opts).build().map_err(|e| err("INVALID_OPTIONS", e))?;
         let empty = Snapshot::from_json(r#"{"schema_version":1,"version":0}"#).map_err(|e| err("INTERNAL", e))?;
         Ok(NativeClient {
-            inner: Arc::new(client),
-            closed: Arc::new(AtomicBool::new(false)),
-            no_config: Arc::new(View::new(Arc::new(empty), &extra_attrs)),
-            extra_attrs,
-            views: RefCell::new(Vec::new()),
-            defaults_json,
-            scratch: RefCell::default(),
-            out: Out::new(),
+            state: Rc::new(ClientState {
+                inner: Arc::new(client),
+                closed: Arc::new(AtomicBool::new(false)),
+                no_config: Arc::new(View::new(Arc::new(empty), &extra_attrs)),
+                extra_attrs,
+                views: RefCell::new(Vec::new()),
+                defaults_json,
+                scratch: RefCell::default(),
+                out: Out::new(),
+            }),
         })
     }
 
@@ -824,58 +869,10 @@ impl NativeClient {
         self.views.borrow().iter().find(|(_, v)| v.id == view_id).map(|(_, v)| v.attr_names())
     }
 
-    /// The hot path: decides on the current snapshot, queues the exposure (or returns a token
-    /// with `exposeLater`), and writes the scalars into the output buffer. `a0`..`a3` are the
-    /// values of the first attributes of view `viewId` (see `attrNames`); when the current view
-    /// is another one they are ignored and every attribute is read from `context`, and the
-    /// output's view slot tells the facade to refresh its list.
-    #[napi(catch_unwind)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn decide_into(
-        &self,
-        env: Env,
-        placement: Unknown<'_>,
-        user_id: Unknown<'_>,
-        session_id: Unknown<'_>,
-        context: Unknown<'_>,
-        a0: Unknown<'_>,
-        a1: Unknown<'_>,
-        a2: Unknown<'_>,
-        a3: Unknown<'_>,
-        view_id: u32,
-        flags: u32,
-        expose_later: bool,
-    ) -> Result<Option<String>> {
-        let client = self.open()?;
-        let snap = client.snapshot();
-        let view = match &snap {
-            Some(s) => self.view_of(s),
-            None => self.no_config.clone(),
-        };
-        let given = [a0.raw(), a1.raw(), a2.raw(), a3.raw()];
-        let n = if view.id == view_id { view.attrs.len().min(GIVEN_ATTRS) } else { 0 };
-        let expose = if expose_later { Expose::Later } else { Expose::Now };
-        // SAFETY: every handle belongs to this call.
-        unsafe {
-            with_request(
-                env.raw(),
-                &view,
-                &self.scratch,
-                placement.raw(),
-                user_id.raw(),
-                session_id.raw(),
-                context.raw(),
-                &given[..n],
-                flags,
-                // On the snapshot loaded above: the one whose attributes were just read.
-                |r| {
-                    Ok(client.decide_on(snap.as_ref(), r, expose, |_, d, token| {
-                        write_out(d, &view, &self.out);
-                        token.map(str::to_owned)
-                    }))
-                },
-            )
-        }
+    /// The handle `clientDecideInto` takes.
+    #[napi(catch_unwind, ts_return_type = "ExternalObject<'ClientHandle'>")]
+    pub fn handle(&self) -> External<ClientHandle> {
+        External::new(ClientHandle(self.state.clone()))
     }
 
     /// `[{key, id, variants}]` of the snapshot with this version (recently used), or null.
@@ -989,5 +986,60 @@ impl NativeClient {
     #[napi(getter, catch_unwind)]
     pub fn closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// The hot path of `Client.decide` (a [`ClientHandle`]): decides on the current snapshot, queues the exposure (or returns a token
+/// with `exposeLater`), and writes the scalars into the output buffer. `a0`..`a3` are the
+/// values of the first attributes of view `viewId` (see `attrNames`); when the current view
+/// is another one they are ignored and every attribute is read from `context`, and the
+/// output's view slot tells the facade to refresh its list.
+#[napi(catch_unwind)]
+#[allow(clippy::too_many_arguments)]
+pub fn client_decide_into(
+    env: Env,
+    #[napi(ts_arg_type = "ExternalObject<'ClientHandle'>")] handle: &External<ClientHandle>,
+    placement: Unknown<'_>,
+    user_id: Unknown<'_>,
+    session_id: Unknown<'_>,
+    context: Unknown<'_>,
+    a0: Unknown<'_>,
+    a1: Unknown<'_>,
+    a2: Unknown<'_>,
+    a3: Unknown<'_>,
+    view_id: u32,
+    flags: u32,
+    expose_later: bool,
+) -> Result<Option<String>> {
+    let this = &*handle.0;
+    let client = this.open()?;
+    let snap = client.snapshot();
+    let view = match &snap {
+        Some(s) => this.view_of(s),
+        None => this.no_config.clone(),
+    };
+    let given = [a0.raw(), a1.raw(), a2.raw(), a3.raw()];
+    let n = if view.id == view_id { view.attrs.len().min(GIVEN_ATTRS) } else { 0 };
+    let expose = if expose_later { Expose::Later } else { Expose::Now };
+    // SAFETY: every handle belongs to this call.
+    unsafe {
+        with_request(
+            env.raw(),
+            &view,
+            &this.scratch,
+            placement.raw(),
+            user_id.raw(),
+            session_id.raw(),
+            context.raw(),
+            &given[..n],
+            flags,
+            // On the snapshot loaded above: the one whose attributes were just read.
+            |r| {
+                Ok(client.decide_on(snap.as_ref(), r, expose, |_, d, token| {
+                    write_out(d, &view, &this.out);
+                    token.map(str::to_owned)
+                }))
+            },
+        )
     }
 }
