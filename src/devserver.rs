@@ -85,7 +85,9 @@ impl DevServer {
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&opts.events_out)?;
         let stats = Arc::new(DevStats::default());
         let state = Arc::new(State {
-            seen: Mutex::new((seen, std::io::BufWriter::new(file))),
+            // A batch is written in one go (flushed per batch): with the default 8 KiB buffer,
+            // most page-cache pages were written partially, and the kernel zeroed each first.
+            seen: Mutex::new((seen, std::io::BufWriter::with_capacity(4 << 20, file))),
             stats: stats.clone(),
             opts: opts.clone(),
         });
@@ -353,18 +355,25 @@ fn id_hash(id: &str) -> u128 {
 }
 
 /// Fast path: an `event_id` without escapes near the start of the event (where Vario writes it),
-/// found without parsing the rest; anything else takes the full parse.
+/// found without parsing the rest; anything else (an escape, or the key spelled otherwise before
+/// it, e.g. with spaces) takes the full parse.
 fn event_id(ev: &str) -> Option<std::borrow::Cow<'_, str>> {
-    const KEY: &str = "\"event_id\":\"";
-    let head = ev.get(..ev.len().min(160))?;
-    let at = head.find(KEY)? + KEY.len();
-    let rest = &ev[at..];
-    let end = rest.find('"')?;
-    let id = &rest[..end];
-    if id.contains('\\') || head[..at - KEY.len()].contains("\"event_id\"") {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"event_id\":\""));
+    static NAME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"event_id\""));
+    let head = &ev.as_bytes()[..ev.len().min(160)];
+    let start = KEY.find(head)?;
+    if NAME.find(&head[..start]).is_some() {
         return None;
     }
-    Some(std::borrow::Cow::Borrowed(id))
+    let at = start + KEY.needle().len();
+    let end = memchr::memchr2(b'"', b'\\', &ev.as_bytes()[at..])?;
+    if ev.as_bytes()[at + end] != b'"' {
+        return None;
+    }
+    // Both ends are next to ASCII quotes, so on char boundaries.
+    ev.get(at..at + end).map(std::borrow::Cow::Borrowed)
 }
 
 fn ingest(state: &State, req: &Request) -> Response {
@@ -417,4 +426,24 @@ fn ingest(state: &State, req: &Request) -> Response {
     state.stats.events.fetch_add(accepted, Ordering::Relaxed);
     state.stats.duplicates.fetch_add(dup, Ordering::Relaxed);
     json(200, &format!(r#"{{"accepted":{accepted},"duplicates":{dup}}}"#))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event_id;
+
+    #[test]
+    fn event_id_fast_path_and_its_refusals() {
+        let plain = r#"{"type":"exposure","event_id":"e-1","context":{"event_id":"inner"}}"#;
+        assert_eq!(event_id(plain).as_deref(), Some("e-1"));
+        // An escape inside the id: left to the full parse.
+        assert_eq!(event_id(r#"{"event_id":"e\"1"}"#), None);
+        // The key spelled with a space first: the later match may be a nested one.
+        assert_eq!(event_id(r#"{"event_id" : "a","x":{"event_id":"b"}}"#), None);
+        // Not near the start, or absent.
+        assert_eq!(event_id(&format!(r#"{{"pad":"{}","event_id":"late"}}"#, "x".repeat(200))), None);
+        assert_eq!(event_id(r#"{"type":"exposure"}"#), None);
+        // Non-ASCII around the id keeps char boundaries.
+        assert_eq!(event_id(r#"{"é":"ü","event_id":"ñ-2"}"#).as_deref(), Some("ñ-2"));
+    }
 }

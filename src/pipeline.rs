@@ -553,11 +553,13 @@ impl Processor {
     fn admit(&mut self, unit: &str, names: (&str, &str, u64), ids: [Option<&str>; 2], a: Assignment) -> bool {
         let key = hash_of(&[unit, names.0, names.1], names.2);
         let now = now_ms();
-        if self.dedup.get(&key).is_some_and(|&exp| exp > now) {
+        // One lookup for both the check and the stamp (a new key comes in expired).
+        let expires = self.dedup.get_or_insert_mut(key, || i64::MIN);
+        if *expires > now {
             inc(&self.shared.c.exposures_deduplicated);
             return false;
         }
-        self.dedup.put(key, now + self.cfg.dedup_window_ms);
+        *expires = now + self.cfg.dedup_window_ms;
         for id in ids.into_iter().flatten() {
             let list = self.assignments.get_or_insert_mut(hash_of(&[id], 0), Vec::new);
             list.retain(|x| x.names().is_some_and(|n| n.1 != names.0));
