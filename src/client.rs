@@ -153,6 +153,9 @@ impl Inner {
     }
 }
 
+/// How long `close` waits for the config thread to notice the stop before detaching it.
+const CONFIG_JOIN_WAIT: Duration = Duration::from_millis(100);
+
 struct Threads {
     config_stop: Option<Sender<()>>,
     /// The config thread is never joined by `close`: it may sit in a request for up to
@@ -479,8 +482,17 @@ impl Client {
         for h in threads.pipeline.drain(..) {
             let _ = h.join();
         }
-        if let Some(h) = threads.config.take().filter(|h| h.is_finished()) {
-            let _ = h.join();
+        if let Some(h) = threads.config.take() {
+            // Told to stop above: idle, it ends within microseconds, so a short wait lets it be
+            // joined (nothing left running, no thread stack left behind). In a request it ends
+            // when the request does (up to `request_timeout`); close does not wait for that.
+            let until = (Instant::now() + CONFIG_JOIN_WAIT).min(deadline);
+            while !h.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            }
         }
         // Anything accepted by the queue that the pipeline never picked up (a caller racing with
         // close) is lost: count it.
