@@ -98,11 +98,11 @@ export declare class NativeSnapshot {
 export declare function bucket(unitId: string, key: string, salt: string, seed?: number | undefined | null): number
 
 /**
- * The hot path of `Client.decide` (a [`ClientHandle`]): decides on the current snapshot, queues the exposure (or returns a token
- * with `exposeLater`), and writes the scalars into the output buffer. `a0`..`a3` are the
- * values of the first attributes of view `viewId` (see `attrNames`); when the current view
- * is another one they are ignored and every attribute is read from `context`, and the
- * output's view slot tells the facade to refresh its list.
+ * The hot path of `Client.decide` (a [`ClientHandle`]): decides on the current snapshot,
+ * queues the exposure (or returns a token with `exposeLater`), and writes the scalars into the
+ * output buffer. `a0`..`a3` are the values of the first attributes of view `viewId` (see
+ * `attrNames`); when the current view is another one they are ignored and every attribute is
+ * read from `context`, and the output's view slot tells the facade to refresh its list.
  */
 export declare function clientDecideInto(handle: ExternalObject<'ClientHandle'>, placement: unknown, userId: unknown, sessionId: unknown, context: unknown, a0: unknown, a1: unknown, a2: unknown, a3: unknown, viewId: number, flags: number, exposeLater: boolean): string | null
 
@@ -131,8 +131,8 @@ export declare function pseudonymize(unitId: string, key?: string | undefined | 
 export declare function reasonNames(): Array<string>
 
 /**
- * The hot path of `Snapshot.decide` (a [`SnapshotHandle`]): decides and writes the scalars into the output buffer (see the facade).
- * `a0`..`a3` are the values of the first `attrNames()` (`undefined` past the end); `now` is
+ * The hot path of `Snapshot.decide` (a [`SnapshotHandle`]): decides and writes the scalars
+ * into the output buffer (see the facade). `a0`..`a3` are the values of the first `attrNames()` (`undefined` past the end); `now` is
  * milliseconds since the epoch, NaN for the clock.
  */
 export declare function snapshotDecideInto(handle: ExternalObject<'SnapshotHandle'>, placement: unknown, userId: unknown, sessionId: unknown, context: unknown, a0: unknown, a1: unknown, a2: unknown, a3: unknown, now: number, flags: number): void

@@ -192,6 +192,9 @@ struct Scratch {
     session: String,
     wide: Vec<u16>,
     context: Map<String, Value>,
+    /// The view `context` was last filled for: another view reads other attributes, so the
+    /// map starts over rather than carry values no read will refresh.
+    view: u32,
 }
 
 /// Reads the snapshot's attributes into `map` (reused: values are replaced in place; an
@@ -433,7 +436,11 @@ unsafe fn with_request<R>(
     f: impl FnOnce(&Request<'_>) -> Result<R>,
 ) -> Result<R> {
     let mut scratch = scratch.try_borrow_mut().map_err(|_| err("INTERNAL", "re-entered"))?;
-    let Scratch { placement: p, user: u, session: s, wide, context } = &mut *scratch;
+    let Scratch { placement: p, user: u, session: s, wide, context, view: filled_for } = &mut *scratch;
+    if *filled_for != view.id {
+        context.clear();
+        *filled_for = view.id;
+    }
     if !unsafe { read_str(env, placement, p, wide, "context.placement")? } {
         return Err(invalid("`context.placement` is required"));
     }
@@ -639,8 +646,8 @@ impl NativeSnapshot {
     }
 }
 
-/// The hot path of `Snapshot.decide` (a [`SnapshotHandle`]): decides and writes the scalars into the output buffer (see the facade).
-/// `a0`..`a3` are the values of the first `attrNames()` (`undefined` past the end); `now` is
+/// The hot path of `Snapshot.decide` (a [`SnapshotHandle`]): decides and writes the scalars
+/// into the output buffer (see the facade). `a0`..`a3` are the values of the first `attrNames()` (`undefined` past the end); `now` is
 /// milliseconds since the epoch, NaN for the clock.
 #[napi(catch_unwind)]
 #[allow(clippy::too_many_arguments)]
@@ -989,11 +996,11 @@ impl NativeClient {
     }
 }
 
-/// The hot path of `Client.decide` (a [`ClientHandle`]): decides on the current snapshot, queues the exposure (or returns a token
-/// with `exposeLater`), and writes the scalars into the output buffer. `a0`..`a3` are the
-/// values of the first attributes of view `viewId` (see `attrNames`); when the current view
-/// is another one they are ignored and every attribute is read from `context`, and the
-/// output's view slot tells the facade to refresh its list.
+/// The hot path of `Client.decide` (a [`ClientHandle`]): decides on the current snapshot,
+/// queues the exposure (or returns a token with `exposeLater`), and writes the scalars into the
+/// output buffer. `a0`..`a3` are the values of the first attributes of view `viewId` (see
+/// `attrNames`); when the current view is another one they are ignored and every attribute is
+/// read from `context`, and the output's view slot tells the facade to refresh its list.
 #[napi(catch_unwind)]
 #[allow(clippy::too_many_arguments)]
 pub fn client_decide_into(
