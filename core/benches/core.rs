@@ -1,7 +1,9 @@
 //! Criterion benches of the pure engine. Run: `cargo bench -p vario-core --bench core`.
 //!
 //! `decide`: 1 experiment, 1 targeting rule, 3 variants, 100 k distinct users cycled so the
-//! branch predictor and caches see realistic variety.
+//! branch predictor and caches see realistic variety. `decide_20_experiments`: 20 experiments in
+//! one layer on one placement (the candidate walk). `batch_decide`: the bulk path of
+//! `decide_many`.
 
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -47,6 +49,27 @@ pub fn many_experiments(n: usize) -> String {
         .to_string()
 }
 
+/// One placement with `n` experiments in one layer (equal ranges), each behind a targeting rule
+/// that matches: a decision walks the candidates until the unit's layer bucket falls in one.
+pub fn one_placement(n: usize) -> Snapshot {
+    let width = 10_000 / n as u32;
+    let experiments: Vec<Value> = (0..n as u32)
+        .map(|i| {
+            json!({
+                "id": i, "key": format!("feed_{i}"), "status": "RUNNING", "placements": ["newsfeed"],
+                "layer": {"key": "feed", "range": [i * width, (i + 1) * width]},
+                "targeting": {"attr": "locale", "op": "in", "values": ["en-GB", "en-US", "de-DE"]},
+                "variants": [{"key": "control"}, {"key": "a", "params": {"rank": "a"}}, {"key": "b", "params": {"rank": "b"}}],
+                "allocation": {"weights": {"control": 34, "a": 33, "b": 33}}
+            })
+        })
+        .collect();
+    let doc = json!({"schema_version": 1, "version": 1,
+        "placements": {"newsfeed": {"default_params": {"rank": "baseline"}}},
+        "layers": [{"key": "feed", "salt": "feed"}], "experiments": experiments});
+    Snapshot::from_value(&doc).expect("valid")
+}
+
 fn benches(c: &mut Criterion) {
     let snap = one_experiment();
     let ids: Vec<String> = (0..100_000).map(|i| format!("user-{i:07}")).collect();
@@ -74,6 +97,40 @@ fn benches(c: &mut Criterion) {
             }
             let d = snap.decide(&Request::new("pdp_ymal").user(&ids[i]).context(ctx).with_trace(), 0);
             black_box(d.trace().map(<[_]>::len))
+        })
+    });
+    let feed = one_placement(20);
+    let feed_ctx = json!({"placement": "newsfeed", "page_type": "home", "locale": "en-GB"});
+    let feed_ctx = feed_ctx.as_object().expect("object");
+    for trace in [false, true] {
+        let mut i = 0;
+        let name = if trace { "decide_20_experiments_with_trace" } else { "decide_20_experiments" };
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                i += 1;
+                if i == ids.len() {
+                    i = 0;
+                }
+                let mut r = Request::new("newsfeed").user(&ids[i]).context(feed_ctx);
+                r.trace = trace;
+                let d = feed.decide(&r, 0);
+                black_box(d.params());
+                black_box(d.reason())
+            })
+        });
+    }
+    // Bulk decisions (decide_many): one template, targeting evaluated once per batch.
+    let batch = snap.batch(&Request::new("pdp_ymal").context(ctx), 0);
+    let mut i = 0;
+    c.bench_function("batch_decide", |b| {
+        b.iter(|| {
+            i += 1;
+            if i == ids.len() {
+                i = 0;
+            }
+            let d = batch.decide(Some(&ids[i]), None);
+            black_box(d.variant_index());
+            black_box(d.bucket())
         })
     });
     let mut i = 0;

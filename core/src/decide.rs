@@ -312,6 +312,32 @@ impl Serialize for Decision<'_> {
     }
 }
 
+/// Decisions for many units that share one request template (placement, context, consent,
+/// forced variants) and one `now`, as in backtests and bulk `decide_many`.
+///
+/// Targeting rules that read no unit id give the same answer for every unit of the batch, so they
+/// are evaluated once when the batch is made; per unit only ids, overrides, holdouts and hashes
+/// remain. Every decision equals [`Snapshot::decide`] on the template with that unit's ids (pinned
+/// by the shared vectors and a property test).
+#[derive(Debug, Clone)]
+pub struct BatchDecider<'a> {
+    snap: &'a Snapshot,
+    template: Request<'a>,
+    now: Millis,
+    /// Per candidate of the template's placement: the targeting result when the rule reads no id.
+    targeting: Vec<Option<bool>>,
+}
+
+impl<'a> BatchDecider<'a> {
+    /// Decides one unit of the batch.
+    pub fn decide(&self, user_id: Option<&'a str>, session_id: Option<&'a str>) -> Decision<'a> {
+        let mut req = self.template;
+        req.user_id = user_id;
+        req.session_id = session_id;
+        self.snap.decide_memo(&req, self.now, &self.targeting)
+    }
+}
+
 /// The request id of the other unit type than `unit`'s, so exposures carry both ids (SPEC §2).
 fn other_id<'a>(
     unit: Option<(UnitType, &'a str)>,
@@ -328,6 +354,38 @@ fn other_id<'a>(
 impl Snapshot {
     /// Decides `req` at `now` (milliseconds since the epoch). Pure: same inputs, same decision.
     pub fn decide<'a>(&'a self, req: &Request<'a>, now: Millis) -> Decision<'a> {
+        self.decide_memo(req, now, &[])
+    }
+
+    /// Decides many units that share `template`'s placement, context, consent and forced
+    /// variants at `now`; see [`BatchDecider`].
+    pub fn batch<'a>(&'a self, template: &Request<'a>, now: Millis) -> BatchDecider<'a> {
+        let mut targeting = Vec::new();
+        if let Some(placement) = self.placement_index.get(template.placement).map(|&pi| &self.placements[pi]) {
+            let attrs = Attributes {
+                user_id: None,
+                session_id: None,
+                context: template.context,
+                placement: Some(template.placement).filter(|p| !p.is_empty()),
+            };
+            targeting = placement
+                .candidates
+                .iter()
+                .map(|&(ei, _)| match &self.experiments[ei].targeting {
+                    Some(rule) if !rule.reads_unit_ids() => Some(rule.eval(&attrs, &self.segments)),
+                    _ => None,
+                })
+                .collect();
+        }
+        let mut template = *template;
+        template.user_id = None;
+        template.session_id = None;
+        BatchDecider { snap: self, template, now, targeting }
+    }
+
+    /// `decide` with the targeting results of some candidates known ahead: `memo[i]` stands for
+    /// the rule of the placement's i-th candidate when it is `Some` (an empty memo knows none).
+    fn decide_memo<'a>(&'a self, req: &Request<'a>, now: Millis, memo: &[Option<bool>]) -> Decision<'a> {
         let user = req.norm_user();
         let session = req.norm_session();
         let mut d = Decision {
@@ -392,8 +450,9 @@ impl Snapshot {
         let mut trace = req.trace.then(|| Vec::with_capacity(placement.candidates.len()));
         let mut winner: Option<Outcome<'a>> = None;
         let mut deciding: Option<Outcome<'a>> = None;
-        for &(ei, slot) in &placement.candidates {
-            let o = self.candidate(&self.experiments[ei], slot, user, session, &attrs, now);
+        for (ci, &(ei, slot)) in placement.candidates.iter().enumerate() {
+            let known = memo.get(ci).copied().flatten();
+            let o = self.candidate(&self.experiments[ei], slot, &attrs, known, now);
             if let Some(t) = trace.as_mut() {
                 t.push(TraceEntry {
                     experiment_key: &o.exp.key,
@@ -436,11 +495,11 @@ impl Snapshot {
         &'a self,
         e: &'a Experiment,
         slot: usize,
-        user: Option<&'a str>,
-        session: Option<&'a str>,
-        attrs: &Attributes<'_>,
+        attrs: &Attributes<'a>,
+        targeting_known: Option<bool>,
         now: Millis,
     ) -> Outcome<'a> {
+        let (user, session) = (attrs.user_id, attrs.session_id);
         let unit = e.unit.resolve(user, session);
         let mut o = Outcome {
             exp: e,
@@ -478,13 +537,19 @@ impl Snapshot {
             o.reason = Reason::MissingUnit;
             return o;
         };
-        if let Some(v) = user.and_then(|u| e.overrides_user.get(u).map(|&v| (v, u))) {
+        // Most experiments have no overrides: skip hashing the id for an empty map.
+        if let Some(v) =
+            user.filter(|_| !e.overrides_user.is_empty()).and_then(|u| e.overrides_user.get(u).map(|&v| (v, u)))
+        {
             o.reason = Reason::Override;
             o.variant = Some(v.0);
             o.unit = Some((UnitType::User, v.1));
             return o;
         }
-        if let Some(v) = session.and_then(|s| e.overrides_session.get(s).map(|&v| (v, s))) {
+        if let Some(v) = session
+            .filter(|_| !e.overrides_session.is_empty())
+            .and_then(|s| e.overrides_session.get(s).map(|&v| (v, s)))
+        {
             o.reason = Reason::Override;
             o.variant = Some(v.0);
             o.unit = Some((UnitType::Session, v.1));
@@ -498,7 +563,7 @@ impl Snapshot {
             }
         }
         if let Some(rule) = &e.targeting {
-            if !rule.eval(attrs, &self.segments) {
+            if !targeting_known.unwrap_or_else(|| rule.eval(attrs, &self.segments)) {
                 o.reason = Reason::TargetingMiss;
                 return o;
             }

@@ -234,6 +234,19 @@ impl Rule {
         walk(&self.0, out);
     }
 
+    /// True when the rule reads `user_id` or `session_id`: only such rules can differ between
+    /// units that share one context (see [`crate::BatchDecider`]).
+    pub(crate) fn reads_unit_ids(&self) -> bool {
+        fn walk(n: &Node) -> bool {
+            match n {
+                Node::All(v) | Node::Any(v) => v.iter().any(walk),
+                Node::Not(c) => walk(c),
+                Node::Leaf(name, _) => matches!(name, AttrName::UserId | AttrName::SessionId),
+            }
+        }
+        walk(&self.0)
+    }
+
     pub(crate) fn eval(&self, a: &Attributes<'_>, segs: &dyn Segments) -> bool {
         eval_node(&self.0, a, segs)
     }

@@ -150,6 +150,9 @@ proptest! {
                 let req = Request::new(p).user(&uid).session("s").context(&ctx).with_trace();
                 let d = s.decide(&req, 1_780_000_000_000);
                 prop_assert!(serde_json::from_str::<Value>(&d.to_json()).is_ok());
+                // The bulk path (targeting memoised per batch) decides exactly alike.
+                let b = s.batch(&req, 1_780_000_000_000).decide(Some(&uid), Some("s"));
+                prop_assert_eq!(b.to_json(), d.to_json());
             }
             for f in ["checkout_v2", "nope"] {
                 let d = s.flag(f, &Request::new("").user(&uid).context(&ctx), 1_780_000_000_000);

@@ -117,6 +117,11 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
                     snap.context_attributes()
                 ));
             }
+            // Bulk decisions (decide_many) memoise id-free targeting per batch: same decision.
+            let batched = snap.batch(&r, now).decide(r.user_id, r.session_id);
+            if batched.to_json() != d.to_json() {
+                errors.push(format!("{id}: the batch path decided {}", batched.to_json()));
+            }
             // Bindings resolve params, experiment and variant by index: the indices must name
             // exactly what the decision borrowed.
             match d.params_id().and_then(|i| snap.params_by_id(i)) {

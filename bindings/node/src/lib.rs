@@ -623,11 +623,9 @@ impl NativeSnapshot {
         let n = user_ids.len();
         let (mut vc, mut ec, mut bk, mut rc) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let batch = snap.batch(&Request::new(&placement).context(&ctx), now);
         for (i, u) in user_ids.iter().enumerate() {
-            let mut r = Request::new(&placement).context(&ctx);
-            r.user_id = u.as_deref();
-            r.session_id = session_ids.as_ref().and_then(|s| s[i].as_deref());
-            let d = snap.decide(&r, now);
+            let d = batch.decide(u.as_deref(), session_ids.as_ref().and_then(|s| s[i].as_deref()));
             let ei = d.experiment_index();
             vc.push(match (ei, d.variant_index()) {
                 (Some(e), Some(v)) => base[e] + v as i32,

@@ -1022,11 +1022,9 @@ impl Snapshot {
                 let mut bk = Vec::with_capacity(n);
                 let mut en = Vec::with_capacity(n);
                 let mut rc = Vec::with_capacity(n);
+                let batch = snap.batch(&Request::new(&placement).context(&ctx), now);
                 for i in 0..n {
-                    let mut r = Request::new(&placement).context(&ctx);
-                    r.user_id = span(&ubuf, uspans[i]);
-                    r.session_id = span(&sbuf, sspans[i]);
-                    let d = snap.decide(&r, now);
+                    let d = batch.decide(span(&ubuf, uspans[i]), span(&sbuf, sspans[i]));
                     let ei = d.experiment_index();
                     vc.push(match (ei, d.variant_index()) {
                         (Some(e), Some(v)) => var_base[e] + v as i32,
