@@ -1,5 +1,5 @@
 //! Per-call latency distributions (p50, p90, p99), which criterion's means do not show.
-//! Run: `cargo bench --bench latency`.
+//! Run: `cargo bench --bench latency`. Writes `target/bench/latency.json`.
 //!
 //! Each call is timed with `Instant::now()` on both sides; the timer's own cost is in every
 //! sample of both rows, so the difference of two rows is the difference of the code.
@@ -60,4 +60,13 @@ fn main() {
     println!("bare Snapshot::decide          {b50:>7} {b90:>7} {b99:>7}");
     println!("Client::decide_with + enqueue  {f50:>7} {f90:>7} {f99:>7}");
     println!("enqueue adds at p50: {} ns", f50 as i64 - b50 as i64);
+    common::write_result(
+        "latency.json",
+        &serde_json::json!({
+            "timer_included": true, "calls_per_row": rounds * per_round / 2,
+            "bare_decide": {"p50_ns": b50, "p90_ns": b90, "p99_ns": b99},
+            "client_decide_enqueue": {"p50_ns": f50, "p90_ns": f90, "p99_ns": f99},
+            "enqueue_adds_p50_ns": f50 as i64 - b50 as i64,
+        }),
+    );
 }
