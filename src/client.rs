@@ -262,7 +262,7 @@ impl Client {
             gzip_threshold: o.gzip_threshold,
             close_deadline_ms: close_deadline_ms.clone(),
         };
-        let (p1, p2) = pipeline::spawn(pcfg, shared, history, rx, ctl_rx)?;
+        let pipeline = pipeline::spawn(pcfg, shared, history, rx, ctl_rx)?;
         let mut config_handle = None;
         let mut config_stop = None;
         if !matches!(spec, ConfigSpec::Bootstrap(_)) {
@@ -288,7 +288,7 @@ impl Client {
             inner,
             tx,
             ctl: ctl_tx,
-            threads: Mutex::new(Some(Threads { config_stop, config: config_handle, pipeline: vec![p1, p2] })),
+            threads: Mutex::new(Some(Threads { config_stop, config: config_handle, pipeline })),
             close_deadline_ms,
             recent: (0..o.dedup_capacity.clamp(1, 1 << 16).next_power_of_two())
                 .map(|_| std::sync::atomic::AtomicU64::new(0))

@@ -429,7 +429,7 @@ pub(crate) fn spawn(
     history: Arc<History>,
     rx: Receiver<Item>,
     ctl: Receiver<Control>,
-) -> std::io::Result<(std::thread::JoinHandle<()>, std::thread::JoinHandle<()>)> {
+) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
     let cfg = Arc::new(cfg);
     // A handful of batches in flight: enough to keep the sender busy, small enough to bound memory.
     let (btx, brx) = crossbeam_channel::bounded::<Batch>(4);
@@ -447,12 +447,9 @@ pub(crate) fn spawn(
         handled: 0,
         out: btx,
     };
-    let processor = std::thread::Builder::new().name("vario-events".into()).spawn(move || p.run(rx, ctl))?;
-    let sender = std::thread::Builder::new().name("vario-sender".into()).spawn(move || {
-        let mut s = SenderLoop::new(cfg, shared);
-        s.run(brx);
-    })?;
-    Ok((processor, sender))
+    let mut threads = vec![std::thread::Builder::new().name("vario-events".into()).spawn(move || p.run(rx, ctl))?];
+    spawn_sender(cfg, shared, brx, &mut threads)?;
+    Ok(threads)
 }
 
 impl Processor {
@@ -709,11 +706,25 @@ impl Processor {
 }
 
 enum SinkImpl {
-    Http { client: Option<reqwest::blocking::Client>, url: String },
+    /// Bodies go to the `vario-poster` thread (see [`Poster`]).
+    Http(Sender<Encoded>),
     File(Option<std::io::BufWriter<std::fs::File>>, std::path::PathBuf),
     Callback(EventCallback),
 }
 
+/// What the sender hands the poster: a batch body built and compressed once (a retry re-sends the
+/// same bytes, so its `batch_id` and `sent_at` are those of the first attempt), or a flush / close
+/// marker that the poster answers once everything before it was delivered.
+enum Encoded {
+    Body { batch_id: String, body: bytes::Bytes, gzip: bool, events: u64 },
+    Marker(Sender<()>),
+    Stop(Sender<()>),
+}
+
+/// The `vario-sender` thread: turns batches into request bodies (JSON framing, gzip above the
+/// threshold) or writes them to the local sink. With an ingestion URL, posting happens on a second
+/// thread, so compressing batch N+1 overlaps with the wait for batch N's answer instead of
+/// alternating with it.
 struct SenderLoop {
     cfg: Arc<Config>,
     shared: Arc<Shared>,
@@ -727,30 +738,56 @@ enum Attempt {
     Reject(u16),
 }
 
-impl SenderLoop {
-    fn new(cfg: Arc<Config>, shared: Arc<Shared>) -> Self {
-        let sink = match (&cfg.ingest_url, &cfg.local_sink) {
-            (Some(url), _) => SinkImpl::Http { client: None, url: url.clone() },
-            (None, LocalSink::File(p)) => SinkImpl::File(None, p.clone()),
-            (None, LocalSink::Callback(f)) => SinkImpl::Callback(f.clone()),
-        };
-        SenderLoop { cfg, shared, sink }
-    }
+/// Starts the sender (and, for HTTP, the poster) thread.
+fn spawn_sender(
+    cfg: Arc<Config>,
+    shared: Arc<Shared>,
+    rx: Receiver<Batch>,
+    threads: &mut Vec<std::thread::JoinHandle<()>>,
+) -> std::io::Result<()> {
+    let sink = match (&cfg.ingest_url, &cfg.local_sink) {
+        (Some(url), _) => {
+            // One body waiting beside the one in flight: the overlap, with at most two bodies held.
+            let (tx, prx) = crossbeam_channel::bounded::<Encoded>(1);
+            let mut poster = Poster { cfg: cfg.clone(), shared: shared.clone(), client: None, url: url.clone() };
+            threads.push(std::thread::Builder::new().name("vario-poster".into()).spawn(move || poster.run(prx))?);
+            SinkImpl::Http(tx)
+        }
+        (None, LocalSink::File(p)) => SinkImpl::File(None, p.clone()),
+        (None, LocalSink::Callback(f)) => SinkImpl::Callback(f.clone()),
+    };
+    let mut s = SenderLoop { cfg, shared, sink };
+    threads.push(std::thread::Builder::new().name("vario-sender".into()).spawn(move || s.run(rx))?);
+    Ok(())
+}
 
+impl SenderLoop {
     fn run(&mut self, rx: Receiver<Batch>) {
         while let Ok(b) = rx.recv() {
             match b {
                 Batch::Events(events) => self.deliver(events),
-                Batch::Marker(ack) => {
-                    let _ = ack.send(());
-                }
+                Batch::Marker(ack) => match &self.sink {
+                    SinkImpl::Http(poster) => {
+                        let _ = poster.send(Encoded::Marker(ack));
+                    }
+                    _ => {
+                        let _ = ack.send(());
+                    }
+                },
                 Batch::Stop(_deadline, ack) => {
                     while let Ok(b) = rx.try_recv() {
                         if let Batch::Events(events) = b {
                             self.deliver(events);
                         }
                     }
-                    let _ = ack.send(());
+                    match &self.sink {
+                        SinkImpl::Http(poster) => {
+                            let _ = poster.send(Encoded::Stop(ack));
+                        }
+                        _ => {
+                            let _ = ack.send(());
+                        }
+                    }
                     return;
                 }
             }
@@ -797,30 +834,92 @@ impl SenderLoop {
                     add(&self.shared.c.dropped_sink_error, n);
                 }
             }
-            SinkImpl::Http { .. } => self.post(&events),
+            SinkImpl::Http(poster) => {
+                let batch_id = uuid::Uuid::new_v4().to_string();
+                let gzip = events.bytes.len() > self.cfg.gzip_threshold;
+                match encode(&self.cfg, &batch_id, &events, gzip) {
+                    Ok(body) => {
+                        if poster.send(Encoded::Body { batch_id, body: body.into(), gzip, events: n }).is_err() {
+                            add(&self.shared.c.dropped_sink_error, n);
+                        }
+                    }
+                    Err(e) => {
+                        log::error!("vario: cannot encode a batch of {n} events: {e}");
+                        add(&self.shared.c.dropped_sink_error, n);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `{batch_id, sent_at, sdk, events: [...]}`, gzipped when `gzip`; a large batch is compressed
+/// straight from the event buffer, without first being copied into one body.
+fn encode(cfg: &Config, batch_id: &str, events: &EventBuf, gzip: bool) -> std::io::Result<Vec<u8>> {
+    fn write_body(w: &mut impl Write, cfg: &Config, batch_id: &str, events: &EventBuf) -> std::io::Result<()> {
+        let head =
+            json!({"batch_id": batch_id, "sent_at": format_rfc3339_millis(now_ms()), "sdk": cfg.sdk}).to_string();
+        w.write_all(&head.as_bytes()[..head.len() - 1])?;
+        w.write_all(b",\"events\":[")?;
+        w.write_all(&events.bytes)?;
+        w.write_all(b"]}")
+    }
+    if gzip {
+        let mut gz =
+            flate2::write::GzEncoder::new(Vec::with_capacity(events.bytes.len() / 4), flate2::Compression::fast());
+        write_body(&mut gz, cfg, batch_id, events)?;
+        gz.finish()
+    } else {
+        let mut v = Vec::with_capacity(events.bytes.len() + 160);
+        write_body(&mut v, cfg, batch_id, events)?;
+        Ok(v)
+    }
+}
+
+/// The `vario-poster` thread: POSTs bodies in order, retrying with backoff (SPEC §7).
+struct Poster {
+    cfg: Arc<Config>,
+    shared: Arc<Shared>,
+    client: Option<reqwest::blocking::Client>,
+    url: String,
+}
+
+impl Poster {
+    fn run(&mut self, rx: Receiver<Encoded>) {
+        while let Ok(e) = rx.recv() {
+            match e {
+                Encoded::Body { batch_id, body, gzip, events } => self.post(&batch_id, &body, gzip, events),
+                Encoded::Marker(ack) => {
+                    let _ = ack.send(());
+                }
+                Encoded::Stop(ack) => {
+                    let _ = ack.send(());
+                    return;
+                }
+            }
         }
     }
 
-    fn post(&mut self, events: &EventBuf) {
-        let n = events.len() as u64;
-        let batch_id = uuid::Uuid::new_v4().to_string();
+    fn post(&mut self, batch_id: &str, body: &bytes::Bytes, gzip: bool, n: u64) {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match self.attempt(&batch_id, events) {
+            match self.attempt(body.clone(), gzip) {
                 Attempt::Done => {
                     add(&self.shared.c.events_sent, n);
                     inc(&self.shared.c.batches_sent);
                     return;
                 }
                 Attempt::Reject(status) => {
-                    log::warn!("vario: ingestion refused a batch of {n} events with HTTP {status}; dropped");
+                    log::warn!("vario: ingestion refused batch {batch_id} ({n} events) with HTTP {status}; dropped");
                     add(&self.shared.c.dropped_rejected, n);
                     return;
                 }
                 Attempt::Retry(after) => {
                     if attempt >= self.cfg.max_attempts {
-                        log::warn!("vario: batch of {n} events undeliverable after {attempt} attempts; dropped");
+                        log::warn!(
+                            "vario: batch {batch_id} ({n} events) undeliverable after {attempt} attempts; dropped"
+                        );
                         add(&self.shared.c.dropped_retries_exhausted, n);
                         return;
                     }
@@ -856,37 +955,8 @@ impl SenderLoop {
         }
     }
 
-    /// Writes `{batch_id, sent_at, sdk, events: [...]}` into `w` (a Vec or a gzip stream), so a
-    /// large batch is compressed without first being copied into one body.
-    fn write_body(&self, w: &mut impl Write, batch_id: &str, events: &EventBuf) -> std::io::Result<()> {
-        let head =
-            json!({"batch_id": batch_id, "sent_at": format_rfc3339_millis(now_ms()), "sdk": self.cfg.sdk}).to_string();
-        w.write_all(&head.as_bytes()[..head.len() - 1])?;
-        w.write_all(b",\"events\":[")?;
-        w.write_all(&events.bytes)?;
-        w.write_all(b"]}")
-    }
-
-    fn attempt(&mut self, batch_id: &str, events: &EventBuf) -> Attempt {
-        let gzip = events.bytes.len() > self.cfg.gzip_threshold;
-        let body = if gzip {
-            let mut gz =
-                flate2::write::GzEncoder::new(Vec::with_capacity(events.bytes.len() / 4), flate2::Compression::fast());
-            match self.write_body(&mut gz, batch_id, events).and_then(|_| gz.finish()) {
-                Ok(z) => z,
-                Err(_) => return Attempt::Retry(None),
-            }
-        } else {
-            let mut v = Vec::with_capacity(events.bytes.len() + 160);
-            if self.write_body(&mut v, batch_id, events).is_err() {
-                return Attempt::Retry(None);
-            }
-            v
-        };
-        let SinkImpl::Http { client, url } = &mut self.sink else {
-            return Attempt::Done;
-        };
-        if client.is_none() {
+    fn attempt(&mut self, body: bytes::Bytes, gzip: bool) -> Attempt {
+        if self.client.is_none() {
             // No redirects: following a 301/302 turns the POST into a body-less GET whose 2xx would
             // count the batch as delivered.
             match reqwest::blocking::Client::builder()
@@ -894,15 +964,15 @@ impl SenderLoop {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
             {
-                Ok(c) => *client = Some(c),
+                Ok(c) => self.client = Some(c),
                 Err(e) => {
                     log::error!("vario: cannot build the HTTP client: {e}");
                     return Attempt::Retry(None);
                 }
             }
         }
-        let Some(c) = client.as_ref() else { return Attempt::Retry(None) };
-        let mut req = c.post(url.as_str()).header("content-type", "application/json");
+        let Some(c) = self.client.as_ref() else { return Attempt::Retry(None) };
+        let mut req = c.post(self.url.as_str()).header("content-type", "application/json");
         if let Some(k) = &self.cfg.sdk_key {
             req = req.bearer_auth(k);
         }
