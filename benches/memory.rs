@@ -33,6 +33,8 @@ fn main() {
         })
         .dedup_capacity(dedup_cap)
         .assignment_capacity(assign_cap)
+        // Room for the 100 000 decisions between two flushes: every exposure is processed.
+        .queue_capacity(200_000)
         .build()
         .expect("client");
     let ctx = common::context();

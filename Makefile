@@ -1,0 +1,14 @@
+# Convenience targets; the scripts are the source of truth.
+.PHONY: demo test bench bench-quick
+
+demo:
+	cargo run --release --example demo
+
+test:
+	bash scripts/test-all.sh
+
+bench:
+	bash scripts/bench-all.sh
+
+bench-quick:
+	QUICK=1 bash scripts/bench-all.sh

@@ -1,0 +1,359 @@
+"""Writes BENCHMARKS.md from one run's result files (run by `make bench`, not by hand).
+
+Inputs, all under target/ (nothing here measures anything):
+- criterion's estimates: target/criterion/<group>/<bench>/new/estimates.json (core, runtime, ffi);
+- target/bench/latency.json, scaling.json, memory.json (the custom-harness Rust benches);
+- target/bench/peers-python.json, peers-node.json (benches/peers/*, Vario beside the peers).
+
+Every figure in the page comes from those files; a missing file is reported as not run, never
+filled in. Budgets come from the issues and are checked here, each with MET / MISSED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def criterion(target: Path, group: str, bench: str | None = None) -> dict[str, float] | None:
+    """Median and mean per-iteration time (ns) of one criterion benchmark, or None."""
+    d = target / "criterion" / group
+    if bench:
+        d = d / bench
+    est = load(d / "new" / "estimates.json")
+    if not est:
+        return None
+    return {"median_ns": est["median"]["point_estimate"], "mean_ns": est["mean"]["point_estimate"]}
+
+
+def ns(v: float | None, digits: int = 0) -> str:
+    if v is None:
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def rate(v: float | None) -> str:
+    if v is None:
+        return "–"
+    return f"{v / 1e6:,.2f} M/s" if v >= 1e6 else f"{v / 1e3:,.0f} k/s"
+
+
+def verdict(ok: bool | None) -> str:
+    return "not run" if ok is None else ("MET" if ok else "**MISSED**")
+
+
+def git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def peer_table(d: dict[str, Any]) -> list[str]:
+    out = [
+        "| SDK | core | calls (distinct ids) | median ns | p99 ns (100-call blocks) | p99 ns (single calls) "
+        "| evals/s | CPU ns/eval | peak RSS MB (subjects) | split check |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in d["rows"]:
+        split = ("ok " if r.get("split_ok") else "**BAD** ") + str(r.get("split", ""))
+        out.append(
+            f"| {r['label']} | {r.get('core', '')} | {r.get('calls', 0):,} ({r.get('distinct_ids', 0):,}) "
+            f"| {ns(r.get('median_ns'))} | {ns(r.get('p99_ns'))} | {ns(r.get('p99_single_ns'))} "
+            f"| {ns(r.get('evals_per_s'))} | {ns(r.get('cpu_ns_per_eval'))} "
+            f"| {ns(r.get('peak_rss_mb'))} ({ns(r.get('subjects_rss_mb'))}) | {split} |"
+        )
+    return out
+
+
+def per_repeat(d: dict[str, Any]) -> list[str]:
+    out = ["| row | median ns per repeat | evals/s per repeat | CPU/wall per repeat |", "|---|---|---|---|"]
+    for r in d["rows"]:
+        pr = r.get("per_repeat", {})
+
+        def fmt(key: str, digits: int = 0) -> str:
+            vals = pr.get(key) or []
+            return ", ".join("–" if v is None else f"{v:,.{digits}f}" for v in vals)
+
+        out.append(f"| {r['label']} | {fmt('median_ns')} | {fmt('evals_per_s')} | {fmt('cpu_wall', 2)} |")
+    return out
+
+
+def fastest_peer(d: dict[str, Any]) -> dict[str, Any] | None:
+    peers = [r for r in d["rows"] if not r["id"].startswith("vario") and r["id"] != "floor" and r.get("median_ns")]
+    return min(peers, key=lambda r: r["median_ns"]) if peers else None
+
+
+def row(d: dict[str, Any] | None, rid: str) -> dict[str, Any] | None:
+    if not d:
+        return None
+    return next((r for r in d["rows"] if r["id"] == rid), None)
+
+
+def conditions(d: dict[str, Any]) -> str:
+    c = d.get("conditions", {})
+    busy = c.get("busy_pct_median")
+    cw = c.get("cpu_wall_median", c.get("cpu_wall_timed_loops_median"))
+    return f"machine busy (all CPUs) just before each row's run: median {ns(busy)} %; median CPU/wall of the timed loops {cw}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--target", type=Path, default=ROOT / "target")
+    ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    ap.add_argument("--command", default="make bench")
+    ap.add_argument("--wall", default=None, help="wall time of the whole run, as measured by the caller")
+    a = ap.parse_args()
+    t = a.target
+    bench = t / "bench"
+
+    core = {
+        name: criterion(t, name)
+        for name in [
+            "decide",
+            "decide_with_trace",
+            "decide_20_experiments",
+            "decide_20_experiments_with_trace",
+            "batch_decide",
+            "bucket",
+            "compile_1000_experiments",
+        ]
+    }
+    bare = criterion(t, "decide", "bare_decide")
+    client = criterion(t, "decide", "client_decide_enqueue")
+    pipe = {k: criterion(t, "pipeline", k) for k in ["pipeline_to_dev_server_gzip", "pipeline_to_dev_server_plain"]}
+    ffi = {k: criterion(t, "decide_1_experiment", k) for k in ["rust_core", "c_abi_json_free"]}
+    latency = load(bench / "latency.json")
+    scaling = load(bench / "scaling.json")
+    memory = load(bench / "memory.json")
+    py = load(bench / "peers-python.json")
+    node = load(bench / "peers-node.json")
+
+    def pipe_rate(k: str) -> float | None:
+        p = pipe.get(k)
+        return 100_000 / (p["median_ns"] / 1e9) if p else None
+
+    # ---- budgets
+    budgets: list[tuple[str, str, str, bool | None]] = []
+    d = core["decide"]
+    budgets.append(
+        (
+            "Rust `Snapshot::decide` (1 experiment), criterion median",
+            "≤ 60 ns goal, ≤ 100 ns required",
+            f"{ns(d['median_ns'], 1)} ns" if d else "–",
+            None if not d else d["median_ns"] <= 100,
+        )
+    )
+    if latency:
+        budgets.append(
+            (
+                "Rust decide + enqueue over bare decide, p50 (issue 3)",
+                "≤ 150 ns",
+                f"+{latency['enqueue_adds_p50_ns']} ns",
+                latency["enqueue_adds_p50_ns"] <= 150,
+            )
+        )
+    g = pipe_rate("pipeline_to_dev_server_gzip")
+    budgets.append(("pipeline to the loopback dev server, default gzip (issue 3)", "≥ 300 k events/s", rate(g), None if g is None else g >= 300_000))
+    if ffi["rust_core"] and ffi["c_abi_json_free"]:
+        diff = ffi["c_abi_json_free"]["median_ns"] - ffi["rust_core"]["median_ns"]
+        budgets.append(("C ABI JSON-free decide over the Rust decide (issue 4)", "≤ 50 ns", f"+{diff:.1f} ns", diff <= 50))
+    for lang, data, ratio in (("Python", py, 4.0), ("Node", node, 3.5)):
+        fp = fastest_peer(data) if data else None
+        for rid in ("vario_snapshot", "vario_client"):
+            r = row(data, rid)
+            if not r:
+                budgets.append((f"{lang} {rid}", "≤ 400 ns", "not run", None))
+                continue
+            budgets.append((f"{lang} {r['label']}, median", "≤ 400 ns", f"{ns(r['median_ns'])} ns", r["median_ns"] <= 400))
+            if fp:
+                x = fp["median_ns"] / r["median_ns"]
+                budgets.append(
+                    (
+                        f"{lang} {r['label']} vs the fastest peer ({fp['label']}, {ns(fp['median_ns'])} ns)",
+                        f"≥ {ratio}×",
+                        f"{x:.2f}×",
+                        x >= ratio,
+                    )
+                )
+        bulk = row(data, "vario_decide_many")
+        if bulk:
+            budgets.append((f"{lang} {bulk['label']}", "≥ 10 M decisions/s", rate(bulk["evals_per_s"]), bulk["evals_per_s"] >= 10e6))
+    if scaling:
+        for r in scaling["rows"]:
+            budgets.append((f"2 threads vs 1, {r['id']}", "≥ 1.9×", f"{r['ratio']:.2f}×", r["ratio"] >= 1.9))
+    if memory:
+        growth = memory["second_half_growth_mib"]
+        budgets.append(
+            (
+                f"RSS growth from {memory['users'] // 2:,} to {memory['users']:,} distinct users",
+                "flat (≤ 8 MiB)",
+                f"{growth:+.1f} MiB",
+                growth <= 8,
+            )
+        )
+
+    # ---- page
+    L: list[str] = []
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    L += [
+        "# Benchmarks",
+        "",
+        f"Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `{a.command}` at commit {commit}{dirty}"
+        + (f", whole run {a.wall}" if a.wall else "")
+        + ". Every figure below comes from that one run (`benches/report.py` reads the result files; it measures nothing).",
+        "",
+        f"Machine: {cpu_model()}, {__import__('os').cpu_count()} vCPU, Linux {platform.release()}; "
+        f"Rust {git_rustc()}, Python {py['python'] if py else '?'}, Node {node['node_version'] if node else '?'}. "
+        "A shared 2-vCPU VM: repeats differ, so compare rows of one run, not runs.",
+        "",
+        "## Budgets",
+        "",
+        "| what | budget | this run | |",
+        "|---|---|---:|---|",
+    ]
+    L += [f"| {w} | {b} | {v} | {verdict(ok)} |" for w, b, v, ok in budgets]
+    L += ["", "Where a budget is missed, the reason and its profile are under [Misses](#misses).", ""]
+
+    L += ["## Rust", "", "Criterion (`cargo bench`, profile `bench`: thin LTO), median of the per-iteration time over samples.", ""]
+    L += ["| bench | median | mean |", "|---|---:|---:|"]
+    labels = {
+        "decide": "core `decide`: 1 experiment, 1 targeting rule, 3 variants, 100 k users cycled",
+        "decide_with_trace": "core `decide` with trace",
+        "decide_20_experiments": "core `decide`: 20 experiments in one layer on one placement",
+        "decide_20_experiments_with_trace": "the same with trace (every candidate walked)",
+        "batch_decide": "bulk `BatchDecider::decide` (what `decide_many` runs per id)",
+        "bucket": "`bucket` (SPEC §1 hash)",
+        "compile_1000_experiments": "compile a snapshot of 1,000 experiments",
+    }
+    for k, lab in labels.items():
+        v = core[k]
+        if k == "compile_1000_experiments" and v:
+            L.append(f"| {lab} | {v['median_ns'] / 1e6:,.1f} ms | {v['mean_ns'] / 1e6:,.1f} ms |")
+        else:
+            L.append(f"| {lab} | {ns(v and v['median_ns'], 1)} ns | {ns(v and v['mean_ns'], 1)} ns |")
+    for lab, v in (("runtime: bare decide (same request as the client row)", bare), ("runtime: `Client::decide_with` + exposure enqueue", client)):
+        L.append(f"| {lab} | {ns(v and v['median_ns'], 1)} ns | {ns(v and v['mean_ns'], 1)} ns |")
+    for k, lab in (("rust_core", "C ABI bench: the engine's decide"), ("c_abi_json_free", "C ABI bench: `vario_snapshot_decide` (JSON-free)")):
+        v = ffi[k]
+        L.append(f"| {lab} | {ns(v and v['median_ns'], 1)} ns | {ns(v and v['mean_ns'], 1)} ns |")
+    for k, lab in (("pipeline_to_dev_server_gzip", "pipeline → loopback dev server, gzip above 16 KiB (default)"), ("pipeline_to_dev_server_plain", "pipeline → loopback dev server, no gzip")):
+        L.append(f"| {lab} | {rate(pipe_rate(k))} | 100,000 events per iteration, enqueue to acknowledged delivery |")
+    L.append("")
+    if latency:
+        b, c = latency["bare_decide"], latency["client_decide_enqueue"]
+        L += [
+            f"Per-call latency (`cargo bench --bench latency`, each call timed alone, timer included, {latency['calls_per_row']:,} calls a row, rows alternated):",
+            "",
+            "| | p50 ns | p90 ns | p99 ns |",
+            "|---|---:|---:|---:|",
+            f"| bare `Snapshot::decide` | {b['p50_ns']} | {b['p90_ns']} | {b['p99_ns']} |",
+            f"| `Client::decide_with` + enqueue | {c['p50_ns']} | {c['p90_ns']} | {c['p99_ns']} |",
+            "",
+        ]
+    if scaling:
+        L += [
+            "Scaling (`cargo bench --bench scaling`): a fixed amount of work per thread, wall clock, 1 and 2 threads alternated, medians.",
+            "",
+            "| row | 1 thread | 2 threads | ratio |",
+            "|---|---:|---:|---:|",
+        ]
+        for r in scaling["rows"]:
+            L.append(f"| {r['id']} | {rate(r['one_thread_per_s'])} | {rate(r['two_threads_per_s'])} | {r['ratio']:.2f}× |")
+        L.append("")
+    if memory:
+        L += [
+            f"Memory (`cargo bench --bench memory`): {memory['users']:,} distinct users, each decided and exposed through the whole pipeline "
+            f"(de-dup capacity {memory['dedup_capacity']:,}, assignment memory {memory['assignment_capacity']:,} units), callback sink.",
+            "",
+            "| users seen | RSS MiB | de-dup entries | assignment units |",
+            "|---:|---:|---:|---:|",
+        ]
+        for s in memory["samples"]:
+            L.append(f"| {s['users']:,} | {s['rss_mib']:.1f} | {s['dedup_entries']:,} | {s['assignment_units']:,} |")
+        L += ["", f"RSS at start {memory['start_rss_mib']:.1f} MiB; {memory['events_sent']:,} events through the sink in {memory['seconds']:.1f} s.", ""]
+
+    for lang, data in (("Python", py), ("Node", node)):
+        L += [f"## {lang}", ""]
+        if not data:
+            L += ["Not run.", ""]
+            continue
+        L += [
+            f"`benches/peers/{lang.lower()}/run.sh`: {data['repeats']} repeats, rows interleaved, one fresh process per row and repeat, "
+            f"medians over repeats; {conditions(data)}.",
+            "",
+        ]
+        L += peer_table(data)
+        L += ["", "How each row was fed, and how logging was switched off:", ""]
+        L += [f"- **{r['label']}** ({', '.join(f'{k} {v}' for k, v in r.get('packages', {}).items())}): {r.get('how', '')}" for r in data["rows"]]
+        if data.get("not_measured"):
+            L += ["", "Not measured:", ""] + [f"- {m}" for m in data["not_measured"]]
+        L += ["", "Per repeat:", ""] + per_repeat(data) + [""]
+
+    L += ["## Method", ""]
+    L += [
+        "- One experiment for every SDK (`benches/peers/make_configs.py` writes each SDK's own config): key `checkout_exp`, "
+        "variants control / treatment_a / treatment_b at 34/33/33 %, targeting `country in [US, CA]`, others get control "
+        "(not enrolled). Subjects `user-0` .. `user-99999`, country `[US, CA, GB, DE][i % 4]`, walked in the order "
+        "(k × 7919) mod 100000, pass after pass. Arguments are prebuilt; building them is not timed.",
+    ]
+    for data in (py, node):
+        if data and data.get("method"):
+            L += [f"- {data['language']}: " + " ".join(x.strip() for x in data["method"].splitlines())]
+    L += [
+        "- Rust: criterion medians; the latency bench brackets every call with `Instant::now()`; the scaling and memory benches "
+        "are plain programs (wall clock, `/proc/self/status` VmRSS).",
+        "- Budgets are the issues' (#3 runtime, #4 C ABI, #5 Python, #6 Node, #7 this page).",
+        "",
+    ]
+    L += ["## Versions", ""]
+    for data in (py, node):
+        if data:
+            pk = data.get("packages", {})
+            L.append(f"- {data['language']}: " + ", ".join(f"{k} {v}" for k, v in pk.items()))
+    L += [f"- vario {commit}", ""]
+    misses = ROOT / "benches" / "MISSES.md"
+    if misses.exists():
+        L += ["## Misses", "", misses.read_text().strip(), ""]
+    a.out.write_text("\n".join(L) + "\n")
+    print(f"wrote {a.out}")
+    for w, b, v, ok in budgets:
+        print(f"{verdict(ok):>10}  {w}: {v} (budget {b})")
+    return 0
+
+
+def git_rustc() -> str:
+    try:
+        return subprocess.run(["rustc", "--version"], capture_output=True, text=True, check=False).stdout.split()[1]
+    except (OSError, IndexError):
+        return "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

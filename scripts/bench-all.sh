@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Every benchmark in one run, then BENCHMARKS.md (`make bench`). Not part of the test command.
+#
+# Builds once with the `bench` profile (thin LTO) for the host triple, so the criterion benches,
+# the Python wheel and the Node addon share their dependencies' artifacts; then runs the Rust
+# benches, the Python and Node peer comparisons (each in its own throwaway venv / npm folder
+# under target/bench and benches/peers/node), and renders the page from the result files.
+# QUICK=1 shortens everything (a smoke run; its page says so in the numbers, not in a claim).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n=== %s (%ss)\n' "$*" "$SECONDS"; }
+export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
+quick="${QUICK:-0}"
+crit=(--warm-up-time 1 --measurement-time 3)
+peer_args=()
+if [ "$quick" = 1 ]; then
+  crit=(--warm-up-time 0.2 --measurement-time 0.5 --sample-size 10)
+  peer_args=(--quick)
+  export VARIO_MEMORY_USERS=1000000
+fi
+mkdir -p target/bench
+rm -f target/bench/{latency,scaling,memory,peers-python,peers-node}.json
+rm -rf target/criterion
+
+# One cargo invocation for every bench target of the three crates: separate `-p` runs would
+# unify features differently and rebuild the shared crates each time.
+step "rust: build and run every bench (core, C ABI, runtime, latency, scaling, memory)"
+cargo bench --locked -p vario -p vario-core -p vario-ffi \
+  --bench core --bench ffi --bench runtime --bench latency --bench scaling --bench memory -- "${crit[@]}"
+
+step "python: vario wheel and the peers in a throwaway venv"
+bash benches/peers/python/run.sh "${peer_args[@]}"
+step "node: vario addon and the peers in a throwaway npm folder"
+bash benches/peers/node/run.sh "${peer_args[@]}"
+
+step "BENCHMARKS.md"
+python3 benches/report.py --wall "$((SECONDS / 60)) min $((SECONDS % 60)) s"
