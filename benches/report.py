@@ -139,7 +139,7 @@ def main() -> int:
             "decide_with_trace",
             "decide_20_experiments",
             "decide_20_experiments_with_trace",
-            "batch_decide",
+            "batch_row",
             "bucket",
             "compile_1000_experiments",
         ]
@@ -248,7 +248,7 @@ def main() -> int:
         "decide_with_trace": "core `decide` with trace",
         "decide_20_experiments": "core `decide`: 20 experiments in one layer on one placement",
         "decide_20_experiments_with_trace": "the same with trace (every candidate walked)",
-        "batch_decide": "bulk `BatchDecider::decide` (what `decide_many` runs per id)",
+        "batch_row": "bulk `BatchDecider::row` (what `decide_many` runs per id)",
         "bucket": "`bucket` (SPEC §1 hash)",
         "compile_1000_experiments": "compile a snapshot of 1,000 experiments",
     }

@@ -112,6 +112,17 @@ class Decision {
     }
 }
 exports.Decision = Decision;
+/** True when every entry is a string, null or undefined (what `join` turns into the right text). */
+function joinable(ids) {
+    if (!Array.isArray(ids))
+        return false;
+    for (let i = 0; i < ids.length; i++) {
+        const v = ids[i];
+        if (typeof v !== 'string' && v != null)
+            return false;
+    }
+    return true;
+}
 /** Per-snapshot strings and params, fetched once. */
 class Tables {
     constructor(experimentsJson, fetchParams) {
@@ -278,7 +289,18 @@ class Snapshot {
     /** Decides one placement and context for many units at once, into typed arrays. */
     decideMany(userIds, options) {
         try {
-            const r = this.native.decideMany(userIds, options.sessionIds, JSON.stringify(options.context), nowArg(options.now));
+            const ctx = JSON.stringify(options.context);
+            const now = nowArg(options.now);
+            const sessionIds = options.sessionIds;
+            if (!joinable(userIds))
+                throw new VarioError('INVALID_REQUEST', '`userIds` must be an array of strings or nulls');
+            if (sessionIds != null && !joinable(sessionIds)) {
+                throw new VarioError('INVALID_REQUEST', '`sessionIds` must be an array of strings or nulls');
+            }
+            // Fast path: the ids cross as one NUL-joined string (null and undefined join as empty, which
+            // the engine reads as absent, as it does null); an id holding a NUL takes the array path.
+            const r = this.native.decideManyJoined(userIds.join('\0'), userIds.length, sessionIds == null ? undefined : sessionIds.join('\0'), ctx, now) ??
+                this.native.decideMany(userIds, sessionIds, ctx, now);
             const variantKeys = [];
             const variantExperiments = [];
             for (const e of this.tables.experiments) {

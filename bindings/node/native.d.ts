@@ -92,6 +92,13 @@ export declare class NativeSnapshot {
    * and reason codes.
    */
   decideMany(userIds: Array<string | undefined | null>, sessionIds: Array<string | undefined | null> | undefined | null, contextJson: string, now?: number | undefined | null): DecideManyResult
+  /**
+   * `decideMany` with the ids joined by NUL into one string (the facade's fast path: one string
+   * crosses the boundary instead of one per id). `count` is the number of ids; `null` when the
+   * string does not split into exactly that many (an id held a NUL), so the facade falls back
+   * to the array form. Empty pieces are absent ids, as null entries are.
+   */
+  decideManyJoined(userIds: string, count: number, sessionIds: string | undefined | null, contextJson: string, now?: number | undefined | null): DecideManyResult | null
 }
 
 /** The SPEC §1 bucket: `xxh32("unit:key:salt", seed) % 10000`. */

@@ -122,15 +122,15 @@ fn benches(c: &mut Criterion) {
     // Bulk decisions (decide_many): one template, targeting evaluated once per batch.
     let batch = snap.batch(&Request::new("pdp_ymal").context(ctx), 0);
     let mut i = 0;
-    c.bench_function("batch_decide", |b| {
+    c.bench_function("batch_row", |b| {
         b.iter(|| {
             i += 1;
             if i == ids.len() {
                 i = 0;
             }
-            let d = batch.decide(Some(&ids[i]), None);
-            black_box(d.variant_index());
-            black_box(d.bucket())
+            let row = batch.row(Some(&ids[i]), None);
+            black_box(row.variant_index);
+            black_box(row.bucket)
         })
     });
     let mut i = 0;

@@ -74,6 +74,33 @@ pub struct TraceEntry<'a> {
     pub layer_bucket: Option<u32>,
 }
 
+/// What decided a request (see `Snapshot::choose`), before it is dressed as a [`Decision`].
+#[derive(Clone, Copy)]
+enum Choice<'a> {
+    /// The placement is not in the snapshot.
+    UnknownPlacement,
+    /// The placement's defaults (index) for this reason: opted out, or no candidate decided.
+    Defaults(usize, Reason),
+    /// A per-request forced variant: placement, experiment, placement slot, variant.
+    Forced(usize, &'a Experiment, usize, usize),
+    /// The deciding candidate's outcome.
+    Candidate(usize, Outcome<'a>),
+}
+
+/// One unit's bulk decision: what `decide_many` stores per row. Equal to the fields of the
+/// [`Decision`] that [`Snapshot::decide`] makes for the same unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchRow {
+    /// [`Decision::reason`].
+    pub reason: Reason,
+    /// [`Decision::experiment_index`].
+    pub experiment_index: Option<usize>,
+    /// [`Decision::variant_index`].
+    pub variant_index: Option<usize>,
+    /// [`Decision::bucket`].
+    pub bucket: Option<u32>,
+}
+
 /// The outcome of one candidate.
 #[derive(Clone, Copy)]
 struct Outcome<'a> {
@@ -326,6 +353,8 @@ pub struct BatchDecider<'a> {
     now: Millis,
     /// Per candidate of the template's placement: the targeting result when the rule reads no id.
     targeting: Vec<Option<bool>>,
+    /// The template's placement index (`None`: not in the snapshot).
+    placement: Option<usize>,
 }
 
 impl<'a> BatchDecider<'a> {
@@ -335,6 +364,36 @@ impl<'a> BatchDecider<'a> {
         req.user_id = user_id;
         req.session_id = session_id;
         self.snap.decide_memo(&req, self.now, &self.targeting)
+    }
+
+    /// The compact row of one unit (no params, ids or trace): the bulk path, which skips building
+    /// the full decision.
+    pub fn row(&self, user_id: Option<&'a str>, session_id: Option<&'a str>) -> BatchRow {
+        let mut req = self.template;
+        req.user_id = user_id;
+        req.session_id = session_id;
+        req.trace = false;
+        let (user, session) = (req.norm_user(), req.norm_session());
+        let none = |reason| BatchRow { reason, experiment_index: None, variant_index: None, bucket: None };
+        let Some(pi) = self.placement else {
+            return none(Reason::UnknownPlacement);
+        };
+        match self.snap.choose_in(pi, &req, user, session, self.now, &self.targeting, &mut None) {
+            Choice::UnknownPlacement => none(Reason::UnknownPlacement),
+            Choice::Defaults(_, reason) => none(reason),
+            Choice::Forced(_, e, _, vi) => BatchRow {
+                reason: Reason::Forced,
+                experiment_index: Some(e.index),
+                variant_index: Some(vi),
+                bucket: None,
+            },
+            Choice::Candidate(_, o) => BatchRow {
+                reason: o.reason,
+                experiment_index: Some(o.exp.index),
+                variant_index: o.variant,
+                bucket: o.bucket,
+            },
+        }
     }
 }
 
@@ -361,7 +420,8 @@ impl Snapshot {
     /// variants at `now`; see [`BatchDecider`].
     pub fn batch<'a>(&'a self, template: &Request<'a>, now: Millis) -> BatchDecider<'a> {
         let mut targeting = Vec::new();
-        if let Some(placement) = self.placement_index.get(template.placement).map(|&pi| &self.placements[pi]) {
+        let pi = self.placement_index.get(template.placement).copied();
+        if let Some(placement) = pi.map(|pi| &self.placements[pi]) {
             let attrs = Attributes {
                 user_id: None,
                 session_id: None,
@@ -380,7 +440,7 @@ impl Snapshot {
         let mut template = *template;
         template.user_id = None;
         template.session_id = None;
-        BatchDecider { snap: self, template, now, targeting }
+        BatchDecider { snap: self, template, now, targeting, placement: pi }
     }
 
     /// `decide` with the targeting results of some candidates known ahead: `memo[i]` stands for
@@ -388,6 +448,8 @@ impl Snapshot {
     fn decide_memo<'a>(&'a self, req: &Request<'a>, now: Millis, memo: &[Option<bool>]) -> Decision<'a> {
         let user = req.norm_user();
         let session = req.norm_session();
+        let mut trace = None;
+        let choice = self.choose(req, user, session, now, memo, &mut trace);
         let mut d = Decision {
             placement: req.placement,
             reason: Reason::NoExperiment,
@@ -402,19 +464,84 @@ impl Snapshot {
             config_version: self.version,
             context: req.context,
             other_id: None,
-            trace: None,
+            trace,
         };
-        let Some(&pi) = self.placement_index.get(req.placement) else {
-            d.reason = Reason::UnknownPlacement;
-            return d;
+        let pi = match choice {
+            Choice::UnknownPlacement => {
+                d.reason = Reason::UnknownPlacement;
+                return d;
+            }
+            Choice::Defaults(pi, _) | Choice::Forced(pi, ..) | Choice::Candidate(pi, _) => pi,
         };
-        let placement = &self.placements[pi];
         d.placement_index = Some(pi);
-        d.params = &placement.defaults;
+        d.params = &self.placements[pi].defaults;
         d.params_id = 1 + pi as u32;
+        match choice {
+            Choice::UnknownPlacement => {}
+            Choice::Defaults(_, reason) => d.reason = reason,
+            Choice::Forced(_, e, slot, vi) => {
+                let unit = e.unit.resolve(user, session);
+                d.reason = Reason::Forced;
+                d.experiment = Some(e);
+                d.variant = Some(vi);
+                d.params = &e.merged[slot][vi];
+                d.params_id = e.params_base + (slot * e.variants.len() + vi) as u32;
+                d.unit = unit;
+                d.other_id = other_id(unit, user, session);
+                d.allocation_share = Some(1.0);
+            }
+            Choice::Candidate(_, o) => {
+                d.reason = o.reason;
+                d.experiment = Some(o.exp);
+                d.unit = o.unit;
+                d.other_id = other_id(o.unit, user, session);
+                d.bucket = o.bucket;
+                if let Some(vi) = o.variant {
+                    d.variant = Some(vi);
+                    d.params = &o.exp.merged[o.slot][vi];
+                    d.params_id = o.exp.params_base + (o.slot * o.exp.variants.len() + vi) as u32;
+                    d.allocation_share = Some(if o.reason == Reason::Assigned { o.exp.shares[vi] } else { 1.0 });
+                }
+            }
+        }
+        d
+    }
+
+    /// The precedence of SPEC §5 (steps 2 to 5): which rule decides `req`. Shared by full
+    /// decisions and the compact rows of bulk decisions, so the two cannot disagree. Fills `trace`
+    /// when the request asks for one.
+    #[inline(always)]
+    fn choose<'a>(
+        &'a self,
+        req: &Request<'a>,
+        user: Option<&'a str>,
+        session: Option<&'a str>,
+        now: Millis,
+        memo: &[Option<bool>],
+        trace: &mut Option<Vec<TraceEntry<'a>>>,
+    ) -> Choice<'a> {
+        match self.placement_index.get(req.placement) {
+            Some(&pi) => self.choose_in(pi, req, user, session, now, memo, trace),
+            None => Choice::UnknownPlacement,
+        }
+    }
+
+    /// [`Snapshot::choose`] with the placement already looked up (`pi`: its index).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // the one internal step both decision forms share
+    fn choose_in<'a>(
+        &'a self,
+        pi: usize,
+        req: &Request<'a>,
+        user: Option<&'a str>,
+        session: Option<&'a str>,
+        now: Millis,
+        memo: &[Option<bool>],
+        trace: &mut Option<Vec<TraceEntry<'a>>>,
+    ) -> Choice<'a> {
+        let placement = &self.placements[pi];
         if !req.consent {
-            d.reason = Reason::OptedOut;
-            return d;
+            return Choice::Defaults(pi, Reason::OptedOut);
         }
         if let Some(forced) = req.forced {
             for &(ei, slot) in &placement.candidates {
@@ -429,16 +556,7 @@ impl Snapshot {
                 else {
                     continue;
                 };
-                let unit = e.unit.resolve(user, session);
-                d.reason = Reason::Forced;
-                d.experiment = Some(e);
-                d.variant = Some(vi);
-                d.params = &e.merged[slot][vi];
-                d.params_id = e.params_base + (slot * e.variants.len() + vi) as u32;
-                d.unit = unit;
-                d.other_id = other_id(unit, user, session);
-                d.allocation_share = Some(1.0);
-                return d;
+                return Choice::Forced(pi, e, slot, vi);
             }
         }
         let attrs = Attributes {
@@ -447,7 +565,9 @@ impl Snapshot {
             context: req.context,
             placement: Some(req.placement).filter(|p| !p.is_empty()),
         };
-        let mut trace = req.trace.then(|| Vec::with_capacity(placement.candidates.len()));
+        if req.trace {
+            *trace = Some(Vec::with_capacity(placement.candidates.len()));
+        }
         let mut winner: Option<Outcome<'a>> = None;
         let mut deciding: Option<Outcome<'a>> = None;
         for (ci, &(ei, slot)) in placement.candidates.iter().enumerate() {
@@ -473,22 +593,10 @@ impl Snapshot {
                 deciding = Some(o);
             }
         }
-        d.trace = trace;
-        let Some(o) = winner.or(deciding) else {
-            return d;
-        };
-        d.reason = o.reason;
-        d.experiment = Some(o.exp);
-        d.unit = o.unit;
-        d.other_id = other_id(o.unit, user, session);
-        d.bucket = o.bucket;
-        if let Some(vi) = o.variant {
-            d.variant = Some(vi);
-            d.params = &o.exp.merged[o.slot][vi];
-            d.params_id = o.exp.params_base + (o.slot * o.exp.variants.len() + vi) as u32;
-            d.allocation_share = Some(if o.reason == Reason::Assigned { o.exp.shares[vi] } else { 1.0 });
+        match winner.or(deciding) {
+            Some(o) => Choice::Candidate(pi, o),
+            None => Choice::Defaults(pi, Reason::NoExperiment),
         }
-        d
     }
 
     fn candidate<'a>(

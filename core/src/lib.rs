@@ -77,7 +77,7 @@ pub mod snapshot;
 pub mod targeting;
 pub mod time;
 
-pub use decide::{BatchDecider, Decision, ExposureKey, HashKey, Reason, TraceEntry};
+pub use decide::{BatchDecider, BatchRow, Decision, ExposureKey, HashKey, Reason, TraceEntry};
 pub use events::{
     ExposureData, ExposureDict, ExposureEvent, ExposureFields, Pseudonymizer, RawExposure, Sdk, TokenError,
     TokenPayload,

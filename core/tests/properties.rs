@@ -151,8 +151,11 @@ proptest! {
                 let d = s.decide(&req, 1_780_000_000_000);
                 prop_assert!(serde_json::from_str::<Value>(&d.to_json()).is_ok());
                 // The bulk path (targeting memoised per batch) decides exactly alike.
-                let b = s.batch(&req, 1_780_000_000_000).decide(Some(&uid), Some("s"));
-                prop_assert_eq!(b.to_json(), d.to_json());
+                let batch = s.batch(&req, 1_780_000_000_000);
+                prop_assert_eq!(batch.decide(Some(&uid), Some("s")).to_json(), d.to_json());
+                let row = batch.row(Some(&uid), Some("s"));
+                prop_assert_eq!((row.reason, row.experiment_index, row.variant_index, row.bucket),
+                    (d.reason(), d.experiment_index(), d.variant_index(), d.bucket()));
             }
             for f in ["checkout_v2", "nope"] {
                 let d = s.flag(f, &Request::new("").user(&uid).context(&ctx), 1_780_000_000_000);

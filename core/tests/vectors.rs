@@ -118,9 +118,20 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
                 ));
             }
             // Bulk decisions (decide_many) memoise id-free targeting per batch: same decision.
-            let batched = snap.batch(&r, now).decide(r.user_id, r.session_id);
+            let batch = snap.batch(&r, now);
+            let batched = batch.decide(r.user_id, r.session_id);
             if batched.to_json() != d.to_json() {
                 errors.push(format!("{id}: the batch path decided {}", batched.to_json()));
+            }
+            let row = batch.row(r.user_id, r.session_id);
+            let want = vario_core::BatchRow {
+                reason: d.reason(),
+                experiment_index: d.experiment_index(),
+                variant_index: d.variant_index(),
+                bucket: d.bucket(),
+            };
+            if row != want {
+                errors.push(format!("{id}: the bulk row is {row:?}, the decision says {want:?}"));
             }
             // Bindings resolve params, experiment and variant by index: the indices must name
             // exactly what the decision borrowed.

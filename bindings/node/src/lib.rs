@@ -601,7 +601,55 @@ impl NativeSnapshot {
         context_json: String,
         now: Option<f64>,
     ) -> Result<DecideManyResult> {
-        let ctx: Map<String, Value> = match serde_json::from_str(&context_json) {
+        let users: Vec<Option<&str>> = user_ids.iter().map(Option::as_deref).collect();
+        let sessions: Option<Vec<Option<&str>>> =
+            session_ids.as_ref().map(|s| s.iter().map(Option::as_deref).collect());
+        self.bulk(&users, sessions.as_deref(), &context_json, now)
+    }
+
+    /// `decideMany` with the ids joined by NUL into one string (the facade's fast path: one string
+    /// crosses the boundary instead of one per id). `count` is the number of ids; `null` when the
+    /// string does not split into exactly that many (an id held a NUL), so the facade falls back
+    /// to the array form. Empty pieces are absent ids, as null entries are.
+    #[napi(catch_unwind)]
+    pub fn decide_many_joined(
+        &self,
+        user_ids: String,
+        count: u32,
+        session_ids: Option<String>,
+        context_json: String,
+        now: Option<f64>,
+    ) -> Result<Option<DecideManyResult>> {
+        fn split(joined: &str, count: usize) -> Option<Vec<Option<&str>>> {
+            if count == 0 {
+                return joined.is_empty().then(Vec::new);
+            }
+            let mut out = Vec::with_capacity(count);
+            out.extend(joined.split('\0').map(|s| Some(s).filter(|s| !s.is_empty())));
+            (out.len() == count).then_some(out)
+        }
+        let n = count as usize;
+        let Some(users) = split(&user_ids, n) else { return Ok(None) };
+        let sessions = match &session_ids {
+            Some(s) => match split(s, n) {
+                Some(v) => Some(v),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        self.bulk(&users, sessions.as_deref(), &context_json, now).map(Some)
+    }
+}
+
+impl NativeSnapshot {
+    fn bulk(
+        &self,
+        user_ids: &[Option<&str>],
+        session_ids: Option<&[Option<&str>]>,
+        context_json: &str,
+        now: Option<f64>,
+    ) -> Result<DecideManyResult> {
+        let ctx: Map<String, Value> = match serde_json::from_str(context_json) {
             Ok(Value::Object(m)) => m,
             _ => return Err(invalid("`context` must be an object")),
         };
@@ -609,7 +657,7 @@ impl NativeSnapshot {
             Some(Value::String(p)) => p.clone(),
             _ => return Err(invalid("`context.placement` is required")),
         };
-        if session_ids.as_ref().is_some_and(|s| s.len() != user_ids.len()) {
+        if session_ids.is_some_and(|s| s.len() != user_ids.len()) {
             return Err(invalid("`userIds` and `sessionIds` must have the same length"));
         }
         let now = now_or_clock(now);
@@ -624,16 +672,15 @@ impl NativeSnapshot {
         let (mut vc, mut ec, mut bk, mut rc) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let batch = snap.batch(&Request::new(&placement).context(&ctx), now);
-        for (i, u) in user_ids.iter().enumerate() {
-            let d = batch.decide(u.as_deref(), session_ids.as_ref().and_then(|s| s[i].as_deref()));
-            let ei = d.experiment_index();
-            vc.push(match (ei, d.variant_index()) {
+        for (i, &u) in user_ids.iter().enumerate() {
+            let d = batch.row(u, session_ids.and_then(|s| s[i]));
+            vc.push(match (d.experiment_index, d.variant_index) {
                 (Some(e), Some(v)) => base[e] + v as i32,
                 _ => -1,
             });
-            ec.push(ei.map_or(-1, |e| e as i32));
-            bk.push(d.bucket().map_or(-1, |b| b as i32));
-            rc.push(reason_code(d.reason()) as u8);
+            ec.push(d.experiment_index.map_or(-1, |e| e as i32));
+            bk.push(d.bucket.map_or(-1, |b| b as i32));
+            rc.push(reason_code(d.reason) as u8);
         }
         Ok(DecideManyResult {
             variant_codes: Int32Array::new(vc),

@@ -847,35 +847,55 @@ impl DecisionBatch {
     }
 }
 
-/// Reads a sequence of ids (list, tuple, numpy array, any iterable) into one buffer; `None`/empty
-/// entries are absent.
-fn read_ids(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(String, Vec<(u32, u32)>)> {
-    let list = match obj.cast::<PyList>() {
-        Ok(l) => l.clone(),
-        Err(_) if obj.hasattr("tolist")? => obj
-            .call_method0("tolist")?
-            .cast_into::<PyList>()
-            .map_err(|_| invalid(format!("`{what}` must be a sequence of str")))?,
-        Err(_) => PyList::new(obj.py(), obj.try_iter()?.collect::<PyResult<Vec<_>>>()?)?,
-    };
-    let mut buf = String::with_capacity(list.len() * 16);
-    let mut spans = Vec::with_capacity(list.len());
-    for item in list.iter() {
-        if item.is_none() {
-            spans.push((u32::MAX, 0));
-            continue;
-        }
-        let s = item.cast::<PyString>().map_err(|_| invalid(format!("`{what}` must hold str or None")))?;
-        let s = s.to_str()?;
-        let start = u32::try_from(buf.len()).map_err(|_| invalid("ids are limited to 4 GiB in one batch"))?;
-        buf.push_str(s);
-        spans.push((start, s.len() as u32));
-    }
-    Ok((buf, spans))
+/// Ids read from a sequence (list, tuple, numpy array, any iterable) without copying them: each
+/// str is kept alive by a strong reference in `owners`, and its UTF-8 form, which CPython caches
+/// inside the (immutable) str object, is read in place while the GIL is released. `None` entries
+/// are absent; empty ones count as absent in the engine.
+struct Ids<'py> {
+    /// Bound, not `Py`: dropped with the GIL held, each is a plain decref.
+    owners: Vec<Bound<'py, PyString>>,
+    /// (address, length) of each id's UTF-8 bytes; address 0 for `None`.
+    spans: Vec<(usize, usize)>,
 }
 
-fn span(buf: &str, s: (u32, u32)) -> Option<&str> {
-    if s.0 == u32::MAX { None } else { buf.get(s.0 as usize..(s.0 + s.1) as usize) }
+impl<'py> Ids<'py> {
+    fn read(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Ids<'py>> {
+        let list = match obj.cast::<PyList>() {
+            Ok(l) => l.clone(),
+            Err(_) if obj.hasattr("tolist")? => obj
+                .call_method0("tolist")?
+                .cast_into::<PyList>()
+                .map_err(|_| invalid(format!("`{what}` must be a sequence of str")))?,
+            Err(_) => PyList::new(obj.py(), obj.try_iter()?.collect::<PyResult<Vec<_>>>()?)?,
+        };
+        let mut ids = Ids { owners: Vec::with_capacity(list.len()), spans: Vec::with_capacity(list.len()) };
+        for item in list.iter() {
+            if item.is_none() {
+                ids.spans.push((0, 0));
+                continue;
+            }
+            let s = item.cast_into::<PyString>().map_err(|_| invalid(format!("`{what}` must hold str or None")))?;
+            let text = s.to_str()?;
+            ids.spans.push((text.as_ptr() as usize, text.len()));
+            ids.owners.push(s);
+        }
+        Ok(ids)
+    }
+
+    fn absent(n: usize) -> Ids<'py> {
+        Ids { owners: Vec::new(), spans: vec![(0, 0); n] }
+    }
+}
+
+/// The id at `s` of an [`Ids`] whose owners are still alive.
+fn span<'a>(s: (usize, usize)) -> Option<&'a str> {
+    if s.0 == 0 {
+        return None;
+    }
+    // SAFETY: `s` was taken from `PyString::to_str` of a str that `Ids::owners` keeps alive for as
+    // long as the spans are used (the caller holds the `Ids`); a str never changes, so its cached
+    // UTF-8 bytes stay valid and are only read, with or without the GIL.
+    Some(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(s.0 as *const u8, s.1)) })
 }
 
 #[pymethods]
@@ -973,11 +993,11 @@ impl Snapshot {
     /// computed), `enrolled` (reason `ASSIGNED`) and `reason_codes` (index into `reason_names`).
     /// Codes are stable for a snapshot, so batches can be concatenated.
     #[pyo3(signature = (user_ids, session_ids=None, context=None, now=None))]
-    fn decide_many(
+    fn decide_many<'py>(
         &self,
-        py: Python<'_>,
-        user_ids: &Bound<'_, PyAny>,
-        session_ids: Option<&Bound<'_, PyAny>>,
+        py: Python<'py>,
+        user_ids: &Bound<'py, PyAny>,
+        session_ids: Option<&Bound<'py, PyAny>>,
         context: Option<&Bound<'_, PyDict>>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<DecisionBatch> {
@@ -991,11 +1011,12 @@ impl Snapshot {
                 Some(Value::String(p)) => p.clone(),
                 _ => return Err(invalid("`context` must carry a str `placement`")),
             };
-            let (ubuf, uspans) = read_ids(user_ids, "user_ids")?;
-            let (sbuf, sspans) = match session_ids {
-                Some(s) if !s.is_none() => read_ids(s, "session_ids")?,
-                _ => (String::new(), vec![(u32::MAX, 0); uspans.len()]),
+            let users = Ids::read(user_ids, "user_ids")?;
+            let sessions = match session_ids {
+                Some(s) if !s.is_none() => Ids::read(s, "session_ids")?,
+                _ => Ids::absent(users.spans.len()),
             };
+            let (uspans, sspans) = (&users.spans, &sessions.spans);
             if sspans.len() != uspans.len() {
                 return Err(invalid("`user_ids` and `session_ids` must have the same length"));
             }
@@ -1024,16 +1045,15 @@ impl Snapshot {
                 let mut rc = Vec::with_capacity(n);
                 let batch = snap.batch(&Request::new(&placement).context(&ctx), now);
                 for i in 0..n {
-                    let d = batch.decide(span(&ubuf, uspans[i]), span(&sbuf, sspans[i]));
-                    let ei = d.experiment_index();
-                    vc.push(match (ei, d.variant_index()) {
+                    let d = batch.row(span(uspans[i]), span(sspans[i]));
+                    vc.push(match (d.experiment_index, d.variant_index) {
                         (Some(e), Some(v)) => var_base[e] + v as i32,
                         _ => -1,
                     });
-                    ec.push(ei.map_or(-1, |e| e as i32));
-                    bk.push(d.bucket().map_or(-1, |b| b as i32));
-                    en.push(d.reason() == Reason::Assigned);
-                    rc.push(reason_code(d.reason()));
+                    ec.push(d.experiment_index.map_or(-1, |e| e as i32));
+                    bk.push(d.bucket.map_or(-1, |b| b as i32));
+                    en.push(d.reason == Reason::Assigned);
+                    rc.push(reason_code(d.reason));
                 }
                 (vc, ec, bk, en, rc)
             });
