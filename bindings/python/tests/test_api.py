@@ -195,3 +195,14 @@ def test_flag_and_exposure(snap: vario.Snapshot) -> None:
     assert exp is not None and exp["experiment_key"] == "ymal_algo"
     assert "u-42" not in json.dumps(exp)
     assert snap.exposure({"user_id": "u-42", "context": {"placement": "search"}}, now=NOW) is None
+
+
+def test_decide_many_non_ascii_and_absent_ids(snap: vario.Snapshot) -> None:
+    # Ids are read in place from each str's cached UTF-8 form: non-ASCII ids (whose UTF-8 form
+    # CPython builds on demand) and a list dropped right after the call must decide like decide().
+    users: list[str | None] = [f"ユーザー-{i}-é" for i in range(3000)] + [None, "", "plain"]
+    b = snap.decide_many(list(users), context=PDP, now=NOW)
+    for i, u in enumerate(users):
+        d = snap.decide({"user_id": u, "context": PDP}, now=NOW)
+        got = (b.reason_names[b.reason_codes[i]], None if b.buckets[i] < 0 else int(b.buckets[i]))
+        assert got == (d.reason, d.bucket), (i, u)
