@@ -87,7 +87,7 @@ fn benches(c: &mut Criterion) {
     let per_iter = 100_000u64;
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(per_iter));
-    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
     // Default options (gzip above 16 KiB), and without compression: on loopback gzip saves no
     // bandwidth and costs about a quarter of the CPU (deflate here, inflate in the dev server).
     for (name, gzip_threshold) in

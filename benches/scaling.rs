@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use vario::core::{Request, Snapshot};
 use vario::{Client, ClientBuilder, Expose};
 
-const PER_THREAD: usize = 4_000_000;
-const REPEATS: usize = 7;
+const PER_THREAD: usize = 2_000_000;
+const REPEATS: usize = 5;
 
 /// Runs `work(thread, n)` on `threads` threads at once; wall time from the common start.
 fn timed(threads: usize, work: &Arc<dyn Fn(usize, usize) + Send + Sync>) -> Duration {

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n=== %s (%ss)\n' "$*" "$SECONDS"; }
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
 quick="${QUICK:-0}"
-crit=(--warm-up-time 1 --measurement-time 3)
+crit=(--warm-up-time 0.5 --measurement-time 2)
 peer_args=()
 if [ "$quick" = 1 ]; then
   crit=(--warm-up-time 0.2 --measurement-time 0.5 --sample-size 10)

@@ -144,13 +144,17 @@ fn benches(c: &mut Criterion) {
         })
     });
     let text = many_experiments(1000);
-    c.bench_function("compile_1000_experiments", |b| {
+    // ~30 ms an iteration: ten samples are plenty, sixty took a minute of `make bench`.
+    let mut g = c.benchmark_group("compile");
+    g.sample_size(10);
+    g.bench_function("compile_1000_experiments", |b| {
         b.iter_batched(
             || text.clone(),
             |t| black_box(Snapshot::from_json(&t).map(|s| s.version())),
             BatchSize::LargeInput,
         )
     });
+    g.finish();
 }
 
 criterion_group! {
