@@ -269,7 +269,7 @@ def main() -> int:
     if latency:
         b, c = latency["bare_decide"], latency["client_decide_enqueue"]
         L += [
-            f"Per-call latency (`cargo bench --bench latency`, each call timed alone, timer included, {latency['calls_per_row']:,} calls a row, rows alternated):",
+            f"Per-call latency (`cargo bench --bench probes latency`, each call timed alone, timer included, {latency['calls_per_row']:,} calls a row, rows alternated):",
             "",
             "| | p50 ns | p90 ns | p99 ns |",
             "|---|---:|---:|---:|",
@@ -279,7 +279,7 @@ def main() -> int:
         ]
     if scaling:
         L += [
-            "Scaling (`cargo bench --bench scaling`): a fixed amount of work per thread, wall clock, 1 and 2 threads alternated, medians.",
+            "Scaling (`cargo bench --bench probes scaling`): a fixed amount of work per thread, wall clock, 1 and 2 threads alternated, medians.",
             "",
             "| row | 1 thread | 2 threads | ratio |",
             "|---|---:|---:|---:|",
@@ -289,7 +289,7 @@ def main() -> int:
         L.append("")
     if memory:
         L += [
-            f"Memory (`cargo bench --bench memory`): {memory['users']:,} distinct users, each decided and exposed through the whole pipeline "
+            f"Memory (`cargo bench --bench probes memory`): {memory['users']:,} distinct users, each decided and exposed through the whole pipeline "
             f"(de-dup capacity {memory['dedup_capacity']:,}, assignment memory {memory['assignment_capacity']:,} units), callback sink.",
             "",
             "| users seen | RSS MiB | de-dup entries | assignment units |",

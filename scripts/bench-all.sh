@@ -22,11 +22,20 @@ mkdir -p target/bench
 rm -f target/bench/{latency,scaling,memory,peers-python,peers-node}.json
 rm -rf target/criterion
 
+# The peers' installs need the network more than the CPU: they run beside the cargo build.
+(VARIO_DEPS_ONLY=1 bash benches/peers/python/setup.sh && VARIO_DEPS_ONLY=1 bash benches/peers/node/setup.sh) \
+  >target/bench/peer-installs.log 2>&1 &
+installs=$!
+
 # One cargo invocation for every bench target of the three crates: separate `-p` runs would
 # unify features differently and rebuild the shared crates each time.
-step "rust: build and run every bench (core, C ABI, runtime, latency, scaling, memory)"
-cargo bench --locked -p vario -p vario-core -p vario-ffi \
-  --bench core --bench ffi --bench runtime --bench latency --bench scaling --bench memory -- "${crit[@]}"
+benches=(--locked -p vario -p vario-core -p vario-ffi --bench core --bench ffi --bench runtime --bench probes)
+step "rust: build every bench"
+cargo bench "${benches[@]}" --no-run
+# Nothing else may run beside the measurements.
+wait "$installs" || { cat target/bench/peer-installs.log; exit 1; }
+step "rust: run every bench (core, C ABI, runtime; latency, scaling, memory)"
+cargo bench "${benches[@]}" -- "${crit[@]}"
 
 step "python: vario wheel and the peers in a throwaway venv"
 bash benches/peers/python/run.sh "${peer_args[@]}"

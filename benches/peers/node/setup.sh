@@ -17,6 +17,9 @@ if [ ! -f "$stamp" ] || [ "$here/package.json" -nt "$stamp" ] || [ "$here/packag
   (cd "$here" && npm install --no-audit --no-fund --loglevel=error)
 fi
 
+# VARIO_DEPS_ONLY=1: the peers only (make bench runs this during the cargo build).
+[ "${VARIO_DEPS_ONLY:-}" = 1 ] && exit 0
+
 # The addon is always built from the working tree (release profile, shared with the criterion
 # benches and the wheel: see Cargo.toml), so the numbers are never those of a stale or debug
 # build; cargo rebuilds nothing when the sources did not change. `--no-save`: a benchmark setup

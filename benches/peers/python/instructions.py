@@ -38,8 +38,10 @@ def child(row: str, n: int, cfg: Path) -> None:
         snap.decide_many(ids[:10], context={"placement": peers.PLACEMENT, "country": "US"})  # numpy import
         snap.decide_many(ids[:n], context={"placement": peers.PLACEMENT, "country": "US"})
         return
-    sdk = peers.PER_CALL_ROWS[row](cfg, order)
-    fn, args = sdk.fn, sdk.args
+    # `floor_builtin`: the harness calling a C builtin (`id`) on the same arguments, the cheapest
+    # call a native extension's entry point could be.
+    sdk = peers.PER_CALL_ROWS["floor" if row == "floor_builtin" else row](cfg, order)
+    fn, args = (id if row == "floor_builtin" else sdk.fn), sdk.args
     for k in range(n):
         fn(*args[k % len(args)])
     sdk.close()
@@ -62,7 +64,7 @@ def count(row: str, n: int, cfg: Path) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("rows", nargs="*", default=["floor", "vario_snapshot", "vario_decide_many", "eppo"])
+    ap.add_argument("rows", nargs="*", default=["floor", "floor_builtin", "vario_snapshot", "vario_decide_many", "eppo"])
     ap.add_argument("--child", nargs=2, metavar=("ROW", "N"))
     ap.add_argument("--configs", type=Path)
     ap.add_argument("--out", type=Path, default=peers.ROOT / "target" / "bench" / "instructions-python.json")

@@ -39,6 +39,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "${reqs[*]}" ]; then
   echo "${reqs[*]}" >"$stamp"
 fi
 
+# VARIO_DEPS_ONLY=1: the venv and the peers only (make bench runs this during the cargo build).
+[ "${VARIO_DEPS_ONLY:-}" = 1 ] && exit 0
+
 shopt -s nullglob
 if [ -z "${VARIO_WHEEL_DIR:-}" ]; then
   # Always build from the working tree, so the numbers are never those of a stale wheel; cargo

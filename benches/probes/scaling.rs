@@ -1,14 +1,13 @@
 //! Decisions on 1 and 2 threads: does the hot path scale, or does something shared (a lock, a
 //! contended cache line) serialise it? Not criterion: a fixed amount of work per thread, timed by
 //! wall clock, the two thread counts alternated over repeats, medians reported.
-//! Run: `cargo bench --bench scaling`. Writes `target/bench/scaling.json` (or `$VARIO_BENCH_OUT`).
+//! Run: `cargo bench --bench probes scaling`. Writes `target/bench/scaling.json` (or `$VARIO_BENCH_OUT`).
 //!
 //! Rows: bare `Snapshot::decide` on one shared `Arc<Snapshot>`, and `Client::decide_with` with
 //! `Expose::Later` (the arc-swap snapshot load and the clock read, without the exposure pipeline,
 //! whose background thread would otherwise compete for this machine's two cores).
 
-mod common;
-
+use crate::common;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use vario::core::{Request, Snapshot};
@@ -42,7 +41,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn main() {
+pub fn run() {
     let text = common::snapshot_json();
     let snap = Arc::new(Snapshot::from_json(&text).expect("valid"));
     let client: Arc<Client> =

@@ -1,11 +1,10 @@
 //! Per-call latency distributions (p50, p90, p99), which criterion's means do not show.
-//! Run: `cargo bench --bench latency`. Writes `target/bench/latency.json`.
+//! Run: `cargo bench --bench probes latency`. Writes `target/bench/latency.json`.
 //!
 //! Each call is timed with `Instant::now()` on both sides; the timer's own cost is in every
 //! sample of both rows, so the difference of two rows is the difference of the code.
 
-mod common;
-
+use crate::common;
 use std::time::{Duration, Instant};
 use vario::core::{Request, Snapshot};
 use vario::{ClientBuilder, Expose};
@@ -16,7 +15,7 @@ fn pct(mut v: Vec<u64>) -> (u64, u64, u64) {
     (at(0.5), at(0.9), at(0.99))
 }
 
-fn main() {
+pub fn run() {
     let text = common::snapshot_json();
     let snap = Snapshot::from_json(&text).expect("valid");
     let client = ClientBuilder::new()

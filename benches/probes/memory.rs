@@ -1,15 +1,14 @@
 //! Memory with 10 M distinct users: the exposure de-dup LRU and the recent-assignment memory must
 //! stay at their bounds, so resident memory goes flat once they are full instead of growing with
 //! the number of users seen. Not criterion (it measures bytes, not time).
-//! Run: `cargo bench --bench memory` (`VARIO_MEMORY_USERS` to change the count). Writes
+//! Run: `cargo bench --bench probes memory` (`VARIO_MEMORY_USERS` to change the count). Writes
 //! `target/bench/memory.json` (or under `$VARIO_BENCH_OUT`).
 //!
 //! Every decision is exposed (`Expose::Now`) to a callback sink that drops the events, so the whole
 //! pipeline (de-dup, attribution, pseudonyms, batching) runs; the queue is flushed every 100 000
 //! decisions so nothing is lost to a full queue (checked at the end).
 
-mod common;
-
+use crate::common;
 use std::time::{Duration, Instant};
 use vario::core::Request;
 use vario::{ClientBuilder, Expose};
@@ -23,7 +22,7 @@ fn rss_mib() -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
-fn main() {
+pub fn run() {
     let users: u64 = std::env::var("VARIO_MEMORY_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
     let (dedup_cap, assign_cap) = (100_000usize, 100_000usize);
     let client = ClientBuilder::new()

@@ -1,0 +1,27 @@
+//! The benches that are plain programs rather than criterion statistics, in one binary (one
+//! thin-LTO link instead of three, which `make bench` pays on a fresh clone):
+//! - `latency`: per-call p50 / p90 / p99 of bare decide and client decide + enqueue;
+//! - `scaling`: decisions on 1 and 2 threads;
+//! - `memory`: resident memory over 10 M distinct users.
+//!
+//! Run: `cargo bench --bench probes [latency|scaling|memory ...]` (all three without a name).
+//! Each writes its result file into `target/bench/` for `benches/report.py`.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod latency;
+mod memory;
+mod scaling;
+
+fn main() {
+    // cargo passes `--bench` (and `make bench` passes criterion's options): only names select.
+    let wanted: Vec<String> =
+        std::env::args().skip(1).filter(|a| ["latency", "scaling", "memory"].contains(&a.as_str())).collect();
+    let all = wanted.is_empty();
+    for (name, run) in [("latency", latency::run as fn()), ("scaling", scaling::run), ("memory", memory::run)] {
+        if all || wanted.iter().any(|w| w == name) {
+            println!("--- {name}");
+            run();
+        }
+    }
+}
