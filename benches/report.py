@@ -128,6 +128,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     ap.add_argument("--command", default="make bench")
     ap.add_argument("--wall", default=None, help="wall time of the whole run, as measured by the caller")
+    ap.add_argument("--commit", default=None, help="the commit measured (default: HEAD of this checkout)")
     a = ap.parse_args()
     t = a.target
     bench = t / "bench"
@@ -220,8 +221,8 @@ def main() -> int:
 
     # ---- page
     L: list[str] = []
-    commit = git("rev-parse", "--short", "HEAD")
-    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    commit = a.commit or git("rev-parse", "--short", "HEAD")
+    dirty = "" if a.commit else (" (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else "")
     L += [
         "# Benchmarks",
         "",
