@@ -2,7 +2,8 @@
 //!
 //! The decision borrows from the snapshot and the request, so the hot path copies no strings and
 //! builds no maps: params were merged at compile time, keys are `&str` into the snapshot, and the
-//! trace vector is only allocated when a trace was asked for.
+//! trace vector is only allocated when a trace was asked for. Bulk decisions ([`BatchDecider`])
+//! run the same precedence code with the batch's id-free targeting answered once.
 
 use crate::model::{Status, UnitType};
 use crate::request::Request;
@@ -378,7 +379,7 @@ impl<'a> BatchDecider<'a> {
         let Some(pi) = self.placement else {
             return none(Reason::UnknownPlacement);
         };
-        match self.snap.choose_in(pi, &req, user, session, self.now, &self.targeting, &mut None) {
+        match self.snap.choose(pi, &req, user, session, self.now, &self.targeting, &mut None) {
             Choice::UnknownPlacement => none(Reason::UnknownPlacement),
             Choice::Defaults(_, reason) => none(reason),
             Choice::Forced(_, e, _, vi) => BatchRow {
@@ -449,7 +450,10 @@ impl Snapshot {
         let user = req.norm_user();
         let session = req.norm_session();
         let mut trace = None;
-        let choice = self.choose(req, user, session, now, memo, &mut trace);
+        let choice = match self.placement_index.get(req.placement) {
+            Some(&pi) => self.choose(pi, req, user, session, now, memo, &mut trace),
+            None => Choice::UnknownPlacement,
+        };
         let mut d = Decision {
             placement: req.placement,
             reason: Reason::NoExperiment,
@@ -507,29 +511,12 @@ impl Snapshot {
         d
     }
 
-    /// The precedence of SPEC §5 (steps 2 to 5): which rule decides `req`. Shared by full
-    /// decisions and the compact rows of bulk decisions, so the two cannot disagree. Fills `trace`
-    /// when the request asks for one.
-    #[inline(always)]
-    fn choose<'a>(
-        &'a self,
-        req: &Request<'a>,
-        user: Option<&'a str>,
-        session: Option<&'a str>,
-        now: Millis,
-        memo: &[Option<bool>],
-        trace: &mut Option<Vec<TraceEntry<'a>>>,
-    ) -> Choice<'a> {
-        match self.placement_index.get(req.placement) {
-            Some(&pi) => self.choose_in(pi, req, user, session, now, memo, trace),
-            None => Choice::UnknownPlacement,
-        }
-    }
-
-    /// [`Snapshot::choose`] with the placement already looked up (`pi`: its index).
+    /// The precedence of SPEC §5 (steps 2 to 5) on placement `pi`: which rule decides `req`.
+    /// Shared by full decisions and the compact rows of bulk decisions (which look the placement
+    /// up once per batch), so the two cannot disagree. Fills `trace` when the request asks for one.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)] // the one internal step both decision forms share
-    fn choose_in<'a>(
+    fn choose<'a>(
         &'a self,
         pi: usize,
         req: &Request<'a>,

@@ -22,7 +22,7 @@
 //! | [`hash`] | the SPEC §1 bucket rule (`xxh32(unit:key:salt, seed) % 10000`) | yes |
 //! | [`snapshot`] | parsing, validation and compilation of snapshot JSON; per-item isolation | yes |
 //! | [`targeting`] | compiled targeting rules (typed operators, regexes, semvers, segments) | yes |
-//! | [`decide`] | placement decisions, the reason enum, traces | yes |
+//! | [`decide`] | placement decisions, the reason enum, traces; bulk decisions (`BatchDecider`: id-free targeting once per batch, compact `BatchRow`s) | yes |
 //! | [`flags`] | feature-flag evaluation (kill switch, overrides, rule kinds, schedules) | yes |
 //! | [`events`] | exposure data, pseudonymised ids, exposure tokens | yes |
 //! | [`request`] | the borrowed request and its JSON form | yes |
