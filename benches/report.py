@@ -312,7 +312,9 @@ def main() -> int:
         ]
         L += peer_table(data)
         L += ["", "How each row was fed, and how logging was switched off:", ""]
-        L += [f"- **{r['label']}** ({', '.join(f'{k} {v}' for k, v in r.get('packages', {}).items())}): {r.get('how', '')}" for r in data["rows"]]
+        for r in data["rows"]:
+            pk = ", ".join(f"{k} {v}" for k, v in r.get("packages", {}).items())
+            L.append(f"- **{r['label']}**{f' ({pk})' if pk else ''}: {r.get('how', '')}")
         if data.get("not_measured"):
             L += ["", "Not measured:", ""] + [f"- {m}" for m in data["not_measured"]]
         L += ["", "Per repeat:", ""] + per_repeat(data) + [""]
