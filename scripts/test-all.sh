@@ -14,10 +14,10 @@ step "python venv for the vector generator (.venv)"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/vectors/requirements.txt
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r contract/vectors/requirements.txt
 
-step "shared vectors: the independent generator reproduces tests/vectors/*.json exactly"
-.venv/bin/python tests/vectors/gen.py --check
+step "shared vectors: the independent generator reproduces contract/vectors/*.json exactly"
+.venv/bin/python contract/vectors/gen.py --check
 
 step "format and lints"
 cargo fmt --all -- --check

@@ -4,7 +4,7 @@
 //! placement and with which params. This crate is the engine every surface shares: the Rust runtime
 //! (`vario`), the C ABI, the Python wheel and the Node addon all call it, so they give the same
 //! answer byte for byte. The contracts are in `shared/SPEC.md`; the choices the spec leaves open are
-//! written down and pinned by the shared vectors (`tests/vectors/README.md`).
+//! written down and pinned by the shared vectors (`contract/vectors/README.md`).
 //!
 //! ## The data path
 //!

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-/// What a lint is about. Serialised in SCREAMING_SNAKE_CASE (see `tests/vectors/README.md`).
+/// What a lint is about. Serialised in SCREAMING_SNAKE_CASE (see `contract/vectors/README.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[non_exhaustive]

@@ -1,6 +1,6 @@
-//! Runs the shared vector suite (`tests/vectors/*.json`) against the core.
+//! Runs the shared vector suite (`contract/vectors/*.json`) against the core.
 //!
-//! The expected values come from `tests/vectors/gen.py`, an independent Python implementation of
+//! The expected values come from `contract/vectors/gen.py`, an independent Python implementation of
 //! the contract; this runner only reads them.
 
 use serde_json::{Map, Value, json};
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use vario_core::{OwnedRequest, Pseudonymizer, Snapshot, digest, parse_rfc3339};
 
 fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contract/vectors")
 }
 
 /// JSON equality where numbers compare by value (`1` == `1.0`).
@@ -258,7 +258,7 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
 #[test]
 fn shared_vectors() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(vectors_dir())
-        .expect("tests/vectors exists")
+        .expect("contract/vectors exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();

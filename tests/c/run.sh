@@ -138,7 +138,7 @@ run_client() {
 
 for kind in shared static; do
   step "run ($kind library)"
-  "$BUILD/vectors-$kind" tests/vectors
+  "$BUILD/vectors-$kind" contract/vectors
   "$BUILD/misuse-$kind" examples/snapshot.json
   "$BUILD/fork-$kind" examples/snapshot.json
   run_client "client-$kind" "$BUILD/client-$kind"
@@ -166,7 +166,7 @@ vg() {
 }
 
 step "valgrind (shared library builds)"
-vg vectors "$BUILD/vectors-shared" tests/vectors
+vg vectors "$BUILD/vectors-shared" contract/vectors
 vg misuse "$BUILD/misuse-shared" examples/snapshot.json
 vg fork "$BUILD/fork-shared" examples/snapshot.json
 run_client valgrind-client vg client "$BUILD/client-shared"

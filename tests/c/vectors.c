@@ -1,7 +1,7 @@
 /*
- * Runs the shared vector suite (every .json file in tests/vectors) through the C ABI.
+ * Runs the shared vector suite (every .json file in contract/vectors) through the C ABI.
  *
- * The checks mirror the Rust reference runner, core/tests/vectors.rs: for every case, every field
+ * The checks mirror the Rust reference runner, core/contract/vectors.rs: for every case, every field
  * of `expect` is compared by JSON value equality (numbers by value, so 1 == 1.0) against the JSON
  * the C API returns. Ops: bucket, decide (with `exposure`, `trace_reasons`, `hash`), flag, load,
  * request_error, pseudonymize.
@@ -10,7 +10,7 @@
  * context values all strings, numbers or bools) is decided again with vario_snapshot_decide, and
  * that decision must agree with the JSON path's.
  *
- * Usage: vectors [VECTOR_DIR]   (default tests/vectors). Exit 0 when every case passed and at
+ * Usage: vectors [VECTOR_DIR]   (default contract/vectors). Exit 0 when every case passed and at
  * least MIN_CASES ran; 1 otherwise, listing every mismatch.
  */
 #include <dirent.h>
@@ -707,7 +707,7 @@ static int ends_with_json(const struct dirent *e) {
 }
 
 int main(int argc, char **argv) {
-    const char *dir = argc > 1 ? argv[1] : "tests/vectors";
+    const char *dir = argc > 1 ? argv[1] : "contract/vectors";
     struct dirent **names = NULL;
     int nfiles = scandir(dir, &names, ends_with_json, alphasort);
     if (nfiles < 0) {

@@ -1,4 +1,4 @@
-// The shared vector suite (tests/vectors/*.json) through the Node API. Every decision is also
+// The shared vector suite (contract/vectors/*.json) through the Node API. Every decision is also
 // compared with the engine's own JSON: same fields, same order, same values (JavaScript numbers
 // cannot tell 1 from 1.0, so values are compared after parsing, key order included).
 'use strict'
@@ -8,7 +8,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const vario = require('..')
 
-const VECTORS = path.join(__dirname, '..', '..', '..', 'tests', 'vectors')
+const VECTORS = path.join(__dirname, '..', '..', '..', 'contract', 'vectors')
 
 function jsonEq(a, b) {
   if (typeof a === 'number' && typeof b === 'number') return a === b

@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-VECTORS = ROOT / "tests" / "vectors"
+VECTORS = ROOT / "contract" / "vectors"
 SNAPSHOT = ROOT / "examples" / "snapshot.json"
 
 

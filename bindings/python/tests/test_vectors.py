@@ -1,4 +1,4 @@
-"""The shared vector suite (tests/vectors/*.json), run through the Python API.
+"""The shared vector suite (contract/vectors/*.json), run through the Python API.
 
 Every case is checked against the independent generator's expectations, and every decision's
 `to_dict()` is also compared byte for byte with the Rust engine's own JSON.

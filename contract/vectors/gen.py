@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Generate Vario's shared conformance vectors (tests/vectors/*.json).
+"""Generate Vario's shared conformance vectors (contract/vectors/*.json).
 
 This is an *independent* reference implementation of ../../../shared/SPEC.md plus the choices pinned
 in README.md next to this file. It never imports or reads Vario's own code: bucketing uses the
 `xxhash` package (cross-checked against a pure-Python xxh32 below), everything else is plain Python.
 
-    python3 tests/vectors/gen.py            # rewrite tests/vectors/*.json
-    python3 tests/vectors/gen.py --check    # exit 1 if the files on disk differ from a fresh run
+    python3 contract/vectors/gen.py            # rewrite contract/vectors/*.json
+    python3 contract/vectors/gen.py --check    # exit 1 if the files on disk differ from a fresh run
 
 Every expected value in the output is computed by the oracle in part A. The case builders in part B
 also state what a human expects (`want=`); gen.py asserts that the oracle agrees, so a bug in either
