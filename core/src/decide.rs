@@ -5,62 +5,16 @@
 //! trace vector is only allocated when a trace was asked for. Bulk decisions ([`BatchDecider`])
 //! run the same precedence code with the batch's id-free targeting answered once.
 
-use crate::model::{Status, UnitType};
+use crate::codes::{Reason, Status, UnitType};
+use crate::events::{ExposureFields, ExposureKey, RawExposure};
+use crate::model::{Experiment, Snapshot};
 use crate::request::Request;
-use crate::snapshot::{Experiment, Snapshot};
 use crate::targeting::{Attributes, context_get};
-use crate::time::Millis;
+use crate::time::{Millis, format_rfc3339_millis};
+use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
-
-/// Why a decision came out the way it did. One enum for every surface; SCREAMING_SNAKE in JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Reason {
-    /// No snapshot has been loaded yet: caller-supplied defaults (runtime only).
-    NoConfig,
-    /// The placement is not in the snapshot: empty params.
-    UnknownPlacement,
-    /// The request opted out of tracking: placement defaults, no events.
-    OptedOut,
-    /// A per-request QA override chose the variant. Not exposed.
-    Forced,
-    /// The experiment is COMPLETED and serves its shipped variant to everyone. Not exposed.
-    Shipped,
-    /// An experiment override for this user or session chose the variant. Not exposed.
-    Override,
-    /// The unit was bucketed into a variant. Exposed.
-    Assigned,
-    /// The placement has no candidate experiment.
-    NoExperiment,
-    /// The deciding experiment is not RUNNING.
-    NotRunning,
-    /// `now` is before the experiment's `start_time`.
-    NotStarted,
-    /// `now` is at or after the experiment's `end_time`.
-    Ended,
-    /// The request has no id for the experiment's unit.
-    MissingUnit,
-    /// A holdout keeps this unit out of the experiment.
-    Holdout,
-    /// The targeting rule did not match.
-    TargetingMiss,
-    /// The layer bucket is outside the experiment's layer range.
-    LayerMiss,
-    /// The experiment bucket is in no variant's owned range (traffic ramp or range gap).
-    TrafficMiss,
-    /// The experiment is invalid and disabled (see the snapshot's lints).
-    ConfigError,
-}
-
-impl Reason {
-    /// True when the unit received a variant of the experiment.
-    pub fn has_variant(self) -> bool {
-        matches!(self, Reason::Forced | Reason::Shipped | Reason::Override | Reason::Assigned)
-    }
-}
 
 /// Why one candidate experiment did or did not enroll (present only when a trace was asked for).
 #[derive(Debug, Clone, Serialize)]
@@ -290,21 +244,46 @@ impl<'a> Decision<'a> {
     }
 }
 
-/// Indices of an exposure into the snapshot that decided it (see [`Decision::exposure_key`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ExposureKey {
-    /// The deciding snapshot's version.
-    pub config_version: u64,
-    /// Placement index in that snapshot.
-    pub placement: usize,
-    /// Experiment index in that snapshot.
-    pub experiment: usize,
-    /// Variant index within the experiment.
-    pub variant: usize,
-    /// The unit type bucketed.
-    pub unit_type: UnitType,
-    /// The served variant's share.
-    pub allocation_share: f64,
+impl Decision<'_> {
+    /// The exposure this decision logs, or `None` when it logs none (only `ASSIGNED` does).
+    /// `context_keys` selects which context attributes travel with the event.
+    pub fn exposure(
+        &self,
+        now: Millis,
+        context_keys: &[&str],
+        context: Option<&Map<String, Value>>,
+    ) -> Option<RawExposure> {
+        if !self.should_expose() {
+            return None;
+        }
+        let (user, session) = self.ids();
+        let mut ctx = Map::new();
+        if let Some(c) = context {
+            for k in context_keys {
+                if let Some(v) = c.get(*k) {
+                    ctx.insert((*k).to_owned(), v.clone());
+                }
+            }
+        }
+        Some(RawExposure {
+            user_id: user.map(str::to_owned),
+            session_id: session.map(str::to_owned),
+            data: ExposureFields {
+                experiment_id: self.experiment_id()?.clone(),
+                experiment_key: self.experiment_key()?.to_owned(),
+                variant: self.variant()?.to_owned(),
+                iteration: self.iteration()?,
+                unit_type: self.unit_type()?,
+                placement: self.placement().to_owned(),
+                page_type: self.page_type().map(str::to_owned),
+                reason: self.reason(),
+                allocation_share: self.allocation_share()?,
+                config_version: self.config_version(),
+                decided_at: format_rfc3339_millis(now),
+                context: ctx,
+            },
+        })
+    }
 }
 
 /// `"{experiment_key}:{unit_id}"`, displayed without an intermediate allocation.
@@ -364,7 +343,7 @@ impl<'a> BatchDecider<'a> {
         let mut req = self.template;
         req.user_id = user_id;
         req.session_id = session_id;
-        self.snap.decide_memo(&req, self.now, &self.targeting)
+        decide_memo(self.snap, &req, self.now, &self.targeting)
     }
 
     /// The compact row of one unit (no params, ids or trace): the bulk path, which skips building
@@ -379,7 +358,7 @@ impl<'a> BatchDecider<'a> {
         let Some(pi) = self.placement else {
             return none(Reason::UnknownPlacement);
         };
-        match self.snap.choose(pi, &req, user, session, self.now, &self.targeting, &mut None) {
+        match choose(self.snap, pi, &req, user, session, self.now, &self.targeting, &mut None) {
             Choice::UnknownPlacement => none(Reason::UnknownPlacement),
             Choice::Defaults(_, reason) => none(reason),
             Choice::Forced(_, e, _, vi) => BatchRow {
@@ -411,277 +390,265 @@ fn other_id<'a>(
     }
 }
 
-impl Snapshot {
-    /// Decides `req` at `now` (milliseconds since the epoch). Pure: same inputs, same decision.
-    pub fn decide<'a>(&'a self, req: &Request<'a>, now: Millis) -> Decision<'a> {
-        self.decide_memo(req, now, &[])
-    }
-
-    /// Decides many units that share `template`'s placement, context, consent and forced
-    /// variants at `now`; see [`BatchDecider`].
-    pub fn batch<'a>(&'a self, template: &Request<'a>, now: Millis) -> BatchDecider<'a> {
-        let mut targeting = Vec::new();
-        let pi = self.placement_index.get(template.placement).copied();
-        if let Some(placement) = pi.map(|pi| &self.placements[pi]) {
-            let attrs = Attributes {
-                user_id: None,
-                session_id: None,
-                context: template.context,
-                placement: Some(template.placement).filter(|p| !p.is_empty()),
-            };
-            targeting = placement
-                .candidates
-                .iter()
-                .map(|&(ei, _)| match &self.experiments[ei].targeting {
-                    Some(rule) if !rule.reads_unit_ids() => Some(rule.eval(&attrs, &self.segments)),
-                    _ => None,
-                })
-                .collect();
-        }
-        let mut template = *template;
-        template.user_id = None;
-        template.session_id = None;
-        BatchDecider { snap: self, template, now, targeting, placement: pi }
-    }
-
-    /// `decide` with the targeting results of some candidates known ahead: `memo[i]` stands for
-    /// the rule of the placement's i-th candidate when it is `Some` (an empty memo knows none).
-    fn decide_memo<'a>(&'a self, req: &Request<'a>, now: Millis, memo: &[Option<bool>]) -> Decision<'a> {
-        let user = req.norm_user();
-        let session = req.norm_session();
-        let mut trace = None;
-        let choice = match self.placement_index.get(req.placement) {
-            Some(&pi) => self.choose(pi, req, user, session, now, memo, &mut trace),
-            None => Choice::UnknownPlacement,
-        };
-        let mut d = Decision {
-            placement: req.placement,
-            reason: Reason::NoExperiment,
-            experiment: None,
-            variant: None,
-            placement_index: None,
-            params: &self.empty_params,
-            params_id: 0,
-            unit: None,
-            bucket: None,
-            allocation_share: None,
-            config_version: self.version,
-            context: req.context,
-            other_id: None,
-            trace,
-        };
-        let pi = match choice {
-            Choice::UnknownPlacement => {
-                d.reason = Reason::UnknownPlacement;
-                return d;
-            }
-            Choice::Defaults(pi, _) | Choice::Forced(pi, ..) | Choice::Candidate(pi, _) => pi,
-        };
-        d.placement_index = Some(pi);
-        d.params = &self.placements[pi].defaults;
-        d.params_id = 1 + pi as u32;
-        match choice {
-            Choice::UnknownPlacement => {}
-            Choice::Defaults(_, reason) => d.reason = reason,
-            Choice::Forced(_, e, slot, vi) => {
-                let unit = e.unit.resolve(user, session);
-                d.reason = Reason::Forced;
-                d.experiment = Some(e);
-                d.variant = Some(vi);
-                d.params = &e.merged[slot][vi];
-                d.params_id = e.params_base + (slot * e.variants.len() + vi) as u32;
-                d.unit = unit;
-                d.other_id = other_id(unit, user, session);
-                d.allocation_share = Some(1.0);
-            }
-            Choice::Candidate(_, o) => {
-                d.reason = o.reason;
-                d.experiment = Some(o.exp);
-                d.unit = o.unit;
-                d.other_id = other_id(o.unit, user, session);
-                d.bucket = o.bucket;
-                if let Some(vi) = o.variant {
-                    d.variant = Some(vi);
-                    d.params = &o.exp.merged[o.slot][vi];
-                    d.params_id = o.exp.params_base + (o.slot * o.exp.variants.len() + vi) as u32;
-                    d.allocation_share = Some(if o.reason == Reason::Assigned { o.exp.shares[vi] } else { 1.0 });
-                }
-            }
-        }
-        d
-    }
-
-    /// The precedence of SPEC §5 (steps 2 to 5) on placement `pi`: which rule decides `req`.
-    /// Shared by full decisions and the compact rows of bulk decisions (which look the placement
-    /// up once per batch), so the two cannot disagree. Fills `trace` when the request asks for one.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)] // the one internal step both decision forms share
-    fn choose<'a>(
-        &'a self,
-        pi: usize,
-        req: &Request<'a>,
-        user: Option<&'a str>,
-        session: Option<&'a str>,
-        now: Millis,
-        memo: &[Option<bool>],
-        trace: &mut Option<Vec<TraceEntry<'a>>>,
-    ) -> Choice<'a> {
-        let placement = &self.placements[pi];
-        if !req.consent {
-            return Choice::Defaults(pi, Reason::OptedOut);
-        }
-        if let Some(forced) = req.forced {
-            for &(ei, slot) in &placement.candidates {
-                let e = &self.experiments[ei];
-                if e.error.is_some() {
-                    continue;
-                }
-                let Some(vi) = forced
-                    .get(&*e.key)
-                    .and_then(Value::as_str)
-                    .and_then(|v| e.variants.iter().position(|x| &*x.key == v))
-                else {
-                    continue;
-                };
-                return Choice::Forced(pi, e, slot, vi);
-            }
-        }
+/// Decides many units that share `template`'s placement, context, consent and forced
+/// variants at `now`; see [`BatchDecider`].
+pub(crate) fn batch<'a>(snap: &'a Snapshot, template: &Request<'a>, now: Millis) -> BatchDecider<'a> {
+    let mut targeting = Vec::new();
+    let pi = snap.placement_index.get(template.placement).copied();
+    if let Some(placement) = pi.map(|pi| &snap.placements[pi]) {
         let attrs = Attributes {
-            user_id: user,
-            session_id: session,
-            context: req.context,
-            placement: Some(req.placement).filter(|p| !p.is_empty()),
+            user_id: None,
+            session_id: None,
+            context: template.context,
+            placement: Some(template.placement).filter(|p| !p.is_empty()),
         };
-        if req.trace {
-            *trace = Some(Vec::with_capacity(placement.candidates.len()));
+        targeting = placement
+            .candidates
+            .iter()
+            .map(|&(ei, _)| match &snap.experiments[ei].targeting {
+                Some(rule) if !rule.reads_unit_ids() => Some(rule.eval(&attrs, &snap.segments)),
+                _ => None,
+            })
+            .collect();
+    }
+    let mut template = *template;
+    template.user_id = None;
+    template.session_id = None;
+    BatchDecider { snap, template, now, targeting, placement: pi }
+}
+
+/// `decide` with the targeting results of some candidates known ahead: `memo[i]` stands for
+/// the rule of the placement's i-th candidate when it is `Some` (an empty memo knows none).
+pub(crate) fn decide_memo<'a>(
+    snap: &'a Snapshot,
+    req: &Request<'a>,
+    now: Millis,
+    memo: &[Option<bool>],
+) -> Decision<'a> {
+    let user = req.norm_user();
+    let session = req.norm_session();
+    let mut trace = None;
+    let choice = match snap.placement_index.get(req.placement) {
+        Some(&pi) => choose(snap, pi, req, user, session, now, memo, &mut trace),
+        None => Choice::UnknownPlacement,
+    };
+    let mut d = Decision {
+        placement: req.placement,
+        reason: Reason::NoExperiment,
+        experiment: None,
+        variant: None,
+        placement_index: None,
+        params: &snap.empty_params,
+        params_id: 0,
+        unit: None,
+        bucket: None,
+        allocation_share: None,
+        config_version: snap.version,
+        context: req.context,
+        other_id: None,
+        trace,
+    };
+    let pi = match choice {
+        Choice::UnknownPlacement => {
+            d.reason = Reason::UnknownPlacement;
+            return d;
         }
-        let mut winner: Option<Outcome<'a>> = None;
-        let mut deciding: Option<Outcome<'a>> = None;
-        for (ci, &(ei, slot)) in placement.candidates.iter().enumerate() {
-            let known = memo.get(ci).copied().flatten();
-            let o = self.candidate(&self.experiments[ei], slot, &attrs, known, now);
-            if let Some(t) = trace.as_mut() {
-                t.push(TraceEntry {
-                    experiment_key: &o.exp.key,
-                    reason: o.reason,
-                    bucket: o.bucket,
-                    layer_bucket: o.layer_bucket,
-                });
+        Choice::Defaults(pi, _) | Choice::Forced(pi, ..) | Choice::Candidate(pi, _) => pi,
+    };
+    d.placement_index = Some(pi);
+    d.params = &snap.placements[pi].defaults;
+    d.params_id = 1 + pi as u32;
+    match choice {
+        Choice::UnknownPlacement => {}
+        Choice::Defaults(_, reason) => d.reason = reason,
+        Choice::Forced(_, e, slot, vi) => {
+            let unit = e.unit.resolve(user, session);
+            d.reason = Reason::Forced;
+            d.experiment = Some(e);
+            d.variant = Some(vi);
+            d.params = &e.merged[slot][vi];
+            d.params_id = e.params_base + (slot * e.variants.len() + vi) as u32;
+            d.unit = unit;
+            d.other_id = other_id(unit, user, session);
+            d.allocation_share = Some(1.0);
+        }
+        Choice::Candidate(_, o) => {
+            d.reason = o.reason;
+            d.experiment = Some(o.exp);
+            d.unit = o.unit;
+            d.other_id = other_id(o.unit, user, session);
+            d.bucket = o.bucket;
+            if let Some(vi) = o.variant {
+                d.variant = Some(vi);
+                d.params = &o.exp.merged[o.slot][vi];
+                d.params_id = o.exp.params_base + (o.slot * o.exp.variants.len() + vi) as u32;
+                d.allocation_share = Some(if o.reason == Reason::Assigned { o.exp.shares[vi] } else { 1.0 });
             }
-            if winner.is_some() {
+        }
+    }
+    d
+}
+
+/// The precedence of SPEC §5 (steps 2 to 5) on placement `pi`: which rule decides `req`.
+/// Shared by full decisions and the compact rows of bulk decisions (which look the placement
+/// up once per batch), so the two cannot disagree. Fills `trace` when the request asks for one.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // the one internal step both decision forms share
+fn choose<'a>(
+    snap: &'a Snapshot,
+    pi: usize,
+    req: &Request<'a>,
+    user: Option<&'a str>,
+    session: Option<&'a str>,
+    now: Millis,
+    memo: &[Option<bool>],
+    trace: &mut Option<Vec<TraceEntry<'a>>>,
+) -> Choice<'a> {
+    let placement = &snap.placements[pi];
+    if !req.consent {
+        return Choice::Defaults(pi, Reason::OptedOut);
+    }
+    if let Some(forced) = req.forced {
+        for &(ei, slot) in &placement.candidates {
+            let e = &snap.experiments[ei];
+            if e.error.is_some() {
                 continue;
             }
-            if o.variant.is_some() {
-                winner = Some(o);
-                if trace.is_none() {
-                    break;
-                }
-            } else if deciding.is_none_or(|dc| dc.reason == Reason::NotRunning && o.reason != Reason::NotRunning) {
-                deciding = Some(o);
-            }
-        }
-        match winner.or(deciding) {
-            Some(o) => Choice::Candidate(pi, o),
-            None => Choice::Defaults(pi, Reason::NoExperiment),
+            let Some(vi) =
+                forced.get(&*e.key).and_then(Value::as_str).and_then(|v| e.variants.iter().position(|x| &*x.key == v))
+            else {
+                continue;
+            };
+            return Choice::Forced(pi, e, slot, vi);
         }
     }
+    let attrs = Attributes {
+        user_id: user,
+        session_id: session,
+        context: req.context,
+        placement: Some(req.placement).filter(|p| !p.is_empty()),
+    };
+    if req.trace {
+        *trace = Some(Vec::with_capacity(placement.candidates.len()));
+    }
+    let mut winner: Option<Outcome<'a>> = None;
+    let mut deciding: Option<Outcome<'a>> = None;
+    for (ci, &(ei, slot)) in placement.candidates.iter().enumerate() {
+        let known = memo.get(ci).copied().flatten();
+        let o = candidate(snap, &snap.experiments[ei], slot, &attrs, known, now);
+        if let Some(t) = trace.as_mut() {
+            t.push(TraceEntry {
+                experiment_key: &o.exp.key,
+                reason: o.reason,
+                bucket: o.bucket,
+                layer_bucket: o.layer_bucket,
+            });
+        }
+        if winner.is_some() {
+            continue;
+        }
+        if o.variant.is_some() {
+            winner = Some(o);
+            if trace.is_none() {
+                break;
+            }
+        } else if deciding.is_none_or(|dc| dc.reason == Reason::NotRunning && o.reason != Reason::NotRunning) {
+            deciding = Some(o);
+        }
+    }
+    match winner.or(deciding) {
+        Some(o) => Choice::Candidate(pi, o),
+        None => Choice::Defaults(pi, Reason::NoExperiment),
+    }
+}
 
-    fn candidate<'a>(
-        &'a self,
-        e: &'a Experiment,
-        slot: usize,
-        attrs: &Attributes<'a>,
-        targeting_known: Option<bool>,
-        now: Millis,
-    ) -> Outcome<'a> {
-        let (user, session) = (attrs.user_id, attrs.session_id);
-        let unit = e.unit.resolve(user, session);
-        let mut o = Outcome {
-            exp: e,
-            slot,
-            reason: Reason::ConfigError,
-            variant: None,
-            unit,
-            bucket: None,
-            layer_bucket: None,
-        };
-        if e.error.is_some() {
-            return o;
-        }
-        match (e.status, e.shipped) {
-            (Status::Completed, Some(v)) => {
-                o.reason = Reason::Shipped;
-                o.variant = Some(v);
-                return o;
-            }
-            (Status::Running, _) => {}
-            _ => {
-                o.reason = Reason::NotRunning;
-                return o;
-            }
-        }
-        if e.start.is_some_and(|s| now < s) {
-            o.reason = Reason::NotStarted;
-            return o;
-        }
-        if e.end.is_some_and(|end| now >= end) {
-            o.reason = Reason::Ended;
-            return o;
-        }
-        let Some((_, id)) = unit else {
-            o.reason = Reason::MissingUnit;
-            return o;
-        };
-        // Most experiments have no overrides: skip hashing the id for an empty map.
-        if let Some(v) =
-            user.filter(|_| !e.overrides_user.is_empty()).and_then(|u| e.overrides_user.get(u).map(|&v| (v, u)))
-        {
-            o.reason = Reason::Override;
-            o.variant = Some(v.0);
-            o.unit = Some((UnitType::User, v.1));
-            return o;
-        }
-        if let Some(v) = session
-            .filter(|_| !e.overrides_session.is_empty())
-            .and_then(|s| e.overrides_session.get(s).map(|&v| (v, s)))
-        {
-            o.reason = Reason::Override;
-            o.variant = Some(v.0);
-            o.unit = Some((UnitType::Session, v.1));
-            return o;
-        }
-        for &hi in &e.holdouts {
-            let h = &self.holdouts[hi];
-            if h.valid && h.unit.resolve(user, session).is_some_and(|(_, hid)| h.salted.bucket(hid, self.seed) < h.bp) {
-                o.reason = Reason::Holdout;
-                return o;
-            }
-        }
-        if let Some(rule) = &e.targeting {
-            if !targeting_known.unwrap_or_else(|| rule.eval(attrs, &self.segments)) {
-                o.reason = Reason::TargetingMiss;
-                return o;
-            }
-        }
-        if let Some((li, start, end)) = e.layer {
-            let lb = self.layers[li].salted.bucket(id, self.seed);
-            o.layer_bucket = Some(lb);
-            if !(start..end).contains(&lb) {
-                o.reason = Reason::LayerMiss;
-                return o;
-            }
-        }
-        let b = e.salted.bucket(id, self.seed);
-        o.bucket = Some(b);
-        match e.owned.iter().find(|r| r.start <= b && b < r.end) {
-            Some(r) => {
-                o.reason = Reason::Assigned;
-                o.variant = Some(r.variant);
-            }
-            None => o.reason = Reason::TrafficMiss,
-        }
-        o
+fn candidate<'a>(
+    snap: &'a Snapshot,
+    e: &'a Experiment,
+    slot: usize,
+    attrs: &Attributes<'a>,
+    targeting_known: Option<bool>,
+    now: Millis,
+) -> Outcome<'a> {
+    let (user, session) = (attrs.user_id, attrs.session_id);
+    let unit = e.unit.resolve(user, session);
+    let mut o =
+        Outcome { exp: e, slot, reason: Reason::ConfigError, variant: None, unit, bucket: None, layer_bucket: None };
+    if e.error.is_some() {
+        return o;
     }
+    match (e.status, e.shipped) {
+        (Status::Completed, Some(v)) => {
+            o.reason = Reason::Shipped;
+            o.variant = Some(v);
+            return o;
+        }
+        (Status::Running, _) => {}
+        _ => {
+            o.reason = Reason::NotRunning;
+            return o;
+        }
+    }
+    if e.start.is_some_and(|s| now < s) {
+        o.reason = Reason::NotStarted;
+        return o;
+    }
+    if e.end.is_some_and(|end| now >= end) {
+        o.reason = Reason::Ended;
+        return o;
+    }
+    let Some((_, id)) = unit else {
+        o.reason = Reason::MissingUnit;
+        return o;
+    };
+    // Most experiments have no overrides: skip hashing the id for an empty map.
+    if let Some(v) =
+        user.filter(|_| !e.overrides_user.is_empty()).and_then(|u| e.overrides_user.get(u).map(|&v| (v, u)))
+    {
+        o.reason = Reason::Override;
+        o.variant = Some(v.0);
+        o.unit = Some((UnitType::User, v.1));
+        return o;
+    }
+    if let Some(v) =
+        session.filter(|_| !e.overrides_session.is_empty()).and_then(|s| e.overrides_session.get(s).map(|&v| (v, s)))
+    {
+        o.reason = Reason::Override;
+        o.variant = Some(v.0);
+        o.unit = Some((UnitType::Session, v.1));
+        return o;
+    }
+    for &hi in &e.holdouts {
+        let h = &snap.holdouts[hi];
+        if h.valid && h.unit.resolve(user, session).is_some_and(|(_, hid)| h.salted.bucket(hid, snap.seed) < h.bp) {
+            o.reason = Reason::Holdout;
+            return o;
+        }
+    }
+    if let Some(rule) = &e.targeting {
+        if !targeting_known.unwrap_or_else(|| rule.eval(attrs, &snap.segments)) {
+            o.reason = Reason::TargetingMiss;
+            return o;
+        }
+    }
+    if let Some((li, start, end)) = e.layer {
+        let lb = snap.layers[li].salted.bucket(id, snap.seed);
+        o.layer_bucket = Some(lb);
+        if !(start..end).contains(&lb) {
+            o.reason = Reason::LayerMiss;
+            return o;
+        }
+    }
+    let b = e.salted.bucket(id, snap.seed);
+    o.bucket = Some(b);
+    match e.owned.iter().find(|r| r.start <= b && b < r.end) {
+        Some(r) => {
+            o.reason = Reason::Assigned;
+            o.variant = Some(r.variant);
+        }
+        None => o.reason = Reason::TrafficMiss,
+    }
+    o
 }
 
 #[cfg(test)]

@@ -1,12 +1,11 @@
 //! Exposure events as pure data (SPEC §5), pseudonymised ids, and exposure tokens.
 //!
-//! The core never logs: a [`Decision`] yields a [`RawExposure`] (raw ids, cheap to build on the
+//! The core never logs: a [`Decision`](crate::Decision) yields a [`RawExposure`] (raw ids, cheap to build on the
 //! hot path); the runtime pseudonymises it off the hot path into [`ExposureData`] and wraps it in an
 //! [`ExposureEvent`] envelope with an event id and timestamp it generates. Raw ids never reach
 //! `ExposureData`, and so never reach a body, a log or a token.
 
-use crate::decide::{Decision, Reason};
-use crate::model::UnitType;
+use crate::codes::{Coded, ErrorCode, Reason, UnitType};
 use crate::time::{Millis, format_rfc3339_millis};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -71,6 +70,23 @@ impl Pseudonymizer {
             None => hex(&Sha256::digest(id.as_bytes())),
         }
     }
+}
+
+/// Indices of an exposure into the snapshot that decided it (see [`Decision::exposure_key`](crate::Decision::exposure_key)).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExposureKey {
+    /// The deciding snapshot's version.
+    pub config_version: u64,
+    /// Placement index in that snapshot.
+    pub placement: usize,
+    /// Experiment index in that snapshot.
+    pub experiment: usize,
+    /// Variant index within the experiment.
+    pub variant: usize,
+    /// The unit type bucketed.
+    pub unit_type: UnitType,
+    /// The served variant's share.
+    pub allocation_share: f64,
 }
 
 /// What an `ASSIGNED` decision would log, still holding raw ids. In-process only.
@@ -152,53 +168,11 @@ pub struct ExposureEvent {
     pub data: ExposureData,
 }
 
-impl Decision<'_> {
-    /// The exposure this decision logs, or `None` when it logs none (only `ASSIGNED` does).
-    /// `context_keys` selects which context attributes travel with the event.
-    pub fn exposure(
-        &self,
-        now: Millis,
-        context_keys: &[&str],
-        context: Option<&Map<String, Value>>,
-    ) -> Option<RawExposure> {
-        if !self.should_expose() {
-            return None;
-        }
-        let (user, session) = self.ids();
-        let mut ctx = Map::new();
-        if let Some(c) = context {
-            for k in context_keys {
-                if let Some(v) = c.get(*k) {
-                    ctx.insert((*k).to_owned(), v.clone());
-                }
-            }
-        }
-        Some(RawExposure {
-            user_id: user.map(str::to_owned),
-            session_id: session.map(str::to_owned),
-            data: ExposureFields {
-                experiment_id: self.experiment_id()?.clone(),
-                experiment_key: self.experiment_key()?.to_owned(),
-                variant: self.variant()?.to_owned(),
-                iteration: self.iteration()?,
-                unit_type: self.unit_type()?,
-                placement: self.placement().to_owned(),
-                page_type: self.page_type().map(str::to_owned),
-                reason: self.reason(),
-                allocation_share: self.allocation_share()?,
-                config_version: self.config_version(),
-                decided_at: format_rfc3339_millis(now),
-                context: ctx,
-            },
-        })
-    }
-}
-
 /// What an exposure needs from its snapshot, and nothing more: experiment ids, keys, iterations,
 /// variant keys and placement names. Small (no segments, params or compiled rules), so a runtime
-/// can keep many past versions to resolve queued [`ExposureKey`](crate::decide::ExposureKey)s,
+/// can keep many past versions to resolve queued [`ExposureKey`]s,
 /// and comparable, so identical dictionaries of consecutive versions can be shared.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExposureDict {
     pub(crate) placements: Vec<Box<str>>,
     pub(crate) placements_json: Vec<Box<str>>,
@@ -218,26 +192,30 @@ pub(crate) struct DictExperiment {
 }
 
 impl ExposureDict {
-    pub(crate) fn of(snap: &crate::snapshot::Snapshot) -> Self {
+    /// Builds the dictionary from each placement's name and each experiment's
+    /// `(id, key, iteration, variant keys)`, in snapshot order.
+    pub(crate) fn new<'s>(
+        placements: impl Iterator<Item = &'s str>,
+        experiments: impl Iterator<Item = (&'s Value, &'s str, u64, Vec<Box<str>>)>,
+    ) -> Self {
         let js = |v: &str| serde_json::to_string(v).unwrap_or_default();
+        let placements: Vec<Box<str>> = placements.map(Box::from).collect();
         ExposureDict {
-            placements: snap.placements.iter().map(|p| p.name.clone()).collect(),
-            placements_json: snap.placements.iter().map(|p| format!("\"placement\":{}", js(&p.name)).into()).collect(),
-            experiments: snap
-                .experiments
-                .iter()
-                .map(|e| DictExperiment {
+            placements_json: placements.iter().map(|p| format!("\"placement\":{}", js(p)).into()).collect(),
+            placements,
+            experiments: experiments
+                .map(|(id, key, iteration, variants)| DictExperiment {
                     json: format!(
                         "\"experiment_id\":{},\"experiment_key\":{}",
-                        serde_json::to_string(&e.id).unwrap_or_else(|_| "null".into()),
-                        js(&e.key),
+                        serde_json::to_string(id).unwrap_or_else(|_| "null".into()),
+                        js(key),
                     )
                     .into(),
-                    variants_json: e.variants.iter().map(|v| format!("\"variant\":{}", js(&v.key)).into()).collect(),
-                    id: e.id.clone(),
-                    key: e.key.clone(),
-                    iteration: e.iteration,
-                    variants: e.variants.iter().map(|v| v.key.clone()).collect(),
+                    variants_json: variants.iter().map(|v| format!("\"variant\":{}", js(v)).into()).collect(),
+                    id: id.clone(),
+                    key: key.into(),
+                    iteration,
+                    variants,
                 })
                 .collect(),
         }
@@ -245,7 +223,7 @@ impl ExposureDict {
 
     /// `(experiment_id, experiment_key, variant, iteration)` of an exposure key, borrowed (for
     /// de-dup and attribution without copying).
-    pub fn names(&self, key: &crate::decide::ExposureKey) -> Option<(&Value, &str, &str, u64)> {
+    pub fn names(&self, key: &ExposureKey) -> Option<(&Value, &str, &str, u64)> {
         let e = self.experiments.get(key.experiment)?;
         Some((&e.id, &e.key, e.variants.get(key.variant)?, e.iteration))
     }
@@ -260,7 +238,7 @@ impl ExposureDict {
     pub fn write_event(
         &self,
         out: &mut Vec<u8>,
-        key: &crate::decide::ExposureKey,
+        key: &ExposureKey,
         event_id: &str,
         timestamp: Millis,
         sdk_json: &str,
@@ -320,7 +298,7 @@ impl ExposureDict {
     /// Resolves an exposure key of a decision made on a snapshot with this dictionary.
     pub fn exposure_fields(
         &self,
-        key: &crate::decide::ExposureKey,
+        key: &ExposureKey,
         page_type: Option<String>,
         decided_at: Millis,
         context: Map<String, Value>,
@@ -340,28 +318,6 @@ impl ExposureDict {
             decided_at: format_rfc3339_millis(decided_at),
             context,
         })
-    }
-}
-
-impl crate::snapshot::Snapshot {
-    /// This snapshot's exposure dictionary (built once at compile time).
-    pub fn exposure_dict(&self) -> &std::sync::Arc<ExposureDict> {
-        &self.exposure_dict
-    }
-
-    /// Resolves an [`ExposureKey`](crate::decide::ExposureKey) taken from a decision of this
-    /// snapshot. `None` when the key belongs to another snapshot version.
-    pub fn exposure_fields(
-        &self,
-        key: &crate::decide::ExposureKey,
-        page_type: Option<String>,
-        decided_at: Millis,
-        context: Map<String, Value>,
-    ) -> Option<ExposureFields> {
-        if key.config_version != self.version {
-            return None;
-        }
-        self.exposure_dict.exposure_fields(key, page_type, decided_at, context)
     }
 }
 
@@ -413,16 +369,15 @@ pub enum TokenError {
     KeyUnavailable,
 }
 
-impl TokenError {
-    /// Stable code for every surface.
-    pub fn code(&self) -> &'static str {
+impl Coded for TokenError {
+    fn code(&self) -> ErrorCode {
         match self {
-            TokenError::Malformed => "TOKEN_MALFORMED",
-            TokenError::UnsupportedVersion(_) => "TOKEN_VERSION",
-            TokenError::Payload(_) => "TOKEN_PAYLOAD",
-            TokenError::MissingSignature => "TOKEN_UNSIGNED",
-            TokenError::BadSignature => "TOKEN_SIGNATURE",
-            TokenError::KeyUnavailable => "TOKEN_KEY_UNAVAILABLE",
+            TokenError::Malformed => ErrorCode::TokenMalformed,
+            TokenError::UnsupportedVersion(_) => ErrorCode::TokenVersion,
+            TokenError::Payload(_) => ErrorCode::TokenPayload,
+            TokenError::MissingSignature => ErrorCode::TokenUnsigned,
+            TokenError::BadSignature => ErrorCode::TokenSignature,
+            TokenError::KeyUnavailable => ErrorCode::TokenKeyUnavailable,
         }
     }
 }

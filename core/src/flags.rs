@@ -1,38 +1,14 @@
 //! Feature flags (SPEC §3 `flags[]`): kill switch, enabled, overrides, ordered rules
 //! (target / gradual / canary / shadow) with scheduled ramps evaluated at the caller's `now`.
 
-use crate::model::UnitType;
+use crate::codes::{FlagReason, UnitType};
+use crate::model::{Flag, Rollout, RuleKind, Snapshot};
 use crate::request::Request;
-use crate::snapshot::{Flag, Rollout, RuleKind, Snapshot};
 use crate::targeting::Attributes;
 use crate::time::Millis;
+use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-/// Why a flag evaluated to its variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FlagReason {
-    /// No flag with that key in the snapshot.
-    FlagNotFound,
-    /// The flag is invalid and disabled (see the snapshot's lints).
-    ConfigError,
-    /// The kill switch is on: the default variant for everyone.
-    KillSwitch,
-    /// `enabled: false`: the default variant.
-    Disabled,
-    /// A user or session override.
-    Override,
-    /// A `target` rule served.
-    TargetMatch,
-    /// A `gradual` rule served.
-    Gradual,
-    /// A `canary` rule served.
-    Canary,
-    /// No rule served: the default variant.
-    Default,
-}
 
 /// A flag evaluation. Borrows the snapshot and the request.
 #[derive(Debug, Clone)]
@@ -116,104 +92,102 @@ fn within(bp: u32, bucket: Option<u32>) -> bool {
     }
 }
 
-impl Snapshot {
-    /// Evaluates flag `key` for `req` at `now`. The request's placement is ignored.
-    pub fn flag<'a>(&'a self, key: &'a str, req: &Request<'a>, now: Millis) -> FlagDecision<'a> {
-        let mut d = FlagDecision {
-            flag: key,
-            variant: None,
-            value: None,
-            reason: FlagReason::FlagNotFound,
-            rule_index: None,
-            unit_type: None,
-            bucket: None,
-            shadow_variant: None,
-            config_version: self.version,
-        };
-        let Some(&fi) = self.flag_index.get(key) else {
-            return d;
-        };
-        let f = &self.flags[fi];
-        if f.error.is_some() {
-            d.reason = FlagReason::ConfigError;
-            return d;
-        }
-        let (user, session) = (req.norm_user(), req.norm_session());
-        let unit = f.unit.resolve(user, session);
-        d.unit_type = unit.map(|u| u.0);
-        let serve = |d: &mut FlagDecision<'a>, f: &'a Flag, vi: usize, reason| {
-            d.variant = Some(&*f.variants[vi].0);
-            d.value = Some(&f.variants[vi].1);
-            d.reason = reason;
-        };
-        if f.kill_switch {
-            serve(&mut d, f, f.default, FlagReason::KillSwitch);
-            return d;
-        }
-        if !f.enabled {
-            serve(&mut d, f, f.default, FlagReason::Disabled);
-            return d;
-        }
-        if let Some(&vi) = user.and_then(|u| f.overrides_user.get(u)) {
-            d.unit_type = Some(UnitType::User);
-            serve(&mut d, f, vi, FlagReason::Override);
-            return d;
-        }
-        if let Some(&vi) = session.and_then(|s| f.overrides_session.get(s)) {
-            d.unit_type = Some(UnitType::Session);
-            serve(&mut d, f, vi, FlagReason::Override);
-            return d;
-        }
-        let bucket = unit.map(|(_, id)| f.salted.bucket(id, self.seed));
-        d.bucket = bucket;
-        let attrs = Attributes {
-            user_id: user,
-            session_id: session,
-            context: req.context,
-            placement: Some(req.placement).filter(|p| !p.is_empty()),
-        };
-        for (i, rule) in f.rules.iter().enumerate() {
-            if rule.targeting.as_ref().is_some_and(|t| !t.eval(&attrs, &self.segments)) {
-                continue;
-            }
-            let chosen = match &rule.rollout {
-                Rollout::Percent { variant, bp } => {
-                    let bp = rule.schedule.iter().rev().find(|(at, _)| *at <= now).map_or(*bp, |&(_, p)| p);
-                    if !within(bp, bucket) {
-                        continue;
-                    }
-                    *variant
-                }
-                Rollout::Weights(ends) => {
-                    // A split that gives everything to one variant needs no bucket.
-                    let whole = ends
-                        .iter()
-                        .zip(std::iter::once(0).chain(ends.iter().map(|e| e.1)))
-                        .find(|((_, end), start)| end - start == crate::hash::BUCKETS);
-                    match (whole, bucket) {
-                        (Some(((vi, _), _)), _) => Some(*vi),
-                        (None, Some(b)) => ends.iter().find(|(_, end)| b < *end).map(|(vi, _)| *vi),
-                        (None, None) => continue,
-                    }
-                }
-            };
-            if rule.kind == RuleKind::Shadow {
-                if d.shadow_variant.is_none() {
-                    d.shadow_variant = rule.shadow.map(|s| &*f.variants[s].0);
-                }
-                continue;
-            }
-            let Some(vi) = chosen else { continue };
-            let reason = match rule.kind {
-                RuleKind::Target => FlagReason::TargetMatch,
-                RuleKind::Gradual => FlagReason::Gradual,
-                RuleKind::Canary | RuleKind::Shadow => FlagReason::Canary,
-            };
-            serve(&mut d, f, vi, reason);
-            d.rule_index = Some(i);
-            return d;
-        }
-        serve(&mut d, f, f.default, FlagReason::Default);
-        d
+/// Evaluates flag `key` for `req` at `now`. The request's placement is ignored.
+pub(crate) fn evaluate<'a>(snap: &'a Snapshot, key: &'a str, req: &Request<'a>, now: Millis) -> FlagDecision<'a> {
+    let mut d = FlagDecision {
+        flag: key,
+        variant: None,
+        value: None,
+        reason: FlagReason::FlagNotFound,
+        rule_index: None,
+        unit_type: None,
+        bucket: None,
+        shadow_variant: None,
+        config_version: snap.version,
+    };
+    let Some(&fi) = snap.flag_index.get(key) else {
+        return d;
+    };
+    let f = &snap.flags[fi];
+    if f.error.is_some() {
+        d.reason = FlagReason::ConfigError;
+        return d;
     }
+    let (user, session) = (req.norm_user(), req.norm_session());
+    let unit = f.unit.resolve(user, session);
+    d.unit_type = unit.map(|u| u.0);
+    let serve = |d: &mut FlagDecision<'a>, f: &'a Flag, vi: usize, reason| {
+        d.variant = Some(&*f.variants[vi].0);
+        d.value = Some(&f.variants[vi].1);
+        d.reason = reason;
+    };
+    if f.kill_switch {
+        serve(&mut d, f, f.default, FlagReason::KillSwitch);
+        return d;
+    }
+    if !f.enabled {
+        serve(&mut d, f, f.default, FlagReason::Disabled);
+        return d;
+    }
+    if let Some(&vi) = user.and_then(|u| f.overrides_user.get(u)) {
+        d.unit_type = Some(UnitType::User);
+        serve(&mut d, f, vi, FlagReason::Override);
+        return d;
+    }
+    if let Some(&vi) = session.and_then(|s| f.overrides_session.get(s)) {
+        d.unit_type = Some(UnitType::Session);
+        serve(&mut d, f, vi, FlagReason::Override);
+        return d;
+    }
+    let bucket = unit.map(|(_, id)| f.salted.bucket(id, snap.seed));
+    d.bucket = bucket;
+    let attrs = Attributes {
+        user_id: user,
+        session_id: session,
+        context: req.context,
+        placement: Some(req.placement).filter(|p| !p.is_empty()),
+    };
+    for (i, rule) in f.rules.iter().enumerate() {
+        if rule.targeting.as_ref().is_some_and(|t| !t.eval(&attrs, &snap.segments)) {
+            continue;
+        }
+        let chosen = match &rule.rollout {
+            Rollout::Percent { variant, bp } => {
+                let bp = rule.schedule.iter().rev().find(|(at, _)| *at <= now).map_or(*bp, |&(_, p)| p);
+                if !within(bp, bucket) {
+                    continue;
+                }
+                *variant
+            }
+            Rollout::Weights(ends) => {
+                // A split that gives everything to one variant needs no bucket.
+                let whole = ends
+                    .iter()
+                    .zip(std::iter::once(0).chain(ends.iter().map(|e| e.1)))
+                    .find(|((_, end), start)| end - start == crate::hash::BUCKETS);
+                match (whole, bucket) {
+                    (Some(((vi, _), _)), _) => Some(*vi),
+                    (None, Some(b)) => ends.iter().find(|(_, end)| b < *end).map(|(vi, _)| *vi),
+                    (None, None) => continue,
+                }
+            }
+        };
+        if rule.kind == RuleKind::Shadow {
+            if d.shadow_variant.is_none() {
+                d.shadow_variant = rule.shadow.map(|s| &*f.variants[s].0);
+            }
+            continue;
+        }
+        let Some(vi) = chosen else { continue };
+        let reason = match rule.kind {
+            RuleKind::Target => FlagReason::TargetMatch,
+            RuleKind::Gradual => FlagReason::Gradual,
+            RuleKind::Canary | RuleKind::Shadow => FlagReason::Canary,
+        };
+        serve(&mut d, f, vi, reason);
+        d.rule_index = Some(i);
+        return d;
+    }
+    serve(&mut d, f, f.default, FlagReason::Default);
+    d
 }

@@ -3,8 +3,9 @@
 //! Vario decides, inside the caller's process, which experiment variant a visitor sees on a
 //! placement and with which params. This crate is the engine every surface shares: the Rust runtime
 //! (`vario`), the C ABI, the Python wheel and the Node addon all call it, so they give the same
-//! answer byte for byte. The contracts are in `shared/SPEC.md`; the choices the spec leaves open are
-//! written down and pinned by the shared vectors (`contract/vectors/README.md`).
+//! answer byte for byte. The contracts are in the repository's `contract/` folder (the project's copy of the
+//! upstream spec, with the choices it leaves open, pinned by the shared vectors in
+//! `contract/vectors/`).
 //!
 //! ## The data path
 //!
@@ -17,17 +18,23 @@
 //!
 //! ## Modules and what they own
 //!
+//! Listed bottom-up: each module imports only modules above it in this table, so the crate has no
+//! import cycle (`scripts/check-imports.py` checks it in the test command).
+//!
 //! | module | owns | pure? |
 //! |---|---|---|
-//! | [`hash`] | the SPEC §1 bucket rule (`xxh32(unit:key:salt, seed) % 10000`) | yes |
-//! | [`snapshot`] | parsing, validation and compilation of snapshot JSON; per-item isolation | yes |
-//! | [`targeting`] | compiled targeting rules (typed operators, regexes, semvers, segments) | yes |
-//! | [`decide`] | placement decisions, the reason enum, traces; bulk decisions (`BatchDecider`: id-free targeting once per batch, compact `BatchRow`s) | yes |
-//! | [`flags`] | feature-flag evaluation (kill switch, overrides, rule kinds, schedules) | yes |
-//! | [`events`] | exposure data, pseudonymised ids, exposure tokens | yes |
-//! | [`request`] | the borrowed request and its JSON form | yes |
-//! | [`lint`] | structured findings about a snapshot | yes |
+//! | [`codes`] | the code table: `Reason`, `FlagReason`, `Status`, `UnitType`, `UnitKind`, `LintCode`, `Severity`, `ErrorCode` and its `ErrorClass`, each with `ALL`, `as_str()` and `code()`; the [`Coded`] trait of every error | yes |
+//! | [`hash`] | the SPEC §1 bucket rule (`xxh32(unit:key:salt, seed) % 10000`), percent → basis points | yes |
 //! | [`time`], [`semver`] | RFC 3339 instants and lenient versions | yes |
+//! | [`lint`] | structured findings about a snapshot | yes |
+//! | [`request`] | the borrowed request and its JSON form | yes |
+//! | [`targeting`] | compiled targeting rules (typed operators, regexes, semvers, segments) | yes |
+//! | [`events`] | exposure shapes (keys, dictionaries, events), pseudonymised ids, exposure tokens | yes |
+//! | `model` | the compiled snapshot's data (placements, layers, holdouts, experiments, flags) | yes |
+//! | `compile` | snapshot JSON → model: the top level and shared items (`compile`), experiments (`compile::experiments`), flags (`compile::flags`); per-item isolation | yes |
+//! | [`decide`] | placement decisions and traces; bulk decisions (`BatchDecider`: id-free targeting once per batch, compact `BatchRow`s); a decision's exposure | yes |
+//! | [`flags`] | feature-flag evaluation (kill switch, overrides, rule kinds, schedules) | yes |
+//! | [`snapshot`] | the one home of every public [`Snapshot`] method, delegating to the modules above | yes |
 //!
 //! Everything here is pure: no I/O, no threads, no clock (the caller passes `now` in milliseconds
 //! since the epoch), no randomness, no global state. Whatever the runtime needs from the outside
@@ -45,7 +52,8 @@
 //! Nothing here panics on input. A document that is not a schema-1 snapshot is a
 //! [`SnapshotError`]; an invalid experiment or flag is disabled on its own (its decisions say
 //! `CONFIG_ERROR`) and reported in [`Snapshot::lints`]; a malformed JSON request is a
-//! [`RequestError`]; a bad exposure token is a [`TokenError`].
+//! [`RequestError`]; a bad exposure token is a [`TokenError`]. Each error implements [`Coded`]:
+//! its [`ErrorCode`] is the stable code every surface shows.
 //!
 //! ## Example
 //!
@@ -65,27 +73,32 @@
 
 #![deny(missing_docs)]
 
+pub mod codes;
+mod compile;
 pub mod decide;
 pub mod events;
 pub mod flags;
 pub mod hash;
 pub mod lint;
-pub mod model;
+mod model;
 pub mod request;
 pub mod semver;
 pub mod snapshot;
 pub mod targeting;
 pub mod time;
 
-pub use decide::{BatchDecider, BatchRow, Decision, ExposureKey, HashKey, Reason, TraceEntry};
-pub use events::{
-    ExposureData, ExposureDict, ExposureEvent, ExposureFields, Pseudonymizer, RawExposure, Sdk, TokenError,
-    TokenPayload,
+pub use codes::{
+    Coded, ErrorClass, ErrorCode, FlagReason, LintCode, Reason, Severity, Status, TABLES, Table, UnitKind, UnitType,
+    UnknownName,
 };
-pub use flags::{FlagDecision, FlagReason};
+pub use decide::{BatchDecider, BatchRow, Decision, HashKey, TraceEntry};
+pub use events::{
+    ExposureData, ExposureDict, ExposureEvent, ExposureFields, ExposureKey, Pseudonymizer, RawExposure, Sdk,
+    TokenError, TokenPayload,
+};
+pub use flags::FlagDecision;
 pub use hash::{BUCKETS, bucket, digest};
-pub use lint::{Lint, LintCode, Severity};
-pub use model::{Status, UnitKind, UnitType};
+pub use lint::Lint;
 pub use request::{OwnedRequest, Request, RequestError};
 pub use snapshot::{Snapshot, SnapshotError};
 pub use time::{Millis, format_rfc3339_millis, parse_rfc3339, rfc3339_millis_bytes};

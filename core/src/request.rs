@@ -1,5 +1,6 @@
 //! Placement requests: the borrowed form the engine reads, and an owned form parsed from JSON.
 
+use crate::codes::{Coded, ErrorCode};
 use serde_json::{Map, Value};
 
 /// A decision request (SPEC §5). Borrowed, so building one allocates nothing.
@@ -67,9 +68,10 @@ impl<'a> Request<'a> {
 #[error("invalid request: {0}")]
 pub struct RequestError(pub String);
 
-impl RequestError {
-    /// The stable code of every request error.
-    pub const CODE: &'static str = "INVALID_REQUEST";
+impl Coded for RequestError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidRequest
+    }
 }
 
 /// A request parsed from JSON (the form the C, Python and Node surfaces and the vectors use).

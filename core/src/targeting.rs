@@ -5,7 +5,7 @@
 //! are compiled, timestamps parsed and segment names resolved to indexes. Evaluation allocates
 //! nothing and cannot fail: a type mismatch or a missing attribute is simply `false`.
 
-use crate::lint::LintCode;
+use crate::codes::LintCode;
 use crate::semver::Version;
 use crate::time::{Millis, parse_rfc3339};
 use regex::{Regex, RegexBuilder};

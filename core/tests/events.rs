@@ -1,7 +1,7 @@
 //! Exposure data, pseudonymisation and exposure tokens.
 
 use serde_json::{Value, json};
-use vario_core::{Pseudonymizer, Reason, Request, Sdk, Snapshot, TokenError};
+use vario_core::{Coded, Pseudonymizer, Reason, Request, Sdk, Snapshot, TokenError};
 
 fn snap() -> Snapshot {
     Snapshot::from_value(&json!({
@@ -121,7 +121,7 @@ fn unsigned_tokens_without_a_key() {
     assert!(matches!(p.decode_token("v1.!!!"), Err(TokenError::Payload(_))));
     assert!(matches!(p.decode_token("v1.e30"), Err(TokenError::Payload(_))), "{{}} is not an exposure");
     for e in [TokenError::Malformed, TokenError::BadSignature, TokenError::MissingSignature] {
-        assert!(e.code().starts_with("TOKEN_") && !e.to_string().is_empty());
+        assert!(e.code().as_str().starts_with("TOKEN_") && !e.to_string().is_empty());
     }
 }
 

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use vario_core::{OwnedRequest, Pseudonymizer, Snapshot, digest, parse_rfc3339};
+use vario_core::{Coded, OwnedRequest, Pseudonymizer, Snapshot, digest, parse_rfc3339};
 
 fn vectors_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contract/vectors")
@@ -203,7 +203,7 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
             let text = case["snapshot_text"].as_str().unwrap_or_default();
             match (Snapshot::from_json(text), expect.get("error"), expect.get("lints")) {
                 (Err(e), Some(want), _) => {
-                    if want.as_str() != Some(e.code()) {
+                    if want.as_str() != Some(e.code().as_str()) {
                         errors.push(format!("{id}: expected error {want}, got {} ({e})", e.code()));
                     }
                 }
@@ -241,7 +241,7 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
         "request_error" => match OwnedRequest::from_value(&case["request"], true) {
             Ok(_) => errors.push(format!("{id}: request accepted, expected an error")),
             Err(_) => {
-                if expect.get("error").and_then(Value::as_str) != Some(vario_core::RequestError::CODE) {
+                if expect.get("error").and_then(Value::as_str) != Some(vario_core::ErrorCode::InvalidRequest.as_str()) {
                     errors.push(format!("{id}: unexpected error expectation {:?}", expect.get("error")));
                 }
             }

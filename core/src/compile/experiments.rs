@@ -1,0 +1,391 @@
+//! Experiments: variants, allocation, windows, overrides, and the conflicts between them.
+
+use super::common::{Lints, OverrideUnit, Problem, RawOverride, problem, raw_key};
+use crate::codes::{LintCode, Status, UnitKind};
+use crate::hash::{Salted, percent_bp};
+use crate::model::*;
+use crate::targeting::Rule;
+use crate::time::{Millis, parse_rfc3339};
+use rustc_hash::FxHashMap;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+#[derive(Deserialize)]
+pub(super) struct RawExperiment {
+    #[serde(default)]
+    pub(super) id: Value,
+    pub(super) key: String,
+    pub(super) status: Status,
+    #[serde(default)]
+    pub(super) placements: Vec<String>,
+    #[serde(default)]
+    pub(super) unit: UnitKind,
+    pub(super) salt: Option<String>,
+    pub(super) iteration: Option<u64>,
+    pub(super) start_time: Option<String>,
+    pub(super) end_time: Option<String>,
+    pub(super) layer: Option<RawLayerRef>,
+    pub(super) targeting: Option<Value>,
+    pub(super) variants: Vec<RawVariant>,
+    pub(super) allocation: RawAllocation,
+    #[serde(default)]
+    pub(super) overrides: Vec<RawOverride>,
+    pub(super) shipped_variant: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawLayerRef {
+    pub(super) key: String,
+    pub(super) range: [u32; 2],
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawVariant {
+    pub(super) key: String,
+    #[serde(default)]
+    pub(super) params: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawAllocation {
+    pub(super) weights: Option<Map<String, Value>>,
+    pub(super) traffic: Option<f64>,
+    pub(super) ranges: Option<Vec<RawRange>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawRange {
+    pub(super) variant: String,
+    pub(super) start: u32,
+    pub(super) end: u32,
+}
+
+pub(super) fn variant_index(variants: &[Variant], name: &str) -> Result<usize, Problem> {
+    variants
+        .iter()
+        .position(|v| &*v.key == name)
+        .ok_or_else(|| Problem(LintCode::UnknownVariant, format!("variant `{name}` is not defined")))
+}
+
+pub(super) fn window(start: Option<&str>, end: Option<&str>) -> Result<(Option<Millis>, Option<Millis>), Problem> {
+    let parse = |s: &str| {
+        parse_rfc3339(s).ok_or_else(|| Problem(LintCode::BadWindow, format!("`{s}` is not an RFC 3339 date-time")))
+    };
+    let start = start.map(parse).transpose()?;
+    let end = end.map(parse).transpose()?;
+    if let (Some(s), Some(e)) = (start, end) {
+        if e <= s {
+            return problem(LintCode::BadWindow, "end_time is not after start_time");
+        }
+    }
+    Ok((start, end))
+}
+
+pub(super) fn compile_experiment(
+    raw: &RawValue,
+    snap: &Snapshot,
+    layer_index: &FxHashMap<Box<str>, usize>,
+    lints: &mut Lints,
+) -> Experiment {
+    let (code, msg) = match serde_json::from_str::<RawExperiment>(raw.get()) {
+        Ok(parsed) => match build_experiment(parsed, snap, layer_index) {
+            Ok(e) => return e,
+            Err(Problem(code, msg)) => (code, msg),
+        },
+        Err(e) => (LintCode::Malformed, e.to_string()),
+    };
+    // Failure path only: read the item loosely to keep enough identity (key, id, placements, unit)
+    // to answer CONFIG_ERROR on the placements it names.
+    let raw: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+    let key = raw_key(&raw);
+    lints.push(code, format!("experiment:{key}"), msg);
+    Experiment {
+        index: 0,
+        id: raw.get("id").cloned().unwrap_or(Value::Null),
+        key: key.as_str().into(),
+        status: Status::Draft,
+        unit: raw.get("unit").and_then(|u| UnitKind::deserialize(u).ok()).unwrap_or_default(),
+        salted: Salted::new(&key, &key),
+        iteration: raw.get("iteration").and_then(Value::as_u64).unwrap_or(1),
+        start: None,
+        end: None,
+        layer: None,
+        targeting: None,
+        variants: Vec::new(),
+        owned: Vec::new(),
+        shares: Vec::new(),
+        overrides_user: FxHashMap::default(),
+        overrides_session: FxHashMap::default(),
+        shipped: None,
+        holdouts: Vec::new(),
+        merged: Vec::new(),
+        key_hash: xxhash_rust::xxh3::xxh3_64(key.as_bytes()),
+        params_base: 0,
+        error: Some(code),
+        placement_names: raw
+            .get("placements")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(Box::<str>::from).collect())
+            .unwrap_or_default(),
+    }
+}
+
+pub(super) fn build_experiment(
+    r: RawExperiment,
+    snap: &Snapshot,
+    layer_index: &FxHashMap<Box<str>, usize>,
+) -> Result<Experiment, Problem> {
+    if r.key.is_empty() {
+        return problem(LintCode::Malformed, "`key` must not be empty");
+    }
+    if r.variants.is_empty() {
+        return problem(LintCode::Malformed, "`variants` must not be empty");
+    }
+    let mut variants: Vec<Variant> = Vec::with_capacity(r.variants.len());
+    for v in r.variants {
+        if variants.iter().any(|x| *x.key == *v.key) {
+            return problem(LintCode::Malformed, format!("variant `{}` is defined twice", v.key));
+        }
+        variants.push(Variant { key: v.key.into(), params: v.params });
+    }
+    let (owned, total) = allocate(&r.allocation, &variants)?;
+    let shares = (0..variants.len())
+        .map(|i| {
+            let w: u32 = owned.iter().filter(|o| o.variant == i).map(|o| o.end - o.start).sum();
+            if total == 0 { 0.0 } else { f64::from(w) / f64::from(total) }
+        })
+        .collect();
+    let (start, end) = window(r.start_time.as_deref(), r.end_time.as_deref())?;
+    let layer = match r.layer {
+        None => None,
+        Some(l) => {
+            let idx = *layer_index
+                .get(l.key.as_str())
+                .ok_or_else(|| Problem(LintCode::UnknownLayer, format!("layer `{}` is not defined", l.key)))?;
+            let [s, e] = l.range;
+            if s > e || e > crate::hash::BUCKETS {
+                return problem(LintCode::BadRanges, format!("layer range [{s}, {e}) is not within [0, 10000]"));
+            }
+            Some((idx, s, e))
+        }
+    };
+    let targeting =
+        r.targeting.as_ref().filter(|t| !t.is_null()).map(|t| Rule::compile(t, &snap.segments)).transpose()?;
+    let mut overrides_user = FxHashMap::default();
+    let mut overrides_session = FxHashMap::default();
+    for o in &r.overrides {
+        let vi = variant_index(&variants, &o.variant)?;
+        let map = if o.unit == OverrideUnit::User { &mut overrides_user } else { &mut overrides_session };
+        map.entry(Box::<str>::from(o.id.as_str())).or_insert(vi);
+    }
+    let shipped = r.shipped_variant.as_deref().map(|s| variant_index(&variants, s)).transpose()?;
+    let salt = r.salt.as_deref().unwrap_or(&r.key);
+    let placement_names: Vec<Box<str>> = r.placements.iter().map(|p| Box::<str>::from(p.as_str())).collect();
+    let merged = placement_names
+        .iter()
+        .map(|p| {
+            let defaults = snap.placement_index.get(p).map(|&i| &snap.placements[i].defaults);
+            variants
+                .iter()
+                .map(|v| {
+                    let mut m = defaults.cloned().unwrap_or_default();
+                    for (k, val) in &v.params {
+                        m.insert(k.clone(), val.clone());
+                    }
+                    m
+                })
+                .collect()
+        })
+        .collect();
+    let key_hash = xxhash_rust::xxh3::xxh3_64(r.key.as_bytes());
+    Ok(Experiment {
+        index: 0,
+        id: r.id,
+        salted: Salted::new(&r.key, salt),
+        key: r.key.into(),
+        status: r.status,
+        unit: r.unit,
+        iteration: r.iteration.unwrap_or(1),
+        start,
+        end,
+        layer,
+        targeting,
+        variants,
+        owned,
+        shares,
+        overrides_user,
+        overrides_session,
+        shipped,
+        holdouts: Vec::new(),
+        merged,
+        key_hash,
+        params_base: 0,
+        error: None,
+        placement_names,
+    })
+}
+
+/// Owned ranges per SPEC §1 and their total width.
+pub(super) fn allocate(a: &RawAllocation, variants: &[Variant]) -> Result<(Vec<Owned>, u32), Problem> {
+    match (&a.weights, &a.ranges) {
+        (Some(weights), None) => {
+            let mut bp = vec![0u32; variants.len()];
+            for (name, w) in weights {
+                let vi = variant_index(variants, name)?;
+                let w = w.as_f64().and_then(percent_bp).ok_or_else(|| {
+                    Problem(
+                        LintCode::BadAllocation,
+                        format!("weight of `{name}` must be a percentage in [0, 100] with at most two decimals"),
+                    )
+                })?;
+                bp[vi] = w;
+            }
+            let sum: u32 = bp.iter().sum();
+            if sum != crate::hash::BUCKETS {
+                return problem(LintCode::BadAllocation, format!("weights add up to {sum} bp, not 10000"));
+            }
+            let t = match a.traffic {
+                None => crate::hash::BUCKETS,
+                Some(t) => percent_bp(t).ok_or_else(|| {
+                    Problem(
+                        LintCode::BadAllocation,
+                        "traffic must be a percentage in [0, 100] with at most two decimals".into(),
+                    )
+                })?,
+            };
+            let mut owned = Vec::new();
+            let mut cursor = 0u32;
+            let mut total = 0u32;
+            for (i, &b) in bp.iter().enumerate() {
+                // b * t <= 10^8 fits u32, but stay in u64 to make the bound obvious.
+                let width = (u64::from(b) * u64::from(t) / 10_000) as u32;
+                if width > 0 {
+                    owned.push(Owned { start: cursor, end: cursor + width, variant: i });
+                }
+                total += width;
+                cursor += b;
+            }
+            Ok((owned, total))
+        }
+        (None, Some(ranges)) => {
+            if a.traffic.is_some() {
+                return problem(LintCode::BadAllocation, "traffic applies to weights only, not to explicit ranges");
+            }
+            let mut owned = Vec::new();
+            for r in ranges {
+                let vi = variant_index(variants, &r.variant)?;
+                if r.start > r.end || r.end > crate::hash::BUCKETS {
+                    return problem(
+                        LintCode::BadRanges,
+                        format!("range [{}, {}) is not within [0, 10000]", r.start, r.end),
+                    );
+                }
+                if r.end > r.start {
+                    owned.push(Owned { start: r.start, end: r.end, variant: vi });
+                }
+            }
+            owned.sort_by_key(|o| o.start);
+            if let Some(w) = owned.windows(2).find(|w| w[0].end > w[1].start) {
+                return problem(
+                    LintCode::BadRanges,
+                    format!("ranges [{}, {}) and [{}, {}) overlap", w[0].start, w[0].end, w[1].start, w[1].end),
+                );
+            }
+            let total = owned.iter().map(|o| o.end - o.start).sum();
+            Ok((owned, total))
+        }
+        (Some(_), Some(_)) => problem(LintCode::BadAllocation, "give either weights or ranges, not both"),
+        (None, None) => problem(LintCode::BadAllocation, "allocation needs weights or ranges"),
+    }
+}
+
+pub(super) fn windows_overlap(a: &Experiment, b: &Experiment) -> bool {
+    a.start.unwrap_or(Millis::MIN) < b.end.unwrap_or(Millis::MAX)
+        && b.start.unwrap_or(Millis::MIN) < a.end.unwrap_or(Millis::MAX)
+}
+
+/// Disables later RUNNING experiments that conflict with earlier accepted ones (see the vectors
+/// README). Indexed by placement and by layer so a 1,000-experiment snapshot compiles in linear-ish
+/// time instead of comparing every pair.
+pub(super) fn check_running_conflicts(snap: &mut Snapshot, lints: &mut Lints) {
+    let mut by_placement: FxHashMap<Box<str>, Vec<usize>> = FxHashMap::default();
+    let mut by_layer: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
+    for i in 0..snap.experiments.len() {
+        let e = &snap.experiments[i];
+        if e.error.is_some() || e.status != Status::Running {
+            continue;
+        }
+        let mut found = None;
+        'placements: for p in &e.placement_names {
+            for &j in by_placement.get(p).into_iter().flatten() {
+                let f = &snap.experiments[j];
+                let same_layer = matches!((e.layer, f.layer), (Some(a), Some(b)) if a.0 == b.0);
+                if !same_layer && windows_overlap(e, f) {
+                    found = Some((
+                        LintCode::PlacementCollision,
+                        format!("shares placement `{p}` with RUNNING experiment `{}` outside one layer", f.key),
+                    ));
+                    break 'placements;
+                }
+            }
+        }
+        if let (None, Some((li, s1, e1))) = (&found, e.layer) {
+            for &j in by_layer.get(&li).into_iter().flatten() {
+                let f = &snap.experiments[j];
+                let Some((_, s2, e2)) = f.layer else { continue };
+                if !windows_overlap(e, f) {
+                    continue;
+                }
+                if e.unit != f.unit {
+                    found =
+                        Some((LintCode::LayerUnitMismatch, format!("unit differs from `{}` in the same layer", f.key)));
+                    break;
+                }
+                if s1 < e1 && s2 < e2 && s1 < e2 && s2 < e1 {
+                    found = Some((
+                        LintCode::LayerOverlap,
+                        format!("layer range [{s1}, {e1}) overlaps `{}` [{s2}, {e2})", f.key),
+                    ));
+                    break;
+                }
+            }
+        }
+        match found {
+            Some((code, msg)) => {
+                lints.push(code, format!("experiment:{}", e.key), msg);
+                snap.experiments[i].error = Some(code);
+            }
+            None => {
+                if e.owned.is_empty() {
+                    lints.push(
+                        LintCode::Unreachable,
+                        format!("experiment:{}", e.key),
+                        "RUNNING but owns no bucket (traffic 0 or empty ranges)",
+                    );
+                }
+                for p in &e.placement_names {
+                    by_placement.entry(p.clone()).or_default().push(i);
+                }
+                if let Some((li, _, _)) = e.layer {
+                    by_layer.entry(li).or_default().push(i);
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn attach_candidates(snap: &mut Snapshot, lints: &mut Lints) {
+    for (ei, e) in snap.experiments.iter().enumerate() {
+        for (slot, p) in e.placement_names.iter().enumerate() {
+            match snap.placement_index.get(p) {
+                Some(&pi) => snap.placements[pi].candidates.push((ei, slot)),
+                None => lints.push(
+                    LintCode::UnknownPlacement,
+                    format!("experiment:{}", e.key),
+                    format!("placement `{p}` is not defined"),
+                ),
+            }
+        }
+    }
+}
