@@ -13,6 +13,7 @@ use crossbeam_channel::RecvTimeoutError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use vario_core::Coded;
 use vario_core::{Severity, Snapshot};
 
 /// Waits on `rx` for `d`; true when woken by a message or disconnection (time to stop).

@@ -210,6 +210,7 @@ code_table! {
     }
 }
 
+#[allow(clippy::derivable_impls)] // the enum is made by `code_table!`, which derives no Default
 impl Default for UnitKind {
     fn default() -> Self {
         UnitKind::UserOrSession

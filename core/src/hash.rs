@@ -80,6 +80,22 @@ impl Salted {
     }
 }
 
+/// Converts a percentage with at most two decimals into basis points (`round(p * 100)`).
+///
+/// `None` when `p` is outside `[0, 100]`, not finite, or has more than two decimals.
+pub(crate) fn percent_bp(p: f64) -> Option<u32> {
+    if !p.is_finite() || !(0.0..=100.0).contains(&p) {
+        return None;
+    }
+    let x = p * 100.0;
+    let r = x.round();
+    if (x - r).abs() > 1e-6 {
+        return None;
+    }
+    // r is within [0, 10000] here, so the cast is exact.
+    Some(r as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,20 +115,4 @@ mod tests {
         assert_eq!(s.digest("u1", 7), xxh32(b"u1:exp:salt", 7));
         assert_eq!(digest(&long, "exp", "salt", 7), s.digest(&long, 7));
     }
-}
-
-/// Converts a percentage with at most two decimals into basis points (`round(p * 100)`).
-///
-/// `None` when `p` is outside `[0, 100]`, not finite, or has more than two decimals.
-pub(crate) fn percent_bp(p: f64) -> Option<u32> {
-    if !p.is_finite() || !(0.0..=100.0).contains(&p) {
-        return None;
-    }
-    let x = p * 100.0;
-    let r = x.round();
-    if (x - r).abs() > 1e-6 {
-        return None;
-    }
-    // r is within [0, 10000] here, so the cast is exact.
-    Some(r as u32)
 }

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use vario::{Client, ClientBuilder, Expose, Options, Outcome};
+use vario_core::Coded;
 use vario_core::{Decision, OwnedRequest, Pseudonymizer, Reason, Request, Snapshot, UnitType};
 
 /// Result of a fallible call. `VARIO_OK` is 0; every other value is an error described by
@@ -530,7 +531,7 @@ impl vario_snapshot {
 }
 
 fn snapshot_error(e: vario_core::SnapshotError) -> Error {
-    Error::new(vario_status::VARIO_ERR_INVALID_SNAPSHOT, e.code(), e.to_string())
+    Error::new(vario_status::VARIO_ERR_INVALID_SNAPSHOT, e.code().as_str(), e.to_string())
 }
 
 /// Borrows a snapshot handle.
@@ -1069,7 +1070,7 @@ pub unsafe extern "C" fn vario_client_expose(client: *const vario_client, token:
         match c.client.expose(t) {
             Ok(true) => Ok(()),
             Ok(false) => Err(queue_full(c)),
-            Err(e) => Err(Error::new(vario_status::VARIO_ERR_INVALID_TOKEN, e.code(), e.to_string())),
+            Err(e) => Err(Error::new(vario_status::VARIO_ERR_INVALID_TOKEN, e.code().as_str(), e.to_string())),
         }
     })
 }

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 use vario::{ClientBuilder, Expose, Options, Outcome};
+use vario_core::Coded;
 use vario_core::{Decision, OwnedRequest, Reason, Request, Snapshot, UnitType};
 
 fn err(code: &str, msg: impl std::fmt::Display) -> Error {
@@ -509,7 +510,7 @@ impl NativeSnapshot {
     /// Compiles snapshot JSON text; throws `SNAPSHOT:<code>: …` when rejected whole.
     #[napi(factory, catch_unwind)]
     pub fn from_json(text: String) -> Result<NativeSnapshot> {
-        let snap = Snapshot::from_json(&text).map_err(|e| err(e.code(), e))?;
+        let snap = Snapshot::from_json(&text).map_err(|e| err(e.code().as_str(), e))?;
         Ok(NativeSnapshot {
             state: Rc::new(SnapshotState {
                 view: Arc::new(View::new(Arc::new(snap), &[])),
@@ -957,7 +958,7 @@ impl NativeClient {
     /// Logs the exposure of a token; false when the queue was full (counted).
     #[napi(catch_unwind)]
     pub fn expose(&self, token: String) -> Result<bool> {
-        self.open()?.expose(&token).map_err(|e| err(e.code(), e))
+        self.open()?.expose(&token).map_err(|e| err(e.code().as_str(), e))
     }
 
     /// Flag result JSON on the current snapshot.

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use vario::{ClientBuilder, Expose, Options, Outcome};
+use vario_core::Coded;
 use vario_core::{Decision as CoreDecision, FlagDecision as CoreFlag, Reason, Request, UnitType};
 
 pyo3::create_exception!(vario, VarioError, PyException, "Base class of every error raised by vario.");
@@ -813,7 +814,7 @@ struct Snapshot {
 }
 
 fn snapshot_error(py: Python<'_>, e: vario_core::SnapshotError) -> PyErr {
-    coded(py, SnapshotError::new_err(format!("{}: {e}", e.code())), e.code())
+    coded(py, SnapshotError::new_err(format!("{}: {e}", e.code())), e.code().as_str())
 }
 
 /// The per-batch tables of `decide_many` results.
@@ -1261,7 +1262,7 @@ impl Client {
     fn expose(&self, py: Python<'_>, token: &str) -> PyResult<bool> {
         safe(|| {
             let client = self.client()?;
-            client.expose(token).map_err(|e| coded(py, TokenError::new_err(e.to_string()), e.code()))
+            client.expose(token).map_err(|e| coded(py, TokenError::new_err(e.to_string()), e.code().as_str()))
         })
     }
 
