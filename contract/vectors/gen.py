@@ -14,6 +14,7 @@ the oracle or the case design fails loudly instead of being frozen into the vect
 """
 
 import argparse
+import base64
 import copy
 import hashlib
 import hmac
@@ -607,6 +608,8 @@ def load_text(text):
         obj = json.loads(text)
     except ValueError:
         return {"error": "NOT_JSON"}
+    if not isinstance(obj, dict):
+        return {"error": "NOT_JSON"}  # JSON, but not an object: not a snapshot document at all
     try:
         return {"lints": Snap(obj).lints}
     except LoadError as err:
@@ -2452,12 +2455,113 @@ def file_requests():
     return f
 
 
+# ---- errors.json -------------------------------------------------------------------------------
+
+def token_error(token, keyed):
+    """The code a surface gives an exposure token it cannot redeem (README 'Error vectors').
+
+    Checked in this order: shape (`v1.<payload>[.<signature>]`), version, signature (only when a
+    key is configured: a missing one is TOKEN_UNSIGNED, one that does not verify TOKEN_SIGNATURE),
+    then the payload (base64url of an exposure object)."""
+    parts = token.split(".")
+    if len(parts) < 2 or len(parts) > 3:
+        return "TOKEN_MALFORMED"
+    ver, payload = parts[0], parts[1]
+    if ver != "v1":
+        return "TOKEN_VERSION"
+    if keyed:
+        if len(parts) < 3:
+            return "TOKEN_UNSIGNED"
+        return "TOKEN_SIGNATURE"  # the vectors never hold a valid signature
+    try:
+        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        if "=" in payload or not re.fullmatch(r"[A-Za-z0-9_-]*", payload):
+            raise ValueError
+        obj = json.loads(raw)
+    except ValueError:
+        return "TOKEN_PAYLOAD"
+    need_fields = ("event_id", "experiment_key", "variant")
+    if not isinstance(obj, dict) or any(k not in obj for k in need_fields):
+        return "TOKEN_PAYLOAD"
+    return None
+
+
+def file_errors():
+    snap = snapshot(20, placements("pdp_ymal"), [
+        X("exp-9701", "ymal_algo_v2", ["pdp_ymal"], [V("control"), V("treatment", algo="two_tower")],
+          weights={"control": 50, "treatment": 50})])
+    f = VFile("errors.json", "Error codes (contract/errors.md): every surface refuses each input below with "
+              "the same stable code. `call` says what is tried: `snapshot` compiles `snapshot_text`; "
+              "`request` decides `request` on the file's snapshot; `token` redeems `token` on a client "
+              "bootstrapped with the file's snapshot (with `id_hash_key` as its option when given); "
+              "`update` offers `snapshot_text` to such a client; `after_close` calls `method` on a closed "
+              "client; `options` builds a client from the runner's base options (bootstrap + local sink) "
+              "with `options` laid over them.", snap)
+    dump = lambda o: json.dumps(o, ensure_ascii=False, separators=(",", ":"))  # noqa: E731
+
+    def add(cid, why, call, code, **inputs):
+        f.raw({"id": "err-" + cid, "why": why, "op": "error", "call": call, **inputs, "expect": {"code": code}})
+
+    for cid, why, text in [
+        ("snapshot-not-json", "not JSON", "<html>502</html>"),
+        ("snapshot-array", "a JSON array, not an object", "[]"),
+        ("snapshot-schema", "another schema_version", dump({**snap, "schema_version": 2})),
+        ("snapshot-version-type", "a version that is not an integer", dump({**snap, "version": "20"})),
+    ]:
+        code = load_text(text).get("error")
+        assert code, cid
+        add(cid, why, "snapshot", code, snapshot_text=text)
+    ctx = {"placement": "pdp_ymal", "page_type": "pdp"}
+    for cid, why, req in [
+        ("request-user-number", "user_id is a number", {"user_id": 7, "context": ctx}),
+        ("request-no-context", "no context", {"user_id": "u-1"}),
+        ("request-not-object", "the request is a list", ["u-1"]),
+    ]:
+        add(cid, why, "request", request_error(req), request=req)
+    payload = base64.urlsafe_b64encode(b'{"event_id":"e-1"}').decode().rstrip("=")
+    for cid, why, token, key in [
+        ("token-empty", "an empty token", "", None),
+        ("token-one-part", "no payload part", "v1", None),
+        ("token-four-parts", "too many parts", "v1.a.b.c", None),
+        ("token-version", "a version this SDK does not read", "v2." + payload, None),
+        ("token-payload-b64", "a payload that is not base64url", "v1.%%%", None),
+        ("token-payload-shape", "a payload that is not an exposure", "v1." + payload, None),
+        ("token-unsigned", "no signature while a key is configured", "v1." + payload, "k-errors"),
+        ("token-signature", "a signature that does not verify", "v1.%s.AAAA" % payload, "k-errors"),
+    ]:
+        inputs = {"token": token}
+        if key is not None:
+            inputs["id_hash_key"] = key
+        add(cid, why, "token", token_error(token, key is not None), **inputs)
+    for cid, why, doc in [
+        ("update-regression", "a lower version than the one in use", {**snap, "version": 19}),
+        ("update-schema", "another schema_version", {**snap, "schema_version": 3, "version": 21}),
+    ]:
+        text = dump(doc)
+        code = load_text(text).get("error") or ("VERSION_REGRESSION" if doc["version"] < snap["version"] else None)
+        assert code, cid
+        add(cid, why, "update", code, snapshot_text=text)
+    add("update-not-json", "a body that is not JSON", "update", "NOT_JSON", snapshot_text="{")
+    for method in ("decide", "track", "flush"):
+        add("after-close-" + method, "%s on a closed client" % method, "after_close", "CLOSED", method=method)
+    for cid, why, opts in [
+        ("options-unknown", "an unknown option (a typo must not fall back to a default)", {"poll_interval": 5}),
+        ("options-type", "a count given as a string", {"batch_size": "ten"}),
+        ("options-negative", "a negative count", {"queue_capacity": -1}),
+        ("options-zero", "a zero batch size", {"batch_size": 0}),
+        ("options-two-sources", "two config sources", {"config_path": "/nonexistent/snapshot.json"}),
+    ]:
+        add(cid, why, "options", "INVALID_OPTIONS", options=opts)
+    return f
+
+
 # =================================================================================================
 # Part C. Output
 # =================================================================================================
 
 BUILDERS = [file_bucket, file_ranges, file_ramp, file_units, file_status, file_targeting, file_layers,
-            file_precedence, file_flags, file_invalid, file_requests, file_load, file_pseudonymize]
+            file_precedence, file_flags, file_invalid, file_requests, file_load, file_pseudonymize,
+            file_errors]
 
 
 def render_all():
