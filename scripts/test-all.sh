@@ -19,6 +19,22 @@ fi
 step "shared vectors: the independent generator reproduces contract/vectors/*.json exactly"
 .venv/bin/python contract/vectors/gen.py --check
 
+step "system packages the C suite needs (Debian: libcjson-dev, valgrind), installed when missing"
+missing=()
+for pkg in libcjson-dev valgrind; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing Debian packages: ${missing[*]} (sudo apt-get install -y ${missing[*]})"; exit 1
+  fi
+fi
+
+step "module graphs: no import cycle inside the core or the runtime"
+python3 scripts/check-imports.py core/src src
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -46,12 +62,18 @@ bindings/python/.venv/bin/python -m pytest -q bindings/python/tests
 bindings/python/.venv/bin/python examples/python/backtest.py 200000
 
 step "node addon: npm ci, debug build (napi + tsc; generated types must match the committed ones), node --test, edge handler example"
-# `npm install` against the committed lock: `npm ci` rejects a lock npm itself wrote on Linux
-# (platform-optional packages of @napi-rs/cli are left out of it, a known npm issue).
-(cd bindings/node && npm install --no-audit --no-fund --loglevel=error && npm run --silent build)
+# `npm ci`: exactly the committed lock, which is never rewritten (the lock lists the
+# platform-optional packages of @napi-rs/cli too, so it installs as is on Linux).
+(cd bindings/node && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 git diff --exit-code -- bindings/node/native.js bindings/node/native.d.ts bindings/node/index.js bindings/node/index.d.ts \
   || { echo "generated Node bindings differ from the committed ones: run npm run build in bindings/node and commit"; exit 1; }
 (cd bindings/node && node --test test/)
 node examples/node/edge_handler.mjs --self-test
+
+step "the run left the work tree as it found it"
+if [ -n "$(git status --porcelain)" ]; then
+  git status --short
+  echo "the test run changed or left files in the work tree (see above)"; exit 1
+fi
 
 printf '\nall suites passed\n'
