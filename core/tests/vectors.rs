@@ -251,6 +251,23 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
             let got = json!({"value": p.apply(case["unit_id"].as_str().unwrap_or_default())});
             compare(&id, "pseudonymize", expect, &got, &[], errors);
         }
+        "error" => {
+            let want = expect.get("code").and_then(Value::as_str).unwrap_or("?");
+            let got = match case["call"].as_str() {
+                Some("snapshot") => {
+                    Snapshot::from_json(case["snapshot_text"].as_str().unwrap_or_default()).err().map(|e| e.code())
+                }
+                Some("request") => OwnedRequest::from_value(&case["request"], true).err().map(|e| e.code()),
+                // Client calls (tokens, updates, closed clients, options) are the runtime's: its
+                // tests/error_vectors.rs runs every case of this op.
+                _ => return,
+            };
+            match got {
+                Some(code) if code.as_str() == want => {}
+                Some(code) => errors.push(format!("{id}: expected {want}, got {code}")),
+                None => errors.push(format!("{id}: expected {want}, the input was accepted")),
+            }
+        }
         other => errors.push(format!("{id}: unknown op {other}")),
     }
 }
