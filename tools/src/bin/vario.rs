@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use vario::devserver::{DevServer, DevServerOptions};
+use vario_tools::devserver::{DevServer, DevServerOptions};
 
 const USAGE: &str = "usage: vario dev-server --snapshot PATH [--port 8088] [--out vario-dev-events.jsonl]
 
