@@ -9,7 +9,7 @@
 //! | part | owns |
 //! |---|---|
 //! | [`devserver`] | a local config endpoint (a snapshot file or folder, with ETags) and an ingestion sink (a JSONL file, exactly once per `event_id`), one thread per connection |
-//! | `vario` binary (`src/bin/vario.rs`) | the command line: `vario dev-server --snapshot PATH [--port 8088] [--out vario-dev-events.jsonl]` |
+//! | `vario` binary (`src/bin/vario.rs`) | the command line (clap): `vario dev-server --snapshot PATH [--port 8088] [--out vario-dev-events.jsonl]`; `vario --help` and `vario dev-server --help` describe it |
 //!
 //! ```no_run
 //! use std::net::{Ipv4Addr, SocketAddr};
