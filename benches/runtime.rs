@@ -12,8 +12,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 use vario::core::{Request, Snapshot};
-use vario::devserver::{DevServer, DevServerOptions};
 use vario::{ClientBuilder, Expose};
+use vario_tools::devserver::{DevServer, DevServerOptions};
 
 const ROUND: u64 = 50_000;
 

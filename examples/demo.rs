@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use vario::core::{Reason, Request};
-use vario::devserver::{DevServer, DevServerOptions};
 use vario::{ClientBuilder, Expose, Outcome};
+use vario_tools::devserver::{DevServer, DevServerOptions};
 
 /// A small deterministic generator so every run simulates the same traffic.
 struct SplitMix(u64);

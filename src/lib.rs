@@ -9,8 +9,10 @@
 //! | `client` | [`Client`]: lock-free decisions on the current snapshot, non-blocking enqueue | caller's |
 //! | `config` | config sync: poll with ETag, validate, swap, persist the last good snapshot | `vario-config` |
 //! | `pipeline` | de-dup, attribution, pseudonymisation, batching, delivery with retries | `vario-events`, `vario-sender` |
-//! | [`devserver`] | a local config endpoint and ingestion sink for development and tests | its own |
 //! | `stats` | counters and config status ([`Stats`]) | any |
+//!
+//! The dev server (a local config endpoint and ingestion sink) and the `vario` command line live in
+//! the dev-only crate `vario-tools` (`tools/`), which nothing that ships links.
 //!
 //! The request path is: request → `ArcSwap` load of the snapshot (no lock) → pure decision → a
 //! `try_send` of a compact exposure record on a bounded channel. Nothing on it waits for the
@@ -35,7 +37,6 @@
 
 mod client;
 mod config;
-pub mod devserver;
 mod options;
 mod pipeline;
 mod stats;

@@ -6,8 +6,8 @@ use common::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use vario::core::{FlagReason, Request};
-use vario::devserver::{DevServer, DevServerOptions};
 use vario::{ClientBuilder, ConfigErrorKind, ConfigSource, Expose};
+use vario_tools::devserver::{DevServer, DevServerOptions};
 
 fn fast(b: ClientBuilder) -> ClientBuilder {
     b.poll_interval(Duration::from_millis(50))

@@ -10,8 +10,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use vario::core::Request;
-use vario::devserver::{DevServer, DevServerOptions};
 use vario::{ClientBuilder, Expose, Outcome};
+use vario_tools::devserver::{DevServer, DevServerOptions};
 
 fn client(ingest: String) -> ClientBuilder {
     ClientBuilder::new()
