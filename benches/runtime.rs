@@ -6,6 +6,7 @@
 //!   succeeds (the drop path is not what is measured).
 //! - `pipeline_to_dev_server`: events per second from enqueue to acknowledged delivery at the
 //!   loopback dev server (gzip, JSON, HMAC pseudonyms, de-dup all included).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
 mod common;

@@ -6,6 +6,7 @@
 //! cargo run --release --example demo                 # 200 000 simulated requests
 //! cargo run --release --example demo -- 1000000
 //! ```
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;

@@ -11,6 +11,7 @@
 //!     --ingest-url http://127.0.0.1:8088/ingest                         # against `vario dev-server`
 //! cargo run --example rec_service -- --self-test                        # start, call itself, check, exit
 //! ```
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;

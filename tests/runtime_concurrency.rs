@@ -1,4 +1,5 @@
 //! Concurrency and memory bounds of the runtime.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Exposure and outcome delivery against real HTTP servers on 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 mod common;
 

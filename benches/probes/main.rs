@@ -6,6 +6,7 @@
 //!
 //! Run: `cargo bench --bench probes [latency|scaling|memory ...]` (all three without a name).
 //! Each writes its result file into `target/bench/` for `benches/report.py`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 #[path = "../common/mod.rs"]
 mod common;

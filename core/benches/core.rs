@@ -4,6 +4,7 @@
 //! branch predictor and caches see realistic variety. `decide_20_experiments`: 20 experiments in
 //! one layer on one placement (the candidate walk). `batch_decide`: the bulk path of
 //! `decide_many`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use serde_json::{Value, json};

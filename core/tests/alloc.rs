@@ -2,6 +2,7 @@
 //!
 //! A counting global allocator that counts only on the thread under test: the test harness's own
 //! threads (output capture, reporting) may allocate at any time and must not be blamed on decide.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use serde_json::json;
 use std::alloc::{GlobalAlloc, Layout, System};

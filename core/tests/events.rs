@@ -1,4 +1,5 @@
 //! Exposure data, pseudonymisation and exposure tokens.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use serde_json::{Value, json};
 use vario_core::{Coded, Pseudonymizer, Reason, Request, Sdk, Snapshot, TokenError};

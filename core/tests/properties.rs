@@ -1,5 +1,6 @@
 //! Statistical and property tests of the engine: uniformity, independence, ramp monotonicity,
 //! layer exclusivity, and "no input panics".
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use proptest::prelude::*;
 use serde_json::{Value, json};

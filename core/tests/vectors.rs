@@ -2,6 +2,7 @@
 //!
 //! The expected values come from `contract/vectors/gen.py`, an independent Python implementation of
 //! the contract; this runner only reads them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, HashMap};

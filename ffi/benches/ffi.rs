@@ -5,6 +5,7 @@
 //! validation, panic guard, and filling the struct.
 //!
 //! Run: `cargo bench -p vario-ffi --bench ffi`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};

@@ -1,5 +1,6 @@
 //! The committed header is exactly what cbindgen generates from the current source.
 //! `VARIO_BLESS=1 cargo test -p vario-ffi --test header` rewrites it after an intended change.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use std::path::PathBuf;
 

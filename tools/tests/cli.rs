@@ -1,4 +1,5 @@
 //! The `vario` binary as scripts use it: `dev-server` prints the line they parse, then serves.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
