@@ -269,7 +269,8 @@ vario_status vario_snapshot_decide_json(const vario_snapshot *snapshot,
                                         char **out);
 
 // The exposure an `ASSIGNED` decision of this request would log (SPEC §5 fields other than the
-// ids, as JSON), or the JSON `null` when the decision logs none. For cross-surface tests.
+// ids, as JSON), or the JSON `null` when the decision logs none. For cross-surface tests. Free
+// `*out` with `vario_string_free`.
 //
 // # Safety
 // As `vario_snapshot_decide_json`. Thread-safe.
@@ -347,7 +348,7 @@ vario_status vario_context_set_bool(vario_context *ctx, const char *key, bool va
 vario_status vario_client_new(const char *options_json, vario_client **out);
 
 // Closes the client (up to 2 s to deliver queued events) if it is still open, and frees it. NULL
-// is ignored.
+// is ignored. Client decisions not released yet stay valid until `vario_decision_release`.
 //
 // # Safety
 // `client` is NULL or a handle not freed before, no longer used by any other thread.
@@ -375,12 +376,14 @@ vario_status vario_client_decide(const vario_client *client,
 // on snapshot decisions (a no-op) and twice.
 //
 // # Safety
-// `decision` is NULL or a `vario_decision` filled by Vario.
+// `decision` is NULL or a `vario_decision` filled by Vario, whose strings are read no more. Any
+// thread may release a decision, but not one that another thread is using or releasing.
 void vario_decision_release(vario_decision *decision);
 
 // Decides a request given as JSON (as `vario_snapshot_decide_json`, at the current time) and
 // writes the decision JSON to `*out`. With `expose_later` non-zero nothing is logged now and the
 // JSON carries an `exposure_token` for `vario_client_expose` (when the decision has an exposure).
+// Free `*out` with `vario_string_free`.
 //
 // # Safety
 // `client` is a live handle; `request_json` is NUL-terminated; `out` is writable. Thread-safe.
@@ -398,7 +401,8 @@ vario_status vario_client_decide_json(const vario_client *client,
 vario_status vario_client_expose(const vario_client *client, const char *token);
 
 // Evaluates flag `flag_key` on the client's current snapshot for a request given as JSON; writes
-// the flag result JSON to `*out` (`FLAG_NOT_FOUND` before the first snapshot).
+// the flag result JSON to `*out` (`FLAG_NOT_FOUND` before the first snapshot). Free `*out` with
+// `vario_string_free`.
 //
 // # Safety
 // `client` is a live handle; strings are NUL-terminated; `out` is writable. Thread-safe.
@@ -448,10 +452,12 @@ vario_status vario_client_stats_json(const vario_client *client, char **out);
 // In a child process after `fork()`: a new client with the same options, fresh background threads
 // and connections, serving the parent's current snapshot. Events of the old handle in the child
 // are dropped and counted (the parent delivers what was queued before the fork); free the old
-// handle with `vario_client_free` (it returns at once in the child).
+// handle with `vario_client_free` (it returns at once in the child). Free the new handle `*out`
+// with `vario_client_free` too.
 //
 // # Safety
-// `client` is a live handle; `out` is writable.
+// `client` is a live handle; `out` is writable. Thread-safe, but every call starts another
+// client: call it once per child.
 vario_status vario_client_after_fork(const vario_client *client, vario_client **out);
 
 #ifdef __cplusplus

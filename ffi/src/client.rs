@@ -95,7 +95,7 @@ pub unsafe extern "C" fn vario_client_new(options_json: *const c_char, out: *mut
 }
 
 /// Closes the client (up to 2 s to deliver queued events) if it is still open, and frees it. NULL
-/// is ignored.
+/// is ignored. Client decisions not released yet stay valid until `vario_decision_release`.
 ///
 /// # Safety
 /// `client` is NULL or a handle not freed before, no longer used by any other thread.
@@ -177,7 +177,8 @@ pub unsafe extern "C" fn vario_client_decide(
 /// on snapshot decisions (a no-op) and twice.
 ///
 /// # Safety
-/// `decision` is NULL or a `vario_decision` filled by Vario.
+/// `decision` is NULL or a `vario_decision` filled by Vario, whose strings are read no more. Any
+/// thread may release a decision, but not one that another thread is using or releasing.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vario_decision_release(decision: *mut vario_decision) {
     // SAFETY: per the contract.
@@ -196,6 +197,7 @@ pub unsafe extern "C" fn vario_decision_release(decision: *mut vario_decision) {
 /// Decides a request given as JSON (as `vario_snapshot_decide_json`, at the current time) and
 /// writes the decision JSON to `*out`. With `expose_later` non-zero nothing is logged now and the
 /// JSON carries an `exposure_token` for `vario_client_expose` (when the decision has an exposure).
+/// Free `*out` with `vario_string_free`.
 ///
 /// # Safety
 /// `client` is a live handle; `request_json` is NUL-terminated; `out` is writable. Thread-safe.
@@ -247,7 +249,8 @@ fn queue_full(c: &vario_client) -> Error {
 }
 
 /// Evaluates flag `flag_key` on the client's current snapshot for a request given as JSON; writes
-/// the flag result JSON to `*out` (`FLAG_NOT_FOUND` before the first snapshot).
+/// the flag result JSON to `*out` (`FLAG_NOT_FOUND` before the first snapshot). Free `*out` with
+/// `vario_string_free`.
 ///
 /// # Safety
 /// `client` is a live handle; strings are NUL-terminated; `out` is writable. Thread-safe.
@@ -378,10 +381,12 @@ pub unsafe extern "C" fn vario_client_stats_json(client: *const vario_client, ou
 /// In a child process after `fork()`: a new client with the same options, fresh background threads
 /// and connections, serving the parent's current snapshot. Events of the old handle in the child
 /// are dropped and counted (the parent delivers what was queued before the fork); free the old
-/// handle with `vario_client_free` (it returns at once in the child).
+/// handle with `vario_client_free` (it returns at once in the child). Free the new handle `*out`
+/// with `vario_client_free` too.
 ///
 /// # Safety
-/// `client` is a live handle; `out` is writable.
+/// `client` is a live handle; `out` is writable. Thread-safe, but every call starts another
+/// client: call it once per child.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vario_client_after_fork(
     client: *const vario_client,

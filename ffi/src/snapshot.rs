@@ -209,7 +209,8 @@ pub unsafe extern "C" fn vario_snapshot_decide_json(
 }
 
 /// The exposure an `ASSIGNED` decision of this request would log (SPEC §5 fields other than the
-/// ids, as JSON), or the JSON `null` when the decision logs none. For cross-surface tests.
+/// ids, as JSON), or the JSON `null` when the decision logs none. For cross-surface tests. Free
+/// `*out` with `vario_string_free`.
 ///
 /// # Safety
 /// As `vario_snapshot_decide_json`. Thread-safe.
