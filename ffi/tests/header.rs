@@ -24,7 +24,7 @@ fn header_has_not_drifted() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "ffi/include/vario.h is out of date with ffi/src/lib.rs; regenerate it with \
+        "ffi/include/vario.h is out of date with ffi/src; regenerate it with \
          `VARIO_BLESS=1 cargo test -p vario-ffi --test header` and commit the result"
     );
 }

@@ -6,7 +6,8 @@
 #   bash tests/c/run.sh          from the repository root (or anywhere: it finds the root)
 #
 # Needs gcc, make, cargo, libcjson-dev (cJSON: a tested JSON parser for the vector runner) and
-# valgrind; missing Debian packages are installed with apt-get (as root, or through sudo).
+# valgrind. It installs nothing: when one is missing it fails at once, naming the apt-get command
+# that installs it (`apt-get install -y libcjson-dev valgrind`, as root or through sudo).
 # Honours CARGO_TARGET_DIR (default: target/). Exits non-zero on any failure.
 set -euo pipefail
 
@@ -53,21 +54,32 @@ cleanup() {
 trap cleanup EXIT
 
 step "system packages (gcc, make, libcjson-dev, valgrind)"
+# Checked, never installed: installing is the caller's job (the top-level test command does it).
 missing=()
-installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v make >/dev/null 2>&1 || missing+=(make)
-installed libcjson-dev || missing+=(libcjson-dev)
+# libcjson-dev is what the tests compile and link against: cJSON's header and -lcjson, checked by
+# building a one-line program with them (this also finds a cJSON installed other than by dpkg).
+if command -v gcc >/dev/null 2>&1; then
+  probe="$(mktemp "${TMPDIR:-/tmp}/vario-cjson-probe.XXXXXX")"
+  if ! printf '#include <cjson/cJSON.h>\nint main(void) { cJSON_Delete(cJSON_Parse("1")); return 0; }\n' |
+    gcc -x c - -o "$probe" -lcjson >/dev/null 2>&1; then
+    missing+=(libcjson-dev)
+  fi
+  rm -f "$probe"
+else
+  missing+=(libcjson-dev)
+fi
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  ${sudo[@]+"${sudo[@]}"} apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive ${sudo[@]+"${sudo[@]}"} apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-  echo "all present"
+  {
+    printf 'FAIL: the C ABI suite needs these packages, which are missing: %s\n' "${missing[*]}"
+    printf 'Install them (as root, or with sudo) and run the suite again:\n'
+    printf '    apt-get install -y %s\n' "${missing[*]}"
+  } >&2
+  exit 1
 fi
+echo "all present"
 
 step "cargo build (debug): libvario_ffi.{so,a} and the vario CLI"
 # The same two commands as examples/c/Makefile and the docs use, so nothing is built twice with

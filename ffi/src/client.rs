@@ -1,0 +1,404 @@
+//! Clients: the `vario_client` handle (config sync, decisions, exposures, outcomes, stats) and its
+//! entry points.
+//!
+//! A client keeps a C view ([`vario_snapshot`]) of its current snapshot, rebuilt only when the
+//! snapshot changes, so `vario_client_decide` fills a `vario_decision` without allocating: the
+//! decision holds a reference to that view until `vario_decision_release`.
+
+use crate::snapshot::{c_request, clear_decision, vario_decision, vario_request, vario_snapshot};
+use crate::status::{Error, guard, invalid_request, null, vario_reason, vario_status};
+use crate::strings::{arg, c_string_lossy, clear_out, put_string};
+use arc_swap::ArcSwapOption;
+use serde_json::Value;
+use std::ffi::c_char;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use vario::{Client, ClientBuilder, Expose, Options, Outcome};
+use vario_core::{ErrorCode, OwnedRequest, Snapshot};
+
+/// A client: config sync, decisions, events. Opaque; share it across threads freely.
+pub struct vario_client {
+    client: Client,
+    closed: AtomicBool,
+    /// The C view of the client's current snapshot, rebuilt when the snapshot changes.
+    view: ArcSwapOption<vario_snapshot>,
+    /// Holds the `NO_CONFIG` params of the options; decisions made before the first snapshot
+    /// take a reference to it, so their strings stay valid until released.
+    no_config: Arc<vario_snapshot>,
+}
+
+/// Borrows an open client.
+///
+/// # Safety
+/// `c` is NULL or a live client handle.
+unsafe fn open_client<'a>(c: *const vario_client) -> Result<&'a vario_client, Error> {
+    // SAFETY: per the caller's contract.
+    let c = unsafe { c.as_ref() }.ok_or_else(|| null("client"))?;
+    if c.closed.load(Ordering::Acquire) {
+        return Err(Error::new(ErrorCode::Closed, "the client is closed"));
+    }
+    Ok(c)
+}
+
+fn ms(timeout_ms: u32) -> Duration {
+    Duration::from_millis(u64::from(timeout_ms))
+}
+
+fn wrap_client(client: Client) -> Result<vario_client, Error> {
+    let empty = Snapshot::from_json(r#"{"schema_version":1,"version":0}"#)
+        .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+    let mut no_config = vario_snapshot::new(Arc::new(empty));
+    no_config.defaults_json = client
+        .options()
+        .default_params
+        .iter()
+        .map(|(k, v)| (k.clone(), c_string_lossy(&Value::Object(v.clone()).to_string())))
+        .collect();
+    Ok(vario_client {
+        client,
+        closed: AtomicBool::new(false),
+        view: ArcSwapOption::empty(),
+        no_config: Arc::new(no_config),
+    })
+}
+
+/// Starts a client from options JSON: one of `config_url`, `config_path`, `bootstrap`; plus
+/// `sdk_key`, `ingest_url`, `sink_path`, `id_hash_key`, `default_params`, `poll_interval_ms`,
+/// `request_timeout_ms`, `queue_capacity`, `batch_size`, `batch_interval_ms`, `dedup_window_ms`,
+/// … (the keys of the Rust `Options`; unknown keys are errors). Never blocks on the network. Free
+/// the handle with `vario_client_free`.
+///
+/// # Safety
+/// `options_json` is NUL-terminated; `out` is writable. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_new(options_json: *const c_char, out: *mut *mut vario_client) -> vario_status {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        unsafe { clear_out(out, "out")? };
+        let text = unsafe { arg(options_json, "options_json")? };
+        let opts_err = |e: vario::BuildError| match e {
+            vario::BuildError::Thread(e) => Error::new(ErrorCode::Internal, e.to_string()),
+            other => Error::new(ErrorCode::InvalidOptions, other.to_string()),
+        };
+        let mut opts = Options::from_json(text).map_err(opts_err)?;
+        if opts.sdk_name == Options::default().sdk_name {
+            opts.sdk_name = "vario-c".into();
+        }
+        let client = ClientBuilder::new().options(opts).build().map_err(opts_err)?;
+        // SAFETY: checked writable; freed by `vario_client_free`.
+        unsafe { *out = Box::into_raw(Box::new(wrap_client(client)?)) };
+        Ok(())
+    })
+}
+
+/// Closes the client (up to 2 s to deliver queued events) if it is still open, and frees it. NULL
+/// is ignored. Client decisions not released yet stay valid until `vario_decision_release`.
+///
+/// # Safety
+/// `client` is NULL or a handle not freed before, no longer used by any other thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_free(client: *mut vario_client) {
+    if client.is_null() {
+        return;
+    }
+    // Dropping closes the client, which joins threads: keep a panic there inside the library.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: came from `Box::into_raw` and is freed once.
+        drop(unsafe { Box::from_raw(client) });
+    }));
+}
+
+/// Waits up to `timeout_ms` for the first snapshot. `VARIO_ERR_TIMEOUT` (with the last config
+/// error as the message) if none arrived; decisions meanwhile return `NO_CONFIG` with the
+/// default params.
+///
+/// # Safety
+/// `client` is a live handle. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_wait_for_init(client: *const vario_client, timeout_ms: u32) -> vario_status {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { open_client(client)? };
+        c.client.wait_for_init(ms(timeout_ms)).map_err(|e| Error::new(ErrorCode::Timeout, e.to_string()))
+    })
+}
+
+impl vario_client {
+    /// The C view of `snap`, built once per snapshot the client swaps in.
+    fn view_of(&self, snap: &Arc<Snapshot>) -> Arc<vario_snapshot> {
+        if let Some(v) = &*self.view.load() {
+            if Arc::ptr_eq(&v.snap, snap) {
+                return v.clone();
+            }
+        }
+        let v = Arc::new(vario_snapshot::new(snap.clone()));
+        self.view.store(Some(v.clone()));
+        v
+    }
+}
+
+/// The JSON-free decide on the client's current snapshot; an `ASSIGNED` decision's exposure is
+/// queued (never blocking). Call `vario_decision_release(out)` when done with the strings.
+///
+/// # Safety
+/// `client` is a live handle; `request` as for `vario_snapshot_decide`; `out` is writable.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_decide(
+    client: *const vario_client,
+    request: *const vario_request,
+    out: *mut vario_decision,
+) -> vario_status {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let o = unsafe { clear_decision(out)? };
+        let c = unsafe { open_client(client)? };
+        let req = unsafe { c_request(request)? };
+        c.client.decide_in(&req, Expose::Now, |snap, d, _| match snap {
+            Some(snap) => {
+                let view = c.view_of(snap);
+                view.fill(d, c"{}", o);
+                o.holder = Arc::into_raw(view);
+            }
+            None => {
+                o.reason = vario_reason::VARIO_REASON_NO_CONFIG;
+                o.params_json = c.no_config.defaults_json.get(req.placement).map_or(c"{}".as_ptr(), |d| d.as_ptr());
+                o.holder = Arc::into_raw(c.no_config.clone());
+            }
+        });
+        Ok(())
+    })
+}
+
+/// Releases the snapshot reference a client decision holds and clears its strings. Safe to call
+/// on snapshot decisions (a no-op) and twice.
+///
+/// # Safety
+/// `decision` is NULL or a `vario_decision` filled by Vario, whose strings are read no more. Any
+/// thread may release a decision, but not one that another thread is using or releasing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_decision_release(decision: *mut vario_decision) {
+    // SAFETY: per the contract.
+    let Some(d) = (unsafe { decision.as_mut() }) else { return };
+    if !d.holder.is_null() {
+        // SAFETY: `holder` came from `Arc::into_raw` in `vario_client_decide`; it is cleared below
+        // so a second release is a no-op.
+        drop(unsafe { Arc::from_raw(d.holder) });
+    }
+    d.holder = ptr::null();
+    d.experiment_key = ptr::null();
+    d.variant = ptr::null();
+    d.params_json = c"{}".as_ptr();
+}
+
+/// Decides a request given as JSON (as `vario_snapshot_decide_json`, at the current time) and
+/// writes the decision JSON to `*out`. With `expose_later` non-zero nothing is logged now and the
+/// JSON carries an `exposure_token` for `vario_client_expose` (when the decision has an exposure).
+/// Free `*out` with `vario_string_free`.
+///
+/// # Safety
+/// `client` is a live handle; `request_json` is NUL-terminated; `out` is writable. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_decide_json(
+    client: *const vario_client,
+    request_json: *const c_char,
+    expose_later: bool,
+    out: *mut *mut c_char,
+) -> vario_status {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        unsafe { clear_out(out, "out")? };
+        let c = unsafe { open_client(client)? };
+        let req = OwnedRequest::from_json(unsafe { arg(request_json, "request_json")? }, true).map_err(Error::coded)?;
+        let json = c.client.decide_json(&req.as_request(), if expose_later { Expose::Later } else { Expose::Now });
+        // SAFETY: checked writable.
+        unsafe { put_string(out, json) }
+    })
+}
+
+/// Logs the exposure carried by a token from `vario_client_decide_json(…, expose_later=1, …)`.
+/// `VARIO_ERR_INVALID_TOKEN` for a forged, malformed or foreign token; `VARIO_ERR_QUEUE_FULL` when
+/// the queue was full (the event is dropped and counted).
+///
+/// # Safety
+/// `client` is a live handle; `token` is NUL-terminated. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_expose(client: *const vario_client, token: *const c_char) -> vario_status {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let c = unsafe { open_client(client)? };
+        let t = unsafe { arg(token, "token")? };
+        match c.client.expose(t) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(queue_full(c)),
+            Err(e) => Err(Error::coded(e)),
+        }
+    })
+}
+
+fn queue_full(c: &vario_client) -> Error {
+    let msg = if c.client.is_forked_copy() {
+        "this client belongs to the parent process: call vario_client_after_fork in the child"
+    } else {
+        "the event queue is full: the event was dropped (counted in stats)"
+    };
+    Error::new(ErrorCode::QueueFull, msg)
+}
+
+/// Evaluates flag `flag_key` on the client's current snapshot for a request given as JSON; writes
+/// the flag result JSON to `*out` (`FLAG_NOT_FOUND` before the first snapshot). Free `*out` with
+/// `vario_string_free`.
+///
+/// # Safety
+/// `client` is a live handle; strings are NUL-terminated; `out` is writable. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_flag_json(
+    client: *const vario_client,
+    flag_key: *const c_char,
+    request_json: *const c_char,
+    out: *mut *mut c_char,
+) -> vario_status {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        unsafe { clear_out(out, "out")? };
+        let c = unsafe { open_client(client)? };
+        let key = unsafe { arg(flag_key, "flag_key")? };
+        let req =
+            OwnedRequest::from_json(unsafe { arg(request_json, "request_json")? }, false).map_err(Error::coded)?;
+        let json = c.client.flag_with(key, &req.as_request(), |f| f.to_json());
+        // SAFETY: checked writable.
+        unsafe { put_string(out, json) }
+    })
+}
+
+/// Queues an outcome given as JSON: `event_type` (required), `user_id`, `session_id`, `item_id`,
+/// `value`, `currency`, `placement`, `properties`. The unit's recent assignments are attached.
+/// `VARIO_ERR_QUEUE_FULL` when it was dropped (counted).
+///
+/// # Safety
+/// `client` is a live handle; `outcome_json` is NUL-terminated. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_track_json(
+    client: *const vario_client,
+    outcome_json: *const c_char,
+) -> vario_status {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let c = unsafe { open_client(client)? };
+        let text = unsafe { arg(outcome_json, "outcome_json")? };
+        let v: Value = serde_json::from_str(text).map_err(|e| invalid_request(format!("outcome is not JSON: {e}")))?;
+        let outcome = Outcome::from_value(&v).map_err(Error::coded)?;
+        if c.client.track(outcome) { Ok(()) } else { Err(queue_full(c)) }
+    })
+}
+
+/// Offers a snapshot pushed by the caller: swapped in when valid and newer, otherwise
+/// `VARIO_ERR_INVALID_SNAPSHOT` and the snapshot in use stays.
+///
+/// # Safety
+/// `client` is a live handle; `json` is NUL-terminated. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_update_snapshot(
+    client: *const vario_client,
+    json: *const c_char,
+) -> vario_status {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let c = unsafe { open_client(client)? };
+        let text = unsafe { arg(json, "json")? };
+        c.client.update_snapshot(text).map(|_| ()).map_err(update_error)
+    })
+}
+
+/// The error of a refused `Client::update_snapshot`: the one place its error becomes a C error.
+///
+/// Today the runtime reports a `(ConfigErrorKind, message)` pair, so only `VERSION_REGRESSION` is
+/// told apart and every other refusal is `INVALID_SNAPSHOT` (a `NOT_JSON` or `SCHEMA_VERSION`
+/// document included). Once `update_snapshot` returns an error implementing `vario_core::Coded`,
+/// the call in `vario_client_update_snapshot` becomes `.map_err(Error::coded)`, this function
+/// goes, and those codes reach C.
+fn update_error((kind, msg): (vario::ConfigErrorKind, String)) -> Error {
+    let code = match kind {
+        vario::ConfigErrorKind::VersionRegression => ErrorCode::VersionRegression,
+        _ => ErrorCode::InvalidSnapshot,
+    };
+    Error::new(code, msg)
+}
+
+/// Delivers everything queued so far, waiting up to `timeout_ms` (`VARIO_ERR_TIMEOUT` otherwise;
+/// the events stay queued).
+///
+/// # Safety
+/// `client` is a live handle. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_flush(client: *const vario_client, timeout_ms: u32) -> vario_status {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { open_client(client)? };
+        c.client.flush(ms(timeout_ms)).map_err(|e| Error::new(ErrorCode::Timeout, e.to_string()))
+    })
+}
+
+/// Stops polling, delivers what is queued (up to `timeout_ms`; what is left is dropped and
+/// counted, and the result is `VARIO_ERR_TIMEOUT`) and stops the background threads. Every later
+/// call on the handle but `vario_client_stats_json` and `vario_client_free` returns
+/// `VARIO_ERR_CLOSED`, including a second close.
+///
+/// # Safety
+/// `client` is a live handle. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_close(client: *const vario_client, timeout_ms: u32) -> vario_status {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { client.as_ref() }.ok_or_else(|| null("client"))?;
+        if c.closed.swap(true, Ordering::AcqRel) {
+            return Err(Error::new(ErrorCode::Closed, "the client is already closed"));
+        }
+        c.client.close(ms(timeout_ms)).map_err(|e| Error::new(ErrorCode::Timeout, e.to_string()))
+    })
+}
+
+/// Every counter and the config status as JSON (works after close). Free `*out` with
+/// `vario_string_free`.
+///
+/// # Safety
+/// `client` is a live handle; `out` is writable. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_stats_json(client: *const vario_client, out: *mut *mut c_char) -> vario_status {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        unsafe { clear_out(out, "out")? };
+        let c = unsafe { client.as_ref() }.ok_or_else(|| null("client"))?;
+        let json = serde_json::to_string(&c.client.stats()).unwrap_or_else(|_| "{}".into());
+        // SAFETY: checked writable.
+        unsafe { put_string(out, json) }
+    })
+}
+
+/// In a child process after `fork()`: a new client with the same options, fresh background threads
+/// and connections, serving the parent's current snapshot. Events of the old handle in the child
+/// are dropped and counted (the parent delivers what was queued before the fork); free the old
+/// handle with `vario_client_free` (it returns at once in the child). Free the new handle `*out`
+/// with `vario_client_free` too.
+///
+/// # Safety
+/// `client` is a live handle; `out` is writable. Thread-safe, but every call starts another
+/// client: call it once per child.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_after_fork(
+    client: *const vario_client,
+    out: *mut *mut vario_client,
+) -> vario_status {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        unsafe { clear_out(out, "out")? };
+        let c = unsafe { client.as_ref() }.ok_or_else(|| null("client"))?;
+        let new = c.client.after_fork().map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+        // SAFETY: checked writable; freed by `vario_client_free`.
+        unsafe { *out = Box::into_raw(Box::new(wrap_client(new)?)) };
+        Ok(())
+    })
+}
