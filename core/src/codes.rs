@@ -4,7 +4,7 @@
 //! SCREAMING_SNAKE or snake_case string every surface shows), its number ([`code`](Reason::code),
 //! the value of the matching C enum) and the list of every member in declared order (`ALL`). The
 //! C header, the Python stubs and the TypeScript unions are checked against these tables by the
-//! workspace's `codes` test (`tools/tests/codes.rs`), and the bindings build their name tables
+//! surfaces' code tests (`ffi/tests/codes.rs` for the C header and enums, the Python and Node suites for the `.pyi` and TypeScript unions), and the bindings build their name tables
 //! from `ALL`, so a new member added here fails that test until every surface shows it.
 //!
 //! Serde reads and writes the same names as `as_str`, so JSON can never disagree with a binding.
