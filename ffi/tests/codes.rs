@@ -13,6 +13,7 @@
 //!
 //! So a member added to a core table fails here until the C enum and the regenerated header show
 //! it. The conversions and names the library uses at run time are checked against the same tables.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use std::collections::BTreeSet;
 use std::ffi::{CStr, CString, c_char};
