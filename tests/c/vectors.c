@@ -4,7 +4,7 @@
  * The checks mirror the Rust reference runner, core/contract/vectors.rs: for every case, every field
  * of `expect` is compared by JSON value equality (numbers by value, so 1 == 1.0) against the JSON
  * the C API returns. Ops: bucket, decide (with `exposure`, `trace_reasons`, `hash`), flag, load,
- * request_error, pseudonymize.
+ * request_error, pseudonymize, error.
  *
  * In addition, each `decide` case whose request the JSON-free path can express (no `forced`;
  * context values all strings, numbers or bools) is decided again with vario_snapshot_decide, and
@@ -698,8 +698,98 @@ static vario_snapshot *load_snapshot(const char *id, const char *text) {
     return s;
 }
 
-static const char *const OPS[] = {"bucket", "decide", "flag", "load", "request_error", "pseudonymize", NULL};
-static int g_op_counts[6];
+/* `error` cases (contract/vectors/errors.json): each input refused with its stable code. Client
+ * calls use a client bootstrapped with the file's snapshot, writing events to a scratch file. */
+static vario_status error_client(const case_ctx *k, const cJSON *extra, const char *sink, vario_client **out) {
+    cJSON *opts = cJSON_CreateObject();
+    char *snap = cJSON_PrintUnformatted(k->raw_snapshot);
+    cJSON_AddStringToObject(opts, "bootstrap", snap ? snap : "");
+    cJSON_AddStringToObject(opts, "sink_path", sink);
+    free(snap);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, extra) {
+        cJSON_DeleteItemFromObjectCaseSensitive(opts, item->string);
+        cJSON_AddItemToObject(opts, item->string, cJSON_Duplicate(item, 1));
+    }
+    char *text = cJSON_PrintUnformatted(opts);
+    cJSON_Delete(opts);
+    *out = NULL;
+    vario_status st = vario_client_new(text, out);
+    free(text);
+    return st;
+}
+
+static void run_error(const case_ctx *k, const cJSON *c, const char *case_raw) {
+    const char *call = json_str(c, "call"), *want = json_str(k->expect, "code");
+    char sink[64];
+    snprintf(sink, sizeof sink, "/tmp/vario-c-error-vectors-%ld.jsonl", (long)getpid());
+    vario_status st = VARIO_OK;
+    char *out = NULL;
+    if (!call || !want) {
+        add_error("%s: an error case needs `call` and `expect.code`", k->id);
+        return;
+    }
+    if (strcmp(call, "snapshot") == 0) {
+        vario_snapshot *s = NULL;
+        st = vario_snapshot_from_json(json_str(c, "snapshot_text"), &s);
+        vario_snapshot_free(s);
+    } else if (strcmp(call, "request") == 0) {
+        char *req = raw_member(k->id, case_raw, "request", cJSON_GetObjectItemCaseSensitive(c, "request"));
+        if (!req) return;
+        st = vario_snapshot_decide_json(k->snap, req, 0, &out);
+        free(req);
+    } else if (strcmp(call, "options") == 0) {
+        vario_client *cl = NULL;
+        st = error_client(k, cJSON_GetObjectItemCaseSensitive(c, "options"), sink, &cl);
+        if (cl) {
+            vario_client_close(cl, 1000);
+            vario_client_free(cl);
+        }
+    } else {
+        cJSON *extra = cJSON_CreateObject();
+        const char *key = json_str(c, "id_hash_key");
+        if (key) cJSON_AddStringToObject(extra, "id_hash_key", key);
+        vario_client *cl = NULL;
+        error_client(k, extra, sink, &cl);
+        cJSON_Delete(extra);
+        if (!cl) {
+            add_error("%s: cannot build the client: %s", k->id, last_error_text());
+            return;
+        }
+        if (strcmp(call, "token") == 0) {
+            st = vario_client_expose(cl, json_str(c, "token"));
+        } else if (strcmp(call, "update") == 0) {
+            st = vario_client_update_snapshot(cl, json_str(c, "snapshot_text"));
+        } else if (strcmp(call, "after_close") == 0) {
+            const char *method = json_str(c, "method");
+            vario_client_close(cl, 1000);
+            if (!method) method = "?";
+            if (strcmp(method, "decide") == 0)
+                st = vario_client_decide_json(cl, "{\"user_id\":\"u-1\",\"context\":{\"placement\":\"pdp_ymal\"}}", 0, &out);
+            else if (strcmp(method, "track") == 0)
+                st = vario_client_track_json(cl, "{\"event_type\":\"click\",\"user_id\":\"u-1\"}");
+            else if (strcmp(method, "flush") == 0)
+                st = vario_client_flush(cl, 1000);
+            else
+                add_error("%s: unknown method %s", k->id, method);
+        } else {
+            add_error("%s: unknown call %s", k->id, call);
+        }
+        vario_client_close(cl, 1000);
+        vario_client_free(cl);
+    }
+    unlink(sink);
+    if (out) vario_string_free(out);
+    if (st == VARIO_OK) {
+        add_error("%s: expected %s, the call succeeded", k->id, want);
+        return;
+    }
+    const char *code = vario_last_error_code();
+    if (!code || strcmp(code, want) != 0) add_error("%s: expected %s, got %s", k->id, want, last_code_text());
+}
+
+static const char *const OPS[] = {"bucket", "decide", "flag", "load", "request_error", "pseudonymize", "error", NULL};
+static int g_op_counts[7];
 
 static int ends_with_json(const struct dirent *e) {
     size_t n = strlen(e->d_name);
@@ -805,6 +895,7 @@ int main(int argc, char **argv) {
                 run_request_error(&k, c, case_raw);
                 break;
             case 5: run_pseudonymize(&k, c); break;
+            case 6: run_error(&k, c, case_raw); break;
             default: add_error("%s: unknown op %s", id, op);
             }
             vario_snapshot_free(own);
