@@ -2545,7 +2545,7 @@ def file_errors():
     for method in ("decide", "track", "flush"):
         add("after-close-" + method, "%s on a closed client" % method, "after_close", "CLOSED", method=method)
     for cid, why, opts in [
-        ("options-unknown", "an unknown option (a typo must not fall back to a default)", {"poll_interval": 5}),
+        ("options-unknown", "an unknown option (a typo must not fall back to a default)", {"batch_sise": 5}),
         ("options-type", "a count given as a string", {"batch_size": "ten"}),
         ("options-negative", "a negative count", {"queue_capacity": -1}),
         ("options-zero", "a zero batch size", {"batch_size": 0}),

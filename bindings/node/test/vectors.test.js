@@ -47,7 +47,48 @@ function keySalt(raw, key) {
   return e ? [key, e.salt || key] : null
 }
 
-function runCase(c, fileSnap, errors) {
+const camel = (k) => k.replace(/_([a-z])/g, (_, ch) => ch.toUpperCase())
+const ERROR_SINK = path.join(require('node:os').tmpdir(), `vario-node-error-vectors-${process.pid}.jsonl`)
+
+// `error` cases (errors.json): the input is refused with a VarioError carrying the code. Options
+// are given in the JSON (snake_case) names of the vectors and passed in this surface's camelCase.
+async function runError(c, fileSnap, errors) {
+  const want = c.expect.code
+  const client = (extra) => {
+    const opts = { bootstrap: JSON.stringify(fileSnap[0]), sinkPath: ERROR_SINK }
+    for (const [k, v] of Object.entries(extra || {})) opts[camel(k)] = v
+    return new vario.Client(opts)
+  }
+  try {
+    switch (c.call) {
+      case 'snapshot': vario.Snapshot.fromJson(c.snapshot_text); break
+      case 'request': fileSnap[1].decide(c.request, 0); break
+      case 'options': await client(c.options).close(1000); break
+      default: {
+        const cl = client(c.id_hash_key !== undefined ? { id_hash_key: c.id_hash_key } : {})
+        try {
+          if (c.call === 'token') cl.expose(c.token)
+          else if (c.call === 'update') cl.updateSnapshot(c.snapshot_text)
+          else if (c.call === 'after_close') {
+            await cl.close(1000)
+            if (c.method === 'decide') cl.decide({ user_id: 'u-1', context: { placement: 'pdp_ymal' } })
+            else if (c.method === 'track') cl.track({ eventType: 'click', userId: 'u-1' })
+            else if (c.method === 'flush') await cl.flush(1000)
+            else throw new Error(`unknown method ${c.method}`)
+          } else throw new Error(`unknown call ${c.call}`)
+        } finally {
+          await cl.close(1000).catch(() => undefined)
+        }
+      }
+    }
+    errors.push(`${c.id}: expected ${want}, the call succeeded`)
+  } catch (e) {
+    if (!(e instanceof vario.VarioError)) errors.push(`${c.id}: expected VarioError ${want}, got ${e && e.name}: ${e && e.message}`)
+    else if (e.code !== want) errors.push(`${c.id}: expected ${want}, got ${e.code}: ${e.message}`)
+  }
+}
+
+function runCase(c, fileSnap, errors, pending) {
   const id = c.id
   const expect = c.expect || {}
   let snap = fileSnap
@@ -124,6 +165,9 @@ function runCase(c, fileSnap, errors) {
       }
       break
     }
+    case 'error':
+      pending.push([c, snap])
+      break
     case 'pseudonymize':
       compare(id, 'pseudonymize', expect, { value: vario.pseudonymize(c.unit_id, c.key) }, errors)
       break
@@ -132,10 +176,11 @@ function runCase(c, fileSnap, errors) {
   }
 }
 
-test('shared vectors', () => {
+test('shared vectors', async () => {
   const files = fs.readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort()
   const errors = []
   const seen = new Set()
+  const pending = []
   let total = 0
   for (const f of files) {
     const doc = JSON.parse(fs.readFileSync(path.join(VECTORS, f), 'utf8'))
@@ -147,13 +192,15 @@ test('shared vectors', () => {
       seen.add(c.id)
       total++
       try {
-        runCase(c, fileSnap, errors)
+        runCase(c, fileSnap, errors, pending)
       } catch (e) {
         errors.push(`${c.id}: threw ${e.code || ''} ${e.message}`)
       }
     }
   }
-  console.log(`${total} vector cases in ${files.length} files`)
+  for (const [c, snap] of pending) await runError(c, snap, errors)
+  fs.rmSync(ERROR_SINK, { force: true })
+  console.log(`${total} vector cases in ${files.length} files (${pending.length} error cases)`)
   assert.ok(total >= 600, `only ${total} cases`)
   assert.deepStrictEqual(errors.slice(0, 40), [], `${errors.length} of ${total} cases failed`)
 })

@@ -7,12 +7,18 @@ Every case is checked against the independent generator's expectations, and ever
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import vario
 
 from conftest import VECTORS
+
+# Where the clients of `error` cases write their (few) events; removed after the run.
+ERROR_SINK = Path(tempfile.gettempdir()) / f"vario-py-error-vectors-{os.getpid()}.jsonl"
 
 
 def json_eq(a: Any, b: Any) -> bool:
@@ -141,10 +147,54 @@ def run_case(case: dict, file_snap: tuple[dict, vario.Snapshot] | None, errors: 
         except vario.InvalidRequestError:
             if expect.get("error") != "INVALID_REQUEST":
                 errors.append(f"{cid}: unexpected expectation {expect}")
+    elif op == "error":
+        run_error(case, snap, errors, str(ERROR_SINK))
     elif op == "pseudonymize":
         compare(cid, "pseudonymize", expect, {"value": vario.pseudonymize(case["unit_id"], case["key"])}, errors)
     else:
         errors.append(f"{cid}: unknown op {op}")
+
+
+def run_error(case: dict, file_snap: tuple[dict, vario.Snapshot] | None, errors: list[str], tmp: str) -> None:
+    """`error` cases (errors.json): the input is refused with a VarioError carrying the code."""
+    cid, call, want = case["id"], case["call"], case["expect"]["code"]
+    assert file_snap is not None, cid
+
+    def client(**extra: object) -> vario.Client:
+        opts: dict = {"bootstrap": json.dumps(file_snap[0]), "sink_path": tmp}
+        opts.update(extra)
+        return vario.Client(**opts)
+
+    try:
+        if call == "snapshot":
+            vario.Snapshot.from_json(case["snapshot_text"])
+        elif call == "request":
+            file_snap[1].decide(case["request"], now=0)
+        elif call == "options":
+            client(**case["options"]).close()
+        else:
+            extra = {"id_hash_key": case["id_hash_key"]} if "id_hash_key" in case else {}
+            with client(**extra) as c:
+                if call == "token":
+                    c.expose(case["token"])
+                elif call == "update":
+                    c.update_snapshot(case["snapshot_text"])
+                elif call == "after_close":
+                    c.close()
+                    {
+                        "decide": lambda: c.decide({"user_id": "u-1", "context": {"placement": "pdp_ymal"}}),
+                        "track": lambda: c.track("click", user_id="u-1"),
+                        "flush": lambda: c.flush(),
+                    }[case["method"]]()
+                else:
+                    errors.append(f"{cid}: unknown call {call}")
+                    return
+        errors.append(f"{cid}: expected {want}, the call succeeded")
+    except vario.VarioError as e:
+        if getattr(e, "code", None) != want:
+            errors.append(f"{cid}: expected {want}, got {type(e).__name__} code={getattr(e, 'code', None)!r}: {e}")
+    except Exception as e:  # noqa: BLE001 - anything but a VarioError is a surface bug
+        errors.append(f"{cid}: expected VarioError {want}, got {type(e).__name__}: {e}")
 
 
 def test_shared_vectors() -> None:
@@ -164,6 +214,7 @@ def test_shared_vectors() -> None:
             seen.add(case["id"])
             total += 1
             run_case(case, file_snap, errors)
+    ERROR_SINK.unlink(missing_ok=True)
     print(f"{total} vector cases in {len(files)} files")
     assert total >= 600, total
     assert not errors, f"{len(errors)} of {total} cases failed:\n" + "\n".join(errors[:50])
