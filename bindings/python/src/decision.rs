@@ -4,9 +4,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use vario_core::{Decision as CoreDecision, FlagDecision as CoreFlag, Reason, UnitType};
+use vario_core::{Decision as CoreDecision, FlagDecision as CoreFlag, FlagReason, Reason, UnitType};
 
-use crate::codes::{REASONS, names, reason_code, unit_name};
+use crate::codes::{flag_reason_name, reason_name, unit_name};
 use crate::convert::{frozen_map, map_to_dict, to_py};
 use crate::errors::safe;
 use crate::request::ReqParts;
@@ -23,7 +23,7 @@ pub(crate) struct Decision {
     experiment: Option<u32>,
     variant_index: Option<u32>,
     params_id: Option<u32>,
-    reason_code: u8,
+    reason: Reason,
     unit: Option<UnitType>,
     #[pyo3(get)]
     bucket: Option<u32>,
@@ -66,7 +66,7 @@ impl Decision {
                 for e in t {
                     let item = PyDict::new(py);
                     item.set_item("experiment_key", e.experiment_key)?;
-                    item.set_item("reason", names(py).reasons[reason_code(e.reason) as usize].clone_ref(py))?;
+                    item.set_item("reason", reason_name(py, e.reason))?;
                     item.set_item("bucket", e.bucket)?;
                     item.set_item("layer_bucket", e.layer_bucket)?;
                     list.append(item)?;
@@ -82,7 +82,7 @@ impl Decision {
             experiment: d.experiment_index().filter(|_| has_view).map(|i| i as u32),
             variant_index: d.variant_index().map(|i| i as u32),
             params_id: d.params_id().filter(|_| has_view),
-            reason_code: reason_code(d.reason()),
+            reason: d.reason(),
             unit: d.unit_type(),
             bucket: d.bucket(),
             allocation_share: d.allocation_share(),
@@ -142,7 +142,7 @@ impl Decision {
     /// Why (SPEC reason name).
     #[getter]
     fn reason(&self, py: Python<'_>) -> Py<PyString> {
-        names(py).reasons[self.reason_code as usize].clone_ref(py)
+        reason_name(py, self.reason)
     }
 
     /// `"user"`, `"session"` or None.
@@ -163,7 +163,7 @@ impl Decision {
     /// True when the unit was randomised into a variant (reason `ASSIGNED`).
     #[getter]
     fn enrolled(&self) -> bool {
-        REASONS[self.reason_code as usize].0 == Reason::Assigned
+        self.reason == Reason::Assigned
     }
 
     /// The decision as a plain dict with SPEC field names, in SPEC order (JSON-serialisable).
@@ -209,7 +209,7 @@ impl Decision {
             self.placement.bind(py).to_str()?,
             s(self.experiment_key(py)?)?,
             s(self.variant(py)?)?,
-            REASONS[self.reason_code as usize].1,
+            self.reason.as_str(),
             self.bucket
         ))
     }
@@ -224,12 +224,10 @@ pub(crate) struct FlagDecision {
     variant: Option<String>,
     #[pyo3(get)]
     value: Py<PyAny>,
-    #[pyo3(get)]
-    reason: String,
+    reason: FlagReason,
     #[pyo3(get)]
     rule_index: Option<usize>,
-    #[pyo3(get)]
-    unit_type: Option<String>,
+    unit_type: Option<UnitType>,
     #[pyo3(get)]
     bucket: Option<u32>,
     #[pyo3(get)]
@@ -242,7 +240,6 @@ pub(crate) struct FlagDecision {
 impl FlagDecision {
     pub(crate) fn from_core(py: Python<'_>, f: &CoreFlag<'_>) -> PyResult<FlagDecision> {
         let json = f.to_json();
-        let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
         Ok(FlagDecision {
             flag: f.flag().to_owned(),
             variant: f.variant().map(str::to_owned),
@@ -250,9 +247,9 @@ impl FlagDecision {
                 Some(v) => to_py(py, v)?.unbind(),
                 None => py.None(),
             },
-            reason: v["reason"].as_str().unwrap_or_default().to_owned(),
+            reason: f.reason(),
             rule_index: f.rule_index(),
-            unit_type: f.unit_type().map(|u| u.as_str().to_owned()),
+            unit_type: f.unit_type(),
             bucket: f.bucket(),
             shadow_variant: f.shadow_variant().map(str::to_owned),
             config_version: f.config_version(),
@@ -263,6 +260,18 @@ impl FlagDecision {
 
 #[pymethods]
 impl FlagDecision {
+    /// Why (SPEC flag reason name).
+    #[getter]
+    fn reason(&self, py: Python<'_>) -> Py<PyString> {
+        flag_reason_name(py, self.reason)
+    }
+
+    /// `"user"`, `"session"` or None.
+    #[getter]
+    fn unit_type(&self, py: Python<'_>) -> Option<Py<PyString>> {
+        self.unit_type.map(|u| unit_name(py, u))
+    }
+
     /// The flag result as a plain dict with SPEC field names.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let v: Value = serde_json::from_str(&self.json).unwrap_or(Value::Null);
@@ -270,6 +279,6 @@ impl FlagDecision {
     }
 
     fn __repr__(&self) -> String {
-        format!("FlagDecision(flag='{}', variant={:?}, reason='{}')", self.flag, self.variant, self.reason)
+        format!("FlagDecision(flag='{}', variant={:?}, reason='{}')", self.flag, self.variant, self.reason.as_str())
     }
 }

@@ -27,6 +27,7 @@ mod view;
 use pyo3::prelude::*;
 
 use crate::client::Client;
+use crate::codes::{_code_tables, add_aliases};
 use crate::decision::{Decision, FlagDecision};
 use crate::errors::{
     _debug_panic, ClosedError, InternalError, InvalidRequestError, OptionsError, SnapshotError, TimeoutError,
@@ -48,6 +49,8 @@ fn _vario(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(digest, m)?)?;
     m.add_function(wrap_pyfunction!(pseudonymize, m)?)?;
     m.add_function(wrap_pyfunction!(_debug_panic, m)?)?;
+    m.add_function(wrap_pyfunction!(_code_tables, m)?)?;
+    add_aliases(m)?;
     m.add_class::<Snapshot>()?;
     m.add_class::<Decision>()?;
     m.add_class::<FlagDecision>()?;

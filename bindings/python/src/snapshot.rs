@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use vario_core::{Reason, Request};
 
-use crate::codes::{REASONS, reason_code};
+use crate::codes::reason_names;
 use crate::convert::to_py;
 use crate::decision::{Decision, FlagDecision};
 use crate::errors::{SnapshotError, coded, invalid, safe, snapshot_error};
@@ -257,7 +257,7 @@ impl Snapshot {
                     ec.push(d.experiment_index.map_or(-1, |e| e as i32));
                     bk.push(d.bucket.map_or(-1, |b| b as i32));
                     en.push(d.reason == Reason::Assigned);
-                    rc.push(reason_code(d.reason));
+                    rc.push(d.reason.code() as u8);
                 }
                 (vc, ec, bk, en, rc)
             });
@@ -270,7 +270,7 @@ impl Snapshot {
                 variant_keys: PyList::new(py, variant_keys)?.unbind(),
                 variant_experiments: PyList::new(py, variant_experiments)?.unbind(),
                 experiment_keys: PyList::new(py, experiment_keys)?.unbind(),
-                reason_names: PyList::new(py, REASONS.iter().map(|(_, n)| *n))?.unbind(),
+                reason_names: reason_names(py)?.unbind(),
                 len: n,
             })
         })

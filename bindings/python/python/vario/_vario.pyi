@@ -3,7 +3,7 @@
 from datetime import datetime
 from os import PathLike
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union, final
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union, final
 
 from typing_extensions import disjoint_base
 
@@ -16,6 +16,11 @@ __all__ = [
     "digest",
     "pseudonymize",
     "_debug_panic",
+    "_code_tables",
+    "Reason",
+    "FlagReason",
+    "UnitType",
+    "ErrorCode",
     "Snapshot",
     "Decision",
     "FlagDecision",
@@ -32,6 +37,66 @@ __all__ = [
 ]
 
 __version__: str
+
+# The names of the core's code tables (`vario_core::codes`). At run time each alias is the
+# equivalent `Union` of one-member `Literal`s, built from the same tables.
+# BEGIN GENERATED: vario codes (do not edit; VARIO_BLESS=1 regenerates)
+Reason = Literal[
+    "NO_CONFIG",
+    "UNKNOWN_PLACEMENT",
+    "OPTED_OUT",
+    "FORCED",
+    "SHIPPED",
+    "OVERRIDE",
+    "ASSIGNED",
+    "NO_EXPERIMENT",
+    "NOT_RUNNING",
+    "NOT_STARTED",
+    "ENDED",
+    "MISSING_UNIT",
+    "HOLDOUT",
+    "TARGETING_MISS",
+    "LAYER_MISS",
+    "TRAFFIC_MISS",
+    "CONFIG_ERROR",
+]
+FlagReason = Literal[
+    "FLAG_NOT_FOUND",
+    "CONFIG_ERROR",
+    "KILL_SWITCH",
+    "DISABLED",
+    "OVERRIDE",
+    "TARGET_MATCH",
+    "GRADUAL",
+    "CANARY",
+    "DEFAULT",
+]
+UnitType = Literal[
+    "user",
+    "session",
+]
+ErrorCode = Literal[
+    "NULL_ARGUMENT",
+    "INVALID_UTF8",
+    "INVALID_REQUEST",
+    "NOT_JSON",
+    "SCHEMA_VERSION",
+    "INVALID_SNAPSHOT",
+    "VERSION_REGRESSION",
+    "INVALID_OPTIONS",
+    "TIMEOUT",
+    "CLOSED",
+    "TOKEN_MALFORMED",
+    "TOKEN_VERSION",
+    "TOKEN_PAYLOAD",
+    "TOKEN_UNSIGNED",
+    "TOKEN_SIGNATURE",
+    "TOKEN_KEY_UNAVAILABLE",
+    "QUEUE_FULL",
+    "INTERNAL",
+    "PANIC",
+]
+# END GENERATED
 
 _Now = Union[int, str, datetime, None]
 _Ids = Union[Sequence[Optional[str]], npt.NDArray[Any], Iterable[Optional[str]]]
@@ -51,6 +116,7 @@ def bucket(unit_id: str, key: str, salt: str, seed: int = 0) -> int: ...
 def digest(unit_id: str, key: str, salt: str, seed: int = 0) -> int: ...
 def pseudonymize(unit_id: str, key: Optional[str] = None) -> str: ...
 def _debug_panic() -> None: ...
+def _code_tables() -> dict[str, list[str]]: ...
 
 @final
 class Decision:
@@ -65,9 +131,9 @@ class Decision:
     @property
     def params(self) -> MappingProxyType[str, Any]: ...
     @property
-    def reason(self) -> str: ...
+    def reason(self) -> Reason: ...
     @property
-    def unit_type(self) -> Optional[str]: ...
+    def unit_type(self) -> Optional[UnitType]: ...
     @property
     def bucket(self) -> Optional[int]: ...
     @property
@@ -95,11 +161,11 @@ class FlagDecision:
     @property
     def value(self) -> Any: ...
     @property
-    def reason(self) -> str: ...
+    def reason(self) -> FlagReason: ...
     @property
     def rule_index(self) -> Optional[int]: ...
     @property
-    def unit_type(self) -> Optional[str]: ...
+    def unit_type(self) -> Optional[UnitType]: ...
     @property
     def bucket(self) -> Optional[int]: ...
     @property
@@ -127,7 +193,7 @@ class DecisionBatch:
     @property
     def experiment_keys(self) -> list[str]: ...
     @property
-    def reason_names(self) -> list[str]: ...
+    def reason_names(self) -> list[Reason]: ...
     def __len__(self) -> int: ...
 
 @final
