@@ -2,21 +2,17 @@
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use vario::{ClientBuilder, Expose, Options, Outcome};
-use vario_core::Coded;
 
 use crate::convert::{frozen_map, to_py, to_value};
 use crate::decision::{Decision, FlagDecision};
-use crate::errors::{
-    InternalError, OptionsError, SnapshotError, TimeoutError, TokenError, closed_err, coded, invalid, options_error,
-    safe,
-};
+use crate::errors::{bad_option, bad_option_value, build_error, closed, coded, invalid, safe, timed_out, update_error};
 use crate::request::{parse_request, with_request};
 use crate::snapshot::Snapshot;
 use crate::view::{Defaults, View};
@@ -40,7 +36,7 @@ impl Client {
     /// hook did not run (e.g. `os.fork()` from C code).
     fn client(&self) -> PyResult<arc_swap::Guard<Arc<vario::Client>>> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(closed_err());
+            return Err(closed());
         }
         let c = self.inner.load();
         if !c.is_forked_copy() {
@@ -55,7 +51,7 @@ impl Client {
         let _g = self.refork.lock().unwrap_or_else(|p| p.into_inner());
         let cur = self.inner.load_full();
         if cur.is_forked_copy() {
-            let new = cur.after_fork().map_err(|e| InternalError::new_err(e.to_string()))?;
+            let new = cur.after_fork().map_err(build_error)?;
             self.inner.store(Arc::new(new));
             self.view.store(None);
         }
@@ -99,18 +95,19 @@ impl Client {
                 const SECONDS: [&str; 6] =
                     ["poll_interval", "request_timeout", "max_backoff", "batch_interval", "dedup_window", "retry_base"];
                 if SECONDS.contains(&k.as_str()) {
-                    let secs: f64 = val.extract().map_err(|_| OptionsError::new_err(format!("`{k}` is in seconds")))?;
+                    let secs: f64 = val.extract().map_err(|_| bad_option(format!("`{k}` is in seconds")))?;
                     if !(secs >= 0.0 && secs.is_finite()) {
-                        return Err(OptionsError::new_err(format!("`{k}` must be non-negative seconds")));
+                        return Err(bad_option(format!("`{k}` must be non-negative seconds")));
                     }
                     v.insert(format!("{k}_ms"), Value::from((secs * 1000.0).round() as u64));
                 } else if k.ends_with("_ms") {
-                    return Err(OptionsError::new_err(format!("unknown option `{k}` (durations are in seconds)")));
+                    return Err(bad_option(format!("unknown option `{k}` (durations are in seconds)")));
                 } else {
-                    v.insert(k, to_value(&val)?);
+                    let value = to_value(&val).map_err(|e| bad_option_value(&k, e))?;
+                    v.insert(k, value);
                 }
             }
-            let mut opts = Options::from_json_value(&Value::Object(v)).map_err(options_error)?;
+            let mut opts = Options::from_json_value(&Value::Object(v)).map_err(build_error)?;
             if opts.sdk_name == Options::default().sdk_name {
                 opts.sdk_name = "vario-python".into();
             }
@@ -120,7 +117,7 @@ impl Client {
             }
             let mut extra_attrs = opts.exposure_context_keys.clone();
             extra_attrs.push("page_type".into());
-            let client = py.detach(|| ClientBuilder::new().options(opts).build()).map_err(options_error)?;
+            let client = py.detach(|| ClientBuilder::new().options(opts).build()).map_err(build_error)?;
             Ok(Client {
                 extra_attrs,
                 inner: ArcSwap::from_pointee(client),
@@ -158,17 +155,18 @@ impl Client {
 
     /// Logs the exposure carried by a token from `decide(..., expose_later=True)`. False when the
     /// queue was full (the event is dropped and counted). Raises `TokenError` for a bad token.
-    fn expose(&self, py: Python<'_>, token: &str) -> PyResult<bool> {
+    fn expose(&self, token: &Bound<'_, PyString>) -> PyResult<bool> {
         safe(|| {
             let client = self.client()?;
-            client.expose(token).map_err(|e| coded(py, TokenError::new_err(e.to_string()), e.code().as_str()))
+            client.expose(token.to_str()?).map_err(|e| coded(&e))
         })
     }
 
     /// Evaluates a flag on the current snapshot (`FLAG_NOT_FOUND` before the first one).
-    fn flag(&self, py: Python<'_>, key: &str, request: &Bound<'_, PyAny>) -> PyResult<FlagDecision> {
+    fn flag(&self, py: Python<'_>, key: &Bound<'_, PyString>, request: &Bound<'_, PyAny>) -> PyResult<FlagDecision> {
         safe(|| {
             let client = self.client()?;
+            let key = key.to_str()?;
             let parts = parse_request(request, false)?;
             with_request(&parts, None, |r| client.flag_with(key, r, |f| FlagDecision::from_core(py, f)))
         })
@@ -180,24 +178,33 @@ impl Client {
     #[allow(clippy::too_many_arguments)]
     fn track(
         &self,
-        event_type: String,
-        user_id: Option<String>,
-        session_id: Option<String>,
-        item_id: Option<String>,
-        value: Option<f64>,
-        currency: Option<String>,
-        placement: Option<String>,
-        properties: Option<&Bound<'_, PyDict>>,
+        event_type: &Bound<'_, PyString>,
+        user_id: Option<&Bound<'_, PyString>>,
+        session_id: Option<&Bound<'_, PyString>>,
+        item_id: Option<&Bound<'_, PyString>>,
+        value: Option<&Bound<'_, PyAny>>,
+        currency: Option<&Bound<'_, PyString>>,
+        placement: Option<&Bound<'_, PyString>>,
+        properties: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         safe(|| {
             let client = self.client()?;
+            let text = |s: Option<&Bound<'_, PyString>>| s.map(|s| s.to_str().map(str::to_owned)).transpose();
+            let event_type = event_type.to_str()?.to_owned();
             if event_type.is_empty() {
                 return Err(invalid("`event_type` must not be empty"));
             }
-            let properties = match properties.map(|p| to_value(p.as_any())).transpose()? {
-                Some(Value::Object(m)) => m,
-                _ => Map::new(),
+            let value = match value.filter(|v| !v.is_none()) {
+                Some(v) => Some(v.extract::<f64>().map_err(|_| invalid("`value` must be a number"))?),
+                None => None,
             };
+            let properties = match properties.filter(|p| !p.is_none()).map(to_value).transpose()? {
+                Some(Value::Object(m)) => m,
+                None => Map::new(),
+                Some(_) => return Err(invalid("`properties` must be a dict")),
+            };
+            let (user_id, session_id, item_id) = (text(user_id)?, text(session_id)?, text(item_id)?);
+            let (currency, placement) = (text(currency)?, text(placement)?);
             let o = Outcome { user_id, session_id, event_type, item_id, value, currency, placement, properties };
             Ok(client.track(o))
         })
@@ -210,7 +217,7 @@ impl Client {
         safe(|| {
             let client = self.client()?;
             let t = secs(timeout)?;
-            py.detach(|| client.wait_for_init(t)).map_err(|e| TimeoutError::new_err(e.to_string()))
+            py.detach(|| client.wait_for_init(t)).map_err(timed_out)
         })
     }
 
@@ -221,7 +228,7 @@ impl Client {
         safe(|| {
             let client = self.client()?;
             let t = secs(timeout)?;
-            py.detach(|| client.flush(t)).map_err(|e| TimeoutError::new_err(e.to_string()))
+            py.detach(|| client.flush(t)).map_err(timed_out)
         })
     }
 
@@ -236,7 +243,7 @@ impl Client {
             }
             let client = self.inner.load_full();
             let t = secs(timeout)?;
-            py.detach(|| client.close(t)).map_err(|e| TimeoutError::new_err(e.to_string()))
+            py.detach(|| client.close(t)).map_err(timed_out)
         })
     }
 
@@ -253,11 +260,11 @@ impl Client {
 
     /// Offers a snapshot pushed by the caller: True when swapped in, False when that version is
     /// already in use; raises `SnapshotError` when rejected (the snapshot in use stays).
-    fn update_snapshot(&self, py: Python<'_>, text: &str) -> PyResult<bool> {
+    fn update_snapshot(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<bool> {
         safe(|| {
             let client = self.client()?;
-            py.detach(|| client.update_snapshot(text))
-                .map_err(|(kind, msg)| coded(py, SnapshotError::new_err(msg), &format!("{kind:?}")))
+            let text = text.to_str()?;
+            py.detach(|| client.update_snapshot(text)).map_err(|(kind, msg)| update_error(kind, msg))
         })
     }
 

@@ -25,9 +25,8 @@ pub(crate) fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         if let Ok(u) = obj.extract::<u64>() {
             return Ok(Value::from(u));
         }
-        return serde_json::Number::from_f64(obj.extract::<f64>()?)
-            .map(Value::Number)
-            .ok_or_else(|| invalid("integer out of range"));
+        let f = obj.extract::<f64>().map_err(|_| invalid("integer out of range"))?;
+        return serde_json::Number::from_f64(f).map(Value::Number).ok_or_else(|| invalid("integer out of range"));
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         return serde_json::Number::from_f64(f.value())

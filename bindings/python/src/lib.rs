@@ -6,12 +6,13 @@
 //! - **No JSON per call.** Requests are read straight from the caller's dict; the context is
 //!   converted into a thread-local map that is updated in place when consecutive requests have the
 //!   same keys (the common case), so steady-state decisions allocate nothing for it.
-//! - **Nothing rebuilt per call.** Each snapshot gets a [`View`] that converts every experiment key,
+//! - **Nothing rebuilt per call.** Each snapshot gets a `View` (`view.rs`) that converts every experiment key,
 //!   variant key and params map to a Python object once, on first use; decisions hand out
 //!   references. Params are read-only mappings (`types.MappingProxyType`), so a caller cannot
 //!   corrupt what the next decision returns.
 //! - **GIL released** for bulk decisions and for everything that waits (flush, close, init).
-//! - **Panics** are caught at every entry point and raised as `vario.InternalError`.
+//! - **Panics** are caught at every entry point and raised as `vario.PanicError` (an
+//!   `InternalError`); every exception carries `.code` from the core's table (`errors.rs`).
 
 mod client;
 mod codes;
@@ -29,10 +30,7 @@ use pyo3::prelude::*;
 use crate::client::Client;
 use crate::codes::{_code_tables, add_aliases};
 use crate::decision::{Decision, FlagDecision};
-use crate::errors::{
-    _debug_panic, ClosedError, InternalError, InvalidRequestError, OptionsError, SnapshotError, TimeoutError,
-    TokenError, VarioError,
-};
+use crate::errors::{_debug_panic, add_classes};
 use crate::hashing::{bucket, digest, pseudonymize};
 use crate::logging::PyLogger;
 use crate::snapshot::{DecisionBatch, Snapshot};
@@ -43,7 +41,6 @@ fn _vario(m: &Bound<'_, PyModule>) -> PyResult<()> {
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(log::LevelFilter::Info);
     }
-    let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(bucket, m)?)?;
     m.add_function(wrap_pyfunction!(digest, m)?)?;
@@ -56,13 +53,6 @@ fn _vario(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FlagDecision>()?;
     m.add_class::<DecisionBatch>()?;
     m.add_class::<Client>()?;
-    m.add("VarioError", py.get_type::<VarioError>())?;
-    m.add("InvalidRequestError", py.get_type::<InvalidRequestError>())?;
-    m.add("SnapshotError", py.get_type::<SnapshotError>())?;
-    m.add("OptionsError", py.get_type::<OptionsError>())?;
-    m.add("TokenError", py.get_type::<TokenError>())?;
-    m.add("TimeoutError", py.get_type::<TimeoutError>())?;
-    m.add("ClosedError", py.get_type::<ClosedError>())?;
-    m.add("InternalError", py.get_type::<InternalError>())?;
+    add_classes(m)?;
     Ok(())
 }

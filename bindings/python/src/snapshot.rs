@@ -5,12 +5,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use vario_core::{Reason, Request};
+use vario_core::{ErrorCode, Reason, Request};
 
 use crate::codes::reason_names;
 use crate::convert::to_py;
 use crate::decision::{Decision, FlagDecision};
-use crate::errors::{SnapshotError, coded, invalid, safe, snapshot_error};
+use crate::errors::{coded, error, file_error, invalid, safe, snapshot_error};
 use crate::request::{fill_context, now_ms_of, parse_request, with_request};
 use crate::view::View;
 
@@ -102,24 +102,32 @@ fn span<'a>(s: (usize, usize)) -> Option<&'a str> {
     Some(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(s.0 as *const u8, s.1)) })
 }
 
+/// Compiles snapshot JSON text (GIL released).
+fn compile(py: Python<'_>, text: &str) -> PyResult<Snapshot> {
+    let snap = py.detach(|| vario_core::Snapshot::from_json(text)).map_err(|e| snapshot_error(&e))?;
+    Ok(Snapshot { view: Arc::new(View::new(py, Arc::new(snap), &[])) })
+}
+
 #[pymethods]
 impl Snapshot {
     /// Compiles snapshot JSON text (SPEC §3). Raises `SnapshotError` (with `.code`) when the
     /// document is rejected whole; invalid items are disabled and listed in `lints`.
     #[staticmethod]
-    fn from_json(py: Python<'_>, text: &str) -> PyResult<Snapshot> {
-        safe(|| {
-            let snap = py.detach(|| vario_core::Snapshot::from_json(text)).map_err(|e| snapshot_error(py, e))?;
-            Ok(Snapshot { view: Arc::new(View::new(py, Arc::new(snap), &[])) })
-        })
+    fn from_json(py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Snapshot> {
+        safe(|| compile(py, text.to_str()?))
     }
 
-    /// Reads and compiles a snapshot file.
+    /// Reads and compiles a snapshot file. A file that cannot be read raises `SnapshotFileError`
+    /// (a `SnapshotError` with code `NOT_JSON` and an `OSError`); one that is not UTF-8 text,
+    /// `SnapshotError` with code `NOT_JSON`.
     #[staticmethod]
     fn from_file(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Snapshot> {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| coded(py, SnapshotError::new_err(format!("{}: {e}", path.display())), "IO"))?;
-        Self::from_json(py, &text)
+        safe(|| {
+            let bytes = std::fs::read(&path).map_err(|e| file_error(&path, &e))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|e| error(ErrorCode::NotJson, format!("{}: not UTF-8 text: {e}", path.display())))?;
+            compile(py, &text)
+        })
     }
 
     /// The snapshot's version.
@@ -176,11 +184,12 @@ impl Snapshot {
     fn flag(
         &self,
         py: Python<'_>,
-        key: &str,
+        key: &Bound<'_, PyString>,
         request: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<FlagDecision> {
         safe(|| {
+            let key = key.to_str()?;
             let now = now_ms_of(now)?;
             let parts = parse_request(request, false)?;
             with_request(&parts, Some(&self.view.attrs), |r| {
@@ -202,13 +211,14 @@ impl Snapshot {
         py: Python<'py>,
         user_ids: &Bound<'py, PyAny>,
         session_ids: Option<&Bound<'py, PyAny>>,
-        context: Option<&Bound<'_, PyDict>>,
+        context: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<DecisionBatch> {
         safe(|| {
             let now = now_ms_of(now)?;
             let mut ctx = Map::new();
-            if let Some(c) = context {
+            if let Some(c) = context.filter(|c| !c.is_none()) {
+                let c = c.cast::<PyDict>().map_err(|_| invalid("`context` must be a dict"))?;
                 fill_context(&mut ctx, c)?;
             }
             let placement = match ctx.get("placement") {
@@ -280,7 +290,7 @@ impl Snapshot {
     /// check that `Decision.to_dict()` serialises byte for byte like the Rust engine.
     fn _decide_json(&self, request_json: &str, now: i64) -> PyResult<String> {
         safe(|| {
-            let req = vario_core::OwnedRequest::from_json(request_json, true).map_err(|e| invalid(e.0))?;
+            let req = vario_core::OwnedRequest::from_json(request_json, true).map_err(|e| coded(&e))?;
             Ok(self.view.snap.decide(&req.as_request(), now).to_json())
         })
     }

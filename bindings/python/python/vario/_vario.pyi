@@ -29,11 +29,14 @@ __all__ = [
     "VarioError",
     "InvalidRequestError",
     "SnapshotError",
+    "SnapshotFileError",
     "OptionsError",
     "TokenError",
     "TimeoutError",
     "ClosedError",
+    "QueueFullError",
     "InternalError",
+    "PanicError",
 ]
 
 __version__: str
@@ -101,16 +104,48 @@ ErrorCode = Literal[
 _Now = Union[int, str, datetime, None]
 _Ids = Union[Sequence[Optional[str]], npt.NDArray[Any], Iterable[Optional[str]]]
 
-class VarioError(Exception): ...
-class InvalidRequestError(VarioError): ...
+# Every exception raised carries `code`, a name of the core's `ErrorCode` table, and is the class
+# of that code's `ErrorClass` (NULL_ARGUMENT and INVALID_UTF8, C's, are InvalidRequestError here).
+class VarioError(Exception):
+    """Base class of every error raised by vario; `code` says why."""
+
+    code: ErrorCode
+
+class InvalidRequestError(VarioError, ValueError):
+    """A request, outcome or argument value was malformed (`INVALID_REQUEST`), including values
+    Python cannot hand over (a str with a lone surrogate, an int too large for JSON): the Python
+    error is the `__cause__`."""
+
 class SnapshotError(VarioError):
-    code: str
-class OptionsError(VarioError): ...
+    """A snapshot was rejected whole: `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`, or
+    `VERSION_REGRESSION` (`Client.update_snapshot` of a lower version)."""
+
+class SnapshotFileError(SnapshotError, OSError):
+    """`Snapshot.from_file` could not read the file. The core has no I/O code: `code` is
+    `NOT_JSON` (no JSON object could be read), and as an `OSError` it has `errno`, `strerror` and
+    `filename`, so `except OSError` catches it as it would `open()`'s error."""
+
+class OptionsError(VarioError):
+    """Client options were invalid (`INVALID_OPTIONS`)."""
+
 class TokenError(VarioError):
-    code: str
-class TimeoutError(VarioError): ...
-class ClosedError(VarioError): ...
-class InternalError(VarioError): ...
+    """An exposure token was refused (`TOKEN_*`)."""
+
+class TimeoutError(VarioError):
+    """An operation did not finish within its timeout (`TIMEOUT`)."""
+
+class ClosedError(VarioError):
+    """The client is closed (`CLOSED`)."""
+
+class QueueFullError(VarioError):
+    """The event queue was full (`QUEUE_FULL`). Not raised today: `track` and `expose` return
+    False instead."""
+
+class InternalError(VarioError):
+    """Vario could not do what it needed (`INTERNAL`, e.g. a background thread did not start)."""
+
+class PanicError(InternalError):
+    """A bug: a Rust panic caught inside vario (`PANIC`). Please report the message."""
 
 def bucket(unit_id: str, key: str, salt: str, seed: int = 0) -> int: ...
 def digest(unit_id: str, key: str, salt: str, seed: int = 0) -> int: ...
@@ -201,7 +236,12 @@ class Snapshot:
     @staticmethod
     def from_json(text: str) -> Snapshot: ...
     @staticmethod
-    def from_file(path: Union[str, PathLike[str]]) -> Snapshot: ...
+    def from_file(path: Union[str, PathLike[str]]) -> Snapshot:
+        """Reads and compiles a snapshot file. A file that cannot be read raises
+        `SnapshotFileError`: a `SnapshotError` whose `code` is `NOT_JSON` (the core's table has no
+        I/O code, and no JSON object could be read) that is also an `OSError` (`errno`,
+        `strerror`, `filename`). A file that is not UTF-8 raises `SnapshotError` (`NOT_JSON`);
+        a rejected document, `SnapshotError` as `from_json`."""
     @property
     def version(self) -> int: ...
     @property
