@@ -3,7 +3,7 @@
 from datetime import datetime
 from os import PathLike
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union, final
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union, final
 
 from typing_extensions import disjoint_base
 
@@ -16,6 +16,11 @@ __all__ = [
     "digest",
     "pseudonymize",
     "_debug_panic",
+    "_code_tables",
+    "Reason",
+    "FlagReason",
+    "UnitType",
+    "ErrorCode",
     "Snapshot",
     "Decision",
     "FlagDecision",
@@ -24,33 +29,129 @@ __all__ = [
     "VarioError",
     "InvalidRequestError",
     "SnapshotError",
+    "SnapshotFileError",
     "OptionsError",
     "TokenError",
     "TimeoutError",
     "ClosedError",
+    "QueueFullError",
     "InternalError",
+    "PanicError",
 ]
 
 __version__: str
 
+# The names of the core's code tables (`vario_core::codes`). At run time each alias is the
+# equivalent `Union` of one-member `Literal`s, built from the same tables.
+# BEGIN GENERATED: vario codes (do not edit; VARIO_BLESS=1 regenerates)
+Reason = Literal[
+    "NO_CONFIG",
+    "UNKNOWN_PLACEMENT",
+    "OPTED_OUT",
+    "FORCED",
+    "SHIPPED",
+    "OVERRIDE",
+    "ASSIGNED",
+    "NO_EXPERIMENT",
+    "NOT_RUNNING",
+    "NOT_STARTED",
+    "ENDED",
+    "MISSING_UNIT",
+    "HOLDOUT",
+    "TARGETING_MISS",
+    "LAYER_MISS",
+    "TRAFFIC_MISS",
+    "CONFIG_ERROR",
+]
+FlagReason = Literal[
+    "FLAG_NOT_FOUND",
+    "CONFIG_ERROR",
+    "KILL_SWITCH",
+    "DISABLED",
+    "OVERRIDE",
+    "TARGET_MATCH",
+    "GRADUAL",
+    "CANARY",
+    "DEFAULT",
+]
+UnitType = Literal[
+    "user",
+    "session",
+]
+ErrorCode = Literal[
+    "NULL_ARGUMENT",
+    "INVALID_UTF8",
+    "INVALID_REQUEST",
+    "NOT_JSON",
+    "SCHEMA_VERSION",
+    "INVALID_SNAPSHOT",
+    "VERSION_REGRESSION",
+    "INVALID_OPTIONS",
+    "TIMEOUT",
+    "CLOSED",
+    "TOKEN_MALFORMED",
+    "TOKEN_VERSION",
+    "TOKEN_PAYLOAD",
+    "TOKEN_UNSIGNED",
+    "TOKEN_SIGNATURE",
+    "TOKEN_KEY_UNAVAILABLE",
+    "QUEUE_FULL",
+    "INTERNAL",
+    "PANIC",
+]
+# END GENERATED
+
 _Now = Union[int, str, datetime, None]
 _Ids = Union[Sequence[Optional[str]], npt.NDArray[Any], Iterable[Optional[str]]]
 
-class VarioError(Exception): ...
-class InvalidRequestError(VarioError): ...
+# Every exception raised carries `code`, a name of the core's `ErrorCode` table, and is the class
+# of that code's `ErrorClass` (NULL_ARGUMENT and INVALID_UTF8, C's, are InvalidRequestError here).
+class VarioError(Exception):
+    """Base class of every error raised by vario; `code` says why."""
+
+    code: ErrorCode
+
+class InvalidRequestError(VarioError, ValueError):
+    """A request, outcome or argument value was malformed (`INVALID_REQUEST`), including values
+    Python cannot hand over (a str with a lone surrogate, an int too large for JSON): the Python
+    error is the `__cause__`."""
+
 class SnapshotError(VarioError):
-    code: str
-class OptionsError(VarioError): ...
+    """A snapshot was rejected whole: `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`, or
+    `VERSION_REGRESSION` (`Client.update_snapshot` of a lower version)."""
+
+class SnapshotFileError(SnapshotError, OSError):
+    """`Snapshot.from_file` could not read the file. The core has no I/O code: `code` is
+    `NOT_JSON` (no JSON object could be read), and as an `OSError` it has `errno`, `strerror` and
+    `filename`, so `except OSError` catches it as it would `open()`'s error."""
+
+class OptionsError(VarioError):
+    """Client options were invalid (`INVALID_OPTIONS`)."""
+
 class TokenError(VarioError):
-    code: str
-class TimeoutError(VarioError): ...
-class ClosedError(VarioError): ...
-class InternalError(VarioError): ...
+    """An exposure token was refused (`TOKEN_*`)."""
+
+class TimeoutError(VarioError):
+    """An operation did not finish within its timeout (`TIMEOUT`)."""
+
+class ClosedError(VarioError):
+    """The client is closed (`CLOSED`)."""
+
+class QueueFullError(VarioError):
+    """The event queue was full (`QUEUE_FULL`). Not raised today: `track` and `expose` return
+    False instead."""
+
+class InternalError(VarioError):
+    """Vario could not do what it needed (`INTERNAL`, e.g. a background thread did not start)."""
+
+class PanicError(InternalError):
+    """A bug: a Rust panic caught inside vario (`PANIC`). Please report the message."""
 
 def bucket(unit_id: str, key: str, salt: str, seed: int = 0) -> int: ...
 def digest(unit_id: str, key: str, salt: str, seed: int = 0) -> int: ...
 def pseudonymize(unit_id: str, key: Optional[str] = None) -> str: ...
 def _debug_panic() -> None: ...
+def _code_tables() -> dict[str, list[str]]: ...
 
 @final
 class Decision:
@@ -65,9 +166,9 @@ class Decision:
     @property
     def params(self) -> MappingProxyType[str, Any]: ...
     @property
-    def reason(self) -> str: ...
+    def reason(self) -> Reason: ...
     @property
-    def unit_type(self) -> Optional[str]: ...
+    def unit_type(self) -> Optional[UnitType]: ...
     @property
     def bucket(self) -> Optional[int]: ...
     @property
@@ -95,11 +196,11 @@ class FlagDecision:
     @property
     def value(self) -> Any: ...
     @property
-    def reason(self) -> str: ...
+    def reason(self) -> FlagReason: ...
     @property
     def rule_index(self) -> Optional[int]: ...
     @property
-    def unit_type(self) -> Optional[str]: ...
+    def unit_type(self) -> Optional[UnitType]: ...
     @property
     def bucket(self) -> Optional[int]: ...
     @property
@@ -127,7 +228,7 @@ class DecisionBatch:
     @property
     def experiment_keys(self) -> list[str]: ...
     @property
-    def reason_names(self) -> list[str]: ...
+    def reason_names(self) -> list[Reason]: ...
     def __len__(self) -> int: ...
 
 @final
@@ -135,7 +236,12 @@ class Snapshot:
     @staticmethod
     def from_json(text: str) -> Snapshot: ...
     @staticmethod
-    def from_file(path: Union[str, PathLike[str]]) -> Snapshot: ...
+    def from_file(path: Union[str, PathLike[str]]) -> Snapshot:
+        """Reads and compiles a snapshot file. A file that cannot be read raises
+        `SnapshotFileError`: a `SnapshotError` whose `code` is `NOT_JSON` (the core's table has no
+        I/O code, and no JSON object could be read) that is also an `OSError` (`errno`,
+        `strerror`, `filename`). A file that is not UTF-8 raises `SnapshotError` (`NOT_JSON`);
+        a rejected document, `SnapshotError` as `from_json`."""
     @property
     def version(self) -> int: ...
     @property

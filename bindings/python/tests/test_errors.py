@@ -1,0 +1,186 @@
+"""Every exception the API raises is a `vario.VarioError` carrying `.code` from the core's
+`ErrorCode` table, of the class for that code's `ErrorClass`."""
+
+from __future__ import annotations
+
+import errno
+import json
+import pathlib
+from typing import Any, Callable
+
+import pytest
+import vario
+from vario import _vario
+
+from conftest import SNAPSHOT, free_port
+
+NOW = 1_793_491_200_000
+HOME = {"placement": "home", "locale": "en-GB"}  # home_hero targets `locale`: it is converted
+CODES = set(_vario._code_tables()["ErrorCode"])
+
+
+def raises(cls: type[vario.VarioError], code: str, call: Callable[[], Any]) -> vario.VarioError:
+    """Runs `call`, which must raise exactly `cls` with `code`; returns the exception."""
+    with pytest.raises(vario.VarioError) as info:
+        call()
+    e = info.value
+    assert type(e) is cls, (type(e), e)
+    assert isinstance(e, vario.VarioError)
+    assert e.code == code and e.code in CODES, (e.code, e)
+    return e
+
+
+@pytest.fixture(scope="module")
+def snap() -> vario.Snapshot:
+    return vario.Snapshot.from_file(str(SNAPSHOT))
+
+
+@pytest.fixture
+def client(tmp_path: pathlib.Path) -> Any:
+    c = vario.Client(bootstrap=SNAPSHOT.read_text(), sink_path=str(tmp_path / "e.jsonl"), id_hash_key="k")
+    yield c
+    c.close(1.0)
+
+
+def test_every_exception_class_is_a_vario_error() -> None:
+    classes = [getattr(vario, n) for n in vario.__all__ if n.endswith("Error")]
+    assert {c.__name__ for c in classes} >= {
+        "VarioError", "InvalidRequestError", "SnapshotError", "SnapshotFileError", "OptionsError", "TokenError",
+        "TimeoutError", "ClosedError", "QueueFullError", "InternalError", "PanicError",
+    }
+    for c in classes:
+        assert issubclass(c, vario.VarioError), c
+        assert c.__module__ == "vario" and getattr(_vario, c.__name__) is c
+    # Kept compatible with the built-in errors the same failures used to raise.
+    assert issubclass(vario.InvalidRequestError, ValueError)
+    assert issubclass(vario.SnapshotFileError, (vario.SnapshotError, OSError))
+    assert issubclass(vario.PanicError, vario.InternalError)
+
+
+def test_bad_snapshots(tmp_path: pathlib.Path) -> None:
+    raises(vario.SnapshotError, "NOT_JSON", lambda: vario.Snapshot.from_json("{not json"))
+    raises(vario.SnapshotError, "NOT_JSON", lambda: vario.Snapshot.from_json("[]"))
+    raises(vario.SnapshotError, "SCHEMA_VERSION", lambda: vario.Snapshot.from_json('{"schema_version": 2}'))
+    e = raises(vario.SnapshotError, "INVALID_SNAPSHOT", lambda: vario.Snapshot.from_json('{"schema_version": 1, "version": "x"}'))
+    assert str(e).startswith("INVALID_SNAPSHOT: ")
+    missing = tmp_path / "missing.json"
+    e = raises(vario.SnapshotFileError, "NOT_JSON", lambda: vario.Snapshot.from_file(missing))
+    assert isinstance(e, OSError) and isinstance(e, vario.SnapshotError)
+    assert e.errno == errno.ENOENT and e.filename == str(missing)
+    raises(vario.SnapshotFileError, "NOT_JSON", lambda: vario.Snapshot.from_file(tmp_path))  # a directory
+    not_utf8 = tmp_path / "latin1.json"
+    not_utf8.write_bytes(b'{"schema_version": 1, "environment": "\xe9"}')
+    raises(vario.SnapshotError, "NOT_JSON", lambda: vario.Snapshot.from_file(not_utf8))
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"user_id": 5, "context": HOME},
+        {"user_id": "u"},  # no placement
+        {"user_id": "u", "context": {"placement": "home", "locale": object()}},
+        {"user_id": "u", "context": "home"},
+        {"user_id": "u", "forced": {"exp": 1}, "context": HOME},
+        # Values Python cannot hand over: the Python error is the cause.
+        {"user_id": "\ud800", "context": HOME},
+        {"user_id": "u", "session_id": "\udc80", "context": HOME},
+        {"user_id": "u", "context": {"placement": "home", "locale": "\ud800"}},
+        {"user_id": "u", "context": {"placement": "home", "locale": 10**400}},
+        {"user_id": "u", "context": {"placement": "home", "locale": float("nan")}},
+        {"user_id": "u", "forced": {"exp": 10**400}, "context": HOME},
+    ],
+)
+def test_bad_requests(snap: vario.Snapshot, request_: Any) -> None:
+    e = raises(vario.InvalidRequestError, "INVALID_REQUEST", lambda: snap.decide(request_, now=NOW))
+    assert isinstance(e, ValueError)
+
+
+def test_bad_values_elsewhere(snap: vario.Snapshot, client: Any) -> None:
+    for call in (
+        lambda: snap.decide({"user_id": "u", "context": HOME}, now=10**400),
+        lambda: snap.decide({"user_id": "u", "context": HOME}, now="yesterday"),
+        lambda: snap.flag("\ud800", {"user_id": "u"}, now=NOW),
+        lambda: snap.exposure({"user_id": "\ud800", "context": HOME}, now=NOW),
+        lambda: snap.decide_many(["\ud800"], context=HOME, now=NOW),
+        lambda: snap.decide_many(["a"], context="home", now=NOW),  # type: ignore[arg-type]
+        lambda: snap.decide_many(5, context=HOME, now=NOW),  # type: ignore[arg-type]
+        lambda: vario.Snapshot.from_json("\ud800"),
+        lambda: vario.bucket("\ud800", "k", "s"),
+        lambda: vario.digest("u", "\ud800", "s"),
+        lambda: vario.pseudonymize("u", "\ud800"),
+        lambda: client.decide({"user_id": "\ud800", "context": HOME}),
+        lambda: client.flag("f", {"user_id": "\ud800"}),
+        lambda: client.track("", user_id="u"),
+        lambda: client.track("click", user_id="\ud800"),
+        lambda: client.track("click", user_id="u", value=10**400),
+        lambda: client.track("click", user_id="u", value="12"),  # type: ignore[arg-type]
+        lambda: client.track("click", user_id="u", properties={"x": 10**400}),
+        lambda: client.track("click", user_id="u", properties=[1]),  # type: ignore[arg-type]
+        lambda: client.expose("\ud800"),
+        lambda: client.update_snapshot("\ud800"),
+        lambda: client.flush(-1.0),
+    ):
+        raises(vario.InvalidRequestError, "INVALID_REQUEST", call)
+
+
+def test_bad_options() -> None:
+    for options in (
+        {"bootstrap": "{}", "config_url": "http://127.0.0.1:9/"},
+        {"bootstrap": "{}", "no_such_option": 1},
+        {"bootstrap": "{}", "poll_interval_ms": 5},
+        {"bootstrap": "{}", "poll_interval": "soon"},
+        {"bootstrap": "{}", "poll_interval": -1},
+        {"bootstrap": "{}", "default_params": {"home": {"x": object()}}},
+        {"bootstrap": "{}", "sdk_key": "\ud800"},
+        {},
+    ):
+        raises(vario.OptionsError, "INVALID_OPTIONS", lambda: vario.Client(**options))
+
+
+def test_bad_tokens(client: Any) -> None:
+    raises(vario.TokenError, "TOKEN_MALFORMED", lambda: client.expose("garbage"))
+    raises(vario.TokenError, "TOKEN_VERSION", lambda: client.expose("v9.e30.sig"))
+    token = client.decide({"user_id": "u-42", "context": {"placement": "pdp_you_may_also_like"}}, expose_later=True)
+    token = token.exposure_token
+    assert token is not None
+    raises(vario.TokenError, "TOKEN_SIGNATURE", lambda: client.expose(token[:-3] + ("abc" if token[-3:] != "abc" else "abd")))
+    unsigned = token.rsplit(".", 1)[0]
+    raises(vario.TokenError, "TOKEN_UNSIGNED", lambda: client.expose(unsigned))
+
+
+def test_closed_client(client: Any) -> None:
+    client.close(1.0)
+    for call in (
+        lambda: client.decide({"user_id": "u", "context": HOME}),
+        lambda: client.flag("f", {"user_id": "u"}),
+        lambda: client.track("click", user_id="u"),
+        lambda: client.expose("v1.x.y"),
+        lambda: client.flush(),
+        lambda: client.wait_for_init(0.1),
+        lambda: client.update_snapshot(SNAPSHOT.read_text()),
+    ):
+        raises(vario.ClosedError, "CLOSED", call)
+
+
+def test_update_snapshot_rejections(client: Any) -> None:
+    text = SNAPSHOT.read_text()
+    newer = json.loads(text)
+    newer["version"] += 1
+    assert client.update_snapshot(json.dumps(newer)) is True
+    e = raises(vario.SnapshotError, "VERSION_REGRESSION", lambda: client.update_snapshot(text))
+    assert "lower" in str(e)
+    raises(vario.SnapshotError, "NOT_JSON", lambda: client.update_snapshot("{broken"))
+    raises(vario.SnapshotError, "SCHEMA_VERSION", lambda: client.update_snapshot('{"schema_version": 2}'))
+    raises(vario.SnapshotError, "INVALID_SNAPSHOT", lambda: client.update_snapshot('{"schema_version": 1, "version": -1}'))
+    assert client.snapshot().version == newer["version"]
+
+
+def test_timeout() -> None:
+    url = f"http://127.0.0.1:{free_port()}/"
+    with vario.Client(config_url=url + "config", ingest_url=url + "ingest", request_timeout=0.2, id_hash_key="k") as c:
+        raises(vario.TimeoutError, "TIMEOUT", lambda: c.wait_for_init(0.1))
+
+
+def test_panic() -> None:
+    e = raises(vario.PanicError, "PANIC", _vario._debug_panic)  # type: ignore[attr-defined]
+    assert isinstance(e, vario.InternalError) and "_debug_panic" in str(e)
