@@ -45,6 +45,9 @@ fn two_bases<'py>(
             ns.set_item("__doc__", doc)?;
             Ok(PyType::type_object(py).call1((name, PyTuple::new(py, bases)?, ns))?.cast_into::<PyType>()?.unbind())
         };
+        // `type(name, bases, ns)` over two built-in exception bases fails only when the interpreter
+        // is out of memory; pyo3 turns the panic into a Python exception at the boundary.
+        #[allow(clippy::expect_used)]
         make().expect("vario: cannot create an exception class")
     })
     .bind(py)
