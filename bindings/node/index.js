@@ -16,20 +16,27 @@ exports.digest = digest;
 exports.pseudonymize = pseudonymize;
 exports.debugPanic = debugPanic;
 const native = require("./native.js");
-/** Slots of the scalar output the native side writes (see `src/lib.rs`, `mod slot`). */
-const REASON = 0;
-const EXPERIMENT = 1;
-const VARIANT = 2;
-const PARAMS = 3;
-const UNIT = 4;
-const BUCKET = 5;
-const SHARE = 6;
-const ITERATION = 7;
-const VERSION = 8;
-const VIEW = 9;
-const OPTED_OUT = 1;
-const REASONS = native.reasonNames();
-const UNITS = [null, 'user', 'session'];
+// END GENERATED
+/** A table's names indexed by number (`null` where no member has that number). */
+function namesByCode(tables, table) {
+    const t = tables.find((x) => x.name === table);
+    if (t === undefined)
+        throw new Error(`vario: the addon has no ${table} table`);
+    const names = [];
+    for (const m of t.members) {
+        while (names.length < m.code)
+            names.push(null);
+        names[m.code] = m.name;
+    }
+    return names;
+}
+const CODE_TABLES = native.codeTables();
+/** Reason names by `Reason::code`, the number the addon writes. */
+const REASONS = namesByCode(CODE_TABLES, 'Reason');
+/** Unit types by `UnitType::code`; 0 is "no unit". */
+const UNITS = namesByCode(CODE_TABLES, 'UnitType');
+// ---------------------------------------------------------------------------------------------
+// Errors
 /** Every error Vario throws: `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …). */
 class VarioError extends Error {
     constructor(code, message) {
@@ -49,6 +56,21 @@ function rethrow(e) {
     }
     throw e;
 }
+// ---------------------------------------------------------------------------------------------
+// Requests and decisions
+/** Slots of the scalar output the native side writes (see `src/out.rs`, `mod slot`). */
+const REASON = 0;
+const EXPERIMENT = 1;
+const VARIANT = 2;
+const PARAMS = 3;
+const UNIT = 4;
+const BUCKET = 5;
+const SHARE = 6;
+const ITERATION = 7;
+const VERSION = 8;
+const VIEW = 9;
+/** Input flags of the decide calls (see `src/convert.rs`). */
+const OPTED_OUT = 1;
 function deepFreeze(v) {
     if (v !== null && typeof v === 'object') {
         for (const x of Object.values(v))
@@ -197,6 +219,8 @@ function nowArg(now) {
         throw new VarioError('INVALID_REQUEST', '`now` must be milliseconds, a Date or an RFC 3339 string');
     return t;
 }
+// ---------------------------------------------------------------------------------------------
+// Hashing
 /** The SPEC §1 bucket: `xxh32("unit:key:salt", seed) % 10000`. */
 function bucket(unitId, key, salt, seed) {
     return native.bucket(unitId, key, salt, seed);
@@ -209,6 +233,8 @@ function digest(unitId, key, salt, seed) {
 function pseudonymize(unitId, key) {
     return native.pseudonymize(unitId, key ?? null);
 }
+// ---------------------------------------------------------------------------------------------
+// Snapshot
 /** A compiled snapshot: pure, synchronous decisions with an explicit `now`. */
 class Snapshot {
     constructor(n) {
@@ -355,7 +381,7 @@ function installExitHooks() {
 /** The live client: config sync and event delivery on background threads. */
 class Client {
     constructor(options) {
-        /** The attributes of view `viewId` (see `decideInto` in `src/lib.rs`). */
+        /** The attributes of view `viewId` (see `clientDecideInto` in `src/client.rs`). */
         this.attrs = [];
         this.viewId = 0;
         this.tables = null;

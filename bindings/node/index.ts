@@ -11,20 +11,13 @@
 
 import native = require('./native.js')
 
-/** Slots of the scalar output the native side writes (see `src/lib.rs`, `mod slot`). */
-const REASON = 0
-const EXPERIMENT = 1
-const VARIANT = 2
-const PARAMS = 3
-const UNIT = 4
-const BUCKET = 5
-const SHARE = 6
-const ITERATION = 7
-const VERSION = 8
-const VIEW = 9
-const OPTED_OUT = 1
+// ---------------------------------------------------------------------------------------------
+// Codes: the unions below are rendered from the core's tables (`vario_core::codes`, through the
+// addon's `codeTables()`) by test/codes.test.js, which fails when they differ; the names the
+// facade shows at run time come from the same tables, read when the module loads.
 
-/** Why a decision came out as it did (SPEC `reason`). */
+// BEGIN GENERATED: vario codes (do not edit; VARIO_BLESS=1 regenerates)
+/** Why a decision came out as it did (SPEC `reason`). From `vario_core::codes::Reason`. */
 export type Reason =
   | 'NO_CONFIG'
   | 'UNKNOWN_PLACEMENT'
@@ -43,9 +36,105 @@ export type Reason =
   | 'LAYER_MISS'
   | 'TRAFFIC_MISS'
   | 'CONFIG_ERROR'
+/** Why a flag evaluated to its variant. From `vario_core::codes::FlagReason`. */
+export type FlagReason =
+  | 'FLAG_NOT_FOUND'
+  | 'CONFIG_ERROR'
+  | 'KILL_SWITCH'
+  | 'DISABLED'
+  | 'OVERRIDE'
+  | 'TARGET_MATCH'
+  | 'GRADUAL'
+  | 'CANARY'
+  | 'DEFAULT'
+/** The id a decision hashed: `user` (`userId`) or `session` (`sessionId`). From `vario_core::codes::UnitType`. */
+export type UnitType =
+  | 'user'
+  | 'session'
+/** The stable `code` of a `VarioError`. From `vario_core::codes::ErrorCode`. */
+export type ErrorCode =
+  | 'NULL_ARGUMENT'
+  | 'INVALID_UTF8'
+  | 'INVALID_REQUEST'
+  | 'NOT_JSON'
+  | 'SCHEMA_VERSION'
+  | 'INVALID_SNAPSHOT'
+  | 'VERSION_REGRESSION'
+  | 'INVALID_OPTIONS'
+  | 'TIMEOUT'
+  | 'CLOSED'
+  | 'TOKEN_MALFORMED'
+  | 'TOKEN_VERSION'
+  | 'TOKEN_PAYLOAD'
+  | 'TOKEN_UNSIGNED'
+  | 'TOKEN_SIGNATURE'
+  | 'TOKEN_KEY_UNAVAILABLE'
+  | 'QUEUE_FULL'
+  | 'INTERNAL'
+  | 'PANIC'
+/** The family of an `ErrorCode`: a `VarioError`'s `kind`. From `vario_core::codes::ErrorClass`. */
+export type ErrorClass =
+  | 'NULL_ARGUMENT'
+  | 'INVALID_UTF8'
+  | 'INVALID_REQUEST'
+  | 'INVALID_SNAPSHOT'
+  | 'INVALID_OPTIONS'
+  | 'TIMEOUT'
+  | 'CLOSED'
+  | 'INVALID_TOKEN'
+  | 'QUEUE_FULL'
+  | 'INTERNAL'
+  | 'PANIC'
+/** What a snapshot lint is about. From `vario_core::codes::LintCode`. */
+export type LintCode =
+  | 'MALFORMED'
+  | 'DUPLICATE_KEY'
+  | 'BAD_ALLOCATION'
+  | 'BAD_RANGES'
+  | 'UNKNOWN_VARIANT'
+  | 'UNKNOWN_LAYER'
+  | 'BAD_WINDOW'
+  | 'PLACEMENT_COLLISION'
+  | 'LAYER_OVERLAP'
+  | 'LAYER_UNIT_MISMATCH'
+  | 'UNKNOWN_OPERATOR'
+  | 'BAD_VALUE'
+  | 'BAD_REGEX'
+  | 'BAD_SEMVER'
+  | 'BAD_TIMESTAMP'
+  | 'UNKNOWN_SEGMENT'
+  | 'BAD_RULE'
+  | 'BAD_SCHEDULE'
+  | 'BAD_HOLDOUT'
+  | 'UNKNOWN_PLACEMENT'
+  | 'UNKNOWN_HOLDOUT_EXPERIMENT'
+  | 'UNREACHABLE'
+/** How bad a lint is (`error`: the item is disabled). From `vario_core::codes::Severity`. */
+export type Severity =
+  | 'error'
+  | 'warning'
+// END GENERATED
 
-const REASONS = native.reasonNames() as Reason[]
-const UNITS: Array<'user' | 'session' | null> = [null, 'user', 'session']
+/** A table's names indexed by number (`null` where no member has that number). */
+function namesByCode(tables: native.CodeTable[], table: string): Array<string | null> {
+  const t = tables.find((x) => x.name === table)
+  if (t === undefined) throw new Error(`vario: the addon has no ${table} table`)
+  const names: Array<string | null> = []
+  for (const m of t.members) {
+    while (names.length < m.code) names.push(null)
+    names[m.code] = m.name
+  }
+  return names
+}
+
+const CODE_TABLES = native.codeTables()
+/** Reason names by `Reason::code`, the number the addon writes. */
+const REASONS = namesByCode(CODE_TABLES, 'Reason') as Reason[]
+/** Unit types by `UnitType::code`; 0 is "no unit". */
+const UNITS = namesByCode(CODE_TABLES, 'UnitType') as Array<UnitType | null>
+
+// ---------------------------------------------------------------------------------------------
+// Errors
 
 /** Every error Vario throws: `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …). */
 export class VarioError extends Error {
@@ -65,6 +154,23 @@ function rethrow(e: unknown): never {
   }
   throw e
 }
+
+// ---------------------------------------------------------------------------------------------
+// Requests and decisions
+
+/** Slots of the scalar output the native side writes (see `src/out.rs`, `mod slot`). */
+const REASON = 0
+const EXPERIMENT = 1
+const VARIANT = 2
+const PARAMS = 3
+const UNIT = 4
+const BUCKET = 5
+const SHARE = 6
+const ITERATION = 7
+const VERSION = 8
+const VIEW = 9
+/** Input flags of the decide calls (see `src/convert.rs`). */
+const OPTED_OUT = 1
 
 /** A decision request. SPEC (`user_id`) and JavaScript (`userId`) spellings are both accepted. */
 export interface DecisionRequest {
@@ -107,7 +213,7 @@ export interface DecisionJson {
   variant: string | null
   params: Record<string, unknown>
   reason: Reason
-  unit_type: 'user' | 'session' | null
+  unit_type: UnitType | null
   bucket: number | null
   hash_key: string | null
   allocation_share: number | null
@@ -133,7 +239,7 @@ export class Decision {
   readonly variant: string | null
   readonly params: Readonly<Record<string, unknown>>
   readonly reason: Reason
-  readonly unitType: 'user' | 'session' | null
+  readonly unitType: UnitType | null
   readonly bucket: number | null
   readonly allocationShare: number | null
   readonly iteration: number | null
@@ -151,7 +257,7 @@ export class Decision {
     variant: string | null,
     params: Readonly<Record<string, unknown>>,
     reason: Reason,
-    unitType: 'user' | 'session' | null,
+    unitType: UnitType | null,
     unitId: string | null,
     bucket: number | null,
     allocationShare: number | null,
@@ -233,9 +339,9 @@ export interface FlagDecision {
   flag: string
   variant: string | null
   value: unknown
-  reason: string
+  reason: FlagReason
   rule_index: number | null
-  unit_type: 'user' | 'session' | null
+  unit_type: UnitType | null
   bucket: number | null
   shadow_variant: string | null
   config_version: number
@@ -249,7 +355,7 @@ export interface DecisionBatch {
   experimentCodes: Int32Array
   /** The experiment bucket; -1 when not computed. */
   buckets: Int32Array
-  /** Index into `reasonNames`. */
+  /** Index into `reasonNames` (the reason's number). */
   reasonCodes: Uint8Array
   variantKeys: string[]
   variantExperiments: string[]
@@ -381,6 +487,9 @@ function nowArg(now?: number | Date | string | null): number | undefined {
   return t
 }
 
+// ---------------------------------------------------------------------------------------------
+// Hashing
+
 /** The SPEC §1 bucket: `xxh32("unit:key:salt", seed) % 10000`. */
 export function bucket(unitId: string, key: string, salt: string, seed?: number): number {
   return native.bucket(unitId, key, salt, seed)
@@ -395,6 +504,9 @@ export function digest(unitId: string, key: string, salt: string, seed?: number)
 export function pseudonymize(unitId: string, key?: string | null): string {
   return native.pseudonymize(unitId, key ?? null)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot
 
 /** A compiled snapshot: pure, synchronous decisions with an explicit `now`. */
 export class Snapshot {
@@ -427,7 +539,7 @@ export class Snapshot {
   }
 
   /** Findings of compilation (disabled items are errors). */
-  get lints(): Array<{ code: string; severity: 'error' | 'warning'; item: string; message: string }> {
+  get lints(): Array<{ code: LintCode; severity: Severity; item: string; message: string }> {
     return JSON.parse(this.native.lintsJson())
   }
 
@@ -529,6 +641,9 @@ export class Snapshot {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Client
+
 /** Client options. Exactly one of `configUrl`, `configPath`, `bootstrap`. Durations are milliseconds. */
 export interface ClientOptions {
   configUrl?: string
@@ -597,7 +712,7 @@ export class Client {
   private readonly native: native.NativeClient
   private readonly out: Float64Array | null
   private readonly handle: native.ExternalObject<'ClientHandle'>
-  /** The attributes of view `viewId` (see `decideInto` in `src/lib.rs`). */
+  /** The attributes of view `viewId` (see `clientDecideInto` in `src/client.rs`). */
   private attrs: string[] = []
   private viewId = 0
   private tables: Tables | null = null

@@ -113,6 +113,25 @@ export declare function bucket(unitId: string, key: string, salt: string, seed?:
  */
 export declare function clientDecideInto(handle: ExternalObject<'ClientHandle'>, placement: unknown, userId: unknown, sessionId: unknown, context: unknown, a0: unknown, a1: unknown, a2: unknown, a3: unknown, viewId: number, flags: number, exposeLater: boolean): string | null
 
+/** One member of a code table. */
+export interface CodeMember {
+  /** The stable number (the C enum's value). */
+  code: number
+  /** The stable name every surface shows. */
+  name: string
+}
+
+/** One code table of the core. */
+export interface CodeTable {
+  /** The table's name in the core (`Reason`, `FlagReason`, `UnitType`, `ErrorCode`, …). */
+  name: string
+  /** Every member, in the core's order (ascending numbers). */
+  members: Array<CodeMember>
+}
+
+/** Every code table of the core (`vario_core::codes::TABLES`), in its order. */
+export declare function codeTables(): Array<CodeTable>
+
 /** Diagnostics: panics inside the addon (the error proves panics are contained). */
 export declare function debugPanic(): void
 
@@ -124,7 +143,7 @@ export interface DecideManyResult {
   experimentCodes: Int32Array
   /** Bucket, -1 when not computed. */
   buckets: Int32Array
-  /** Index into `reasonNames()`. */
+  /** The reason's number (`Reason::code`; the facade names it with `codeTables()`). */
   reasonCodes: Uint8Array
 }
 
@@ -133,9 +152,6 @@ export declare function digest(unitId: string, key: string, salt: string, seed?:
 
 /** The SPEC §5 pseudonym: hex HMAC-SHA256 with `key`, hex SHA-256 without. */
 export declare function pseudonymize(unitId: string, key?: string | undefined | null): string
-
-/** The reason names, in the codes' order (for the facade). */
-export declare function reasonNames(): Array<string>
 
 /**
  * The hot path of `Snapshot.decide` (a [`SnapshotHandle`]): decides and writes the scalars

@@ -332,7 +332,7 @@ pub fn client_decide_into(
             // On the snapshot loaded above: the one whose attributes were just read.
             |r| {
                 Ok(client.decide_on(snap.as_ref(), r, expose, |_, d, token| {
-                    write_out(d, &view, &this.out);
+                    write_out(d, view.id, &this.out);
                     token.map(str::to_owned)
                 }))
             },

@@ -14,14 +14,16 @@
 //!
 //! Every entry point catches panics (`catch_unwind`): a bug surfaces as a JS `Error`, never as a
 //! crashed process. Errors carry a stable code in `error.code` (set by the facade from the
-//! `CODE: message` form made in [`errors`]).
+//! `CODE: message` form made in [`errors`]). The facade names the numbers written here with the
+//! core's own tables ([`codes`]), so no table is copied here or in `index.ts`.
 //!
 //! | module | owns |
 //! |---|---|
 //! | [`errors`] | every error the addon throws, with its code; `debugPanic` |
+//! | [`codes`] | the core's code tables for the facade (`codeTables`) |
 //! | [`convert`] | reading JS values (strings, context values, a decision's request) without napi-rs conversions |
 //! | [`view`] | a snapshot's attribute list and the strings and params the facade fetches once |
-//! | [`out`] | the output slots a decision's scalars are written to; the reason numbers (`reasonNames`) |
+//! | [`out`] | the output slots a decision's scalars are written to |
 //! | [`snapshot`] | `NativeSnapshot`: pure decisions, flags, exposures, `decideMany` |
 //! | [`client`] | `NativeClient`: the live client, its decisions and its promises |
 //! | [`hashing`] | `bucket`, `digest`, `pseudonymize` |
@@ -31,9 +33,10 @@
 // The modules holding `#[napi]` exports are public: the exports are the crate's API (napi-rs
 // registers them at load time, which a `cfg(test)` build leaves out).
 pub mod client;
+pub mod codes;
 mod convert;
 pub mod errors;
 pub mod hashing;
-pub mod out;
+mod out;
 pub mod snapshot;
 mod view;

@@ -1,16 +1,17 @@
 //! The output layout: where the native side writes a decision's scalars for the facade to read
-//! (one `Float64Array` over memory handed over once), and the writing itself.
+//! (one `Float64Array` over memory handed over once), and the writing itself. Reasons and unit
+//! types are written as their core numbers ([`Reason::code`](vario_core::Reason::code),
+//! [`UnitType::code`](vario_core::UnitType::code)), which the facade names with the tables of
+//! `codeTables()`.
 
 use crate::errors::err;
-use crate::view::View;
 use napi::bindgen_prelude::{Env, Result, Unknown};
 use napi::sys;
-use napi_derive::napi;
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use vario_core::{Decision, Reason, UnitType};
+use vario_core::Decision;
 
 /// Slots of the output `Float64Array` (the facade reads the same indices).
 pub(crate) mod slot {
@@ -86,58 +87,18 @@ pub(crate) unsafe fn out_buffer<'e>(env: &'e Env, out: &Arc<Out>) -> Result<Opti
     Ok(Some(unsafe { Unknown::from_raw_unchecked(env.raw(), value) }))
 }
 
-const REASONS: [Reason; 17] = [
-    Reason::NoConfig,
-    Reason::UnknownPlacement,
-    Reason::OptedOut,
-    Reason::Forced,
-    Reason::Shipped,
-    Reason::Override,
-    Reason::Assigned,
-    Reason::NoExperiment,
-    Reason::NotRunning,
-    Reason::NotStarted,
-    Reason::Ended,
-    Reason::MissingUnit,
-    Reason::Holdout,
-    Reason::TargetingMiss,
-    Reason::LayerMiss,
-    Reason::TrafficMiss,
-    Reason::ConfigError,
-];
-
-/// The number a reason is written as (its index in the names of `reasonNames`).
-pub(crate) fn reason_code(r: Reason) -> f64 {
-    REASONS.iter().position(|x| *x == r).unwrap_or(0) as f64
-}
-
-/// The reason names, in the codes' order (for the facade).
-#[napi(catch_unwind)]
-pub fn reason_names() -> Vec<String> {
-    REASONS
-        .iter()
-        .map(|r| serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
-        .collect()
-}
-
-/// Writes a decision made against `view` into `out`.
-pub(crate) fn write_out(d: &Decision<'_>, view: &View, out: &Out) {
+/// Writes a decision made against the view `view_id` into `out`.
+pub(crate) fn write_out(d: &Decision<'_>, view_id: u32, out: &Out) {
     let opt = |x: Option<f64>| x.unwrap_or(-1.0);
-    out.set(slot::REASON, reason_code(d.reason()));
+    out.set(slot::REASON, f64::from(d.reason().code()));
     out.set(slot::EXPERIMENT, opt(d.experiment_index().map(|i| i as f64)));
     out.set(slot::VARIANT, opt(d.variant_index().map(|i| i as f64)));
     out.set(slot::PARAMS, opt(d.params_id().map(f64::from)));
-    out.set(
-        slot::UNIT,
-        match d.unit_type() {
-            None => 0.0,
-            Some(UnitType::User) => 1.0,
-            Some(UnitType::Session) => 2.0,
-        },
-    );
+    // 0 is "no unit" (the C value); the unit types are numbered from 1.
+    out.set(slot::UNIT, d.unit_type().map_or(0.0, |u| f64::from(u.code())));
     out.set(slot::BUCKET, opt(d.bucket().map(f64::from)));
     out.set(slot::SHARE, d.allocation_share().unwrap_or(f64::NAN));
     out.set(slot::ITERATION, opt(d.iteration().map(|i| i as f64)));
     out.set(slot::VERSION, d.config_version() as f64);
-    out.set(slot::VIEW, f64::from(view.id));
+    out.set(slot::VIEW, f64::from(view_id));
 }

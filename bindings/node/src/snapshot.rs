@@ -4,7 +4,7 @@
 
 use crate::convert::{GIVEN_ATTRS, Scratch, now_or_clock, owned_request, with_request};
 use crate::errors::{err, invalid};
-use crate::out::{Out, out_buffer, reason_code, write_out};
+use crate::out::{Out, out_buffer, write_out};
 use crate::view::View;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -13,7 +13,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use vario_core::Coded;
-use vario_core::{Request, Snapshot};
+use vario_core::{Reason, Request, Snapshot};
+
+// `reason_codes` holds a reason's number in a byte.
+const _: () = assert!(Reason::ALL[Reason::ALL.len() - 1].code() < 256);
 
 /// A compiled snapshot (native half of `Snapshot`).
 #[napi]
@@ -217,7 +220,7 @@ impl NativeSnapshot {
             });
             ec.push(d.experiment_index.map_or(-1, |e| e as i32));
             bk.push(d.bucket.map_or(-1, |b| b as i32));
-            rc.push(reason_code(d.reason) as u8);
+            rc.push(d.reason.code() as u8);
         }
         Ok(DecideManyResult {
             variant_codes: Int32Array::new(vc),
@@ -265,7 +268,7 @@ pub fn snapshot_decide_into(
             &given[..n],
             flags,
             |r| {
-                write_out(&view.snap.decide(r, now), view, &this.out);
+                write_out(&view.snap.decide(r, now), view.id, &this.out);
                 Ok(())
             },
         )
@@ -281,6 +284,6 @@ pub struct DecideManyResult {
     pub experiment_codes: Int32Array,
     /// Bucket, -1 when not computed.
     pub buckets: Int32Array,
-    /// Index into `reasonNames()`.
+    /// The reason's number (`Reason::code`; the facade names it with `codeTables()`).
     pub reason_codes: Uint8Array,
 }
