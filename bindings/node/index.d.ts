@@ -22,11 +22,18 @@ export type ErrorClass = 'NULL_ARGUMENT' | 'INVALID_UTF8' | 'INVALID_REQUEST' | 
 export type LintCode = 'MALFORMED' | 'DUPLICATE_KEY' | 'BAD_ALLOCATION' | 'BAD_RANGES' | 'UNKNOWN_VARIANT' | 'UNKNOWN_LAYER' | 'BAD_WINDOW' | 'PLACEMENT_COLLISION' | 'LAYER_OVERLAP' | 'LAYER_UNIT_MISMATCH' | 'UNKNOWN_OPERATOR' | 'BAD_VALUE' | 'BAD_REGEX' | 'BAD_SEMVER' | 'BAD_TIMESTAMP' | 'UNKNOWN_SEGMENT' | 'BAD_RULE' | 'BAD_SCHEDULE' | 'BAD_HOLDOUT' | 'UNKNOWN_PLACEMENT' | 'UNKNOWN_HOLDOUT_EXPERIMENT' | 'UNREACHABLE';
 /** How bad a lint is (`error`: the item is disabled). From `vario_core::codes::Severity`. */
 export type Severity = 'error' | 'warning';
-/** Every error Vario throws: `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …). */
+/**
+ * Every error Vario throws. `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …) and
+ * `kind` is its family (`INVALID_SNAPSHOT` for `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`
+ * and `VERSION_REGRESSION`; `INVALID_TOKEN` for the `TOKEN_*` codes; …).
+ */
 export declare class VarioError extends Error {
-    readonly code: string;
-    constructor(code: string, message: string);
+    readonly code: ErrorCode;
+    readonly kind: ErrorClass;
+    constructor(code: ErrorCode, message: string);
 }
+/** @internal Panics inside the addon, to prove they surface as errors. */
+export declare function debugPanic(): void;
 /** A decision request. SPEC (`user_id`) and JavaScript (`userId`) spellings are both accepted. */
 export interface DecisionRequest {
     userId?: string | null;
@@ -245,7 +252,11 @@ export declare class Client {
     track(outcome: Outcome): boolean;
     /** Every counter (nothing is dropped silently) and the config status. */
     stats(): Record<string, unknown>;
-    /** Offers snapshot JSON pushed by the caller: true when swapped in. */
+    /**
+     * Offers snapshot JSON pushed by the caller: true when swapped in, false when that version is
+     * already in use. Throws `VERSION_REGRESSION` for a lower version, and `NOT_JSON`,
+     * `SCHEMA_VERSION` or `INVALID_SNAPSHOT` for a rejected document (the snapshot in use stays).
+     */
     updateSnapshot(json: string): boolean;
     /** Resolves once the first snapshot is in use; rejects with `TIMEOUT` (and the cause). */
     waitForInit(timeoutMs?: number): Promise<void>;
@@ -258,5 +269,3 @@ export declare class Client {
     /** True once `close` was called. */
     get closed(): boolean;
 }
-/** @internal Panics inside the addon, to prove they surface as errors. */
-export declare function debugPanic(): void;

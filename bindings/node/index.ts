@@ -132,27 +132,70 @@ const CODE_TABLES = native.codeTables()
 const REASONS = namesByCode(CODE_TABLES, 'Reason') as Reason[]
 /** Unit types by `UnitType::code`; 0 is "no unit". */
 const UNITS = namesByCode(CODE_TABLES, 'UnitType') as Array<UnitType | null>
+const ERROR_CODES: ReadonlySet<string | null> = new Set(namesByCode(CODE_TABLES, 'ErrorCode'))
+const KINDS = native.errorKinds() as Record<ErrorCode, ErrorClass>
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/** Every error Vario throws: `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …). */
+/**
+ * Every error Vario throws. `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …) and
+ * `kind` is its family (`INVALID_SNAPSHOT` for `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`
+ * and `VERSION_REGRESSION`; `INVALID_TOKEN` for the `TOKEN_*` codes; …).
+ */
 export class VarioError extends Error {
-  readonly code: string
-  constructor(code: string, message: string) {
+  readonly code: ErrorCode
+  readonly kind: ErrorClass
+  constructor(code: ErrorCode, message: string) {
     super(message)
     this.name = 'VarioError'
     this.code = code
+    this.kind = KINDS[code] ?? 'INTERNAL'
   }
 }
 
-function rethrow(e: unknown): never {
-  if (e instanceof Error && !(e instanceof VarioError)) {
-    const m = /^([A-Z][A-Z0-9_]*): ([\s\S]*)$/.exec(e.message)
-    if (m) throw new VarioError(m[1], m[2])
-    if (/panic/i.test(e.message)) throw new VarioError('INTERNAL', e.message)
+/**
+ * The status napi-rs gives every error the addon throws: its own coded ones (`CODE: message`,
+ * see `src/errors.rs`) and the panics its `catch_unwind` caught (the panic's message, no code).
+ */
+const NATIVE_FAILURE = 'GenericFailure'
+const CODED = /^([A-Z][A-Z0-9_]*): ([\s\S]*)$/
+
+/**
+ * The `VarioError` for whatever a call threw: the addon's coded errors keep their code, a panic
+ * it caught is `PANIC`, and anything else (an argument of the wrong type refused by napi-rs, a
+ * value `JSON.stringify` refused) is the caller's: `fallback`.
+ */
+function toVarioError(e: unknown, fallback: ErrorCode): VarioError {
+  if (e instanceof VarioError) return e
+  const message = e instanceof Error ? e.message : String(e)
+  if (e instanceof Error && (e as { code?: unknown }).code === NATIVE_FAILURE) {
+    const m = CODED.exec(message)
+    return m !== null && ERROR_CODES.has(m[1]) ? new VarioError(m[1] as ErrorCode, m[2]) : new VarioError('PANIC', message)
   }
-  throw e
+  return new VarioError(fallback, message)
+}
+
+function rethrow(e: unknown, fallback: ErrorCode = 'INVALID_REQUEST'): never {
+  throw toVarioError(e, fallback)
+}
+
+/** `f()`, its errors as `VarioError`s. */
+function guard<T>(f: () => T, fallback: ErrorCode = 'INVALID_REQUEST'): T {
+  try {
+    return f()
+  } catch (e) {
+    rethrow(e, fallback)
+  }
+}
+
+/** @internal Panics inside the addon, to prove they surface as errors. */
+export function debugPanic(): void {
+  try {
+    native.debugPanic()
+  } catch (e) {
+    rethrow(e)
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -492,17 +535,17 @@ function nowArg(now?: number | Date | string | null): number | undefined {
 
 /** The SPEC §1 bucket: `xxh32("unit:key:salt", seed) % 10000`. */
 export function bucket(unitId: string, key: string, salt: string, seed?: number): number {
-  return native.bucket(unitId, key, salt, seed)
+  return guard(() => native.bucket(unitId, key, salt, seed))
 }
 
 /** The xxh32 digest behind `bucket`. */
 export function digest(unitId: string, key: string, salt: string, seed?: number): number {
-  return native.digest(unitId, key, salt, seed)
+  return guard(() => native.digest(unitId, key, salt, seed))
 }
 
 /** The SPEC §5 pseudonym of an id: hex HMAC-SHA256 with `key`, hex SHA-256 without. */
 export function pseudonymize(unitId: string, key?: string | null): string {
-  return native.pseudonymize(unitId, key ?? null)
+  return guard(() => native.pseudonymize(unitId, key ?? null))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -535,12 +578,12 @@ export class Snapshot {
 
   /** The snapshot's version. */
   get version(): number {
-    return this.native.version
+    return guard(() => this.native.version)
   }
 
   /** Findings of compilation (disabled items are errors). */
   get lints(): Array<{ code: LintCode; severity: Severity; item: string; message: string }> {
-    return JSON.parse(this.native.lintsJson())
+    return guard(() => JSON.parse(this.native.lintsJson()))
   }
 
   /** Decides a request at `now` (ms since the epoch, a Date or RFC 3339; default: the current time). */
@@ -600,6 +643,7 @@ export class Snapshot {
     options: { sessionIds?: Array<string | null>; context: { placement: string; [k: string]: unknown }; now?: number | Date | string },
   ): DecisionBatch {
     try {
+      if (typeof options !== 'object' || options === null) throw new VarioError('INVALID_REQUEST', '`options` must be an object')
       const ctx = JSON.stringify(options.context)
       const now = nowArg(options.now)
       const sessionIds = options.sessionIds
@@ -637,7 +681,7 @@ export class Snapshot {
 
   /** @internal The engine's own decision JSON, for byte-for-byte tests. */
   decideJsonForTest(requestJson: string, now?: number): string {
-    return this.native.decideJson(requestJson, now)
+    return guard(() => this.native.decideJson(requestJson, now))
   }
 }
 
@@ -720,16 +764,16 @@ export class Client {
   private readonly defaults = new Map<string, Readonly<Record<string, unknown>>>()
 
   constructor(options: ClientOptions) {
-    const o: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(options ?? {})) {
-      if (v !== undefined) o[snake(k)] = v
-    }
     try {
+      const o: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(options ?? {})) {
+        if (v !== undefined) o[snake(k)] = v
+      }
       this.native = new native.NativeClient(JSON.stringify(o))
       this.out = outOf(this.native)
       this.handle = this.native.handle()
     } catch (e) {
-      rethrow(e)
+      rethrow(e, 'INVALID_OPTIONS')
     }
     live.add(this)
     installExitHooks()
@@ -822,11 +866,11 @@ export class Client {
 
   /** Queues an outcome with the unit's recent assignments; false when the queue was full. */
   track(outcome: Outcome): boolean {
-    const o: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(outcome ?? {})) {
-      if (v !== undefined) o[snake(k)] = v
-    }
     try {
+      const o: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(outcome ?? {})) {
+        if (v !== undefined) o[snake(k)] = v
+      }
       return this.native.trackJson(JSON.stringify(o))
     } catch (e) {
       rethrow(e)
@@ -835,10 +879,14 @@ export class Client {
 
   /** Every counter (nothing is dropped silently) and the config status. */
   stats(): Record<string, unknown> {
-    return JSON.parse(this.native.statsJson())
+    return guard(() => JSON.parse(this.native.statsJson()))
   }
 
-  /** Offers snapshot JSON pushed by the caller: true when swapped in. */
+  /**
+   * Offers snapshot JSON pushed by the caller: true when swapped in, false when that version is
+   * already in use. Throws `VERSION_REGRESSION` for a lower version, and `NOT_JSON`,
+   * `SCHEMA_VERSION` or `INVALID_SNAPSHOT` for a rejected document (the snapshot in use stays).
+   */
   updateSnapshot(json: string): boolean {
     try {
       return this.native.updateSnapshot(json)
@@ -867,8 +915,8 @@ export class Client {
 
   /** Delivers what is queued and stops the background threads. Idempotent. */
   async close(timeoutMs = 5000): Promise<void> {
-    if (!live.delete(this) && this.native.closed) return
     try {
+      if (!live.delete(this) && this.native.closed) return
       await this.native.close(timeoutMs)
     } catch (e) {
       rethrow(e)
@@ -878,20 +926,11 @@ export class Client {
   /** A bounded synchronous close (for exit paths); true when nothing had to be dropped. */
   closeSync(timeoutMs = 500): boolean {
     live.delete(this)
-    return this.native.closeSync(timeoutMs)
+    return guard(() => this.native.closeSync(timeoutMs))
   }
 
   /** True once `close` was called. */
   get closed(): boolean {
-    return this.native.closed
-  }
-}
-
-/** @internal Panics inside the addon, to prove they surface as errors. */
-export function debugPanic(): void {
-  try {
-    native.debugPanic()
-  } catch (e) {
-    rethrow(e)
+    return guard(() => this.native.closed)
   }
 }

@@ -45,7 +45,11 @@ export declare class NativeClient {
   trackJson(outcomeJson: string): boolean
   /** Counters and config status as JSON (works after close). */
   statsJson(): string
-  /** Offers snapshot JSON pushed by the caller. */
+  /**
+   * Offers snapshot JSON pushed by the caller: true when swapped in, false when that version
+   * is in use; throws `VERSION_REGRESSION` for a lower version, the `SnapshotError`'s code
+   * (`NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`) for a rejected document.
+   */
   updateSnapshot(json: string): boolean
   /** Resolves when the first snapshot is in use; rejects with `TIMEOUT` after `timeoutMs`. */
   waitForInit(timeoutMs: number): Promise<void>
@@ -61,7 +65,10 @@ export declare class NativeClient {
 
 /** A compiled snapshot (native half of `Snapshot`). */
 export declare class NativeSnapshot {
-  /** Compiles snapshot JSON text; throws `SNAPSHOT:<code>: …` when rejected whole. */
+  /**
+   * Compiles snapshot JSON text; throws `NOT_JSON`, `SCHEMA_VERSION` or `INVALID_SNAPSHOT` (the
+   * `SnapshotError`'s code, as `CODE: message`) when rejected whole.
+   */
   static fromJson(text: string): NativeSnapshot
   /** The snapshot's version. */
   get version(): number
@@ -149,6 +156,9 @@ export interface DecideManyResult {
 
 /** The xxh32 digest behind `bucket`. */
 export declare function digest(unitId: string, key: string, salt: string, seed?: number | undefined | null): number
+
+/** The class (a `VarioError`'s `kind`) of every error code, by code name. */
+export declare function errorKinds(): Record<string, string>
 
 /** The SPEC §5 pseudonym: hex HMAC-SHA256 with `key`, hex SHA-256 without. */
 export declare function pseudonymize(unitId: string, key?: string | undefined | null): string

@@ -842,5 +842,6 @@ module.exports.clientDecideInto = nativeBinding.clientDecideInto
 module.exports.codeTables = nativeBinding.codeTables
 module.exports.debugPanic = nativeBinding.debugPanic
 module.exports.digest = nativeBinding.digest
+module.exports.errorKinds = nativeBinding.errorKinds
 module.exports.pseudonymize = nativeBinding.pseudonymize
 module.exports.snapshotDecideInto = nativeBinding.snapshotDecideInto

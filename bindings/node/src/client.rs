@@ -3,7 +3,7 @@
 //! blocking calls (`waitForInit`, `flush`, `close`) run as promises on the libuv thread pool.
 
 use crate::convert::{GIVEN_ATTRS, Scratch, owned_request, with_request};
-use crate::errors::{err, invalid};
+use crate::errors::{build_error, closed, coded, err, init_error, invalid, panicked, timeout, update_snapshot_error};
 use crate::out::{Out, out_buffer, write_out};
 use crate::view::View;
 use napi::bindgen_prelude::*;
@@ -16,8 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use vario::{ClientBuilder, Expose, Options, Outcome};
-use vario_core::Coded;
-use vario_core::Snapshot;
+use vario_core::{ErrorCode, Snapshot};
 
 /// The live client (native half of `Client`).
 #[napi]
@@ -56,7 +55,7 @@ const VIEWS_KEPT: usize = 4;
 impl ClientState {
     fn open(&self) -> Result<&vario::Client> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(err("CLOSED", "the client is closed"));
+            return Err(closed());
         }
         Ok(&self.inner)
     }
@@ -106,12 +105,13 @@ impl Task for Blocking {
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
+        // Not a napi entry point, so not covered by `catch_unwind` there: caught here.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self.op {
-            BlockingOp::Init => self.client.wait_for_init(self.timeout).map_err(|e| err("TIMEOUT", e)),
-            BlockingOp::Flush => self.client.flush(self.timeout).map_err(|e| err("TIMEOUT", e)),
-            BlockingOp::Close => self.client.close(self.timeout).map_err(|e| err("TIMEOUT", e)),
+            BlockingOp::Init => self.client.wait_for_init(self.timeout).map_err(|e| init_error(&e)),
+            BlockingOp::Flush => self.client.flush(self.timeout).map_err(|e| timeout(&e)),
+            BlockingOp::Close => self.client.close(self.timeout).map_err(|e| timeout(&e)),
         }));
-        r.unwrap_or_else(|_| Err(err("INTERNAL", "panic inside vario")))
+        r.unwrap_or_else(|p| Err(panicked(&*p)))
     }
 
     fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
@@ -124,7 +124,7 @@ impl NativeClient {
     /// Starts a client from options JSON (the Rust `Options` keys; the facade converts).
     #[napi(constructor, catch_unwind)]
     pub fn new(options_json: String) -> Result<NativeClient> {
-        let mut opts = Options::from_json(&options_json).map_err(|e| err("INVALID_OPTIONS", e))?;
+        let mut opts = Options::from_json(&options_json).map_err(|e| build_error(&e))?;
         if opts.sdk_name == Options::default().sdk_name {
             opts.sdk_name = "vario-node".into();
         }
@@ -132,8 +132,9 @@ impl NativeClient {
         extra_attrs.push("page_type".into());
         let defaults_json =
             opts.default_params.iter().map(|(k, v)| (k.clone(), Value::Object(v.clone()).to_string())).collect();
-        let client = ClientBuilder::new().options(opts).build().map_err(|e| err("INVALID_OPTIONS", e))?;
-        let empty = Snapshot::from_json(r#"{"schema_version":1,"version":0}"#).map_err(|e| err("INTERNAL", e))?;
+        let client = ClientBuilder::new().options(opts).build().map_err(|e| build_error(&e))?;
+        let empty =
+            Snapshot::from_json(r#"{"schema_version":1,"version":0}"#).map_err(|e| err(ErrorCode::Internal, e))?;
         Ok(NativeClient {
             state: Rc::new(ClientState {
                 inner: Arc::new(client),
@@ -201,7 +202,7 @@ impl NativeClient {
     /// Logs the exposure of a token; false when the queue was full (counted).
     #[napi(catch_unwind)]
     pub fn expose(&self, token: String) -> Result<bool> {
-        self.open()?.expose(&token).map_err(|e| err(e.code().as_str(), e))
+        self.open()?.expose(&token).map_err(|e| coded(&e))
     }
 
     /// Flag result JSON on the current snapshot.
@@ -216,7 +217,7 @@ impl NativeClient {
     pub fn track_json(&self, outcome_json: String) -> Result<bool> {
         let client = self.open()?;
         let v: Value = serde_json::from_str(&outcome_json).map_err(invalid)?;
-        let o = Outcome::from_value(&v).map_err(|e| invalid(e.0))?;
+        let o = Outcome::from_value(&v).map_err(|e| coded(&e))?;
         Ok(client.track(o))
     }
 
@@ -226,12 +227,12 @@ impl NativeClient {
         serde_json::to_string(&self.inner.stats()).unwrap_or_else(|_| "{}".into())
     }
 
-    /// Offers snapshot JSON pushed by the caller.
+    /// Offers snapshot JSON pushed by the caller: true when swapped in, false when that version
+    /// is in use; throws `VERSION_REGRESSION` for a lower version, the `SnapshotError`'s code
+    /// (`NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`) for a rejected document.
     #[napi(catch_unwind)]
     pub fn update_snapshot(&self, json: String) -> Result<bool> {
-        self.open()?
-            .update_snapshot(&json)
-            .map_err(|(kind, msg)| err(&format!("SNAPSHOT_{kind:?}").to_uppercase(), msg))
+        self.open()?.update_snapshot(&json).map_err(|e| update_snapshot_error(&json, e))
     }
 
     /// Resolves when the first snapshot is in use; rejects with `TIMEOUT` after `timeoutMs`.

@@ -1,9 +1,11 @@
 //! The core's code tables ([`vario_core::codes`]) as the facade reads them at load time: it
-//! names the numbers the addon writes (reasons, unit types) from these, and the TypeScript
-//! unions in `index.ts` are checked against them (`test/codes.test.js`). Nothing here lists a
-//! member by hand.
+//! names the numbers the addon writes (reasons, unit types) and every error's `code` and `kind`
+//! from these, and the TypeScript unions in `index.ts` are checked against them
+//! (`test/codes.test.js`). Nothing here lists a member by hand.
 
 use napi_derive::napi;
+use std::collections::BTreeMap;
+use vario_core::ErrorCode;
 use vario_core::codes::TABLES;
 
 /// One member of a code table.
@@ -34,4 +36,10 @@ pub fn code_tables() -> Vec<CodeTable> {
             members: (t.members)().into_iter().map(|(code, name)| CodeMember { code, name: name.into() }).collect(),
         })
         .collect()
+}
+
+/// The class (a `VarioError`'s `kind`) of every error code, by code name.
+#[napi(catch_unwind)]
+pub fn error_kinds() -> BTreeMap<String, String> {
+    ErrorCode::ALL.iter().map(|c| (c.as_str().into(), c.class().as_str().into())).collect()
 }

@@ -3,7 +3,7 @@
 //! facade's arguments. The JSON form of a request (the path for `trace` and `forced`) is read by
 //! the core ([`OwnedRequest`]).
 
-use crate::errors::{err, invalid};
+use crate::errors::{coded, err, invalid};
 use crate::view::View;
 use napi::bindgen_prelude::Result;
 use napi::sys;
@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::ffi::CString;
 use std::ptr;
-use vario_core::{OwnedRequest, Request};
+use vario_core::{ErrorCode, OwnedRequest, Request};
 
 /// Reads a JS string into `buf`; `None` when `v` is not a string (nothing thrown).
 ///
@@ -233,7 +233,7 @@ pub(crate) unsafe fn with_request<R>(
     flags: u32,
     f: impl FnOnce(&Request<'_>) -> Result<R>,
 ) -> Result<R> {
-    let mut scratch = scratch.try_borrow_mut().map_err(|_| err("INTERNAL", "re-entered"))?;
+    let mut scratch = scratch.try_borrow_mut().map_err(|_| err(ErrorCode::Internal, "re-entered"))?;
     let Scratch { placement: p, user: u, session: s, wide, context, view: filled_for } = &mut *scratch;
     if *filled_for != view.id {
         context.clear();
@@ -272,5 +272,5 @@ pub(crate) fn now_or_clock(now: Option<f64>) -> i64 {
 
 /// A request given as JSON (SPEC field names).
 pub(crate) fn owned_request(json: &str, require_placement: bool) -> Result<OwnedRequest> {
-    OwnedRequest::from_json(json, require_placement).map_err(|e| invalid(e.0))
+    OwnedRequest::from_json(json, require_placement).map_err(|e| coded(&e))
 }

@@ -12,15 +12,15 @@
 //!   `page_type` and the exposure keys) are read: the first four by the facade, which passes
 //!   their values as arguments, the rest by name; into a map reused in place.
 //!
-//! Every entry point catches panics (`catch_unwind`): a bug surfaces as a JS `Error`, never as a
-//! crashed process. Errors carry a stable code in `error.code` (set by the facade from the
-//! `CODE: message` form made in [`errors`]). The facade names the numbers written here with the
-//! core's own tables ([`codes`]), so no table is copied here or in `index.ts`.
+//! Every entry point catches panics (`catch_unwind`): a bug surfaces as a JS `Error` (code
+//! `PANIC` in the facade), never as a crashed process. Every other error carries a stable
+//! `vario_core::ErrorCode` (see [`errors`]); the facade names numbers and codes with the core's
+//! own tables ([`codes`]), so no table is copied here or in `index.ts`.
 //!
 //! | module | owns |
 //! |---|---|
 //! | [`errors`] | every error the addon throws, with its code; `debugPanic` |
-//! | [`codes`] | the core's code tables for the facade (`codeTables`) |
+//! | [`codes`] | the core's code tables for the facade (`codeTables`, `errorKinds`) |
 //! | [`convert`] | reading JS values (strings, context values, a decision's request) without napi-rs conversions |
 //! | [`view`] | a snapshot's attribute list and the strings and params the facade fetches once |
 //! | [`out`] | the output slots a decision's scalars are written to |

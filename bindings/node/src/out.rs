@@ -11,7 +11,7 @@ use std::ffi::c_void;
 use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use vario_core::Decision;
+use vario_core::{Decision, ErrorCode};
 
 /// Slots of the output `Float64Array` (the facade reads the same indices).
 pub(crate) mod slot {
@@ -80,7 +80,7 @@ pub(crate) unsafe fn out_buffer<'e>(env: &'e Env, out: &Arc<Out>) -> Result<Opti
         return if status == sys::Status::napi_no_external_buffers_allowed {
             Ok(None)
         } else {
-            Err(err("INTERNAL", format!("cannot create the output buffer (status {status})")))
+            Err(err(ErrorCode::Internal, format!("cannot create the output buffer (status {status})")))
         };
     }
     // SAFETY: a value just created in this call's scope.

@@ -3,7 +3,7 @@
 //! (`decideMany`).
 
 use crate::convert::{GIVEN_ATTRS, Scratch, now_or_clock, owned_request, with_request};
-use crate::errors::{err, invalid};
+use crate::errors::{coded, invalid};
 use crate::out::{Out, out_buffer, write_out};
 use crate::view::View;
 use napi::bindgen_prelude::*;
@@ -12,7 +12,6 @@ use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
-use vario_core::Coded;
 use vario_core::{Reason, Request, Snapshot};
 
 // `reason_codes` holds a reason's number in a byte.
@@ -46,10 +45,11 @@ pub struct SnapshotHandle(Rc<SnapshotState>);
 
 #[napi]
 impl NativeSnapshot {
-    /// Compiles snapshot JSON text; throws `SNAPSHOT:<code>: …` when rejected whole.
+    /// Compiles snapshot JSON text; throws `NOT_JSON`, `SCHEMA_VERSION` or `INVALID_SNAPSHOT` (the
+    /// `SnapshotError`'s code, as `CODE: message`) when rejected whole.
     #[napi(factory, catch_unwind)]
     pub fn from_json(text: String) -> Result<NativeSnapshot> {
-        let snap = Snapshot::from_json(&text).map_err(|e| err(e.code().as_str(), e))?;
+        let snap = Snapshot::from_json(&text).map_err(|e| coded(&e))?;
         Ok(NativeSnapshot {
             state: Rc::new(SnapshotState {
                 view: Arc::new(View::new(Arc::new(snap), &[])),
