@@ -8,13 +8,32 @@
  *
  * This file is the TypeScript source of `index.js` and `index.d.ts` (built by `npm run build`).
  */
-/** Why a decision came out as it did (SPEC `reason`). */
+/** Why a decision came out as it did (SPEC `reason`). From `vario_core::codes::Reason`. */
 export type Reason = 'NO_CONFIG' | 'UNKNOWN_PLACEMENT' | 'OPTED_OUT' | 'FORCED' | 'SHIPPED' | 'OVERRIDE' | 'ASSIGNED' | 'NO_EXPERIMENT' | 'NOT_RUNNING' | 'NOT_STARTED' | 'ENDED' | 'MISSING_UNIT' | 'HOLDOUT' | 'TARGETING_MISS' | 'LAYER_MISS' | 'TRAFFIC_MISS' | 'CONFIG_ERROR';
-/** Every error Vario throws: `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …). */
+/** Why a flag evaluated to its variant. From `vario_core::codes::FlagReason`. */
+export type FlagReason = 'FLAG_NOT_FOUND' | 'CONFIG_ERROR' | 'KILL_SWITCH' | 'DISABLED' | 'OVERRIDE' | 'TARGET_MATCH' | 'GRADUAL' | 'CANARY' | 'DEFAULT';
+/** The id a decision hashed: `user` (`userId`) or `session` (`sessionId`). From `vario_core::codes::UnitType`. */
+export type UnitType = 'user' | 'session';
+/** The stable `code` of a `VarioError`. From `vario_core::codes::ErrorCode`. */
+export type ErrorCode = 'NULL_ARGUMENT' | 'INVALID_UTF8' | 'INVALID_REQUEST' | 'NOT_JSON' | 'SCHEMA_VERSION' | 'INVALID_SNAPSHOT' | 'VERSION_REGRESSION' | 'INVALID_OPTIONS' | 'TIMEOUT' | 'CLOSED' | 'TOKEN_MALFORMED' | 'TOKEN_VERSION' | 'TOKEN_PAYLOAD' | 'TOKEN_UNSIGNED' | 'TOKEN_SIGNATURE' | 'TOKEN_KEY_UNAVAILABLE' | 'QUEUE_FULL' | 'INTERNAL' | 'PANIC';
+/** The family of an `ErrorCode`: a `VarioError`'s `kind`. From `vario_core::codes::ErrorClass`. */
+export type ErrorClass = 'NULL_ARGUMENT' | 'INVALID_UTF8' | 'INVALID_REQUEST' | 'INVALID_SNAPSHOT' | 'INVALID_OPTIONS' | 'TIMEOUT' | 'CLOSED' | 'INVALID_TOKEN' | 'QUEUE_FULL' | 'INTERNAL' | 'PANIC';
+/** What a snapshot lint is about. From `vario_core::codes::LintCode`. */
+export type LintCode = 'MALFORMED' | 'DUPLICATE_KEY' | 'BAD_ALLOCATION' | 'BAD_RANGES' | 'UNKNOWN_VARIANT' | 'UNKNOWN_LAYER' | 'BAD_WINDOW' | 'PLACEMENT_COLLISION' | 'LAYER_OVERLAP' | 'LAYER_UNIT_MISMATCH' | 'UNKNOWN_OPERATOR' | 'BAD_VALUE' | 'BAD_REGEX' | 'BAD_SEMVER' | 'BAD_TIMESTAMP' | 'UNKNOWN_SEGMENT' | 'BAD_RULE' | 'BAD_SCHEDULE' | 'BAD_HOLDOUT' | 'UNKNOWN_PLACEMENT' | 'UNKNOWN_HOLDOUT_EXPERIMENT' | 'UNREACHABLE';
+/** How bad a lint is (`error`: the item is disabled). From `vario_core::codes::Severity`. */
+export type Severity = 'error' | 'warning';
+/**
+ * Every error Vario throws. `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …) and
+ * `kind` is its family (`INVALID_SNAPSHOT` for `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`
+ * and `VERSION_REGRESSION`; `INVALID_TOKEN` for the `TOKEN_*` codes; …).
+ */
 export declare class VarioError extends Error {
-    readonly code: string;
-    constructor(code: string, message: string);
+    readonly code: ErrorCode;
+    readonly kind: ErrorClass;
+    constructor(code: ErrorCode, message: string);
 }
+/** @internal Panics inside the addon, to prove they surface as errors. */
+export declare function debugPanic(): void;
 /** A decision request. SPEC (`user_id`) and JavaScript (`userId`) spellings are both accepted. */
 export interface DecisionRequest {
     userId?: string | null;
@@ -58,7 +77,7 @@ export interface DecisionJson {
     variant: string | null;
     params: Record<string, unknown>;
     reason: Reason;
-    unit_type: 'user' | 'session' | null;
+    unit_type: UnitType | null;
     bucket: number | null;
     hash_key: string | null;
     allocation_share: number | null;
@@ -75,7 +94,7 @@ export declare class Decision {
     readonly variant: string | null;
     readonly params: Readonly<Record<string, unknown>>;
     readonly reason: Reason;
-    readonly unitType: 'user' | 'session' | null;
+    readonly unitType: UnitType | null;
     readonly bucket: number | null;
     readonly allocationShare: number | null;
     readonly iteration: number | null;
@@ -85,7 +104,7 @@ export declare class Decision {
     readonly exposureToken: string | null;
     private readonly unitId;
     /** @internal */
-    constructor(placement: string, experimentId: unknown, experimentKey: string | null, variant: string | null, params: Readonly<Record<string, unknown>>, reason: Reason, unitType: 'user' | 'session' | null, unitId: string | null, bucket: number | null, allocationShare: number | null, iteration: number | null, configVersion: number, trace: TraceEntry[] | null, exposureToken: string | null);
+    constructor(placement: string, experimentId: unknown, experimentKey: string | null, variant: string | null, params: Readonly<Record<string, unknown>>, reason: Reason, unitType: UnitType | null, unitId: string | null, bucket: number | null, allocationShare: number | null, iteration: number | null, configVersion: number, trace: TraceEntry[] | null, exposureToken: string | null);
     /** `"{experimentKey}:{unitId}"`, the string hashed for the bucket; null without one. */
     get hashKey(): string | null;
     /** True when the unit was randomised into a variant (reason `ASSIGNED`). */
@@ -100,9 +119,9 @@ export interface FlagDecision {
     flag: string;
     variant: string | null;
     value: unknown;
-    reason: string;
+    reason: FlagReason;
     rule_index: number | null;
-    unit_type: 'user' | 'session' | null;
+    unit_type: UnitType | null;
     bucket: number | null;
     shadow_variant: string | null;
     config_version: number;
@@ -115,7 +134,7 @@ export interface DecisionBatch {
     experimentCodes: Int32Array;
     /** The experiment bucket; -1 when not computed. */
     buckets: Int32Array;
-    /** Index into `reasonNames`. */
+    /** Index into `reasonNames` (the reason's number). */
     reasonCodes: Uint8Array;
     variantKeys: string[];
     variantExperiments: string[];
@@ -142,8 +161,8 @@ export declare class Snapshot {
     get version(): number;
     /** Findings of compilation (disabled items are errors). */
     get lints(): Array<{
-        code: string;
-        severity: 'error' | 'warning';
+        code: LintCode;
+        severity: Severity;
         item: string;
         message: string;
     }>;
@@ -209,7 +228,7 @@ export declare class Client {
     private readonly native;
     private readonly out;
     private readonly handle;
-    /** The attributes of view `viewId` (see `decideInto` in `src/lib.rs`). */
+    /** The attributes of view `viewId` (see `clientDecideInto` in `src/client.rs`). */
     private attrs;
     private viewId;
     private tables;
@@ -233,7 +252,11 @@ export declare class Client {
     track(outcome: Outcome): boolean;
     /** Every counter (nothing is dropped silently) and the config status. */
     stats(): Record<string, unknown>;
-    /** Offers snapshot JSON pushed by the caller: true when swapped in. */
+    /**
+     * Offers snapshot JSON pushed by the caller: true when swapped in, false when that version is
+     * already in use. Throws `VERSION_REGRESSION` for a lower version, and `NOT_JSON`,
+     * `SCHEMA_VERSION` or `INVALID_SNAPSHOT` for a rejected document (the snapshot in use stays).
+     */
     updateSnapshot(json: string): boolean;
     /** Resolves once the first snapshot is in use; rejects with `TIMEOUT` (and the cause). */
     waitForInit(timeoutMs?: number): Promise<void>;
@@ -246,5 +269,3 @@ export declare class Client {
     /** True once `close` was called. */
     get closed(): boolean;
 }
-/** @internal Panics inside the addon, to prove they surface as errors. */
-export declare function debugPanic(): void;

@@ -11,12 +11,93 @@
  */
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.Client = exports.Snapshot = exports.Decision = exports.VarioError = void 0;
+exports.debugPanic = debugPanic;
 exports.bucket = bucket;
 exports.digest = digest;
 exports.pseudonymize = pseudonymize;
-exports.debugPanic = debugPanic;
 const native = require("./native.js");
-/** Slots of the scalar output the native side writes (see `src/lib.rs`, `mod slot`). */
+// END GENERATED
+/** A table's names indexed by number (`null` where no member has that number). */
+function namesByCode(tables, table) {
+    const t = tables.find((x) => x.name === table);
+    if (t === undefined)
+        throw new Error(`vario: the addon has no ${table} table`);
+    const names = [];
+    for (const m of t.members) {
+        while (names.length < m.code)
+            names.push(null);
+        names[m.code] = m.name;
+    }
+    return names;
+}
+const CODE_TABLES = native.codeTables();
+/** Reason names by `Reason::code`, the number the addon writes. */
+const REASONS = namesByCode(CODE_TABLES, 'Reason');
+/** Unit types by `UnitType::code`; 0 is "no unit". */
+const UNITS = namesByCode(CODE_TABLES, 'UnitType');
+const ERROR_CODES = new Set(namesByCode(CODE_TABLES, 'ErrorCode'));
+const KINDS = native.errorKinds();
+// ---------------------------------------------------------------------------------------------
+// Errors
+/**
+ * Every error Vario throws. `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …) and
+ * `kind` is its family (`INVALID_SNAPSHOT` for `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`
+ * and `VERSION_REGRESSION`; `INVALID_TOKEN` for the `TOKEN_*` codes; …).
+ */
+class VarioError extends Error {
+    constructor(code, message) {
+        super(message);
+        this.name = 'VarioError';
+        this.code = code;
+        this.kind = KINDS[code] ?? 'INTERNAL';
+    }
+}
+exports.VarioError = VarioError;
+/**
+ * The status napi-rs gives every error the addon throws: its own coded ones (`CODE: message`,
+ * see `src/errors.rs`) and the panics its `catch_unwind` caught (the panic's message, no code).
+ */
+const NATIVE_FAILURE = 'GenericFailure';
+const CODED = /^([A-Z][A-Z0-9_]*): ([\s\S]*)$/;
+/**
+ * The `VarioError` for whatever a call threw: the addon's coded errors keep their code, a panic
+ * it caught is `PANIC`, and anything else (an argument of the wrong type refused by napi-rs, a
+ * value `JSON.stringify` refused) is the caller's: `fallback`.
+ */
+function toVarioError(e, fallback) {
+    if (e instanceof VarioError)
+        return e;
+    const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof Error && e.code === NATIVE_FAILURE) {
+        const m = CODED.exec(message);
+        return m !== null && ERROR_CODES.has(m[1]) ? new VarioError(m[1], m[2]) : new VarioError('PANIC', message);
+    }
+    return new VarioError(fallback, message);
+}
+function rethrow(e, fallback = 'INVALID_REQUEST') {
+    throw toVarioError(e, fallback);
+}
+/** `f()`, its errors as `VarioError`s. */
+function guard(f, fallback = 'INVALID_REQUEST') {
+    try {
+        return f();
+    }
+    catch (e) {
+        rethrow(e, fallback);
+    }
+}
+/** @internal Panics inside the addon, to prove they surface as errors. */
+function debugPanic() {
+    try {
+        native.debugPanic();
+    }
+    catch (e) {
+        rethrow(e);
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// Requests and decisions
+/** Slots of the scalar output the native side writes (see `src/out.rs`, `mod slot`). */
 const REASON = 0;
 const EXPERIMENT = 1;
 const VARIANT = 2;
@@ -27,28 +108,8 @@ const SHARE = 6;
 const ITERATION = 7;
 const VERSION = 8;
 const VIEW = 9;
+/** Input flags of the decide calls (see `src/convert.rs`). */
 const OPTED_OUT = 1;
-const REASONS = native.reasonNames();
-const UNITS = [null, 'user', 'session'];
-/** Every error Vario throws: `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …). */
-class VarioError extends Error {
-    constructor(code, message) {
-        super(message);
-        this.name = 'VarioError';
-        this.code = code;
-    }
-}
-exports.VarioError = VarioError;
-function rethrow(e) {
-    if (e instanceof Error && !(e instanceof VarioError)) {
-        const m = /^([A-Z][A-Z0-9_]*): ([\s\S]*)$/.exec(e.message);
-        if (m)
-            throw new VarioError(m[1], m[2]);
-        if (/panic/i.test(e.message))
-            throw new VarioError('INTERNAL', e.message);
-    }
-    throw e;
-}
 function deepFreeze(v) {
     if (v !== null && typeof v === 'object') {
         for (const x of Object.values(v))
@@ -197,18 +258,22 @@ function nowArg(now) {
         throw new VarioError('INVALID_REQUEST', '`now` must be milliseconds, a Date or an RFC 3339 string');
     return t;
 }
+// ---------------------------------------------------------------------------------------------
+// Hashing
 /** The SPEC §1 bucket: `xxh32("unit:key:salt", seed) % 10000`. */
 function bucket(unitId, key, salt, seed) {
-    return native.bucket(unitId, key, salt, seed);
+    return guard(() => native.bucket(unitId, key, salt, seed));
 }
 /** The xxh32 digest behind `bucket`. */
 function digest(unitId, key, salt, seed) {
-    return native.digest(unitId, key, salt, seed);
+    return guard(() => native.digest(unitId, key, salt, seed));
 }
 /** The SPEC §5 pseudonym of an id: hex HMAC-SHA256 with `key`, hex SHA-256 without. */
 function pseudonymize(unitId, key) {
-    return native.pseudonymize(unitId, key ?? null);
+    return guard(() => native.pseudonymize(unitId, key ?? null));
 }
+// ---------------------------------------------------------------------------------------------
+// Snapshot
 /** A compiled snapshot: pure, synchronous decisions with an explicit `now`. */
 class Snapshot {
     constructor(n) {
@@ -229,11 +294,11 @@ class Snapshot {
     }
     /** The snapshot's version. */
     get version() {
-        return this.native.version;
+        return guard(() => this.native.version);
     }
     /** Findings of compilation (disabled items are errors). */
     get lints() {
-        return JSON.parse(this.native.lintsJson());
+        return guard(() => JSON.parse(this.native.lintsJson()));
     }
     /** Decides a request at `now` (ms since the epoch, a Date or RFC 3339; default: the current time). */
     decide(request, now) {
@@ -289,6 +354,8 @@ class Snapshot {
     /** Decides one placement and context for many units at once, into typed arrays. */
     decideMany(userIds, options) {
         try {
+            if (typeof options !== 'object' || options === null)
+                throw new VarioError('INVALID_REQUEST', '`options` must be an object');
             const ctx = JSON.stringify(options.context);
             const now = nowArg(options.now);
             const sessionIds = options.sessionIds;
@@ -326,7 +393,7 @@ class Snapshot {
     }
     /** @internal The engine's own decision JSON, for byte-for-byte tests. */
     decideJsonForTest(requestJson, now) {
-        return this.native.decideJson(requestJson, now);
+        return guard(() => this.native.decideJson(requestJson, now));
     }
 }
 exports.Snapshot = Snapshot;
@@ -355,24 +422,24 @@ function installExitHooks() {
 /** The live client: config sync and event delivery on background threads. */
 class Client {
     constructor(options) {
-        /** The attributes of view `viewId` (see `decideInto` in `src/lib.rs`). */
+        /** The attributes of view `viewId` (see `clientDecideInto` in `src/client.rs`). */
         this.attrs = [];
         this.viewId = 0;
         this.tables = null;
         this.tablesVersion = -1;
         this.defaults = new Map();
-        const o = {};
-        for (const [k, v] of Object.entries(options ?? {})) {
-            if (v !== undefined)
-                o[snake(k)] = v;
-        }
         try {
+            const o = {};
+            for (const [k, v] of Object.entries(options ?? {})) {
+                if (v !== undefined)
+                    o[snake(k)] = v;
+            }
             this.native = new native.NativeClient(JSON.stringify(o));
             this.out = outOf(this.native);
             this.handle = this.native.handle();
         }
         catch (e) {
-            rethrow(e);
+            rethrow(e, 'INVALID_OPTIONS');
         }
         live.add(this);
         installExitHooks();
@@ -463,12 +530,12 @@ class Client {
     }
     /** Queues an outcome with the unit's recent assignments; false when the queue was full. */
     track(outcome) {
-        const o = {};
-        for (const [k, v] of Object.entries(outcome ?? {})) {
-            if (v !== undefined)
-                o[snake(k)] = v;
-        }
         try {
+            const o = {};
+            for (const [k, v] of Object.entries(outcome ?? {})) {
+                if (v !== undefined)
+                    o[snake(k)] = v;
+            }
             return this.native.trackJson(JSON.stringify(o));
         }
         catch (e) {
@@ -477,9 +544,13 @@ class Client {
     }
     /** Every counter (nothing is dropped silently) and the config status. */
     stats() {
-        return JSON.parse(this.native.statsJson());
+        return guard(() => JSON.parse(this.native.statsJson()));
     }
-    /** Offers snapshot JSON pushed by the caller: true when swapped in. */
+    /**
+     * Offers snapshot JSON pushed by the caller: true when swapped in, false when that version is
+     * already in use. Throws `VERSION_REGRESSION` for a lower version, and `NOT_JSON`,
+     * `SCHEMA_VERSION` or `INVALID_SNAPSHOT` for a rejected document (the snapshot in use stays).
+     */
     updateSnapshot(json) {
         try {
             return this.native.updateSnapshot(json);
@@ -508,9 +579,9 @@ class Client {
     }
     /** Delivers what is queued and stops the background threads. Idempotent. */
     async close(timeoutMs = 5000) {
-        if (!live.delete(this) && this.native.closed)
-            return;
         try {
+            if (!live.delete(this) && this.native.closed)
+                return;
             await this.native.close(timeoutMs);
         }
         catch (e) {
@@ -520,20 +591,11 @@ class Client {
     /** A bounded synchronous close (for exit paths); true when nothing had to be dropped. */
     closeSync(timeoutMs = 500) {
         live.delete(this);
-        return this.native.closeSync(timeoutMs);
+        return guard(() => this.native.closeSync(timeoutMs));
     }
     /** True once `close` was called. */
     get closed() {
-        return this.native.closed;
+        return guard(() => this.native.closed);
     }
 }
 exports.Client = Client;
-/** @internal Panics inside the addon, to prove they surface as errors. */
-function debugPanic() {
-    try {
-        native.debugPanic();
-    }
-    catch (e) {
-        rethrow(e);
-    }
-}

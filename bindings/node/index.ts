@@ -11,20 +11,13 @@
 
 import native = require('./native.js')
 
-/** Slots of the scalar output the native side writes (see `src/lib.rs`, `mod slot`). */
-const REASON = 0
-const EXPERIMENT = 1
-const VARIANT = 2
-const PARAMS = 3
-const UNIT = 4
-const BUCKET = 5
-const SHARE = 6
-const ITERATION = 7
-const VERSION = 8
-const VIEW = 9
-const OPTED_OUT = 1
+// ---------------------------------------------------------------------------------------------
+// Codes: the unions below are rendered from the core's tables (`vario_core::codes`, through the
+// addon's `codeTables()`) by test/codes.test.js, which fails when they differ; the names the
+// facade shows at run time come from the same tables, read when the module loads.
 
-/** Why a decision came out as it did (SPEC `reason`). */
+// BEGIN GENERATED: vario codes (do not edit; VARIO_BLESS=1 regenerates)
+/** Why a decision came out as it did (SPEC `reason`). From `vario_core::codes::Reason`. */
 export type Reason =
   | 'NO_CONFIG'
   | 'UNKNOWN_PLACEMENT'
@@ -43,28 +36,184 @@ export type Reason =
   | 'LAYER_MISS'
   | 'TRAFFIC_MISS'
   | 'CONFIG_ERROR'
+/** Why a flag evaluated to its variant. From `vario_core::codes::FlagReason`. */
+export type FlagReason =
+  | 'FLAG_NOT_FOUND'
+  | 'CONFIG_ERROR'
+  | 'KILL_SWITCH'
+  | 'DISABLED'
+  | 'OVERRIDE'
+  | 'TARGET_MATCH'
+  | 'GRADUAL'
+  | 'CANARY'
+  | 'DEFAULT'
+/** The id a decision hashed: `user` (`userId`) or `session` (`sessionId`). From `vario_core::codes::UnitType`. */
+export type UnitType =
+  | 'user'
+  | 'session'
+/** The stable `code` of a `VarioError`. From `vario_core::codes::ErrorCode`. */
+export type ErrorCode =
+  | 'NULL_ARGUMENT'
+  | 'INVALID_UTF8'
+  | 'INVALID_REQUEST'
+  | 'NOT_JSON'
+  | 'SCHEMA_VERSION'
+  | 'INVALID_SNAPSHOT'
+  | 'VERSION_REGRESSION'
+  | 'INVALID_OPTIONS'
+  | 'TIMEOUT'
+  | 'CLOSED'
+  | 'TOKEN_MALFORMED'
+  | 'TOKEN_VERSION'
+  | 'TOKEN_PAYLOAD'
+  | 'TOKEN_UNSIGNED'
+  | 'TOKEN_SIGNATURE'
+  | 'TOKEN_KEY_UNAVAILABLE'
+  | 'QUEUE_FULL'
+  | 'INTERNAL'
+  | 'PANIC'
+/** The family of an `ErrorCode`: a `VarioError`'s `kind`. From `vario_core::codes::ErrorClass`. */
+export type ErrorClass =
+  | 'NULL_ARGUMENT'
+  | 'INVALID_UTF8'
+  | 'INVALID_REQUEST'
+  | 'INVALID_SNAPSHOT'
+  | 'INVALID_OPTIONS'
+  | 'TIMEOUT'
+  | 'CLOSED'
+  | 'INVALID_TOKEN'
+  | 'QUEUE_FULL'
+  | 'INTERNAL'
+  | 'PANIC'
+/** What a snapshot lint is about. From `vario_core::codes::LintCode`. */
+export type LintCode =
+  | 'MALFORMED'
+  | 'DUPLICATE_KEY'
+  | 'BAD_ALLOCATION'
+  | 'BAD_RANGES'
+  | 'UNKNOWN_VARIANT'
+  | 'UNKNOWN_LAYER'
+  | 'BAD_WINDOW'
+  | 'PLACEMENT_COLLISION'
+  | 'LAYER_OVERLAP'
+  | 'LAYER_UNIT_MISMATCH'
+  | 'UNKNOWN_OPERATOR'
+  | 'BAD_VALUE'
+  | 'BAD_REGEX'
+  | 'BAD_SEMVER'
+  | 'BAD_TIMESTAMP'
+  | 'UNKNOWN_SEGMENT'
+  | 'BAD_RULE'
+  | 'BAD_SCHEDULE'
+  | 'BAD_HOLDOUT'
+  | 'UNKNOWN_PLACEMENT'
+  | 'UNKNOWN_HOLDOUT_EXPERIMENT'
+  | 'UNREACHABLE'
+/** How bad a lint is (`error`: the item is disabled). From `vario_core::codes::Severity`. */
+export type Severity =
+  | 'error'
+  | 'warning'
+// END GENERATED
 
-const REASONS = native.reasonNames() as Reason[]
-const UNITS: Array<'user' | 'session' | null> = [null, 'user', 'session']
+/** A table's names indexed by number (`null` where no member has that number). */
+function namesByCode(tables: native.CodeTable[], table: string): Array<string | null> {
+  const t = tables.find((x) => x.name === table)
+  if (t === undefined) throw new Error(`vario: the addon has no ${table} table`)
+  const names: Array<string | null> = []
+  for (const m of t.members) {
+    while (names.length < m.code) names.push(null)
+    names[m.code] = m.name
+  }
+  return names
+}
 
-/** Every error Vario throws: `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …). */
+const CODE_TABLES = native.codeTables()
+/** Reason names by `Reason::code`, the number the addon writes. */
+const REASONS = namesByCode(CODE_TABLES, 'Reason') as Reason[]
+/** Unit types by `UnitType::code`; 0 is "no unit". */
+const UNITS = namesByCode(CODE_TABLES, 'UnitType') as Array<UnitType | null>
+const ERROR_CODES: ReadonlySet<string | null> = new Set(namesByCode(CODE_TABLES, 'ErrorCode'))
+const KINDS = native.errorKinds() as Record<ErrorCode, ErrorClass>
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/**
+ * Every error Vario throws. `code` is stable (`INVALID_REQUEST`, `NOT_JSON`, `TIMEOUT`, …) and
+ * `kind` is its family (`INVALID_SNAPSHOT` for `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`
+ * and `VERSION_REGRESSION`; `INVALID_TOKEN` for the `TOKEN_*` codes; …).
+ */
 export class VarioError extends Error {
-  readonly code: string
-  constructor(code: string, message: string) {
+  readonly code: ErrorCode
+  readonly kind: ErrorClass
+  constructor(code: ErrorCode, message: string) {
     super(message)
     this.name = 'VarioError'
     this.code = code
+    this.kind = KINDS[code] ?? 'INTERNAL'
   }
 }
 
-function rethrow(e: unknown): never {
-  if (e instanceof Error && !(e instanceof VarioError)) {
-    const m = /^([A-Z][A-Z0-9_]*): ([\s\S]*)$/.exec(e.message)
-    if (m) throw new VarioError(m[1], m[2])
-    if (/panic/i.test(e.message)) throw new VarioError('INTERNAL', e.message)
+/**
+ * The status napi-rs gives every error the addon throws: its own coded ones (`CODE: message`,
+ * see `src/errors.rs`) and the panics its `catch_unwind` caught (the panic's message, no code).
+ */
+const NATIVE_FAILURE = 'GenericFailure'
+const CODED = /^([A-Z][A-Z0-9_]*): ([\s\S]*)$/
+
+/**
+ * The `VarioError` for whatever a call threw: the addon's coded errors keep their code, a panic
+ * it caught is `PANIC`, and anything else (an argument of the wrong type refused by napi-rs, a
+ * value `JSON.stringify` refused) is the caller's: `fallback`.
+ */
+function toVarioError(e: unknown, fallback: ErrorCode): VarioError {
+  if (e instanceof VarioError) return e
+  const message = e instanceof Error ? e.message : String(e)
+  if (e instanceof Error && (e as { code?: unknown }).code === NATIVE_FAILURE) {
+    const m = CODED.exec(message)
+    return m !== null && ERROR_CODES.has(m[1]) ? new VarioError(m[1] as ErrorCode, m[2]) : new VarioError('PANIC', message)
   }
-  throw e
+  return new VarioError(fallback, message)
 }
+
+function rethrow(e: unknown, fallback: ErrorCode = 'INVALID_REQUEST'): never {
+  throw toVarioError(e, fallback)
+}
+
+/** `f()`, its errors as `VarioError`s. */
+function guard<T>(f: () => T, fallback: ErrorCode = 'INVALID_REQUEST'): T {
+  try {
+    return f()
+  } catch (e) {
+    rethrow(e, fallback)
+  }
+}
+
+/** @internal Panics inside the addon, to prove they surface as errors. */
+export function debugPanic(): void {
+  try {
+    native.debugPanic()
+  } catch (e) {
+    rethrow(e)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests and decisions
+
+/** Slots of the scalar output the native side writes (see `src/out.rs`, `mod slot`). */
+const REASON = 0
+const EXPERIMENT = 1
+const VARIANT = 2
+const PARAMS = 3
+const UNIT = 4
+const BUCKET = 5
+const SHARE = 6
+const ITERATION = 7
+const VERSION = 8
+const VIEW = 9
+/** Input flags of the decide calls (see `src/convert.rs`). */
+const OPTED_OUT = 1
 
 /** A decision request. SPEC (`user_id`) and JavaScript (`userId`) spellings are both accepted. */
 export interface DecisionRequest {
@@ -107,7 +256,7 @@ export interface DecisionJson {
   variant: string | null
   params: Record<string, unknown>
   reason: Reason
-  unit_type: 'user' | 'session' | null
+  unit_type: UnitType | null
   bucket: number | null
   hash_key: string | null
   allocation_share: number | null
@@ -133,7 +282,7 @@ export class Decision {
   readonly variant: string | null
   readonly params: Readonly<Record<string, unknown>>
   readonly reason: Reason
-  readonly unitType: 'user' | 'session' | null
+  readonly unitType: UnitType | null
   readonly bucket: number | null
   readonly allocationShare: number | null
   readonly iteration: number | null
@@ -151,7 +300,7 @@ export class Decision {
     variant: string | null,
     params: Readonly<Record<string, unknown>>,
     reason: Reason,
-    unitType: 'user' | 'session' | null,
+    unitType: UnitType | null,
     unitId: string | null,
     bucket: number | null,
     allocationShare: number | null,
@@ -233,9 +382,9 @@ export interface FlagDecision {
   flag: string
   variant: string | null
   value: unknown
-  reason: string
+  reason: FlagReason
   rule_index: number | null
-  unit_type: 'user' | 'session' | null
+  unit_type: UnitType | null
   bucket: number | null
   shadow_variant: string | null
   config_version: number
@@ -249,7 +398,7 @@ export interface DecisionBatch {
   experimentCodes: Int32Array
   /** The experiment bucket; -1 when not computed. */
   buckets: Int32Array
-  /** Index into `reasonNames`. */
+  /** Index into `reasonNames` (the reason's number). */
   reasonCodes: Uint8Array
   variantKeys: string[]
   variantExperiments: string[]
@@ -381,20 +530,26 @@ function nowArg(now?: number | Date | string | null): number | undefined {
   return t
 }
 
+// ---------------------------------------------------------------------------------------------
+// Hashing
+
 /** The SPEC §1 bucket: `xxh32("unit:key:salt", seed) % 10000`. */
 export function bucket(unitId: string, key: string, salt: string, seed?: number): number {
-  return native.bucket(unitId, key, salt, seed)
+  return guard(() => native.bucket(unitId, key, salt, seed))
 }
 
 /** The xxh32 digest behind `bucket`. */
 export function digest(unitId: string, key: string, salt: string, seed?: number): number {
-  return native.digest(unitId, key, salt, seed)
+  return guard(() => native.digest(unitId, key, salt, seed))
 }
 
 /** The SPEC §5 pseudonym of an id: hex HMAC-SHA256 with `key`, hex SHA-256 without. */
 export function pseudonymize(unitId: string, key?: string | null): string {
-  return native.pseudonymize(unitId, key ?? null)
+  return guard(() => native.pseudonymize(unitId, key ?? null))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot
 
 /** A compiled snapshot: pure, synchronous decisions with an explicit `now`. */
 export class Snapshot {
@@ -423,12 +578,12 @@ export class Snapshot {
 
   /** The snapshot's version. */
   get version(): number {
-    return this.native.version
+    return guard(() => this.native.version)
   }
 
   /** Findings of compilation (disabled items are errors). */
-  get lints(): Array<{ code: string; severity: 'error' | 'warning'; item: string; message: string }> {
-    return JSON.parse(this.native.lintsJson())
+  get lints(): Array<{ code: LintCode; severity: Severity; item: string; message: string }> {
+    return guard(() => JSON.parse(this.native.lintsJson()))
   }
 
   /** Decides a request at `now` (ms since the epoch, a Date or RFC 3339; default: the current time). */
@@ -488,6 +643,7 @@ export class Snapshot {
     options: { sessionIds?: Array<string | null>; context: { placement: string; [k: string]: unknown }; now?: number | Date | string },
   ): DecisionBatch {
     try {
+      if (typeof options !== 'object' || options === null) throw new VarioError('INVALID_REQUEST', '`options` must be an object')
       const ctx = JSON.stringify(options.context)
       const now = nowArg(options.now)
       const sessionIds = options.sessionIds
@@ -525,9 +681,12 @@ export class Snapshot {
 
   /** @internal The engine's own decision JSON, for byte-for-byte tests. */
   decideJsonForTest(requestJson: string, now?: number): string {
-    return this.native.decideJson(requestJson, now)
+    return guard(() => this.native.decideJson(requestJson, now))
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Client
 
 /** Client options. Exactly one of `configUrl`, `configPath`, `bootstrap`. Durations are milliseconds. */
 export interface ClientOptions {
@@ -597,7 +756,7 @@ export class Client {
   private readonly native: native.NativeClient
   private readonly out: Float64Array | null
   private readonly handle: native.ExternalObject<'ClientHandle'>
-  /** The attributes of view `viewId` (see `decideInto` in `src/lib.rs`). */
+  /** The attributes of view `viewId` (see `clientDecideInto` in `src/client.rs`). */
   private attrs: string[] = []
   private viewId = 0
   private tables: Tables | null = null
@@ -605,16 +764,16 @@ export class Client {
   private readonly defaults = new Map<string, Readonly<Record<string, unknown>>>()
 
   constructor(options: ClientOptions) {
-    const o: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(options ?? {})) {
-      if (v !== undefined) o[snake(k)] = v
-    }
     try {
+      const o: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(options ?? {})) {
+        if (v !== undefined) o[snake(k)] = v
+      }
       this.native = new native.NativeClient(JSON.stringify(o))
       this.out = outOf(this.native)
       this.handle = this.native.handle()
     } catch (e) {
-      rethrow(e)
+      rethrow(e, 'INVALID_OPTIONS')
     }
     live.add(this)
     installExitHooks()
@@ -707,11 +866,11 @@ export class Client {
 
   /** Queues an outcome with the unit's recent assignments; false when the queue was full. */
   track(outcome: Outcome): boolean {
-    const o: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(outcome ?? {})) {
-      if (v !== undefined) o[snake(k)] = v
-    }
     try {
+      const o: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(outcome ?? {})) {
+        if (v !== undefined) o[snake(k)] = v
+      }
       return this.native.trackJson(JSON.stringify(o))
     } catch (e) {
       rethrow(e)
@@ -720,10 +879,14 @@ export class Client {
 
   /** Every counter (nothing is dropped silently) and the config status. */
   stats(): Record<string, unknown> {
-    return JSON.parse(this.native.statsJson())
+    return guard(() => JSON.parse(this.native.statsJson()))
   }
 
-  /** Offers snapshot JSON pushed by the caller: true when swapped in. */
+  /**
+   * Offers snapshot JSON pushed by the caller: true when swapped in, false when that version is
+   * already in use. Throws `VERSION_REGRESSION` for a lower version, and `NOT_JSON`,
+   * `SCHEMA_VERSION` or `INVALID_SNAPSHOT` for a rejected document (the snapshot in use stays).
+   */
   updateSnapshot(json: string): boolean {
     try {
       return this.native.updateSnapshot(json)
@@ -752,8 +915,8 @@ export class Client {
 
   /** Delivers what is queued and stops the background threads. Idempotent. */
   async close(timeoutMs = 5000): Promise<void> {
-    if (!live.delete(this) && this.native.closed) return
     try {
+      if (!live.delete(this) && this.native.closed) return
       await this.native.close(timeoutMs)
     } catch (e) {
       rethrow(e)
@@ -763,20 +926,11 @@ export class Client {
   /** A bounded synchronous close (for exit paths); true when nothing had to be dropped. */
   closeSync(timeoutMs = 500): boolean {
     live.delete(this)
-    return this.native.closeSync(timeoutMs)
+    return guard(() => this.native.closeSync(timeoutMs))
   }
 
   /** True once `close` was called. */
   get closed(): boolean {
-    return this.native.closed
-  }
-}
-
-/** @internal Panics inside the addon, to prove they surface as errors. */
-export function debugPanic(): void {
-  try {
-    native.debugPanic()
-  } catch (e) {
-    rethrow(e)
+    return guard(() => this.native.closed)
   }
 }

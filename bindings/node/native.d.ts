@@ -45,7 +45,11 @@ export declare class NativeClient {
   trackJson(outcomeJson: string): boolean
   /** Counters and config status as JSON (works after close). */
   statsJson(): string
-  /** Offers snapshot JSON pushed by the caller. */
+  /**
+   * Offers snapshot JSON pushed by the caller: true when swapped in, false when that version
+   * is in use; throws `VERSION_REGRESSION` for a lower version, the `SnapshotError`'s code
+   * (`NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`) for a rejected document.
+   */
   updateSnapshot(json: string): boolean
   /** Resolves when the first snapshot is in use; rejects with `TIMEOUT` after `timeoutMs`. */
   waitForInit(timeoutMs: number): Promise<void>
@@ -61,7 +65,10 @@ export declare class NativeClient {
 
 /** A compiled snapshot (native half of `Snapshot`). */
 export declare class NativeSnapshot {
-  /** Compiles snapshot JSON text; throws `SNAPSHOT:<code>: …` when rejected whole. */
+  /**
+   * Compiles snapshot JSON text; throws `NOT_JSON`, `SCHEMA_VERSION` or `INVALID_SNAPSHOT` (the
+   * `SnapshotError`'s code, as `CODE: message`) when rejected whole.
+   */
   static fromJson(text: string): NativeSnapshot
   /** The snapshot's version. */
   get version(): number
@@ -113,6 +120,25 @@ export declare function bucket(unitId: string, key: string, salt: string, seed?:
  */
 export declare function clientDecideInto(handle: ExternalObject<'ClientHandle'>, placement: unknown, userId: unknown, sessionId: unknown, context: unknown, a0: unknown, a1: unknown, a2: unknown, a3: unknown, viewId: number, flags: number, exposeLater: boolean): string | null
 
+/** One member of a code table. */
+export interface CodeMember {
+  /** The stable number (the C enum's value). */
+  code: number
+  /** The stable name every surface shows. */
+  name: string
+}
+
+/** One code table of the core. */
+export interface CodeTable {
+  /** The table's name in the core (`Reason`, `FlagReason`, `UnitType`, `ErrorCode`, …). */
+  name: string
+  /** Every member, in the core's order (ascending numbers). */
+  members: Array<CodeMember>
+}
+
+/** Every code table of the core (`vario_core::codes::TABLES`), in its order. */
+export declare function codeTables(): Array<CodeTable>
+
 /** Diagnostics: panics inside the addon (the error proves panics are contained). */
 export declare function debugPanic(): void
 
@@ -124,18 +150,18 @@ export interface DecideManyResult {
   experimentCodes: Int32Array
   /** Bucket, -1 when not computed. */
   buckets: Int32Array
-  /** Index into `reasonNames()`. */
+  /** The reason's number (`Reason::code`; the facade names it with `codeTables()`). */
   reasonCodes: Uint8Array
 }
 
 /** The xxh32 digest behind `bucket`. */
 export declare function digest(unitId: string, key: string, salt: string, seed?: number | undefined | null): number
 
+/** The class (a `VarioError`'s `kind`) of every error code, by code name. */
+export declare function errorKinds(): Record<string, string>
+
 /** The SPEC §5 pseudonym: hex HMAC-SHA256 with `key`, hex SHA-256 without. */
 export declare function pseudonymize(unitId: string, key?: string | undefined | null): string
-
-/** The reason names, in the codes' order (for the facade). */
-export declare function reasonNames(): Array<string>
 
 /**
  * The hot path of `Snapshot.decide` (a [`SnapshotHandle`]): decides and writes the scalars

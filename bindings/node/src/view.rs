@@ -1,0 +1,52 @@
+//! A compiled snapshot seen from the facade: the context attributes its decisions read (in the
+//! order the facade passes their values) and the strings and params it fetches once per snapshot.
+
+use serde_json::Value;
+use std::ffi::CString;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use vario_core::Snapshot;
+
+/// A snapshot with the attribute names its decisions read.
+pub(crate) struct View {
+    pub(crate) snap: Arc<Snapshot>,
+    pub(crate) attrs: Vec<(CString, String)>,
+    /// Unique per view: the facade passes attribute values in the order of the view it last
+    /// saw, and the id says whether that order still holds.
+    pub(crate) id: u32,
+}
+
+static VIEW_IDS: AtomicU32 = AtomicU32::new(1);
+
+impl View {
+    /// The view of `snap`, its attributes followed by the `extra` ones it does not read itself.
+    pub(crate) fn new(snap: Arc<Snapshot>, extra: &[String]) -> View {
+        let mut names: Vec<String> = snap.context_attributes().iter().map(|s| s.to_string()).collect();
+        for e in extra {
+            if !names.contains(e) {
+                names.push(e.clone());
+            }
+        }
+        let attrs = names.into_iter().filter_map(|n| CString::new(n.clone()).ok().map(|c| (c, n))).collect();
+        View { snap, attrs, id: VIEW_IDS.fetch_add(1, Ordering::Relaxed) }
+    }
+
+    /// `[{key, id, variants}]` of every experiment, by index.
+    pub(crate) fn experiments_json(&self) -> String {
+        let list: Vec<Value> = (0..self.snap.experiment_count())
+            .filter_map(|i| self.snap.experiment_at(i))
+            .map(|(key, id, vs)| serde_json::json!({"key": key, "id": id, "variants": vs.collect::<Vec<_>>()}))
+            .collect();
+        Value::Array(list).to_string()
+    }
+
+    /// The attribute names, in the order the facade passes their values.
+    pub(crate) fn attr_names(&self) -> Vec<String> {
+        self.attrs.iter().map(|(_, n)| n.clone()).collect()
+    }
+
+    /// The params map with this dense id, as JSON (`{}` for an unknown id).
+    pub(crate) fn params_json(&self, id: u32) -> String {
+        self.snap.params_by_id(id).map_or_else(|| "{}".into(), |m| Value::Object(m.clone()).to_string())
+    }
+}
