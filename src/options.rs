@@ -59,9 +59,14 @@ impl std::fmt::Debug for LocalSink {
     }
 }
 
-/// Every option of a [`Client`](crate::Client), grouped as the [module table](self) shows. Built
-/// with [`ClientBuilder`](crate::ClientBuilder) or from JSON ([`Options::from_json`]); each field
-/// has a documented default.
+/// Every option of a [`Client`](crate::Client). Built with [`ClientBuilder`](crate::ClientBuilder)
+/// or from JSON ([`Options::from_json`]); each field has a documented default.
+///
+/// Grouped by the part of the runtime that reads them, and handed whole (one `Arc`) to each:
+/// the top-level fields are read on the caller's thread (`default_params`,
+/// `exposure_context_keys`) or carried by every event (`sdk_name`, `sdk_version`); [`SyncOptions`]
+/// by the config thread; [`HttpOptions`] by both HTTP stages (config poller, event poster);
+/// [`DeliveryOptions`] by the queue, sender and poster; [`ProcessingOptions`] by the processor.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// `sdk.name` in events (default `vario-rust`; each binding sets its own, see

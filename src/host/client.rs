@@ -180,6 +180,14 @@ mod tests {
     }
 
     #[test]
+    fn shareable_across_threads() {
+        // Python keeps them in `frozen` classes, Node moves an `Arc<HostClient>` to the libuv pool.
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<HostClient>();
+        send_sync::<super::super::SnapshotCache<String>>();
+    }
+
+    #[test]
     fn close_once_then_closed() {
         let h = host();
         assert!(!h.is_closed());
