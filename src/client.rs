@@ -1,89 +1,25 @@
-//! The client: lock-free decisions on the current snapshot, non-blocking event enqueue.
+//! The client: lock-free decisions on the current snapshot, non-blocking event enqueue, and the
+//! lifecycle (start, flush, close, fork) of the background threads.
+//!
+//! Runs on the caller's threads. A decision is an `ArcSwap` load of the [store](crate::store)'s
+//! snapshot (no lock), a pure [`Snapshot::decide`], and for an exposure a `try_send` on the
+//! [queue](crate::pipeline::queue). Nothing on that path waits for the network or another thread.
 
-use crate::config::{self, SyncParams};
-use crate::options::{ConfigSpec, LocalSink, Options};
-use crate::pipeline::{self, Control, History, Item, Outcome, QueuedExposure};
-use crate::stats::{ConfigErrorKind, ConfigSource, Shared, Stats, inc};
-use arc_swap::{ArcSwap, ArcSwapOption};
+use crate::clock::{fork_generation, now_ms, watch_forks};
+use crate::config;
+use crate::error::{BuildError, InitError, TimeoutError, UpdateError};
+use crate::options::Options;
+use crate::outcome::Outcome;
+use crate::pipeline::{self, queue::ContextKey, queue::Control, queue::Item, queue::QueuedExposure};
+use crate::stats::{ConfigSource, Shared, Stats, add, inc};
+use crate::store::{Installed, Store, empty_snapshot};
 use crossbeam_channel::{Sender, TrySendError};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use vario_core::{Decision, FlagDecision, Pseudonymizer, Request, Sdk, Snapshot, TokenError};
-
-/// Wall-clock milliseconds for decisions and events. On Linux this reads the coarse realtime clock
-/// (updated every tick, 1-4 ms; no syscall, ~5 ns instead of ~26 ns): every consumer of this value
-/// (time windows, schedules, event timestamps) works at millisecond granularity or coarser.
-pub fn now_ms() -> i64 {
-    #[cfg(target_os = "linux")]
-    {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: `ts` is a valid, writable timespec and CLOCK_REALTIME_COARSE is a clock id every
-        // Linux kernel since 2.6.32 provides; the call writes only into `ts`.
-        if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
-            return ts.tv_sec * 1_000 + ts.tv_nsec / 1_000_000;
-        }
-    }
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Bumped in every child process a `fork()` creates (a `pthread_atfork` child handler), so a client
-/// can tell in one atomic load that its background threads were left behind in the parent.
-static FORK_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// How many `fork()`s separate this process from the one that first started a client (0 in that
-/// process). Bindings compare it with [`Client::fork_generation`] to know when to call
-/// [`Client::after_fork`].
-pub fn fork_generation() -> u64 {
-    FORK_GENERATION.load(Ordering::Relaxed)
-}
-
-fn watch_forks() {
-    #[cfg(unix)]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        extern "C" fn in_child() {
-            // Only an atomic add: async-signal-safe, as a child handler must be.
-            FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
-        }
-        ONCE.call_once(|| {
-            // SAFETY: registers a handler that performs one atomic add; no pointer outlives the
-            // call. A failure (ENOMEM) only means forks go unnoticed, as without this call.
-            unsafe {
-                libc::pthread_atfork(None, None, Some(in_child));
-            }
-        });
-    }
-}
-
-/// Exponential backoff with jitter: a delay in `[d/2, d]` with `d = min(cap, base * 2^n)`.
-pub(crate) fn backoff(base: Duration, n: u32, cap: Duration) -> Duration {
-    let d = base.saturating_mul(1u32 << n.min(20)).min(cap);
-    d.mul_f64(0.5 + 0.5 * fastrand::f64())
-}
-
-/// A reqwest error without its URL (which can carry a key in a query string).
-pub(crate) fn redact(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_decode() || e.is_body() {
-        "bad body"
-    } else {
-        "request error"
-    };
-    let mut e2 = std::error::Error::source(e);
-    let mut detail = String::new();
-    while let Some(s) = e2 {
-        detail = s.to_string();
-        e2 = s.source();
-    }
-    if detail.is_empty() { kind.to_owned() } else { format!("{kind}: {detail}") }
-}
+use std::time::{Duration, Instant};
+use vario_core::{Decision, FlagDecision, Request, Snapshot, TokenError};
 
 /// When the exposure of a decision is logged (SPEC §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -94,63 +30,6 @@ pub enum Expose {
     /// Do not log it; hand back an exposure token for [`Client::expose`] when the unit actually
     /// sees the treatment.
     Later,
-}
-
-/// Why `wait_for_init` returned without a snapshot.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("no snapshot after {waited:?}: {}", last_error.as_ref().map_or("no attempt finished yet".to_owned(), |e| format!("{:?}: {}", e.0, e.1)))]
-pub struct InitError {
-    /// How long it waited.
-    pub waited: Duration,
-    /// The last config error, the likely cause.
-    pub last_error: Option<(ConfigErrorKind, String)>,
-}
-
-/// `flush` or `close` did not finish in time; what was not delivered stays queued (flush) or is
-/// counted as dropped (close).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("events not delivered within {0:?}")]
-pub struct TimeoutError(pub Duration);
-
-pub(crate) struct Inner {
-    pub snapshot: ArcSwapOption<Snapshot>,
-    pub history: Arc<History>,
-    pub shared: Arc<Shared>,
-    pub pseudo: Arc<ArcSwap<Pseudonymizer>>,
-    /// Serialises snapshot swaps (config thread vs `update_snapshot`); never taken by readers.
-    pub swap_lock: Mutex<()>,
-    key_from_options: bool,
-    init: (Mutex<bool>, Condvar),
-    defaults: HashMap<String, Map<String, Value>>,
-    empty: Map<String, Value>,
-    /// Answers flags (`FLAG_NOT_FOUND`) before the first snapshot.
-    empty_snapshot: Snapshot,
-    context_keys: Vec<crate::pipeline::ContextKey>,
-}
-
-impl Inner {
-    pub(crate) fn notify_init(&self) {
-        let mut ready = self.init.0.lock().unwrap_or_else(|p| p.into_inner());
-        *ready = true;
-        self.init.1.notify_all();
-    }
-
-    /// Without a key in the options, pseudonyms use the snapshot's `privacy.id_hash_key`.
-    pub(crate) fn adopt_privacy_key(&self, snap: &Snapshot) {
-        if self.key_from_options {
-            return;
-        }
-        match snap.id_hash_key() {
-            Some(k) => self.pseudo.store(Arc::new(Pseudonymizer::new(Some(k)))),
-            None if !self.pseudo.load().is_keyed() => {
-                log::warn!(
-                    "vario: no id_hash_key in the options or the snapshot: ids are pseudonymised with plain \
-                     SHA-256, which small id spaces make reversible"
-                );
-            }
-            None => {}
-        }
-    }
 }
 
 /// How long `close` waits for the config thread to notice the stop before detaching it.
@@ -169,7 +48,8 @@ struct Threads {
 ///
 /// Dropping the client closes it (delivering queued events for up to 2 s).
 pub struct Client {
-    inner: Arc<Inner>,
+    store: Arc<Store>,
+    shared: Arc<Shared>,
     tx: Sender<Item>,
     ctl: Sender<Control>,
     threads: Mutex<Option<Threads>>,
@@ -177,127 +57,71 @@ pub struct Client {
     /// [`fork_generation`] when this client started: a different value means this is a forked
     /// child and the background threads are in the parent.
     generation: u64,
-    opts: Options,
-    close_deadline_ms: Arc<std::sync::atomic::AtomicI64>,
+    opts: Arc<Options>,
+    /// The exposure context keys, each with its JSON key escaped once.
+    context_keys: Vec<ContextKey>,
+    empty: Map<String, Value>,
+    close_deadline_ms: Arc<AtomicI64>,
     /// Recently queued exposures, by fingerprint: a lossy, lock-free filter that lets a repeat
     /// within the de-dup window be skipped on the caller's thread instead of being queued and
     /// dropped by the pipeline's exact LRU. Each slot holds 40 bits of fingerprint and a 24-bit
     /// minute stamp; a collision only costs a filter miss (the LRU still de-duplicates).
-    recent: Box<[std::sync::atomic::AtomicU64]>,
+    recent: Box<[AtomicU64]>,
     /// The de-dup window in whole minutes; 0 disables the filter (windows under a minute).
     recent_window_min: u64,
-    sdk_name: String,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("sdk", &self.sdk_name).finish_non_exhaustive()
+        f.debug_struct("Client").field("sdk", &self.opts.sdk_name).finish_non_exhaustive()
     }
 }
 
 impl Client {
-    pub(crate) fn start(o: Options, inherited: Option<Arc<Snapshot>>) -> Result<Client, crate::options::BuildError> {
+    /// Starts a client from validated options (see [`ClientBuilder::build`](crate::ClientBuilder::build)),
+    /// serving `inherited` (a forked parent's snapshot) from its first decision when given.
+    pub(crate) fn start(o: Options, inherited: Option<Arc<Snapshot>>) -> Result<Client, BuildError> {
+        o.validate()?;
         watch_forks();
         let generation = fork_generation();
+        let opts = Arc::new(o);
         let shared = Arc::new(Shared::default());
-        let history: Arc<History> = Arc::new(Mutex::new(std::collections::VecDeque::new()));
-        let pseudo = Arc::new(ArcSwap::from_pointee(Pseudonymizer::new(o.id_hash_key.as_deref())));
-        let inner = Arc::new(Inner {
-            snapshot: ArcSwapOption::empty(),
-            history: history.clone(),
-            shared: shared.clone(),
-            pseudo: pseudo.clone(),
-            swap_lock: Mutex::new(()),
-            key_from_options: o.id_hash_key.is_some(),
-            init: (Mutex::new(false), Condvar::new()),
-            defaults: o.default_params.clone(),
-            empty: Map::new(),
-            empty_snapshot: Snapshot::from_json(r#"{"schema_version":1,"version":0}"#)
-                .map_err(|e| crate::options::BuildError::InvalidOption(e.to_string()))?,
-            context_keys: o.exposure_context_keys.iter().map(|k| crate::pipeline::ContextKey::new(k)).collect(),
-        });
-        let spec = o.config.clone().ok_or(crate::options::BuildError::NoConfigSource)?;
+        let store = Arc::new(Store::new(opts.processing.id_hash_key.as_deref(), shared.clone()));
         // Local sources load before `build` returns; only the network is left to the thread.
-        if let Some(path) = &o.persist_path {
-            config::load_persisted(&inner, path);
-        }
-        let mut file_fingerprint = None;
-        if let Some(snap) = inherited {
-            // The parent's snapshot serves the child from its first decision; the config thread
-            // then polls as usual. Failure means a newer persisted one is in use already.
-            let _ = config::install(&inner, snap, ConfigSource::Inherited);
-        }
-        match &spec {
-            ConfigSpec::Bootstrap(_) if inner.snapshot.load().is_some() => {}
-            ConfigSpec::Bootstrap(text) => {
-                if let Err((kind, msg)) = config::offer(&inner, text, ConfigSource::Bootstrap) {
-                    config::record_error(&inner, kind, format!("bootstrap: {msg}"));
-                }
-            }
-            ConfigSpec::Path(path) => {
-                config::load_file(&inner, path, &mut file_fingerprint);
-            }
-            ConfigSpec::Url(_) => {}
-        }
+        let file_fingerprint = config::load_local(&store, &opts, inherited);
 
-        let (tx, rx) = crossbeam_channel::bounded(o.queue_capacity);
-        let close_deadline_ms = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let (tx, rx) = crossbeam_channel::bounded(opts.delivery.queue_capacity);
+        let close_deadline_ms = Arc::new(AtomicI64::new(0));
         let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
-        let sdk = Sdk { name: o.sdk_name.clone(), version: o.sdk_version.clone() };
-        let pcfg = pipeline::Config {
-            sdk,
-            batch_size: o.batch_size,
-            batch_interval: o.batch_interval,
-            dedup_window_ms: i64::try_from(o.dedup_window.as_millis()).unwrap_or(i64::MAX),
-            dedup_capacity: o.dedup_capacity,
-            assignment_capacity: o.assignment_capacity,
-            pseudo,
-            ingest_url: o.ingest_url.clone(),
-            sdk_key: o.sdk_key.clone(),
-            local_sink: o.local_sink.clone().unwrap_or(LocalSink::File("vario-events.jsonl".into())),
-            request_timeout: o.request_timeout,
-            max_attempts: o.max_attempts,
-            retry_base: o.retry_base,
-            max_backoff: o.max_backoff,
-            gzip_threshold: o.gzip_threshold,
-            close_deadline_ms: close_deadline_ms.clone(),
-        };
-        let pipeline = pipeline::spawn(pcfg, shared, history, rx, ctl_rx)?;
+        let pipeline =
+            pipeline::spawn(opts.clone(), shared.clone(), store.clone(), rx, ctl_rx, close_deadline_ms.clone())?;
         let mut config_handle = None;
         let mut config_stop = None;
-        if !matches!(spec, ConfigSpec::Bootstrap(_)) {
+        if config::needs_thread(&opts) {
             let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
-            let params = SyncParams {
-                spec,
-                sdk_key: o.sdk_key.clone(),
-                poll_interval: o.poll_interval,
-                request_timeout: o.request_timeout,
-                max_backoff: o.max_backoff,
-                persist_path: o.persist_path.clone(),
-                file_fingerprint,
-            };
-            let inner2 = inner.clone();
+            let (store2, opts2) = (store.clone(), opts.clone());
             config_handle = Some(
                 std::thread::Builder::new()
                     .name("vario-config".into())
-                    .spawn(move || config::run(inner2, params, stop_rx))?,
+                    .spawn(move || config::run(store2, opts2, file_fingerprint, stop_rx))?,
             );
             config_stop = Some(stop_tx);
         }
+        let p = &opts.processing;
         Ok(Client {
-            inner,
+            store,
+            shared,
             tx,
             ctl: ctl_tx,
             threads: Mutex::new(Some(Threads { config_stop, config: config_handle, pipeline })),
             close_deadline_ms,
-            recent: (0..o.dedup_capacity.clamp(1, 1 << 16).next_power_of_two())
-                .map(|_| std::sync::atomic::AtomicU64::new(0))
-                .collect(),
-            recent_window_min: (o.dedup_window.as_secs() / 60).min(0xFF_FFFF),
+            recent: (0..p.dedup_capacity.clamp(1, 1 << 16).next_power_of_two()).map(|_| AtomicU64::new(0)).collect(),
+            recent_window_min: (p.dedup_window.as_secs() / 60).min(0xFF_FFFF),
             closed: AtomicBool::new(false),
             generation,
-            sdk_name: o.sdk_name.clone(),
-            opts: o,
+            context_keys: opts.exposure_context_keys.iter().map(|k| ContextKey::new(k)).collect(),
+            empty: Map::new(),
+            opts,
         })
     }
 
@@ -332,8 +156,8 @@ impl Client {
         })
     }
 
-    fn context_keys(&self) -> Vec<&str> {
-        self.inner.context_keys.iter().map(|k| k.name.as_str()).collect()
+    fn context_key_names(&self) -> Vec<&str> {
+        self.context_keys.iter().map(|k| k.name.as_str()).collect()
     }
 
     fn enqueue_exposure(&self, d: &Decision<'_>, req: &Request<'_>, now: i64) {
@@ -347,7 +171,7 @@ impl Client {
                 // Skipped only when certainly within the window: the stamp is the minute it was
                 // queued, so `minute - stamp < window` bounds the real age below the window.
                 if seen >> 24 == tag && minute.wrapping_sub(seen & MINUTES) & MINUTES < self.recent_window_min {
-                    inc(&self.inner.shared.c.exposures_deduplicated_early);
+                    inc(&self.shared.c.exposures_deduplicated_early);
                     return;
                 }
                 Some((slot, tag << 24 | minute))
@@ -359,22 +183,22 @@ impl Client {
             now,
             [req.user_id.filter(|s| !s.is_empty()), req.session_id.filter(|s| !s.is_empty()), d.page_type()],
             req.context,
-            &self.inner.context_keys,
+            &self.context_keys,
         );
-        if self.send(Item::Exposure(item), &self.inner.shared.c.exposures_enqueued) {
+        if self.send(Item::Exposure(item), &self.shared.c.exposures_enqueued) {
             if let Some((slot, entry)) = filter {
                 slot.store(entry, Ordering::Relaxed);
             }
         }
     }
 
-    fn send(&self, item: Item, counter: &std::sync::atomic::AtomicU64) -> bool {
+    fn send(&self, item: Item, counter: &AtomicU64) -> bool {
         if self.generation != fork_generation() {
-            inc(&self.inner.shared.c.dropped_after_fork);
+            inc(&self.shared.c.dropped_after_fork);
             return false;
         }
         if self.closed.load(Ordering::Relaxed) {
-            inc(&self.inner.shared.c.dropped_at_close);
+            inc(&self.shared.c.dropped_at_close);
             return false;
         }
         match self.tx.try_send(item) {
@@ -383,60 +207,52 @@ impl Client {
                 true
             }
             Err(TrySendError::Full(_)) => {
-                inc(&self.inner.shared.c.dropped_queue_full);
+                inc(&self.shared.c.dropped_queue_full);
                 false
             }
             Err(TrySendError::Disconnected(_)) => {
-                inc(&self.inner.shared.c.dropped_at_close);
+                inc(&self.shared.c.dropped_at_close);
                 false
             }
         }
     }
 
     /// Logs the exposure carried by a token from [`Expose::Later`] (any process, any surface).
+    /// `Ok(false)` when the event was dropped (queue full, closed, forked copy; counted).
     pub fn expose(&self, token: &str) -> Result<bool, TokenError> {
         // With the key coming from the snapshot, a token cannot be verified before it arrives:
         // refuse rather than accept it unverified.
-        if !self.inner.key_from_options && self.inner.snapshot.load().is_none() {
-            inc(&self.inner.shared.c.tokens_rejected);
+        if !self.store.key_from_options() && self.store.load().is_none() {
+            inc(&self.shared.c.tokens_rejected);
             return Err(TokenError::KeyUnavailable);
         }
-        let data = match self.inner.pseudo.load().decode_token(token) {
+        let data = match self.store.pseudonymizer().decode_token(token) {
             Ok(d) => d,
             Err(e) => {
-                inc(&self.inner.shared.c.tokens_rejected);
+                inc(&self.shared.c.tokens_rejected);
                 return Err(e);
             }
         };
-        Ok(self.send(Item::Token(Box::new(data), now_ms()), &self.inner.shared.c.exposures_enqueued))
+        Ok(self.send(Item::Token(Box::new(data), now_ms()), &self.shared.c.exposures_enqueued))
     }
 
     /// Evaluates a flag on the current snapshot (`FLAG_NOT_FOUND` before the first snapshot).
     pub fn flag_with<R>(&self, key: &str, req: &Request<'_>, f: impl FnOnce(&FlagDecision<'_>) -> R) -> R {
-        let guard = self.inner.snapshot.load();
-        let snap = guard.as_deref().unwrap_or(&self.inner.empty_snapshot);
+        let guard = self.store.load();
+        let snap = guard.as_deref().unwrap_or(empty_snapshot());
         f(&snap.flag(key, req, now_ms()))
     }
 
     /// Queues an outcome with the unit's recent assignments attached (SPEC §5). Returns false
-    /// when the queue was full (counted).
+    /// when it was dropped (queue full, closed, forked copy; counted).
     pub fn track(&self, outcome: Outcome) -> bool {
-        self.send(Item::Outcome(Box::new(outcome), now_ms()), &self.inner.shared.c.outcomes_enqueued)
+        self.send(Item::Outcome(Box::new(outcome), now_ms()), &self.shared.c.outcomes_enqueued)
     }
 
-    /// Blocks until the first snapshot is in use, or `timeout`.
+    /// Blocks until the first snapshot is in use, or `timeout` (code `TIMEOUT`, with the last
+    /// config error).
     pub fn wait_for_init(&self, timeout: Duration) -> Result<(), InitError> {
-        let start = Instant::now();
-        let mut ready = self.inner.init.0.lock().unwrap_or_else(|p| p.into_inner());
-        while !*ready {
-            let left = timeout.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                let last = self.inner.shared.config.lock().unwrap_or_else(|p| p.into_inner()).last_error.clone();
-                return Err(InitError { waited: start.elapsed(), last_error: last });
-            }
-            ready = self.inner.init.1.wait_timeout(ready, left).unwrap_or_else(|p| p.into_inner()).0;
-        }
-        Ok(())
+        self.store.wait_for_init(timeout)
     }
 
     /// Delivers everything queued before this call, waiting up to `timeout`.
@@ -450,7 +266,7 @@ impl Client {
 
     /// Stops polling, delivers what is queued (up to `timeout`; the rest is counted as
     /// `dropped_at_close`), and stops the background threads. `Err` when anything had to be given
-    /// up. Idempotent.
+    /// up. Idempotent: a second call returns `Ok` at once.
     pub fn close(&self, timeout: Duration) -> Result<(), TimeoutError> {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
@@ -467,7 +283,7 @@ impl Client {
         if let Some(stop) = threads.config_stop.take() {
             let _ = stop.send(());
         }
-        let dropped_before = self.inner.shared.c.dropped_at_close.load(Ordering::SeqCst);
+        let dropped_before = self.shared.c.dropped_at_close.load(Ordering::SeqCst);
         let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
         self.close_deadline_ms.store(now_ms().saturating_add(timeout_ms).max(1), Ordering::SeqCst);
         let deadline =
@@ -496,11 +312,11 @@ impl Client {
         }
         // Anything accepted by the queue that the pipeline never picked up (a caller racing with
         // close) is lost: count it.
-        let c = &self.inner.shared.c;
+        let c = &self.shared.c;
         // Every queued item is an exposure (direct or token) or an outcome.
         let queued = c.exposures_enqueued.load(Ordering::SeqCst) + c.outcomes_enqueued.load(Ordering::SeqCst);
         let lost = queued.saturating_sub(c.picked_up.load(Ordering::SeqCst));
-        crate::stats::add(&c.dropped_at_close, lost);
+        add(&c.dropped_at_close, lost);
         // Ok means nothing was given up: whatever was queued was delivered (or refused by the
         // endpoint, which is counted separately).
         if c.dropped_at_close.load(Ordering::SeqCst) > dropped_before {
@@ -510,15 +326,18 @@ impl Client {
     }
 
     /// Offers a snapshot pushed by the caller (for config delivered through the caller's own
-    /// channel). It is validated like a fetched one: `Ok(true)` when swapped in, `Ok(false)` when its
-    /// version is already in use, `Err` (with the kind) when rejected; the good snapshot stays.
-    pub fn update_snapshot(&self, json: &str) -> Result<bool, (ConfigErrorKind, String)> {
-        match config::offer(&self.inner, json, ConfigSource::Manual) {
-            Ok(config::Installed::Swapped) => Ok(true),
-            Ok(config::Installed::Unchanged) => Ok(false),
-            Err((kind, msg)) => {
-                config::record_error(&self.inner, kind, msg.clone());
-                Err((kind, msg))
+    /// channel). It is validated like a fetched one: `Ok(true)` when swapped in, `Ok(false)` when
+    /// its version is already in use, `Err` when rejected (the good snapshot stays):
+    /// [`UpdateError::Rejected`] with the compilation error (codes `NOT_JSON`, `SCHEMA_VERSION`,
+    /// `INVALID_SNAPSHOT`) or [`UpdateError::VersionRegression`] (code `VERSION_REGRESSION`). The
+    /// error is also recorded as the last config error in [`Client::stats`].
+    pub fn update_snapshot(&self, json: &str) -> Result<bool, UpdateError> {
+        match self.store.offer(json, ConfigSource::Manual) {
+            Ok(Installed::Swapped) => Ok(true),
+            Ok(Installed::Unchanged) => Ok(false),
+            Err(e) => {
+                self.store.record_error(e.kind(), e.to_string());
+                Err(e)
             }
         }
     }
@@ -539,12 +358,12 @@ impl Client {
     /// same options, fresh background threads and HTTP connections, serving the parent's current
     /// snapshot from its first decision. The events queued before the fork are the parent's to
     /// deliver; the old client may be dropped in the child without waiting (it stops nothing).
-    pub fn after_fork(&self) -> Result<Client, crate::options::BuildError> {
+    pub fn after_fork(&self) -> Result<Client, BuildError> {
         self.closed.store(true, Ordering::SeqCst);
         if self.is_forked_copy() {
             self.forget_parent_threads();
         }
-        Client::start(self.opts.clone(), self.inner.snapshot.load_full())
+        Client::start((*self.opts).clone(), self.store.load_full())
     }
 
     /// In a forked child, the parent's thread handles must never be joined or detached: glibc
@@ -558,14 +377,15 @@ impl Client {
 
     /// Like [`Client::decide_with`], also handing `f` the snapshot that decided (`None` before the
     /// first one), so bindings can resolve the decision's indices ([`Decision::params_id`],
-    /// [`Decision::experiment_index`]) against objects they cached per snapshot.
+    /// [`Decision::experiment_index`]) against objects they cached per snapshot
+    /// ([`host::SnapshotCache`](crate::host::SnapshotCache)).
     pub fn decide_in<R>(
         &self,
         req: &Request<'_>,
         expose: Expose,
         f: impl FnOnce(Option<&Arc<Snapshot>>, &Decision<'_>, Option<&str>) -> R,
     ) -> R {
-        let guard = self.inner.snapshot.load();
+        let guard = self.store.load();
         self.decide_on(guard.as_ref(), req, expose, f)
     }
 
@@ -580,10 +400,10 @@ impl Client {
         expose: Expose,
         f: impl FnOnce(Option<&Arc<Snapshot>>, &Decision<'_>, Option<&str>) -> R,
     ) -> R {
-        inc(&self.inner.shared.c.decisions);
+        inc(&self.shared.c.decisions);
         let Some(snap) = snap else {
-            inc(&self.inner.shared.c.decisions_no_config);
-            let defaults = self.inner.defaults.get(req.placement).unwrap_or(&self.inner.empty);
+            inc(&self.shared.c.decisions_no_config);
+            let defaults = self.opts.default_params.get(req.placement).unwrap_or(&self.empty);
             return f(None, &Decision::no_config(req.placement, defaults), None);
         };
         let now = now_ms();
@@ -601,8 +421,8 @@ impl Client {
     }
 
     fn token_for(&self, d: &Decision<'_>, req: &Request<'_>, now: i64) -> Option<String> {
-        d.exposure(now, &self.context_keys(), req.context).map(|raw| {
-            let p = self.inner.pseudo.load();
+        d.exposure(now, &self.context_key_names(), req.context).map(|raw| {
+            let p = self.store.pseudonymizer();
             let event_id = uuid::Uuid::new_v4().to_string();
             p.encode_token(&vario_core::TokenPayload { event_id, data: raw.pseudonymize(&p) })
         })
@@ -615,12 +435,12 @@ impl Client {
 
     /// Every counter and the config status.
     pub fn stats(&self) -> Stats {
-        self.inner.shared.snapshot(self.tx.len(), now_ms())
+        self.shared.snapshot(self.tx.len(), now_ms())
     }
 
     /// The snapshot in use, if any (for inspection: lints, version).
     pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
-        self.inner.snapshot.load_full()
+        self.store.load_full()
     }
 }
 

@@ -1,108 +1,66 @@
-//! Config sync on a background thread (SPEC §7).
+//! Config sync (SPEC §7): where snapshots come from and when they are offered to the
+//! [store](crate::store), which validates and swaps them.
 //!
-//! Every candidate snapshot is compiled and validated before the swap; a document that fails, or
-//! whose version is lower than the one in use, never replaces the good one. The swap is an
-//! `ArcSwap::store`: readers on the decide path never wait for it.
+//! Local sources (a persisted last-good snapshot, a config file, a bootstrap) load on the caller's
+//! thread before `build` returns; only polling is left to the `vario-config` thread: a conditional
+//! GET (ETag) every `poll_interval` (jittered ±10 %), or a re-read of the config file when its
+//! content changed. Failures back off exponentially (with jitter, capped by `max_backoff`); an
+//! endpoint that answers with a bad document keeps the normal cadence. A snapshot fetched and
+//! swapped in is persisted (owner-only file) when `persist_path` is set.
 
-use crate::client::{Inner, backoff, now_ms, redact};
-use crate::options::ConfigSpec;
-use crate::pipeline::HISTORY_LEN;
+use crate::options::{ConfigSpec, Options};
+use crate::retry::{backoff, jitter, redact};
 use crate::stats::{ConfigErrorKind, ConfigSource, inc};
-use crossbeam_channel::Receiver;
-use crossbeam_channel::RecvTimeoutError;
-use std::path::{Path, PathBuf};
+use crate::store::{Installed, Store};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use vario_core::Coded;
-use vario_core::{Severity, Snapshot};
+use vario_core::Snapshot;
 
 /// Waits on `rx` for `d`; true when woken by a message or disconnection (time to stop).
 fn sleep_or_stop(rx: &Receiver<()>, d: Duration) -> bool {
     !matches!(rx.recv_timeout(d), Err(RecvTimeoutError::Timeout))
 }
 
-/// Outcome of offering a snapshot to the client.
-pub(crate) enum Installed {
-    Swapped,
-    Unchanged,
-}
-
-/// Validates `text` and swaps it in when it is newer. Used by every source.
-pub(crate) fn offer(inner: &Inner, text: &str, source: ConfigSource) -> Result<Installed, (ConfigErrorKind, String)> {
-    // Compile outside the lock; check-and-swap under it, so two sources (the poller and
-    // `update_snapshot`) can never store a lower version last. Readers never take this lock.
-    let snap = match Snapshot::from_json(text) {
-        Ok(s) => s,
+/// Offers `text` from `source`; a rejection is recorded in the config status with `context`
+/// before the message (e.g. the file it came from).
+fn offer_recorded(store: &Store, text: &str, source: ConfigSource, context: &str) -> Option<Installed> {
+    match store.offer(text, source) {
+        Ok(installed) => Some(installed),
         Err(e) => {
-            inc(&inner.shared.c.config_rejected);
-            return Err((ConfigErrorKind::Invalid, format!("snapshot rejected ({}): {e}", e.code())));
+            let msg = if context.is_empty() { e.to_string() } else { format!("{context}: {e}") };
+            store.record_error(e.kind(), msg);
+            None
         }
-    };
-    install(inner, Arc::new(snap), source)
+    }
 }
 
-/// Swaps in a compiled snapshot unless the one in use is newer (see [`offer`]).
-pub(crate) fn install(
-    inner: &Inner,
-    snap: Arc<Snapshot>,
-    source: ConfigSource,
-) -> Result<Installed, (ConfigErrorKind, String)> {
-    let _swap = inner.swap_lock.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(cur) = inner.snapshot.load().as_ref() {
-        if snap.version() < cur.version() {
-            inc(&inner.shared.c.config_rejected);
-            return Err((
-                ConfigErrorKind::VersionRegression,
-                format!("snapshot version {} is lower than the version in use, {}", snap.version(), cur.version()),
-            ));
-        }
-        if snap.version() == cur.version() {
-            return Ok(Installed::Unchanged);
-        }
+/// Loads the local sources before the client starts: the persisted snapshot (best effort), the
+/// snapshot `inherited` from the parent of a forked process, then the bootstrap or the config
+/// file. Returns the config file's content fingerprint, so the config thread does not offer it
+/// again unchanged.
+pub(crate) fn load_local(store: &Store, opts: &Options, inherited: Option<Arc<Snapshot>>) -> Option<u64> {
+    if let Some(path) = &opts.sync.persist_path {
+        load_persisted(store, path);
     }
-    for l in snap.lints() {
-        match l.severity {
-            Severity::Error => {
-                log::warn!("vario: snapshot v{}: {} disabled ({:?}): {}", snap.version(), l.item, l.code, l.message)
-            }
-            Severity::Warning => {
-                log::info!("vario: snapshot v{}: {} ({:?}): {}", snap.version(), l.item, l.code, l.message)
-            }
+    if let Some(snap) = inherited {
+        // The parent's snapshot serves the child from its first decision; the config thread then
+        // polls as usual. Failure means a newer persisted one is in use already.
+        let _ = store.install(snap, ConfigSource::Inherited);
+    }
+    let mut file_fingerprint = None;
+    match &opts.sync.config {
+        Some(ConfigSpec::Bootstrap(_)) if store.load().is_some() => {}
+        Some(ConfigSpec::Bootstrap(text)) => {
+            offer_recorded(store, text, ConfigSource::Bootstrap, "bootstrap");
         }
-    }
-    let version = snap.version();
-    inner.adopt_privacy_key(&snap);
-    {
-        // The history gets the snapshot before readers can see it, so the pipeline can always
-        // resolve an exposure decided on it.
-        let mut h = inner.history.lock().unwrap_or_else(|p| p.into_inner());
-        let dict = match h.back() {
-            Some((_, last)) if **last == **snap.exposure_dict() => last.clone(),
-            _ => snap.exposure_dict().clone(),
-        };
-        h.push_back((version, dict));
-        if h.len() > HISTORY_LEN {
-            h.pop_front();
+        Some(ConfigSpec::Path(path)) => {
+            load_file(store, path, &mut file_fingerprint);
         }
+        Some(ConfigSpec::Url(_)) | None => {}
     }
-    inner.snapshot.store(Some(snap));
-    inc(&inner.shared.c.config_updates);
-    {
-        let mut st = inner.shared.config.lock().unwrap_or_else(|p| p.into_inner());
-        st.source = Some(source);
-        st.version = Some(version);
-        st.updated_at_ms = Some(now_ms());
-    }
-    inner.notify_init();
-    log::info!("vario: snapshot v{version} in use (source {source:?})");
-    Ok(Installed::Swapped)
-}
-
-pub(crate) fn record_error(inner: &Inner, kind: ConfigErrorKind, msg: String) {
-    log::warn!("vario: config: {msg}");
-    let mut st = inner.shared.config.lock().unwrap_or_else(|p| p.into_inner());
-    st.last_error = Some((kind, msg));
-    st.last_error_at_ms = Some(now_ms());
+    file_fingerprint
 }
 
 fn persist(path: &Path, text: &str) {
@@ -120,20 +78,19 @@ fn persist(path: &Path, text: &str) {
 }
 
 /// Loads a previously persisted snapshot at cold start (best effort).
-pub(crate) fn load_persisted(inner: &Inner, path: &Path) {
+fn load_persisted(store: &Store, path: &Path) {
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            if let Err((kind, msg)) = offer(inner, &text, ConfigSource::Persisted) {
-                record_error(inner, kind, format!("persisted snapshot {}: {msg}", path.display()));
-            }
+            offer_recorded(store, &text, ConfigSource::Persisted, &format!("persisted snapshot {}", path.display()));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => record_error(inner, ConfigErrorKind::Io, format!("cannot read {}: {e}", path.display())),
+        Err(e) => store.record_error(ConfigErrorKind::Io, format!("cannot read {}: {e}", path.display())),
     }
 }
 
-/// Reads a config file and offers it; returns the content fingerprint to skip unchanged files.
-pub(crate) fn load_file(inner: &Inner, path: &Path, last: &mut Option<u64>) -> bool {
+/// Reads a config file and offers it unless its content fingerprint is `last`; true unless the
+/// read or the snapshot failed.
+fn load_file(store: &Store, path: &Path, last: &mut Option<u64>) -> bool {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let fp = {
@@ -146,77 +103,63 @@ pub(crate) fn load_file(inner: &Inner, path: &Path, last: &mut Option<u64>) -> b
                 return true;
             }
             *last = Some(fp);
-            match offer(inner, &text, ConfigSource::File) {
-                Ok(_) => true,
-                Err((kind, msg)) => {
-                    record_error(inner, kind, format!("{}: {msg}", path.display()));
-                    false
-                }
-            }
+            offer_recorded(store, &text, ConfigSource::File, &path.display().to_string()).is_some()
         }
         Err(e) => {
-            inc(&inner.shared.c.config_errors);
-            record_error(inner, ConfigErrorKind::Io, format!("cannot read {}: {e}", path.display()));
+            inc(&store.shared().c.config_errors);
+            store.record_error(ConfigErrorKind::Io, format!("cannot read {}: {e}", path.display()));
             false
         }
     }
 }
 
-pub(crate) struct SyncParams {
-    pub spec: ConfigSpec,
-    pub sdk_key: Option<String>,
-    pub poll_interval: Duration,
-    pub request_timeout: Duration,
-    pub max_backoff: Duration,
-    pub persist_path: Option<PathBuf>,
-    pub file_fingerprint: Option<u64>,
+/// True when the source needs the `vario-config` thread (a bootstrap is never refreshed).
+pub(crate) fn needs_thread(opts: &Options) -> bool {
+    matches!(opts.sync.config, Some(ConfigSpec::Url(_) | ConfigSpec::Path(_)))
 }
 
-/// The config thread's body. Returns when `stop` fires or disconnects.
-pub(crate) fn run(inner: Arc<Inner>, p: SyncParams, stop: Receiver<()>) {
-    let base = p.poll_interval.min(Duration::from_secs(1));
+/// The `vario-config` thread's body. Returns when `stop` fires or disconnects.
+pub(crate) fn run(store: Arc<Store>, opts: Arc<Options>, file_fingerprint: Option<u64>, stop: Receiver<()>) {
+    let (sync, http) = (&opts.sync, &opts.http);
+    let base = sync.poll_interval.min(Duration::from_secs(1));
     let mut failures = 0u32;
     let mut etag: Option<String> = None;
-    // `Client::start` already loaded the file once; start from its fingerprint.
-    let mut file_fp: Option<u64> = p.file_fingerprint;
+    // `load_local` already loaded the file once; start from its fingerprint.
+    let mut file_fp: Option<u64> = file_fingerprint;
     let mut client: Option<reqwest::blocking::Client> = None;
     loop {
-        let ok = match &p.spec {
-            ConfigSpec::Bootstrap(_) => return,
-            ConfigSpec::Path(path) => load_file(&inner, path, &mut file_fp),
-            ConfigSpec::Url(url) => {
+        let ok = match &sync.config {
+            Some(ConfigSpec::Bootstrap(_)) | None => return,
+            Some(ConfigSpec::Path(path)) => load_file(&store, path, &mut file_fp),
+            Some(ConfigSpec::Url(url)) => {
                 if client.is_none() {
                     client = reqwest::blocking::Client::builder()
-                        .timeout(p.request_timeout)
+                        .timeout(http.request_timeout)
                         .gzip(true)
                         .build()
-                        .map_err(|e| record_error(&inner, ConfigErrorKind::Network, format!("HTTP client: {e}")))
+                        .map_err(|e| store.record_error(ConfigErrorKind::Network, format!("HTTP client: {e}")))
                         .ok();
                 }
                 match &client {
-                    Some(c) => fetch(&inner, c, url, &p, &mut etag),
+                    Some(c) => fetch(&store, c, url, &opts, &mut etag),
                     None => false,
                 }
             }
         };
         failures = if ok { 0 } else { failures.saturating_add(1) };
-        let delay = if ok { jitter(p.poll_interval) } else { backoff(base, failures - 1, p.max_backoff) };
+        let delay = if ok { jitter(sync.poll_interval) } else { backoff(base, failures - 1, http.max_backoff) };
         if sleep_or_stop(&stop, delay) {
             return;
         }
     }
 }
 
-/// ±10 % so a fleet started together does not poll in lockstep.
-fn jitter(d: Duration) -> Duration {
-    d.mul_f64(0.9 + 0.2 * fastrand::f64())
-}
-
-/// One conditional GET. True when the endpoint answered usefully (200 accepted or 304).
-fn fetch(inner: &Inner, c: &reqwest::blocking::Client, url: &str, p: &SyncParams, etag: &mut Option<String>) -> bool {
-    inc(&inner.shared.c.config_fetches);
+/// One conditional GET. True when the endpoint answered usefully (200 accepted or refused, 304).
+fn fetch(store: &Store, c: &reqwest::blocking::Client, url: &str, opts: &Options, etag: &mut Option<String>) -> bool {
+    let counters = &store.shared().c;
+    inc(&counters.config_fetches);
     let mut req = c.get(url);
-    if let Some(k) = &p.sdk_key {
+    if let Some(k) = &opts.http.sdk_key {
         req = req.bearer_auth(k);
     }
     if let Some(t) = etag.as_deref() {
@@ -225,15 +168,15 @@ fn fetch(inner: &Inner, c: &reqwest::blocking::Client, url: &str, p: &SyncParams
     let resp = match req.send() {
         Ok(r) => r,
         Err(e) => {
-            inc(&inner.shared.c.config_errors);
-            record_error(inner, ConfigErrorKind::Network, format!("config request failed: {}", redact(&e)));
+            inc(&counters.config_errors);
+            store.record_error(ConfigErrorKind::Network, format!("config request failed: {}", redact(&e)));
             return false;
         }
     };
     let status = resp.status().as_u16();
     match status {
         304 => {
-            inc(&inner.shared.c.config_not_modified);
+            inc(&counters.config_not_modified);
             true
         }
         200 => {
@@ -241,39 +184,32 @@ fn fetch(inner: &Inner, c: &reqwest::blocking::Client, url: &str, p: &SyncParams
             let text = match resp.text() {
                 Ok(t) => t,
                 Err(e) => {
-                    inc(&inner.shared.c.config_errors);
-                    record_error(inner, ConfigErrorKind::Network, format!("config body: {}", redact(&e)));
+                    inc(&counters.config_errors);
+                    store.record_error(ConfigErrorKind::Network, format!("config body: {}", redact(&e)));
                     return false;
                 }
             };
-            match offer(inner, &text, ConfigSource::Http) {
-                Ok(installed) => {
-                    *etag = new_etag;
-                    if let (Installed::Swapped, Some(path)) = (installed, &p.persist_path) {
-                        persist(path, &text);
-                    }
-                    true
-                }
-                Err((kind, msg)) => {
-                    record_error(inner, kind, msg);
-                    // The endpoint answered; it is the content that is wrong. Keep the normal
-                    // cadence (no hammering), and keep the old ETag so the next poll re-fetches.
-                    true
+            // A refused document: the endpoint answered, it is the content that is wrong. Keep the
+            // normal cadence (no hammering), and keep the old ETag so the next poll re-fetches.
+            if let Some(installed) = offer_recorded(store, &text, ConfigSource::Http, "") {
+                *etag = new_etag;
+                if let (Installed::Swapped, Some(path)) = (installed, &opts.sync.persist_path) {
+                    persist(path, &text);
                 }
             }
+            true
         }
         401 | 403 => {
-            inc(&inner.shared.c.config_errors);
-            record_error(
-                inner,
+            inc(&counters.config_errors);
+            store.record_error(
                 ConfigErrorKind::Unauthorized,
                 format!("config endpoint refused the SDK key (HTTP {status}); check sdk_key"),
             );
             false
         }
         _ => {
-            inc(&inner.shared.c.config_errors);
-            record_error(inner, ConfigErrorKind::Http, format!("config endpoint answered HTTP {status}"));
+            inc(&counters.config_errors);
+            store.record_error(ConfigErrorKind::Http, format!("config endpoint answered HTTP {status}"));
             false
         }
     }

@@ -2,21 +2,8 @@
 //!
 //! In-process experiment decisions for a service that calls Vario on every request. This crate
 //! wraps the pure engine ([`vario_core`], re-exported as [`core`]) with the parts that touch the
-//! outside world:
-//!
-//! | module | owns | threads |
-//! |---|---|---|
-//! | `client` | [`Client`]: lock-free decisions on the current snapshot, non-blocking enqueue | caller's |
-//! | `config` | config sync: poll with ETag, validate, swap, persist the last good snapshot | `vario-config` |
-//! | `pipeline` | de-dup, attribution, pseudonymisation, batching, delivery with retries | `vario-events`, `vario-sender` |
-//! | `stats` | counters and config status ([`Stats`]) | any |
-//!
-//! The dev server (a local config endpoint and ingestion sink) and the `vario` command line live in
-//! the dev-only crate `vario-tools` (`tools/`), which nothing that ships links.
-//!
-//! The request path is: request → `ArcSwap` load of the snapshot (no lock) → pure decision → a
-//! `try_send` of a compact exposure record on a bounded channel. Nothing on it waits for the
-//! network or another thread; a full queue drops the event and counts it.
+//! outside world: config sync, the event pipeline, the client's lifecycle, and the support layer
+//! the language bindings share ([`host`]).
 //!
 //! ```no_run
 //! use vario::{ClientBuilder, Expose, core::Request};
@@ -32,17 +19,65 @@
 //! client.close(std::time::Duration::from_secs(5))?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Architecture
+//!
+//! The request path is: request → `ArcSwap` load of the snapshot (no lock) → pure decision → a
+//! `try_send` of a compact exposure record on a bounded channel. Nothing on it waits for the
+//! network or another thread; a full queue drops the event and counts it.
+//!
+//! Modules, bottom-up: each imports only modules above it in this table (checked by
+//! `scripts/check-imports.py src`: no import cycle).
+//!
+//! | module | owns | pure? | runs on |
+//! |---|---|---|---|
+//! | `clock` | [`now_ms`] (coarse wall clock), [`fork_generation`] (a `fork()` counter) | reads the clock | any thread |
+//! | `retry` | backoff with jitter, `Retry-After`, redaction of URLs from HTTP errors | yes (but random jitter) | any thread |
+//! | `outcome` | [`Outcome`] and its JSON parser | yes | the caller's |
+//! | `stats` | counters and config status ([`Stats`], [`ConfigSource`], [`ConfigErrorKind`]) | relaxed atomics | any thread |
+//! | `error` | every runtime error ([`BuildError`], [`InitError`], [`TimeoutError`], [`UpdateError`]) with its code ([`core::Coded`]) | yes | - |
+//! | `options` | [`Options`] grouped by reader ([`SyncOptions`], [`HttpOptions`], [`DeliveryOptions`], [`ProcessingOptions`]), validation | yes | the caller's |
+//! | `store` | the current snapshot (`ArcSwap`), the swap lock, the exposure-dictionary history, the pseudonymiser, the wait-for-init signal; every swap's checks | shared state, no I/O | whichever thread offers a snapshot |
+//! | `pipeline::queue` | what the caller queues (compact exposures, tokens, outcomes) and the flush / close controls | yes | the caller's |
+//! | `pipeline::poster` | HTTP delivery of batch bodies in order, retries with backoff | no (HTTP) | `vario-poster` |
+//! | `pipeline::sender` | batch bodies (JSON framing, gzip) or the local sink (file, callback) | no (I/O) | `vario-sender` |
+//! | `pipeline::processor` | de-dup, attribution, pseudonymisation, event writing, batch cutting | owns its state, no I/O | `vario-events` |
+//! | `pipeline` | starting the three pipeline stages | - | the caller's (at build) |
+//! | `config` | config sync: local sources at start, then polling with ETag / file re-reads, persisting | no (HTTP, files) | the caller's (at build), then `vario-config` |
+//! | `client` | [`Client`]: decisions, enqueue, flush, close, fork | lock-free reads | the caller's |
+//! | `builder` | [`ClientBuilder`] | - | the caller's |
+//! | [`host`] | what the bindings share: [`host::HostClient`] (closed state), [`host::SnapshotCache`], attribute lists, [`host::Surface`], code tables, the one JSON options definition | - | the caller's |
+//!
+//! A client runs up to **four background threads**: `vario-config` (only with a `config_url` or
+//! `config_path`; a bootstrap is never refreshed), `vario-events` (the processor), `vario-sender`,
+//! and `vario-poster` (only with an `ingest_url`; without one the sender writes the local sink
+//! itself). `close` stops them all (the config thread is detached if it sits in a request).
+//!
+//! The dev server (a local config endpoint and ingestion sink) and the `vario` command line live in
+//! the dev-only crate `vario-tools` (`tools/`), which nothing that ships links.
 
 #![deny(missing_docs)]
 
+mod builder;
 mod client;
+mod clock;
 mod config;
+mod error;
+pub mod host;
 mod options;
+mod outcome;
 mod pipeline;
+mod retry;
 mod stats;
+mod store;
 
-pub use client::{Client, Expose, InitError, TimeoutError, fork_generation, now_ms};
-pub use options::{BuildError, ClientBuilder, ConfigSpec, EventCallback, LocalSink, Options};
-pub use pipeline::Outcome;
+pub use builder::ClientBuilder;
+pub use client::{Client, Expose};
+pub use clock::{fork_generation, now_ms};
+pub use error::{BuildError, InitError, TimeoutError, UpdateError};
+pub use options::{
+    ConfigSpec, DeliveryOptions, EventCallback, HttpOptions, LocalSink, Options, ProcessingOptions, SyncOptions,
+};
+pub use outcome::Outcome;
 pub use stats::{ConfigErrorKind, ConfigSource, Stats};
 pub use vario_core as core;

@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use vario::core::{FlagReason, Request};
-use vario::{ClientBuilder, ConfigErrorKind, ConfigSource, Expose};
+use vario::core::{Coded, ErrorCode, FlagReason, Request, SnapshotError};
+use vario::{ClientBuilder, ConfigErrorKind, ConfigSource, Expose, UpdateError};
 use vario_tools::devserver::{DevServer, DevServerOptions};
 
 fn fast(b: ClientBuilder) -> ClientBuilder {
@@ -253,4 +253,49 @@ fn file_source_reloads_on_change_and_bootstrap_is_immediate() {
     let b = ClientBuilder::new().bootstrap(snapshot(5).to_string()).sink_callback(|_| {}).build().expect("client");
     assert_eq!((b.stats().config_version, b.stats().config_source), (Some(5), ConfigSource::Bootstrap));
     assert!(ClientBuilder::new().build().is_err(), "a config source is required");
+}
+
+#[test]
+fn pushed_snapshots_are_refused_with_typed_coded_errors() {
+    let c = ClientBuilder::new().bootstrap(snapshot(5).to_string()).sink_callback(|_| {}).build().expect("client");
+    assert_eq!(c.update_snapshot(&snapshot(5).to_string()), Ok(false), "same version: unchanged");
+    assert_eq!(c.update_snapshot(&snapshot(6).to_string()), Ok(true));
+
+    let lower = c.update_snapshot(&snapshot(4).to_string()).expect_err("lower version");
+    assert_eq!(lower, UpdateError::VersionRegression { offered: 4, current: 6 });
+    assert_eq!((lower.code(), lower.kind()), (ErrorCode::VersionRegression, ConfigErrorKind::VersionRegression));
+    let s = c.stats();
+    assert_eq!(s.last_config_error_kind, Some(ConfigErrorKind::VersionRegression));
+    assert_eq!(s.last_config_error.as_deref(), Some(lower.to_string().as_str()));
+
+    for (text, code) in [
+        ("this is not json".to_string(), ErrorCode::NotJson),
+        (json!({"schema_version": 2, "version": 99}).to_string(), ErrorCode::SchemaVersion),
+        (json!({"schema_version": 1, "version": "seven"}).to_string(), ErrorCode::InvalidSnapshot),
+    ] {
+        let e = c.update_snapshot(&text).expect_err("rejected whole");
+        assert_eq!(e.code(), code, "{text}: {e}");
+        // The compilation error is kept, so the distinction is not lost in a message.
+        assert!(matches!(e, UpdateError::Rejected(ref inner) if inner.code() == code), "{e:?}");
+        assert!(matches!(
+            e.snapshot_error(),
+            Some(SnapshotError::NotJson(_) | SnapshotError::SchemaVersion(_) | SnapshotError::Invalid(_))
+        ));
+        assert_eq!(c.stats().last_config_error_kind, Some(ConfigErrorKind::Invalid));
+    }
+    let s = c.stats();
+    assert_eq!((s.config_version, s.config_rejected, s.config_source), (Some(6), 4, ConfigSource::Manual));
+}
+
+#[test]
+fn init_and_build_errors_carry_their_codes() {
+    let c = fast(ClientBuilder::new().config_url(format!("http://{}/config", free_addr())))
+        .sink_callback(|_| {})
+        .build()
+        .expect("client");
+    let err = c.wait_for_init(Duration::from_millis(100)).expect_err("nothing listening");
+    assert_eq!(err.code(), ErrorCode::Timeout);
+    assert_eq!(ClientBuilder::new().build().expect_err("no source").code(), ErrorCode::InvalidOptions);
+    let zero = ClientBuilder::new().bootstrap("{}").queue_capacity(0).build().expect_err("zero capacity");
+    assert_eq!(zero.code(), ErrorCode::InvalidOptions);
 }

@@ -2489,7 +2489,7 @@ def token_error(token, keyed):
 def file_errors():
     snap = snapshot(20, placements("pdp_ymal"), [
         X("exp-9701", "ymal_algo_v2", ["pdp_ymal"], [V("control"), V("treatment", algo="two_tower")],
-          weights={"control": 50, "treatment": 50})])
+          weights={"control": 50, "treatment": 50})], privacy=False)  # keys come from the cases
     f = VFile("errors.json", "Error codes (contract/errors.md): every surface refuses each input below with "
               "the same stable code. `call` says what is tried: `snapshot` compiles `snapshot_text`; "
               "`request` decides `request` on the file's snapshot; `token` redeems `token` on a client "

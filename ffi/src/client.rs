@@ -309,23 +309,8 @@ pub unsafe extern "C" fn vario_client_update_snapshot(
         // SAFETY: the caller's contract above.
         let c = unsafe { open_client(client)? };
         let text = unsafe { arg(json, "json")? };
-        c.client.update_snapshot(text).map(|_| ()).map_err(update_error)
+        c.client.update_snapshot(text).map(|_| ()).map_err(Error::coded)
     })
-}
-
-/// The error of a refused `Client::update_snapshot`: the one place its error becomes a C error.
-///
-/// Today the runtime reports a `(ConfigErrorKind, message)` pair, so only `VERSION_REGRESSION` is
-/// told apart and every other refusal is `INVALID_SNAPSHOT` (a `NOT_JSON` or `SCHEMA_VERSION`
-/// document included). Once `update_snapshot` returns an error implementing `vario_core::Coded`,
-/// the call in `vario_client_update_snapshot` becomes `.map_err(Error::coded)`, this function
-/// goes, and those codes reach C.
-fn update_error((kind, msg): (vario::ConfigErrorKind, String)) -> Error {
-    let code = match kind {
-        vario::ConfigErrorKind::VersionRegression => ErrorCode::VersionRegression,
-        _ => ErrorCode::InvalidSnapshot,
-    };
-    Error::new(code, msg)
 }
 
 /// Delivers everything queued so far, waiting up to `timeout_ms` (`VARIO_ERR_TIMEOUT` otherwise;

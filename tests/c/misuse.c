@@ -352,7 +352,7 @@ static void malformed_json(void) {
     EXPECT_BAD_REQUEST(vario_context_set_f64(ctx, "price", INFINITY));
 
     /* A snapshot that is not one: the client keeps the one it has. */
-    EXPECT_ERR(vario_client_update_snapshot(c, "<html>"), VARIO_ERR_INVALID_SNAPSHOT, "INVALID_SNAPSHOT");
+    EXPECT_ERR(vario_client_update_snapshot(c, "<html>"), VARIO_ERR_INVALID_SNAPSHOT, "NOT_JSON");
     vario_snapshot *snap_out = POISON;
     EXPECT_ERR(vario_snapshot_from_json("<html>", &snap_out), VARIO_ERR_INVALID_SNAPSHOT, "NOT_JSON");
     CHECK(snap_out == NULL, "snapshot_from_json: *out not cleared");

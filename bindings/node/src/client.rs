@@ -3,7 +3,7 @@
 //! blocking calls (`waitForInit`, `flush`, `close`) run as promises on the libuv thread pool.
 
 use crate::convert::{GIVEN_ATTRS, Scratch, owned_request, with_request};
-use crate::errors::{build_error, closed, coded, err, init_error, invalid, panicked, timeout, update_snapshot_error};
+use crate::errors::{build_error, closed, coded, err, init_error, invalid, panicked, timeout};
 use crate::out::{Out, out_buffer, write_out};
 use crate::view::View;
 use napi::bindgen_prelude::*;
@@ -232,7 +232,7 @@ impl NativeClient {
     /// (`NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`) for a rejected document.
     #[napi(catch_unwind)]
     pub fn update_snapshot(&self, json: String) -> Result<bool> {
-        self.open()?.update_snapshot(&json).map_err(|e| update_snapshot_error(&json, e))
+        self.open()?.update_snapshot(&json).map_err(|e| coded(&e))
     }
 
     /// Resolves when the first snapshot is in use; rejects with `TIMEOUT` after `timeoutMs`.

@@ -14,8 +14,8 @@ use napi::bindgen_prelude::{Error, Status};
 use napi_derive::napi;
 use std::any::Any;
 use std::fmt::Display;
-use vario::{BuildError, ConfigErrorKind, InitError, TimeoutError};
-use vario_core::{Coded, ErrorCode, Snapshot};
+use vario::{BuildError, InitError, TimeoutError};
+use vario_core::{Coded, ErrorCode};
 
 /// An error with this code.
 pub(crate) fn err(code: ErrorCode, msg: impl Display) -> Error {
@@ -65,21 +65,6 @@ pub(crate) fn init_error(e: &InitError) -> Error {
 /// `TIMEOUT`: `flush` or `close` did not deliver everything in time.
 pub(crate) fn timeout(e: &TimeoutError) -> Error {
     err(ErrorCode::Timeout, e)
-}
-
-/// The rejection of `Client.updateSnapshot(text)`: `VERSION_REGRESSION` for a version lower than
-/// the one in use, else the `SnapshotError`'s own code (`NOT_JSON`, `SCHEMA_VERSION`,
-/// `INVALID_SNAPSHOT`).
-///
-/// The runtime answers `(ConfigErrorKind, message)` and keeps only the message of the
-/// `SnapshotError`, so its code is recovered by compiling the text again (on this error path
-/// only). When the runtime answers a typed error implementing [`Coded`], this is `coded(&e)`.
-pub(crate) fn update_snapshot_error(text: &str, (kind, msg): (ConfigErrorKind, String)) -> Error {
-    let code = match kind {
-        ConfigErrorKind::VersionRegression => ErrorCode::VersionRegression,
-        _ => Snapshot::from_json(text).err().map_or(ErrorCode::InvalidSnapshot, |e| e.code()),
-    };
-    err(code, msg)
 }
 
 /// Diagnostics: panics inside the addon (the error proves panics are contained).

@@ -12,7 +12,7 @@ use vario::{ClientBuilder, Expose, Options, Outcome};
 
 use crate::convert::{frozen_map, to_py, to_value};
 use crate::decision::{Decision, FlagDecision};
-use crate::errors::{bad_option, bad_option_value, build_error, closed, coded, invalid, safe, timed_out, update_error};
+use crate::errors::{bad_option, bad_option_value, build_error, closed, coded, invalid, safe, timed_out};
 use crate::request::{parse_request, with_request};
 use crate::snapshot::Snapshot;
 use crate::view::{Defaults, View};
@@ -264,7 +264,7 @@ impl Client {
         safe(|| {
             let client = self.client()?;
             let text = text.to_str()?;
-            py.detach(|| client.update_snapshot(text)).map_err(|(kind, msg)| update_error(kind, msg))
+            py.detach(|| client.update_snapshot(text)).map_err(|e| coded(&e))
         })
     }
 

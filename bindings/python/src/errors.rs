@@ -158,22 +158,6 @@ pub(crate) fn build_error(e: vario::BuildError) -> PyErr {
     }
 }
 
-/// `Client.update_snapshot`'s rejection: `VERSION_REGRESSION` for a lower version, else the
-/// `SnapshotError` code of the rejected document, which the runtime's message names
-/// (`snapshot rejected (NOT_JSON): …`); `INVALID_SNAPSHOT` if it names none. When the runtime
-/// returns a typed error implementing `Coded`, the call site becomes `.map_err(|e| coded(&e))`.
-pub(crate) fn update_error(kind: vario::ConfigErrorKind, msg: String) -> PyErr {
-    let code = match kind {
-        vario::ConfigErrorKind::VersionRegression => ErrorCode::VersionRegression,
-        _ => msg
-            .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
-            .filter_map(ErrorCode::from_name)
-            .find(|c| c.class() == ErrorClass::InvalidSnapshot)
-            .unwrap_or(ErrorCode::InvalidSnapshot),
-    };
-    error(code, msg)
-}
-
 /// `Snapshot.from_file` could not read `path`: `SnapshotFileError`, both a `SnapshotError` with
 /// code `NOT_JSON` (no JSON object could be read) and an `OSError` with `errno`, `strerror` and
 /// `filename` set, as `open()` would.
