@@ -795,8 +795,18 @@ def eval_flag(snap, now, key, req):
     if f is None:
         r["reason"] = "FLAG_NOT_FOUND"
         return r
+    raw = f["raw"] if isinstance(f["raw"], dict) else {}
     if f["error"]:
-        r["reason"] = "CONFIG_ERROR"
+        # README 'Invalid items': an invalid flag is disabled, but its kill switch still applies when
+        # it is `true` and `default_variant` names one of its `variants` (unit read as written).
+        vs = raw.get("variants")
+        if not (raw.get("kill_switch") is True and isinstance(vs, dict) and isinstance(raw.get("default_variant"), str)
+                and raw["default_variant"] in vs):
+            r["reason"] = "CONFIG_ERROR"
+            return r
+        unit = raw.get("unit") if raw.get("unit") in UNITS else "user_or_session"
+        r.update(variant=raw["default_variant"], value=vs[raw["default_variant"]], reason="KILL_SWITCH",
+                 unit_type=resolve_unit(unit, request_ids(req))[0])
         return r
 
     def serve(variant, reason, **kw):
@@ -2141,6 +2151,9 @@ def file_invalid():
         FL("new_nav", {"on": True, "off": False}, "on", [rule("target", {"variant": "off", "percent": 100})]),
         FL("free_shipping_banner", {"on": "Free shipping over £50", "off": None}, "off",
            [rule("gradual", {"variant": "on", "percent": 100})]),
+        FL("payments_kill", {"on": True, "off": False}, "off",
+           [rule("target", {"variant": "on", "percent": 100}, leaf("country", "equals", "GB"))], kill_switch=True),
+        FL("search_kill", {"on": True, "off": False}, "gone", [], kill_switch=True),
     ]
     layers = [{"key": "ymal_layer", "salt": "ymal_layer_s1"}, {"key": "search_layer", "salt": "search_layer_s1"},
               {"key": "misc_layer", "salt": "misc"}]
@@ -2159,7 +2172,8 @@ def file_invalid():
          E("PLACEMENT_COLLISION", "newsfeed_dedupe"), E("DUPLICATE_KEY", "cart_upsell"),
          ("UNKNOWN_VARIANT", "flag:bad_flag_unknown_variant"), ("BAD_ALLOCATION", "flag:bad_flag_weights"),
          ("UNKNOWN_OPERATOR", "flag:bad_flag_operator"), ("UNKNOWN_VARIANT", "flag:bad_flag_default"),
-         ("BAD_REGEX", "flag:bad_flag_regex"), ("DUPLICATE_KEY", "flag:new_nav")])
+         ("BAD_REGEX", "flag:bad_flag_regex"), ("DUPLICATE_KEY", "flag:new_nav"),
+         ("UNKNOWN_OPERATOR", "flag:payments_kill"), ("UNKNOWN_VARIANT", "flag:search_kill")])
     f = VFile("invalid_items.json", "Per-item isolation (SPEC §6, README 'Validation'): every invalid experiment "
               "or flag decides CONFIG_ERROR on its own while its siblings, the valid half of each conflicting "
               "pair and the kill switch keep working. One invalid item per placement.", snap, expect_lints)
@@ -2211,6 +2225,11 @@ def file_invalid():
           want={"reason": "CONFIG_ERROR"})
     F("inv-flag-duplicate-first-served", "duplicate flag key: the later definition is disabled, the first one serves",
       "new_nav", R("home_hero", "u-1001"), want={"reason": "TARGET_MATCH", "variant": "on"})
+    F("inv-flag-invalid-kill-switch", "an invalid flag (unknown operator) whose kill switch is on still serves its "
+      "default variant: a kill switch always gets through", "payments_kill", R("home_hero", "u-1001"),
+      want={"reason": "KILL_SWITCH", "variant": "off", "value": False})
+    F("inv-flag-invalid-kill-switch-no-default", "an invalid flag whose kill switch names no variant of its own "
+      "has nothing to serve: CONFIG_ERROR", "search_kill", R("home_hero", "u-1001"), want={"reason": "CONFIG_ERROR"})
     F("inv-flag-sibling-valid", "a valid flag next to invalid ones", "free_shipping_banner", R("home_hero", "u-1001"),
       want={"reason": "GRADUAL", "variant": "on", "value": "Free shipping over £50"})
     return f

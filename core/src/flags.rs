@@ -109,7 +109,9 @@ pub(crate) fn evaluate<'a>(snap: &'a Snapshot, key: &'a str, req: &Request<'a>, 
         return d;
     };
     let f = &snap.flags[fi];
-    if f.error.is_some() {
+    // An invalid flag is disabled, except that its kill switch still applies (compile keeps it only
+    // when it names a readable default variant).
+    if f.error.is_some() && !f.kill_switch {
         d.reason = FlagReason::ConfigError;
         return d;
     }

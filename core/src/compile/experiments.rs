@@ -1,6 +1,6 @@
 //! Experiments: variants, allocation, windows, overrides, and the conflicts between them.
 
-use super::common::{Lints, OverrideUnit, Problem, RawOverride, problem, raw_key};
+use super::common::{Lints, Loose, OverrideUnit, Problem, RawOverride, problem};
 use crate::codes::{LintCode, Status, UnitKind};
 use crate::hash::{Salted, percent_bp};
 use crate::model::*;
@@ -96,19 +96,19 @@ pub(super) fn compile_experiment(
         },
         Err(e) => (LintCode::Malformed, e.to_string()),
     };
-    // Failure path only: read the item loosely to keep enough identity (key, id, placements, unit)
-    // to answer CONFIG_ERROR on the placements it names.
-    let raw: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-    let key = raw_key(&raw);
+    // Failure path only: read the item's identity field by field (see `Loose`), so it answers
+    // CONFIG_ERROR under its own key on the placements it names.
+    let loose = Loose::read(raw);
+    let key = loose.key();
     lints.push(code, format!("experiment:{key}"), msg);
     Experiment {
         index: 0,
-        id: raw.get("id").cloned().unwrap_or(Value::Null),
+        id: loose.id(),
         key: key.as_str().into(),
         status: Status::Draft,
-        unit: raw.get("unit").and_then(|u| UnitKind::deserialize(u).ok()).unwrap_or_default(),
+        unit: loose.unit(),
         salted: Salted::new(&key, &key),
-        iteration: raw.get("iteration").and_then(Value::as_u64).unwrap_or(1),
+        iteration: loose.iteration(),
         start: None,
         end: None,
         layer: None,
@@ -124,11 +124,7 @@ pub(super) fn compile_experiment(
         key_hash: xxhash_rust::xxh3::xxh3_64(key.as_bytes()),
         params_base: 0,
         error: Some(code),
-        placement_names: raw
-            .get("placements")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(Box::<str>::from).collect())
-            .unwrap_or_default(),
+        placement_names: loose.placements(),
     }
 }
 

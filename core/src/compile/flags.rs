@@ -1,6 +1,6 @@
 //! Flags: variants, overrides, ordered rules and schedules.
 
-use super::common::{Lints, OverrideUnit, Problem, RawOverride, problem, raw_key};
+use super::common::{Lints, Loose, OverrideUnit, Problem, RawOverride, problem};
 use crate::codes::{LintCode, UnitKind};
 use crate::hash::{Salted, percent_bp};
 use crate::model::*;
@@ -56,17 +56,20 @@ pub(super) fn compile_flag(raw: &RawValue, segs: &SegmentTable, lints: &mut Lint
         },
         Err(e) => (LintCode::Malformed, e.to_string()),
     };
-    let raw: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-    let key = raw_key(&raw);
+    // Failure path only: the flag keeps its key, and a kill switch that names its default variant
+    // still serves it (a kill switch always gets through; see `Loose`).
+    let loose = Loose::read(raw);
+    let key = loose.key();
     lints.push(code, format!("flag:{key}"), msg);
+    let kill = loose.kill_switch_default();
     Flag {
         key: key.as_str().into(),
         salted: Salted::new(&key, &key),
         enabled: false,
-        kill_switch: false,
-        variants: Vec::new(),
+        kill_switch: kill.is_some(),
+        variants: kill.map(|(name, value)| (Box::from(name), value)).into_iter().collect(),
         default: 0,
-        unit: UnitKind::default(),
+        unit: loose.unit(),
         overrides_user: FxHashMap::default(),
         overrides_session: FxHashMap::default(),
         rules: Vec::new(),
