@@ -1,75 +1,90 @@
 //! Clients: the `vario_client` handle (config sync, decisions, exposures, outcomes, stats) and its
 //! entry points.
 //!
-//! A client keeps a C view ([`vario_snapshot`]) of its current snapshot, rebuilt only when the
-//! snapshot changes, so `vario_client_decide` fills a `vario_decision` without allocating: the
-//! decision holds a reference to that view until `vario_decision_release`.
+//! The handle is the runtime's host layer ([`vario::host`]): a [`HostClient`] (the client and its
+//! closed state: every call but stats and `vario_client_after_fork` goes through
+//! [`HostClient::client`], which refuses with `CLOSED` after close) and a [`SnapshotCache`] of the
+//! C view ([`vario_snapshot`]) of the client's current snapshot, built once per snapshot, so
+//! `vario_client_decide` fills a `vario_decision` without allocating: the decision holds a
+//! reference to that view until `vario_decision_release`.
 
 use crate::snapshot::{c_request, clear_decision, vario_decision, vario_request, vario_snapshot};
 use crate::status::{Error, guard, invalid_request, null, vario_reason, vario_status};
 use crate::strings::{arg, c_string_lossy, clear_out, put_string};
-use arc_swap::ArcSwapOption;
 use serde_json::Value;
 use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use vario::{Client, ClientBuilder, Expose, Options, Outcome};
-use vario_core::{ErrorCode, OwnedRequest, Snapshot};
+use vario::host::{ClosedError, Closing, HostClient, SnapshotCache, Surface, empty_snapshot};
+use vario::{Client, Expose, Outcome};
+use vario_core::OwnedRequest;
 
 /// A client: config sync, decisions, events. Opaque; share it across threads freely.
 pub struct vario_client {
-    client: Client,
-    closed: AtomicBool,
-    /// The C view of the client's current snapshot, rebuilt when the snapshot changes.
-    view: ArcSwapOption<vario_snapshot>,
+    /// The client and its closed state.
+    host: HostClient,
+    /// The C view of the client's current snapshot, built once per snapshot.
+    views: SnapshotCache<vario_snapshot>,
     /// Holds the `NO_CONFIG` params of the options; decisions made before the first snapshot
     /// take a reference to it, so their strings stay valid until released.
     no_config: Arc<vario_snapshot>,
 }
 
-/// Borrows an open client.
+/// Borrows a client handle, open or closed.
 ///
 /// # Safety
 /// `c` is NULL or a live client handle.
-unsafe fn open_client<'a>(c: *const vario_client) -> Result<&'a vario_client, Error> {
+unsafe fn handle<'a>(c: *const vario_client) -> Result<&'a vario_client, Error> {
     // SAFETY: per the caller's contract.
-    let c = unsafe { c.as_ref() }.ok_or_else(|| null("client"))?;
-    if c.closed.load(Ordering::Acquire) {
-        return Err(Error::new(ErrorCode::Closed, "the client is closed"));
+    unsafe { c.as_ref() }.ok_or_else(|| null("client"))
+}
+
+impl vario_client {
+    /// The client, unless the handle is closed (`CLOSED`).
+    fn open(&self) -> Result<&Client, Error> {
+        self.host.client().map_err(Error::coded)
     }
-    Ok(c)
+
+    /// `QUEUE_FULL`: why the event was dropped instead of queued.
+    fn queue_full(&self) -> Error {
+        Error::coded(self.host.queue_full())
+    }
+}
+
+/// Borrows the client of an open handle.
+///
+/// # Safety
+/// `c` is NULL or a live client handle.
+unsafe fn open_client<'a>(c: *const vario_client) -> Result<&'a Client, Error> {
+    // SAFETY: per the caller's contract.
+    unsafe { handle(c)? }.open()
 }
 
 fn ms(timeout_ms: u32) -> Duration {
     Duration::from_millis(u64::from(timeout_ms))
 }
 
-fn wrap_client(client: Client) -> Result<vario_client, Error> {
-    let empty = Snapshot::from_json(r#"{"schema_version":1,"version":0}"#)
-        .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
-    let mut no_config = vario_snapshot::new(Arc::new(empty));
-    no_config.defaults_json = client
+fn wrap_client(host: HostClient) -> vario_client {
+    let mut no_config = vario_snapshot::new(empty_snapshot().clone());
+    no_config.defaults_json = host
+        .inner()
         .options()
         .default_params
         .iter()
         .map(|(k, v)| (k.clone(), c_string_lossy(&Value::Object(v.clone()).to_string())))
         .collect();
-    Ok(vario_client {
-        client,
-        closed: AtomicBool::new(false),
-        view: ArcSwapOption::empty(),
-        no_config: Arc::new(no_config),
-    })
+    vario_client { host, views: SnapshotCache::new(), no_config: Arc::new(no_config) }
 }
 
 /// Starts a client from options JSON: one of `config_url`, `config_path`, `bootstrap`; plus
 /// `sdk_key`, `ingest_url`, `sink_path`, `id_hash_key`, `default_params`, `poll_interval_ms`,
 /// `request_timeout_ms`, `queue_capacity`, `batch_size`, `batch_interval_ms`, `dedup_window_ms`,
-/// … (the keys of the Rust `Options`; unknown keys are errors). Never blocks on the network. Free
-/// the handle with `vario_client_free`.
+/// … (the keys every surface accepts, `vario::host::JsonOptions`; `sdk_name` defaults to
+/// `vario-c`). An unknown key, a value of the wrong type, an invalid value or a second config
+/// source is `VARIO_ERR_INVALID_OPTIONS`. Never blocks on the network. Free the handle with
+/// `vario_client_free`.
 ///
 /// # Safety
 /// `options_json` is NUL-terminated; `out` is writable. Thread-safe.
@@ -79,17 +94,9 @@ pub unsafe extern "C" fn vario_client_new(options_json: *const c_char, out: *mut
         // SAFETY: the caller's contract above.
         unsafe { clear_out(out, "out")? };
         let text = unsafe { arg(options_json, "options_json")? };
-        let opts_err = |e: vario::BuildError| match e {
-            vario::BuildError::Thread(e) => Error::new(ErrorCode::Internal, e.to_string()),
-            other => Error::new(ErrorCode::InvalidOptions, other.to_string()),
-        };
-        let mut opts = Options::from_json(text).map_err(opts_err)?;
-        if opts.sdk_name == Options::default().sdk_name {
-            opts.sdk_name = "vario-c".into();
-        }
-        let client = ClientBuilder::new().options(opts).build().map_err(opts_err)?;
+        let host = HostClient::from_json(text, Surface::C).map_err(Error::coded)?;
         // SAFETY: checked writable; freed by `vario_client_free`.
-        unsafe { *out = Box::into_raw(Box::new(wrap_client(client)?)) };
+        unsafe { *out = Box::into_raw(Box::new(wrap_client(host))) };
         Ok(())
     })
 }
@@ -122,22 +129,8 @@ pub unsafe extern "C" fn vario_client_wait_for_init(client: *const vario_client,
     guard(|| {
         // SAFETY: per the contract.
         let c = unsafe { open_client(client)? };
-        c.client.wait_for_init(ms(timeout_ms)).map_err(|e| Error::new(ErrorCode::Timeout, e.to_string()))
+        c.wait_for_init(ms(timeout_ms)).map_err(Error::coded)
     })
-}
-
-impl vario_client {
-    /// The C view of `snap`, built once per snapshot the client swaps in.
-    fn view_of(&self, snap: &Arc<Snapshot>) -> Arc<vario_snapshot> {
-        if let Some(v) = &*self.view.load() {
-            if Arc::ptr_eq(&v.snap, snap) {
-                return v.clone();
-            }
-        }
-        let v = Arc::new(vario_snapshot::new(snap.clone()));
-        self.view.store(Some(v.clone()));
-        v
-    }
 }
 
 /// The JSON-free decide on the client's current snapshot; an `ASSIGNED` decision's exposure is
@@ -155,11 +148,14 @@ pub unsafe extern "C" fn vario_client_decide(
     guard(|| {
         // SAFETY: the caller's contract above.
         let o = unsafe { clear_decision(out)? };
-        let c = unsafe { open_client(client)? };
+        let c = unsafe { handle(client)? };
+        let client = c.open()?;
         let req = unsafe { c_request(request)? };
-        c.client.decide_in(&req, Expose::Now, |snap, d, _| match snap {
+        client.decide_in(&req, Expose::Now, |snap, d, _| match snap {
             Some(snap) => {
-                let view = c.view_of(snap);
+                // A hit (every decision but the first on a snapshot) is one lock-free load, a
+                // pointer comparison and an `Arc` clone: no lock, no allocation.
+                let view = c.views.get_or_build(snap, |s| vario_snapshot::new(s.clone()));
                 view.fill(d, c"{}", o);
                 o.holder = Arc::into_raw(view);
             }
@@ -213,7 +209,7 @@ pub unsafe extern "C" fn vario_client_decide_json(
         unsafe { clear_out(out, "out")? };
         let c = unsafe { open_client(client)? };
         let req = OwnedRequest::from_json(unsafe { arg(request_json, "request_json")? }, true).map_err(Error::coded)?;
-        let json = c.client.decide_json(&req.as_request(), if expose_later { Expose::Later } else { Expose::Now });
+        let json = c.decide_json(&req.as_request(), if expose_later { Expose::Later } else { Expose::Now });
         // SAFETY: checked writable.
         unsafe { put_string(out, json) }
     })
@@ -229,23 +225,14 @@ pub unsafe extern "C" fn vario_client_decide_json(
 pub unsafe extern "C" fn vario_client_expose(client: *const vario_client, token: *const c_char) -> vario_status {
     guard(|| {
         // SAFETY: the caller's contract above.
-        let c = unsafe { open_client(client)? };
+        let c = unsafe { handle(client)? };
         let t = unsafe { arg(token, "token")? };
-        match c.client.expose(t) {
+        match c.open()?.expose(t) {
             Ok(true) => Ok(()),
-            Ok(false) => Err(queue_full(c)),
+            Ok(false) => Err(c.queue_full()),
             Err(e) => Err(Error::coded(e)),
         }
     })
-}
-
-fn queue_full(c: &vario_client) -> Error {
-    let msg = if c.client.is_forked_copy() {
-        "this client belongs to the parent process: call vario_client_after_fork in the child"
-    } else {
-        "the event queue is full: the event was dropped (counted in stats)"
-    };
-    Error::new(ErrorCode::QueueFull, msg)
 }
 
 /// Evaluates flag `flag_key` on the client's current snapshot for a request given as JSON; writes
@@ -268,7 +255,7 @@ pub unsafe extern "C" fn vario_client_flag_json(
         let key = unsafe { arg(flag_key, "flag_key")? };
         let req =
             OwnedRequest::from_json(unsafe { arg(request_json, "request_json")? }, false).map_err(Error::coded)?;
-        let json = c.client.flag_with(key, &req.as_request(), |f| f.to_json());
+        let json = c.flag_with(key, &req.as_request(), |f| f.to_json());
         // SAFETY: checked writable.
         unsafe { put_string(out, json) }
     })
@@ -287,11 +274,12 @@ pub unsafe extern "C" fn vario_client_track_json(
 ) -> vario_status {
     guard(|| {
         // SAFETY: the caller's contract above.
-        let c = unsafe { open_client(client)? };
+        let c = unsafe { handle(client)? };
+        let client = c.open()?;
         let text = unsafe { arg(outcome_json, "outcome_json")? };
         let v: Value = serde_json::from_str(text).map_err(|e| invalid_request(format!("outcome is not JSON: {e}")))?;
         let outcome = Outcome::from_value(&v).map_err(Error::coded)?;
-        if c.client.track(outcome) { Ok(()) } else { Err(queue_full(c)) }
+        if client.track(outcome) { Ok(()) } else { Err(c.queue_full()) }
     })
 }
 
@@ -309,7 +297,7 @@ pub unsafe extern "C" fn vario_client_update_snapshot(
         // SAFETY: the caller's contract above.
         let c = unsafe { open_client(client)? };
         let text = unsafe { arg(json, "json")? };
-        c.client.update_snapshot(text).map(|_| ()).map_err(Error::coded)
+        c.update_snapshot(text).map(|_| ()).map_err(Error::coded)
     })
 }
 
@@ -323,7 +311,7 @@ pub unsafe extern "C" fn vario_client_flush(client: *const vario_client, timeout
     guard(|| {
         // SAFETY: per the contract.
         let c = unsafe { open_client(client)? };
-        c.client.flush(ms(timeout_ms)).map_err(|e| Error::new(ErrorCode::Timeout, e.to_string()))
+        c.flush(ms(timeout_ms)).map_err(Error::coded)
     })
 }
 
@@ -338,11 +326,12 @@ pub unsafe extern "C" fn vario_client_flush(client: *const vario_client, timeout
 pub unsafe extern "C" fn vario_client_close(client: *const vario_client, timeout_ms: u32) -> vario_status {
     guard(|| {
         // SAFETY: per the contract.
-        let c = unsafe { client.as_ref() }.ok_or_else(|| null("client"))?;
-        if c.closed.swap(true, Ordering::AcqRel) {
-            return Err(Error::new(ErrorCode::Closed, "the client is already closed"));
+        let c = unsafe { handle(client)? };
+        match c.host.close(ms(timeout_ms)).map_err(Error::coded)? {
+            Closing::Closed => Ok(()),
+            // The host layer's second close is a no-op that succeeds; C documents `CLOSED`.
+            Closing::AlreadyClosed => Err(Error::coded(ClosedError)),
         }
-        c.client.close(ms(timeout_ms)).map_err(|e| Error::new(ErrorCode::Timeout, e.to_string()))
     })
 }
 
@@ -356,8 +345,8 @@ pub unsafe extern "C" fn vario_client_stats_json(client: *const vario_client, ou
     guard(|| {
         // SAFETY: the caller's contract above.
         unsafe { clear_out(out, "out")? };
-        let c = unsafe { client.as_ref() }.ok_or_else(|| null("client"))?;
-        let json = serde_json::to_string(&c.client.stats()).unwrap_or_else(|_| "{}".into());
+        let c = unsafe { handle(client)? };
+        let json = serde_json::to_string(&c.host.inner().stats()).unwrap_or_else(|_| "{}".into());
         // SAFETY: checked writable.
         unsafe { put_string(out, json) }
     })
@@ -380,10 +369,10 @@ pub unsafe extern "C" fn vario_client_after_fork(
     guard(|| {
         // SAFETY: the caller's contract above.
         unsafe { clear_out(out, "out")? };
-        let c = unsafe { client.as_ref() }.ok_or_else(|| null("client"))?;
-        let new = c.client.after_fork().map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+        let c = unsafe { handle(client)? };
+        let new = c.host.after_fork().map_err(Error::coded)?;
         // SAFETY: checked writable; freed by `vario_client_free`.
-        unsafe { *out = Box::into_raw(Box::new(wrap_client(new)?)) };
+        unsafe { *out = Box::into_raw(Box::new(wrap_client(new))) };
         Ok(())
     })
 }

@@ -4,8 +4,10 @@
 //!
 //! The C enums stay Rust enums so that cbindgen writes them into the header; their numbers and
 //! names are the core tables' ([`ErrorClass`], [`Reason`], [`UnitType`]), which `ffi/tests/codes.rs`
-//! checks against the committed header. Errors are built from an [`ErrorCode`] only: the status is
-//! the code's class, the string `vario_last_error_code` returns is the code's `as_str()`.
+//! checks against the committed header. A reason or unit type becomes its C value through the host
+//! layer's numeric codes ([`reason_index`], [`unit_type_code`]), and reason names are its
+//! [`REASON_NAMES`]. Errors are built from an [`ErrorCode`] only: the status is the code's class,
+//! the string `vario_last_error_code` returns is the code's `as_str()`.
 
 use crate::strings::c_string_lossy;
 use std::cell::RefCell;
@@ -13,6 +15,7 @@ use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::OnceLock;
+use vario::host::{REASON_NAMES, reason_index, unit_type_code};
 use vario_core::{Coded, ErrorClass, ErrorCode, Reason, UnitType};
 
 /// Result of a fallible call. `VARIO_OK` is 0; every other value is an error described by
@@ -180,13 +183,13 @@ impl From<ErrorClass> for vario_status {
 }
 
 impl From<Reason> for vario_reason {
-    /// The reason numbered [`Reason::code`].
+    /// The reason numbered [`reason_index`] (= [`Reason::code`]).
     ///
     /// # Panics
     /// On a core reason this C enum lacks (ruled out by `ffi/tests/codes.rs`); entry points turn
     /// the panic into `VARIO_ERR_PANIC`.
     fn from(r: Reason) -> Self {
-        match REASONS.get(r.code() as usize) {
+        match REASONS.get(usize::from(reason_index(r))) {
             Some(&c) => c,
             None => panic!("reason {r} has no vario_reason value: add it to ffi/src/status.rs"),
         }
@@ -194,15 +197,16 @@ impl From<Reason> for vario_reason {
 }
 
 impl From<Option<UnitType>> for vario_unit_type {
-    /// `VARIO_UNIT_NONE` for no unit, else the unit type numbered [`UnitType::code`].
+    /// The unit type numbered [`unit_type_code`]: `VARIO_UNIT_NONE` for no unit, else
+    /// [`UnitType::code`].
     ///
     /// # Panics
     /// As [`vario_reason::from`], on a core unit type this C enum lacks.
     fn from(u: Option<UnitType>) -> Self {
-        let Some(u) = u else { return vario_unit_type::VARIO_UNIT_NONE };
-        match UNIT_TYPES.get(u.code() as usize) {
-            Some(&c) if c != vario_unit_type::VARIO_UNIT_NONE => c,
-            _ => panic!("unit type {u} has no vario_unit_type value: add it to ffi/src/status.rs"),
+        match UNIT_TYPES.get(usize::from(unit_type_code(u))) {
+            // Only "no unit" is VARIO_UNIT_NONE.
+            Some(&c) if u.is_none() == (c == vario_unit_type::VARIO_UNIT_NONE) => c,
+            _ => panic!("unit type {u:?} has no vario_unit_type value: add it to ffi/src/status.rs"),
         }
     }
 }
@@ -220,10 +224,11 @@ fn names_by_code(members: impl Iterator<Item = (u32, &'static str)>) -> Vec<CStr
     names
 }
 
-/// The `as_str()` of the reason numbered `code`, NUL-terminated and static (made once).
+/// The name of the reason numbered `code` ([`REASON_NAMES`]), NUL-terminated and static (made
+/// once).
 pub(crate) fn reason_name(code: u32) -> &'static CStr {
     static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
-    let names = NAMES.get_or_init(|| names_by_code(Reason::ALL.iter().map(|r| (r.code(), r.as_str()))));
+    let names = NAMES.get_or_init(|| REASON_NAMES.iter().map(|n| c_string_lossy(n)).collect());
     names.get(code as usize).map_or(c"UNKNOWN", |c| c.as_c_str())
 }
 

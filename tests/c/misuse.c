@@ -435,6 +435,14 @@ static void tokens_and_close(void) {
     if (CHECK_OK(vario_client_decide(c, &r, &held))) {
         CHECK(held.reason == VARIO_REASON_SHIPPED && held.config_version == 17, "search: %s v%" PRIu64,
               vario_reason_name(held.reason), held.config_version);
+        /* The C view of a snapshot is built once: another decision on it holds the same view. */
+        vario_decision again;
+        if (CHECK_OK(vario_client_decide(c, &r, &again))) {
+            CHECK(again.holder == held.holder && again.variant == held.variant,
+                  "a second decision on v17 got another view (holder %p, was %p)", (const void *)again.holder,
+                  (const void *)held.holder);
+            vario_decision_release(&again);
+        }
         /* The same snapshot with version 18. */
         const char *at = strstr(g_snapshot_text, "\"version\": 17");
         CHECK(at != NULL, "examples/snapshot.json has no \"version\": 17");
@@ -452,6 +460,7 @@ static void tokens_and_close(void) {
         vario_decision now;
         if (CHECK_OK(vario_client_decide(c, &r, &now))) {
             CHECK(now.config_version == 18, "after the update: v%" PRIu64, now.config_version);
+            CHECK(now.holder != NULL && now.holder != held.holder, "after the update: still the v17 view");
             vario_decision_release(&now);
         }
     }
@@ -496,6 +505,8 @@ static void tokens_and_close(void) {
     CHECK(held.holder == NULL && held.variant == NULL, "release did not clear the decision");
     vario_decision_release(&held);
     CHECK(count_lines(sink) == events, "sink has %ld lines, expected %ld", count_lines(sink), events);
+    /* Options without `sdk_name`: the C surface's name. */
+    CHECK(count_in_file(sink, "\"sdk\":{\"name\":\"vario-c\",") == events, "events without sdk.name vario-c");
     free(token);
     unlink(sink);
     free(sink);

@@ -281,6 +281,7 @@ typedef struct {
     const cJSON *expect;       /* the case's `expect` object (may be NULL) */
     const cJSON *raw_snapshot; /* parsed snapshot JSON in use (file's or case's), or NULL */
     const vario_snapshot *snap;
+    const char *snapshot_text; /* the exact text of that snapshot in the vector file, or NULL */
 } case_ctx;
 
 /* Counters for the summary line. */
@@ -698,94 +699,183 @@ static vario_snapshot *load_snapshot(const char *id, const char *text) {
     return s;
 }
 
-/* `error` cases (contract/vectors/errors.json): each input refused with its stable code. Client
- * calls use a client bootstrapped with the file's snapshot, writing events to a scratch file. */
+/* `error` cases (contract/vectors/errors.json): each input refused with its stable code, and with
+ * the status of the code's class (contract/errors.md). Client calls use a client bootstrapped with
+ * the file's snapshot (its exact text), writing events to a scratch file. */
+
+/* The vario_status of every error code: the table of contract/errors.md. */
+static const struct {
+    const char *code;
+    vario_status status;
+} CODE_STATUS[] = {
+    {"NULL_ARGUMENT", VARIO_ERR_NULL_ARGUMENT},
+    {"INVALID_UTF8", VARIO_ERR_INVALID_UTF8},
+    {"INVALID_REQUEST", VARIO_ERR_INVALID_REQUEST},
+    {"NOT_JSON", VARIO_ERR_INVALID_SNAPSHOT},
+    {"SCHEMA_VERSION", VARIO_ERR_INVALID_SNAPSHOT},
+    {"INVALID_SNAPSHOT", VARIO_ERR_INVALID_SNAPSHOT},
+    {"VERSION_REGRESSION", VARIO_ERR_INVALID_SNAPSHOT},
+    {"INVALID_OPTIONS", VARIO_ERR_INVALID_OPTIONS},
+    {"TIMEOUT", VARIO_ERR_TIMEOUT},
+    {"CLOSED", VARIO_ERR_CLOSED},
+    {"TOKEN_MALFORMED", VARIO_ERR_INVALID_TOKEN},
+    {"TOKEN_VERSION", VARIO_ERR_INVALID_TOKEN},
+    {"TOKEN_PAYLOAD", VARIO_ERR_INVALID_TOKEN},
+    {"TOKEN_UNSIGNED", VARIO_ERR_INVALID_TOKEN},
+    {"TOKEN_SIGNATURE", VARIO_ERR_INVALID_TOKEN},
+    {"TOKEN_KEY_UNAVAILABLE", VARIO_ERR_INVALID_TOKEN},
+    {"QUEUE_FULL", VARIO_ERR_QUEUE_FULL},
+    {"INTERNAL", VARIO_ERR_INTERNAL},
+    {"PANIC", VARIO_ERR_PANIC},
+};
+
+/* Checks a call that must have been refused with code `want`, right after it returned (before any
+ * other call can replace the thread's last error): the status, the code and a message. */
+static void check_refused(const char *id, const char *what, vario_status st, const char *want) {
+    if (st == VARIO_OK) {
+        add_error("%s: %s: expected %s, the call succeeded", id, what, want);
+        return;
+    }
+    const char *code = vario_last_error_code();
+    if (!code || strcmp(code, want) != 0)
+        add_error("%s: %s: expected %s, got %s (%s)", id, what, want, last_code_text(), last_error_text());
+    if (!vario_last_error()) add_error("%s: %s: no vario_last_error() message", id, what);
+    size_t i = 0, n = sizeof CODE_STATUS / sizeof CODE_STATUS[0];
+    while (i < n && strcmp(CODE_STATUS[i].code, want) != 0) i++;
+    if (i == n)
+        add_error("%s: expected code %s is not in the code table", id, want);
+    else if (st != CODE_STATUS[i].status)
+        add_error("%s: %s: status %d, expected %d for %s", id, what, (int)st, (int)CODE_STATUS[i].status, want);
+}
+
+/* A client over the base options (the snapshot in use as `bootstrap`, `sink` as `sink_path`) with
+ * `extra` laid over them; the status of vario_client_new, *out the handle or NULL. */
 static vario_status error_client(const case_ctx *k, const cJSON *extra, const char *sink, vario_client **out) {
     cJSON *opts = cJSON_CreateObject();
-    char *snap = cJSON_PrintUnformatted(k->raw_snapshot);
-    cJSON_AddStringToObject(opts, "bootstrap", snap ? snap : "");
+    cJSON_AddStringToObject(opts, "bootstrap", k->snapshot_text ? k->snapshot_text : "");
     cJSON_AddStringToObject(opts, "sink_path", sink);
-    free(snap);
     const cJSON *item;
     cJSON_ArrayForEach(item, extra) {
         cJSON_DeleteItemFromObjectCaseSensitive(opts, item->string);
         cJSON_AddItemToObject(opts, item->string, cJSON_Duplicate(item, 1));
     }
-    char *text = cJSON_PrintUnformatted(opts);
-    cJSON_Delete(opts);
-    *out = NULL;
+    char *text = print_and_delete(opts);
+    *out = (vario_client *)(void *)&g_poison;
     vario_status st = vario_client_new(text, out);
     free(text);
     return st;
 }
 
+/* The calls of `after_close` cases, refused on a closed client. */
+static void run_after_close(const case_ctx *k, vario_client *cl, const char *method, const char *want) {
+    static const char REQUEST[] = "{\"user_id\":\"u-1\",\"context\":{\"placement\":\"pdp_ymal\"}}";
+    if (strcmp(method, "decide") == 0) {
+        char *out = (char *)&g_poison;
+        check_refused(k->id, "vario_client_decide_json", vario_client_decide_json(cl, REQUEST, false, &out), want);
+        if (out != NULL) add_error("%s: *out not NULL after a refused decide", k->id);
+        /* The JSON-free decide too. */
+        vario_request req = {0};
+        req.placement = "pdp_ymal";
+        req.user_id = "u-1";
+        vario_decision d;
+        memset(&d, 0xa5, sizeof d); /* poisoned: a refused decide must still clear it */
+        check_refused(k->id, "vario_client_decide", vario_client_decide(cl, &req, &d), want);
+        if (d.holder != NULL || d.experiment_key != NULL || d.variant != NULL || d.params_json == NULL)
+            add_error("%s: a refused decide left stale pointers in the decision", k->id);
+    } else if (strcmp(method, "track") == 0) {
+        check_refused(k->id, "vario_client_track_json",
+                      vario_client_track_json(cl, "{\"event_type\":\"click\",\"user_id\":\"u-1\"}"), want);
+    } else if (strcmp(method, "flush") == 0) {
+        check_refused(k->id, "vario_client_flush", vario_client_flush(cl, 1000), want);
+    } else {
+        add_error("%s: unknown method %s", k->id, method);
+    }
+}
+
 static void run_error(const case_ctx *k, const cJSON *c, const char *case_raw) {
     const char *call = json_str(c, "call"), *want = json_str(k->expect, "code");
-    char sink[64];
-    snprintf(sink, sizeof sink, "/tmp/vario-c-error-vectors-%ld.jsonl", (long)getpid());
-    vario_status st = VARIO_OK;
-    char *out = NULL;
     if (!call || !want) {
         add_error("%s: an error case needs `call` and `expect.code`", k->id);
         return;
     }
     if (strcmp(call, "snapshot") == 0) {
-        vario_snapshot *s = NULL;
-        st = vario_snapshot_from_json(json_str(c, "snapshot_text"), &s);
-        vario_snapshot_free(s);
-    } else if (strcmp(call, "request") == 0) {
+        const char *text = json_str(c, "snapshot_text");
+        if (!text) {
+            add_error("%s: a snapshot case needs `snapshot_text`", k->id);
+            return;
+        }
+        vario_snapshot *s = (vario_snapshot *)(void *)&g_poison;
+        check_refused(k->id, "vario_snapshot_from_json", vario_snapshot_from_json(text, &s), want);
+        if (s != NULL) add_error("%s: *out not NULL after a refused snapshot", k->id);
+        if (s != NULL && s != (vario_snapshot *)(void *)&g_poison) vario_snapshot_free(s);
+        return;
+    }
+    if (strcmp(call, "request") == 0) {
+        if (!k->snap) {
+            add_error("%s: no snapshot", k->id);
+            return;
+        }
         char *req = raw_member(k->id, case_raw, "request", cJSON_GetObjectItemCaseSensitive(c, "request"));
         if (!req) return;
-        st = vario_snapshot_decide_json(k->snap, req, 0, &out);
+        char *out = (char *)&g_poison;
+        check_refused(k->id, "vario_snapshot_decide_json", vario_snapshot_decide_json(k->snap, req, 0, &out), want);
+        if (out != NULL) add_error("%s: *out not NULL after a refused request", k->id);
+        if (out != NULL && out != &g_poison) vario_string_free(out);
         free(req);
-    } else if (strcmp(call, "options") == 0) {
-        vario_client *cl = NULL;
-        st = error_client(k, cJSON_GetObjectItemCaseSensitive(c, "options"), sink, &cl);
-        if (cl) {
-            vario_client_close(cl, 1000);
-            vario_client_free(cl);
-        }
+        return;
+    }
+    if (!k->snapshot_text) {
+        add_error("%s: no snapshot for the client", k->id);
+        return;
+    }
+    char *sink = temp_path("error-vectors");
+    if (!sink) {
+        add_error("%s: cannot create a scratch sink file", k->id);
+        return;
+    }
+    vario_client *cl = NULL;
+    if (strcmp(call, "options") == 0) {
+        vario_status st = error_client(k, cJSON_GetObjectItemCaseSensitive(c, "options"), sink, &cl);
+        check_refused(k->id, "vario_client_new", st, want);
+        if (st != VARIO_OK && cl != NULL) add_error("%s: *out not NULL after refused options", k->id);
+        if (st != VARIO_OK) cl = NULL;
     } else {
         cJSON *extra = cJSON_CreateObject();
         const char *key = json_str(c, "id_hash_key");
         if (key) cJSON_AddStringToObject(extra, "id_hash_key", key);
-        vario_client *cl = NULL;
-        error_client(k, extra, sink, &cl);
+        vario_status st = error_client(k, extra, sink, &cl);
         cJSON_Delete(extra);
-        if (!cl) {
-            add_error("%s: cannot build the client: %s", k->id, last_error_text());
-            return;
-        }
-        if (strcmp(call, "token") == 0) {
-            st = vario_client_expose(cl, json_str(c, "token"));
+        if (st != VARIO_OK) {
+            add_error("%s: cannot build the client: %s (%s)", k->id, last_code_text(), last_error_text());
+            cl = NULL;
+        } else if (strcmp(call, "token") == 0) {
+            const char *token = json_str(c, "token");
+            if (!token)
+                add_error("%s: a token case needs `token`", k->id);
+            else
+                check_refused(k->id, "vario_client_expose", vario_client_expose(cl, token), want);
         } else if (strcmp(call, "update") == 0) {
-            st = vario_client_update_snapshot(cl, json_str(c, "snapshot_text"));
+            const char *text = json_str(c, "snapshot_text");
+            if (!text)
+                add_error("%s: an update case needs `snapshot_text`", k->id);
+            else
+                check_refused(k->id, "vario_client_update_snapshot", vario_client_update_snapshot(cl, text), want);
         } else if (strcmp(call, "after_close") == 0) {
             const char *method = json_str(c, "method");
-            vario_client_close(cl, 1000);
-            if (!method) method = "?";
-            if (strcmp(method, "decide") == 0)
-                st = vario_client_decide_json(cl, "{\"user_id\":\"u-1\",\"context\":{\"placement\":\"pdp_ymal\"}}", 0, &out);
-            else if (strcmp(method, "track") == 0)
-                st = vario_client_track_json(cl, "{\"event_type\":\"click\",\"user_id\":\"u-1\"}");
-            else if (strcmp(method, "flush") == 0)
-                st = vario_client_flush(cl, 1000);
+            if (vario_client_close(cl, 1000) != VARIO_OK)
+                add_error("%s: vario_client_close failed: %s (%s)", k->id, last_code_text(), last_error_text());
+            if (!method)
+                add_error("%s: an after_close case needs `method`", k->id);
             else
-                add_error("%s: unknown method %s", k->id, method);
+                run_after_close(k, cl, method, want);
         } else {
             add_error("%s: unknown call %s", k->id, call);
         }
-        vario_client_close(cl, 1000);
-        vario_client_free(cl);
     }
+    /* vario_client_free closes a client still open (after_close cases closed theirs already). */
+    vario_client_free(cl);
     unlink(sink);
-    if (out) vario_string_free(out);
-    if (st == VARIO_OK) {
-        add_error("%s: expected %s, the call succeeded", k->id, want);
-        return;
-    }
-    const char *code = vario_last_error_code();
-    if (!code || strcmp(code, want) != 0) add_error("%s: expected %s, got %s", k->id, want, last_code_text());
+    free(sink);
 }
 
 static const char *const OPS[] = {"bucket", "decide", "flag", "load", "request_error", "pseudonymize", "error", NULL};
@@ -827,10 +917,10 @@ int main(int argc, char **argv) {
 
         const cJSON *file_raw = cJSON_GetObjectItemCaseSensitive(doc, "snapshot");
         vario_snapshot *file_snap = NULL;
+        char *file_snap_text = NULL;
         if (file_raw && !cJSON_IsNull(file_raw)) {
-            char *snap_text = raw_member(path, text, "snapshot", file_raw);
-            file_snap = load_snapshot(path, snap_text);
-            free(snap_text);
+            file_snap_text = raw_member(path, text, "snapshot", file_raw);
+            file_snap = load_snapshot(path, file_snap_text);
         }
 
         /* Walk the cases with cJSON and, in step, their raw text (for requests and snapshots). */
@@ -866,16 +956,20 @@ int main(int argc, char **argv) {
             }
             ids[total - 1] = strdup(id);
 
-            case_ctx k = {id, cJSON_GetObjectItemCaseSensitive(c, "expect"), file_raw, file_snap};
+            case_ctx k = {id, cJSON_GetObjectItemCaseSensitive(c, "expect"), file_raw, file_snap, file_snap_text};
             const cJSON *own_raw = cJSON_GetObjectItemCaseSensitive(c, "snapshot");
             vario_snapshot *own = NULL;
+            char *own_text = NULL;
             if (own_raw && !cJSON_IsNull(own_raw)) {
-                char *snap_text = raw_member(id, case_raw, "snapshot", own_raw);
-                own = load_snapshot(id, snap_text);
-                free(snap_text);
-                if (!own) continue;
+                own_text = raw_member(id, case_raw, "snapshot", own_raw);
+                own = load_snapshot(id, own_text);
+                if (!own) {
+                    free(own_text);
+                    continue;
+                }
                 k.raw_snapshot = own_raw;
                 k.snap = own;
+                k.snapshot_text = own_text;
             }
             int op_index = 0;
             while (OPS[op_index] && strcmp(OPS[op_index], op) != 0) op_index++;
@@ -899,8 +993,10 @@ int main(int argc, char **argv) {
             default: add_error("%s: unknown op %s", id, op);
             }
             vario_snapshot_free(own);
+            free(own_text);
         }
         vario_snapshot_free(file_snap);
+        free(file_snap_text);
         cJSON_Delete(doc);
         free(text);
     }
