@@ -133,6 +133,16 @@ impl ClientBuilder {
         self.opts.sync.persist_path = Some(path.into());
         self
     }
+    /// The largest config body accepted after decompression (default 32 MiB).
+    pub fn max_config_bytes(mut self, bytes: usize) -> Self {
+        self.opts.sync.max_config_bytes = bytes;
+        self
+    }
+    /// Follow same-host redirects of the config endpoint (default: refuse every redirect).
+    pub fn follow_redirects(mut self, follow: bool) -> Self {
+        self.opts.sync.follow_redirects = follow;
+        self
+    }
     /// Delivery attempts per batch.
     pub fn max_attempts(mut self, n: u32) -> Self {
         self.opts.delivery.max_attempts = n;

@@ -136,6 +136,7 @@ pub(crate) fn run(store: Arc<Store>, opts: Arc<Options>, file_fingerprint: Optio
                     client = reqwest::blocking::Client::builder()
                         .timeout(http.request_timeout)
                         .gzip(true)
+                        .redirect(redirect_policy(sync.follow_redirects))
                         .build()
                         .map_err(|e| store.record_error(ConfigErrorKind::Network, format!("HTTP client: {e}")))
                         .ok();
@@ -152,6 +153,50 @@ pub(crate) fn run(store: Arc<Store>, opts: Arc<Options>, file_fingerprint: Optio
             return;
         }
     }
+}
+
+/// Redirects are refused unless asked for, and then only to the same host and port: a misrouted
+/// endpoint must not hand the client another server's snapshot.
+fn redirect_policy(follow: bool) -> reqwest::redirect::Policy {
+    if !follow {
+        return reqwest::redirect::Policy::none();
+    }
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt.previous().first().is_some_and(|first| {
+            first.host_str() == attempt.url().host_str()
+                && first.port_or_known_default() == attempt.url().port_or_known_default()
+        });
+        if !same || attempt.previous().len() > 5 { attempt.stop() } else { attempt.follow() }
+    })
+}
+
+/// Content types a snapshot may be served as: JSON, or the generic types of static file hosts.
+/// Absent is accepted too. Anything else (an HTML error page from a proxy, XML) is refused.
+fn acceptable_content_type(value: Option<&str>) -> bool {
+    let Some(v) = value else { return true };
+    let mime = v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    mime.is_empty()
+        || mime == "application/json"
+        || mime.ends_with("+json")
+        || mime == "text/json"
+        || mime == "text/plain"
+        || mime == "application/octet-stream"
+}
+
+/// Reads the body as it streams in (decompressed), refusing it past `cap` bytes so a small gzip
+/// body that inflates to gigabytes costs at most `cap`. `Err(None)` for too large.
+fn read_capped(resp: reqwest::blocking::Response, cap: usize) -> Result<String, Option<String>> {
+    use std::io::Read;
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(None);
+    }
+    let mut buf = Vec::with_capacity(resp.content_length().map_or(64 << 10, |n| n as usize).min(cap));
+    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+    resp.take(limit).read_to_end(&mut buf).map_err(|e| Some(e.to_string()))?;
+    if buf.len() > cap {
+        return Err(None);
+    }
+    String::from_utf8(buf).map_err(|_| Some("the body is not UTF-8".to_owned()))
 }
 
 /// One conditional GET. True when the endpoint answered usefully (200 accepted or refused, 304).
@@ -177,21 +222,43 @@ fn fetch(store: &Store, c: &reqwest::blocking::Client, url: &str, opts: &Options
     match status {
         304 => {
             inc(&counters.config_not_modified);
+            store.clear_error();
             true
         }
         200 => {
             let new_etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
-            let text = match resp.text() {
+            let content_type = resp.headers().get("content-type").map(|v| v.to_str().unwrap_or("(not text)"));
+            if !acceptable_content_type(content_type) {
+                inc(&counters.config_errors);
+                let shown: String = content_type.unwrap_or_default().chars().take(80).collect();
+                store.record_error(
+                    ConfigErrorKind::ContentType,
+                    format!("config endpoint answered content-type `{shown}`, not a JSON snapshot"),
+                );
+                return false;
+            }
+            let cap = opts.sync.max_config_bytes;
+            let text = match read_capped(resp, cap) {
                 Ok(t) => t,
-                Err(e) => {
+                Err(None) => {
                     inc(&counters.config_errors);
-                    store.record_error(ConfigErrorKind::Network, format!("config body: {}", redact(&e)));
+                    inc(&counters.config_too_large);
+                    store.record_error(
+                        ConfigErrorKind::TooLarge,
+                        format!("config body exceeds max_config_bytes ({cap} bytes after decompression); refused"),
+                    );
+                    return false;
+                }
+                Err(Some(e)) => {
+                    inc(&counters.config_errors);
+                    store.record_error(ConfigErrorKind::Network, format!("config body: {e}"));
                     return false;
                 }
             };
             // A refused document: the endpoint answered, it is the content that is wrong. Keep the
             // normal cadence (no hammering), and keep the old ETag so the next poll re-fetches.
             if let Some(installed) = offer_recorded(store, &text, ConfigSource::Http, "") {
+                store.clear_error();
                 *etag = new_etag;
                 if let (Installed::Swapped, Some(path)) = (installed, &opts.sync.persist_path) {
                     persist(path, &text);
@@ -204,6 +271,22 @@ fn fetch(store: &Store, c: &reqwest::blocking::Client, url: &str, opts: &Options
             store.record_error(
                 ConfigErrorKind::Unauthorized,
                 format!("config endpoint refused the SDK key (HTTP {status}); check sdk_key"),
+            );
+            false
+        }
+        300..=399 => {
+            inc(&counters.config_errors);
+            let to: String = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("(no location)")
+                .chars()
+                .take(200)
+                .collect();
+            store.record_error(
+                ConfigErrorKind::Redirect,
+                format!("config endpoint redirected (HTTP {status}) to {to}; not followed (follow_redirects follows same-host ones)"),
             );
             false
         }

@@ -97,6 +97,12 @@ pub struct SyncOptions {
     pub poll_interval: Duration,
     /// Where the last good snapshot is persisted and read at cold start (default: none).
     pub persist_path: Option<PathBuf>,
+    /// The largest config body accepted, counted after decompression while it streams in
+    /// (default 32 MiB). A larger one is refused, counted and never persisted.
+    pub max_config_bytes: usize,
+    /// Follow redirects of the config endpoint to the same host and port (default `false`: a
+    /// redirect is refused, so a misrouted endpoint cannot hand over another server's snapshot).
+    pub follow_redirects: bool,
 }
 
 /// What the two HTTP stages (the config poller and the event poster) share.
@@ -165,7 +171,13 @@ impl Default for Options {
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { config: None, poll_interval: Duration::from_secs(30), persist_path: None }
+        SyncOptions {
+            config: None,
+            poll_interval: Duration::from_secs(30),
+            persist_path: None,
+            max_config_bytes: 32 << 20,
+            follow_redirects: false,
+        }
     }
 }
 
@@ -217,6 +229,9 @@ impl Options {
         }
         if d.max_attempts == 0 {
             return Err(BuildError::InvalidOption("max_attempts must be at least 1".into()));
+        }
+        if s.max_config_bytes == 0 {
+            return Err(BuildError::InvalidOption("max_config_bytes must be positive".into()));
         }
         if s.poll_interval.is_zero() || d.batch_interval.is_zero() {
             return Err(BuildError::InvalidOption("intervals must be positive".into()));

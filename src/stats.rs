@@ -39,6 +39,7 @@ pub(crate) struct Counters {
     pub config_updates: AtomicU64,
     pub config_errors: AtomicU64,
     pub config_rejected: AtomicU64,
+    pub config_too_large: AtomicU64,
     /// Gauges set by the pipeline thread.
     pub dedup_entries: AtomicU64,
     pub assignment_units: AtomicU64,
@@ -88,6 +89,12 @@ pub enum ConfigErrorKind {
     VersionRegression,
     /// Reading a local file failed.
     Io,
+    /// The body exceeded `max_config_bytes` after decompression (refused, never persisted).
+    TooLarge,
+    /// The endpoint redirected and redirects are not followed (see `follow_redirects`).
+    Redirect,
+    /// The response's content type is not one a snapshot is served as.
+    ContentType,
 }
 
 #[derive(Debug, Default)]
@@ -154,6 +161,9 @@ pub struct Stats {
     pub config_errors: u64,
     /// Snapshots refused (invalid, lower version).
     pub config_rejected: u64,
+    /// Config bodies refused for exceeding `max_config_bytes` (after decompression); never parsed
+    /// or persisted. Also counted in `config_errors`.
+    pub config_too_large: u64,
     /// Events waiting in the queue right now.
     pub queue_len: usize,
     /// Entries in the exposure de-dup LRU (bounded by `dedup_capacity`).
@@ -166,10 +176,12 @@ pub struct Stats {
     pub config_version: Option<u64>,
     /// Milliseconds since the snapshot in use was swapped in.
     pub config_age_ms: Option<i64>,
-    /// The last config error, if any since start.
+    /// The last config error since the last good fetch (cleared by one), if any.
     pub last_config_error: Option<String>,
     /// Its kind.
     pub last_config_error_kind: Option<ConfigErrorKind>,
+    /// When it happened (milliseconds since the epoch).
+    pub last_config_error_at_ms: Option<i64>,
 }
 
 impl Shared {
@@ -200,6 +212,7 @@ impl Shared {
             config_updates: g(&c.config_updates),
             config_errors: g(&c.config_errors),
             config_rejected: g(&c.config_rejected),
+            config_too_large: g(&c.config_too_large),
             queue_len,
             dedup_entries: g(&c.dedup_entries),
             assignment_units: g(&c.assignment_units),
@@ -208,6 +221,7 @@ impl Shared {
             config_age_ms: cfg.updated_at_ms.map(|t| now_ms - t),
             last_config_error: cfg.last_error.as_ref().map(|e| e.1.clone()),
             last_config_error_kind: cfg.last_error.as_ref().map(|e| e.0),
+            last_config_error_at_ms: cfg.last_error.as_ref().and(cfg.last_error_at_ms),
         }
     }
 }

@@ -30,6 +30,8 @@ pub(crate) const HISTORY_LEN: usize = 1024;
 /// before the first snapshot, and what bindings decide on for their no-config view. One per
 /// process, shared.
 pub fn empty_snapshot() -> &'static Arc<Snapshot> {
+    // A constant document, not input: it compiles on every build (the store's tests use it).
+    #[allow(clippy::expect_used)]
     static EMPTY: LazyLock<Arc<Snapshot>> = LazyLock::new(|| {
         Arc::new(Snapshot::from_json(r#"{"schema_version":1,"version":0}"#).expect("the empty snapshot compiles"))
     });
@@ -168,6 +170,13 @@ impl Store {
     }
 
     /// Records a config error in the status ([`Stats::last_config_error`](crate::Stats)) and logs it.
+    /// Forgets the last config error: the endpoint answered usefully again.
+    pub(crate) fn clear_error(&self) {
+        let mut st = self.shared.config.lock().unwrap_or_else(|p| p.into_inner());
+        st.last_error = None;
+        st.last_error_at_ms = None;
+    }
+
     pub(crate) fn record_error(&self, kind: ConfigErrorKind, msg: String) {
         log::warn!("vario: config: {msg}");
         let mut st = self.shared.config.lock().unwrap_or_else(|p| p.into_inner());

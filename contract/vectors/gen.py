@@ -366,7 +366,7 @@ class Snap:
         if not (is_int(sv) and sv == 1):
             raise LoadError("SCHEMA_VERSION")
         ver = obj.get("version")
-        if not (is_int(ver) and ver >= 0):
+        if not (is_int(ver) and 0 <= ver <= 2 ** 53 - 1):  # README: the largest integer JavaScript holds exactly
             raise LoadError("INVALID_SNAPSHOT")
         hashing = obj.get("hashing", {})
         if not isinstance(hashing, dict) or hashing.get("algorithm", "xxh32") != "xxh32":
@@ -2257,6 +2257,14 @@ def file_load():
         return dump(s)
 
     add("load-not-json-garbage", "not JSON at all", "<html>502 Bad Gateway</html>", {"error": "NOT_JSON"})
+    add("load-version-max", "version 2^53 - 1 is the largest accepted", mut(lambda s: s.update(version=2 ** 53 - 1)),
+        {"lints": []})
+    add("load-version-over-max", "version 2^53 is refused: no surface could hold it exactly, and it would make every "
+        "later publish look like a regression", mut(lambda s: s.update(version=2 ** 53)), {"error": "INVALID_SNAPSHOT"})
+    add("load-version-u64-max", "version 2^64 - 1 is refused (version poisoning)",
+        mut(lambda s: s.update(version=2 ** 64 - 1)), {"error": "INVALID_SNAPSHOT"})
+    add("load-iteration-zero", "iteration 0 is MALFORMED: iterations start at 1",
+        mut(lambda s: s["experiments"][0].update(iteration=0)), {"lints": [{"code": "MALFORMED", "item": "experiment:ymal_algo_v2"}]})
     add("load-not-json-empty", "empty body", "", {"error": "NOT_JSON"})
     add("load-not-json-truncated", "truncated JSON", dump(base())[:-7], {"error": "NOT_JSON"})
     add("load-not-json-trailing", "valid JSON followed by garbage", dump(base()) + " x", {"error": "NOT_JSON"})

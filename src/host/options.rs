@@ -74,6 +74,10 @@ pub struct JsonOptions {
     pub exposure_context_keys: Option<Vec<String>>,
     /// [`SyncOptions::persist_path`](crate::SyncOptions).
     pub persist_path: Option<PathBuf>,
+    /// [`SyncOptions::max_config_bytes`](crate::SyncOptions).
+    pub max_config_bytes: Option<usize>,
+    /// [`SyncOptions::follow_redirects`](crate::SyncOptions).
+    pub follow_redirects: Option<bool>,
     /// [`DeliveryOptions::max_attempts`](crate::DeliveryOptions).
     pub max_attempts: Option<u32>,
     /// [`DeliveryOptions::retry_base`](crate::DeliveryOptions), in ms.
@@ -181,6 +185,8 @@ impl JsonOptions {
         set(&mut o.delivery.retry_base, self.retry_base_ms);
         set(&mut o.processing.dedup_window, self.dedup_window_ms);
         o.sync.persist_path = self.persist_path;
+        o.sync.max_config_bytes = self.max_config_bytes.unwrap_or(o.sync.max_config_bytes);
+        o.sync.follow_redirects = self.follow_redirects.unwrap_or(o.sync.follow_redirects);
         o.http.sdk_key = self.sdk_key;
         o.delivery.ingest_url = self.ingest_url;
         o.delivery.local_sink = self.sink_path.map(LocalSink::File);

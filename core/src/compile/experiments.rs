@@ -133,6 +133,9 @@ pub(super) fn build_experiment(
     snap: &Snapshot,
     layer_index: &FxHashMap<Box<str>, usize>,
 ) -> Result<Experiment, Problem> {
+    if r.iteration == Some(0) {
+        return problem(LintCode::Malformed, "`iteration` starts at 1");
+    }
     if r.key.is_empty() {
         return problem(LintCode::Malformed, "`key` must not be empty");
     }

@@ -161,6 +161,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawTop<'a> {
     }
 }
 
+/// The highest `version` a snapshot may carry: the largest integer every surface (JavaScript
+/// included) holds exactly. A higher one would also poison the client, which refuses every later,
+/// lower version as a regression.
+pub(crate) const MAX_VERSION: u64 = (1 << 53) - 1;
+
 /// Parses and compiles snapshot JSON text.
 pub(crate) fn from_json(text: &str) -> Result<Snapshot, SnapshotError> {
     compile(&TopLevel::parse(text)?)
@@ -174,9 +179,10 @@ fn compile(parts: &TopLevel<'_>) -> Result<Snapshot, SnapshotError> {
         None => return Err(SnapshotError::SchemaVersion("(missing)".into())),
     }
     let version = match top.get("version") {
-        Some(v) => {
-            v.as_u64().ok_or_else(|| SnapshotError::Invalid("`version` must be a non-negative integer".into()))?
-        }
+        Some(v) => v
+            .as_u64()
+            .filter(|v| *v <= MAX_VERSION)
+            .ok_or_else(|| SnapshotError::Invalid("`version` must be an integer in [0, 2^53 - 1]".into()))?,
         None => return Err(SnapshotError::Invalid("`version` is required".into())),
     };
     let environment = match section(top, "environment")? {
