@@ -6,6 +6,7 @@
 //! nothing and cannot fail: a type mismatch or a missing attribute is simply `false`.
 
 use crate::codes::LintCode;
+use crate::lint::{MAX_QUOTE, quote};
 use crate::semver::Version;
 use crate::time::{Millis, parse_rfc3339};
 use regex::{Regex, RegexBuilder};
@@ -332,11 +333,15 @@ fn compile_node(v: &Value, segs: &dyn Segments) -> Result<Node, RuleError> {
         "ends_with" => Op::EndsWith(string()?.into()),
         "matches" => {
             let pat = string()?;
-            let re = RegexBuilder::new(pat)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .dfa_size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(|e| err(LintCode::BadRegex, format!("`{pat}`: {e}")))?;
+            let re =
+                RegexBuilder::new(pat).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build().map_err(
+                    |e| {
+                        err(
+                            LintCode::BadRegex,
+                            format!("`{}`: {}", quote(pat, MAX_QUOTE), quote(&e.to_string(), MAX_QUOTE)),
+                        )
+                    },
+                )?;
             Op::Matches(re)
         }
         "semver_eq" => semver(Cmp::Eq)?,

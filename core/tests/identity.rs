@@ -71,3 +71,19 @@ fn an_invalid_flag_without_a_usable_kill_switch_is_a_config_error() {
     let snap = Snapshot::from_json(&text).expect("loads");
     assert_eq!(snap.flag("checkout_kill", &Request::new("home"), 0).reason(), FlagReason::ConfigError);
 }
+
+#[test]
+fn a_huge_bad_regex_is_quoted_not_copied() {
+    let pattern = format!("({}", "a".repeat(5 << 20));
+    let text = snapshot("1", "true", "", "").replace(
+        r#""allocation": {"weights""#,
+        &format!(
+            r#""targeting": {{"attr": "locale", "op": "matches", "value": "{pattern}"}}, "allocation": {{"weights""#
+        ),
+    );
+    let snap = Snapshot::from_json(&text).expect("loads");
+    let lint = snap.lints().iter().find(|l| l.code == LintCode::BadRegex).expect("a BAD_REGEX lint");
+    assert_eq!(lint.item, "experiment:home_algo");
+    assert!(lint.message.len() <= 2048, "a {}-byte message", lint.message.len());
+    assert!(lint.message.contains("more bytes"), "{}", lint.message);
+}

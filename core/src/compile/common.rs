@@ -39,7 +39,10 @@ pub(crate) struct Lints(pub(crate) Vec<Lint>);
 
 impl Lints {
     pub(crate) fn push(&mut self, code: LintCode, item: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Lint { code, severity: code.severity(), item: item.into(), message: message.into() });
+        // Messages quote the snapshot (patterns, values, serde's excerpts): bounded, whatever it holds.
+        let message: String = message.into();
+        let message = crate::lint::quote(&message, 4 * crate::lint::MAX_QUOTE).into_owned();
+        self.0.push(Lint { code, severity: code.severity(), item: item.into(), message });
     }
 }
 
