@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use serde_json::{Map, Value};
 use std::sync::{Arc, OnceLock};
+use vario::host::BulkCodes;
 
 use crate::convert::{frozen_map, to_py};
 
@@ -23,6 +24,8 @@ pub(crate) struct View {
     experiments: Vec<OnceLock<ExpObjs>>,
     /// The context attributes decisions read (interned names), see `with_request`.
     pub(crate) attrs: Vec<(Py<PyString>, String)>,
+    /// `decide_many`'s code tables, built on its first call.
+    bulk: OnceLock<BulkCodes>,
 }
 
 impl View {
@@ -36,7 +39,12 @@ impl View {
                 attrs.push((PyString::intern(py, &name).unbind(), name));
             }
         }
-        View { snap, params, experiments, attrs }
+        View { snap, params, experiments, attrs, bulk: OnceLock::new() }
+    }
+
+    /// The variant, experiment and reason codes of bulk decisions on this snapshot.
+    pub(crate) fn bulk(&self) -> &BulkCodes {
+        self.bulk.get_or_init(|| BulkCodes::new(&self.snap))
     }
 
     pub(crate) fn params(&self, py: Python<'_>, id: u32) -> PyResult<Py<PyAny>> {
