@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::{Map, Value};
 use std::sync::Arc;
+use vario::host::snapshot_attributes;
 use vario_core::{ErrorCode, Request};
 
 use crate::codes::reason_names;
@@ -105,7 +106,8 @@ fn span<'a>(s: (usize, usize)) -> Option<&'a str> {
 /// Compiles snapshot JSON text (GIL released).
 fn compile(py: Python<'_>, text: &str) -> PyResult<Snapshot> {
     let snap = py.detach(|| vario_core::Snapshot::from_json(text)).map_err(|e| snapshot_error(&e))?;
-    Ok(Snapshot { view: Arc::new(View::new(py, Arc::new(snap), &[])) })
+    let attrs = snapshot_attributes(&snap);
+    Ok(Snapshot { view: Arc::new(View::new(py, Arc::new(snap), attrs)) })
 }
 
 #[pymethods]

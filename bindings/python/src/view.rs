@@ -17,7 +17,8 @@ pub(crate) struct ExpObjs {
     pub(crate) variants: Vec<Py<PyString>>,
 }
 
-/// A compiled snapshot plus its Python objects, converted lazily, once each.
+/// A compiled snapshot plus its Python objects, converted lazily, once each. A client keeps its
+/// views in a `vario::host::SnapshotCache`; a `Snapshot` object owns its one view.
 pub(crate) struct View {
     pub(crate) snap: Arc<vario_core::Snapshot>,
     params: Vec<OnceLock<Py<PyAny>>>,
@@ -29,16 +30,12 @@ pub(crate) struct View {
 }
 
 impl View {
-    /// `extra`: attributes read besides the targeted ones (a client's exposure keys).
-    pub(crate) fn new(py: Python<'_>, snap: Arc<vario_core::Snapshot>, extra: &[String]) -> View {
+    /// `attrs`: the context attributes decisions read (`vario::host::snapshot_attributes` for a
+    /// bare snapshot, `HostClient::context_attributes` for a client's).
+    pub(crate) fn new(py: Python<'_>, snap: Arc<vario_core::Snapshot>, attrs: Vec<String>) -> View {
         let params = (0..snap.params_count()).map(|_| OnceLock::new()).collect();
         let experiments = (0..snap.experiment_count()).map(|_| OnceLock::new()).collect();
-        let mut attrs: Vec<(Py<PyString>, String)> = Vec::new();
-        for name in snap.context_attributes().iter().map(|s| s.to_string()).chain(extra.iter().cloned()) {
-            if name != "placement" && !attrs.iter().any(|(_, n)| *n == name) {
-                attrs.push((PyString::intern(py, &name).unbind(), name));
-            }
-        }
+        let attrs = attrs.into_iter().map(|name| (PyString::intern(py, &name).unbind(), name)).collect();
         View { snap, params, experiments, attrs, bulk: OnceLock::new() }
     }
 
