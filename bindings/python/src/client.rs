@@ -8,12 +8,13 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use vario::host::{Closing, HostClient, SnapshotCache, Surface};
-use vario::{Expose, Options, Outcome};
+use vario::host::{Closing, HostClient, SnapshotCache};
+use vario::{Expose, Outcome};
 
 use crate::convert::{frozen_map, to_py, to_value};
 use crate::decision::{Decision, FlagDecision};
-use crate::errors::{bad_option, bad_option_value, coded, invalid, safe};
+use crate::errors::{coded, invalid, safe};
+use crate::options::client_options;
 use crate::request::{parse_request, with_request};
 use crate::snapshot::Snapshot;
 use crate::view::{Defaults, View};
@@ -76,39 +77,16 @@ fn secs(t: f64) -> PyResult<Duration> {
 
 #[pymethods]
 impl Client {
-    /// Starts a client. Keyword arguments: exactly one of `config_url`, `config_path`,
-    /// `bootstrap`; `sdk_key`, `ingest_url`, `sink_path`, `id_hash_key`, `default_params`,
-    /// `exposure_context_keys`, `persist_path`, `queue_capacity`, `batch_size`, `dedup_capacity`,
-    /// `assignment_capacity`, `max_attempts`, `gzip_threshold`, and durations in seconds:
-    /// `poll_interval`, `request_timeout`, `max_backoff`, `batch_interval`, `dedup_window`,
-    /// `retry_base`. Unknown keywords raise `OptionsError`. Never blocks on the network.
+    /// Starts a client from keyword options: exactly one config source (`config_url`,
+    /// `config_path` or `bootstrap`), the other keys of `vario._vario._option_keys()` (the
+    /// runtime's option definition), durations in seconds without the `_ms` suffix
+    /// (`poll_interval=0.5`). An unknown keyword, a wrong type or an invalid value raises
+    /// `OptionsError`. Never blocks on the network.
     #[new]
     #[pyo3(signature = (**options))]
     fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Client> {
         safe(|| {
-            let mut v = Map::new();
-            for (k, val) in options.into_iter().flat_map(|d| d.iter()) {
-                let k: String = k.extract()?;
-                if val.is_none() {
-                    continue;
-                }
-                const SECONDS: [&str; 6] =
-                    ["poll_interval", "request_timeout", "max_backoff", "batch_interval", "dedup_window", "retry_base"];
-                if SECONDS.contains(&k.as_str()) {
-                    let secs: f64 = val.extract().map_err(|_| bad_option(format!("`{k}` is in seconds")))?;
-                    if !(secs >= 0.0 && secs.is_finite()) {
-                        return Err(bad_option(format!("`{k}` must be non-negative seconds")));
-                    }
-                    v.insert(format!("{k}_ms"), Value::from((secs * 1000.0).round() as u64));
-                } else if k.ends_with("_ms") {
-                    return Err(bad_option(format!("unknown option `{k}` (durations are in seconds)")));
-                } else {
-                    let value = to_value(&val).map_err(|e| bad_option_value(&k, e))?;
-                    v.insert(k, value);
-                }
-            }
-            let mut opts = Options::from_json_value(&Value::Object(v)).map_err(|e| coded(&e))?;
-            Surface::Python.apply(&mut opts);
+            let opts = client_options(options)?;
             let mut defaults = HashMap::new();
             for (k, m) in &opts.default_params {
                 defaults.insert(k.clone(), (frozen_map(py, m)?.unbind(), Arc::new(m.clone())));

@@ -128,7 +128,7 @@ pub(crate) fn bad_option_value(name: &str, e: PyErr) -> PyErr {
             return e;
         }
         let why = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
-        let err = bad_option(format!("`{name}`: {why}"));
+        let err = bad_option(format!("invalid option `{name}`: {why}"));
         err.set_cause(py, Some(e));
         err
     })
