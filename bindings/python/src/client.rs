@@ -1,18 +1,20 @@
 //! `Client`: the live client (config sync, event delivery), fork-aware.
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwap;
 use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use vario::{ClientBuilder, Expose, Options, Outcome};
+use vario::host::{Closing, HostClient, SnapshotCache};
+use vario::{Expose, Outcome};
 
 use crate::convert::{frozen_map, to_py, to_value};
 use crate::decision::{Decision, FlagDecision};
-use crate::errors::{bad_option, bad_option_value, build_error, closed, coded, invalid, safe, timed_out};
+use crate::errors::{coded, invalid, safe};
+use crate::options::client_options;
 use crate::request::{parse_request, with_request};
 use crate::snapshot::Snapshot;
 use crate::view::{Defaults, View};
@@ -21,52 +23,51 @@ use crate::view::{Defaults, View};
 /// and never wait for the network.
 #[pyclass(frozen, subclass, module = "vario._vario")]
 pub(crate) struct Client {
-    inner: ArcSwap<vario::Client>,
-    closed: AtomicBool,
-    /// Serialises rebuilding after a fork.
+    /// The handle, with the closed state (`HostClient::client` refuses with `CLOSED` once
+    /// closed). Replaced, not mutated, when a forked child rebuilds its client.
+    host: ArcSwap<HostClient>,
+    /// Serialises rebuilding after a fork with marking the handle closed, so a rebuild never
+    /// swaps an open handle in for one being closed.
     refork: Mutex<()>,
-    view: ArcSwapOption<View>,
+    views: SnapshotCache<View>,
     defaults: HashMap<String, Defaults>,
-    /// Attributes decisions read besides the targeted ones: what exposures copy.
-    extra_attrs: Vec<String>,
 }
 
 impl Client {
-    /// The client for this process: rebuilt on first use in a forked child whose `after_fork`
-    /// hook did not run (e.g. `os.fork()` from C code).
-    fn client(&self) -> PyResult<arc_swap::Guard<Arc<vario::Client>>> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(closed());
+    /// Runs `f` with the open client of this process: `ClosedError` once closed; rebuilt first in
+    /// a forked child whose `after_fork` hook did not run (e.g. `os.fork()` from C code).
+    fn with_client<R>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&HostClient, &vario::Client) -> PyResult<R>,
+    ) -> PyResult<R> {
+        let host = self.host.load();
+        match host.client() {
+            Ok(client) if !client.is_forked_copy() => return f(&host, client),
+            Ok(_) => {}
+            Err(e) => return Err(coded(&e)),
         }
-        let c = self.inner.load();
-        if !c.is_forked_copy() {
-            return Ok(c);
-        }
-        drop(c);
-        self.rebuild()?;
-        Ok(self.inner.load())
+        drop(host);
+        self.rebuild(py)?;
+        let host = self.host.load();
+        let client = host.client().map_err(|e| coded(&e))?;
+        f(&host, client)
     }
 
-    fn rebuild(&self) -> PyResult<()> {
-        let _g = self.refork.lock().unwrap_or_else(|p| p.into_inner());
-        let cur = self.inner.load_full();
-        if cur.is_forked_copy() {
-            let new = cur.after_fork().map_err(build_error)?;
-            self.inner.store(Arc::new(new));
-            self.view.store(None);
+    /// In a forked child: replaces the parent's client by a fresh one (not once closed).
+    fn rebuild(&self, py: Python<'_>) -> PyResult<()> {
+        let _g = self.refork.lock_py_attached(py).unwrap_or_else(PoisonError::into_inner);
+        let cur = self.host.load_full();
+        if cur.inner().is_forked_copy() && !cur.is_closed() {
+            let new = cur.after_fork().map_err(|e| coded(&e))?;
+            self.host.store(Arc::new(new));
+            self.views.clear();
         }
         Ok(())
     }
 
-    fn view_of(&self, py: Python<'_>, snap: &Arc<vario_core::Snapshot>) -> Arc<View> {
-        if let Some(v) = &*self.view.load() {
-            if Arc::ptr_eq(&v.snap, snap) {
-                return v.clone();
-            }
-        }
-        let v = Arc::new(View::new(py, snap.clone(), &self.extra_attrs));
-        self.view.store(Some(v.clone()));
-        v
+    fn view_of(&self, py: Python<'_>, host: &HostClient, snap: &Arc<vario_core::Snapshot>) -> Arc<View> {
+        self.views.get_or_build(snap, |s| View::new(py, s.clone(), host.context_attributes(Some(s))))
     }
 }
 
@@ -76,54 +77,25 @@ fn secs(t: f64) -> PyResult<Duration> {
 
 #[pymethods]
 impl Client {
-    /// Starts a client. Keyword arguments: exactly one of `config_url`, `config_path`,
-    /// `bootstrap`; `sdk_key`, `ingest_url`, `sink_path`, `id_hash_key`, `default_params`,
-    /// `exposure_context_keys`, `persist_path`, `queue_capacity`, `batch_size`, `dedup_capacity`,
-    /// `assignment_capacity`, `max_attempts`, `gzip_threshold`, and durations in seconds:
-    /// `poll_interval`, `request_timeout`, `max_backoff`, `batch_interval`, `dedup_window`,
-    /// `retry_base`. Unknown keywords raise `OptionsError`. Never blocks on the network.
+    /// Starts a client from keyword options: exactly one config source (`config_url`,
+    /// `config_path` or `bootstrap`), the other keys of `vario._vario._option_keys()` (the
+    /// runtime's option definition), durations in seconds without the `_ms` suffix
+    /// (`poll_interval=0.5`). An unknown keyword, a wrong type or an invalid value raises
+    /// `OptionsError`. Never blocks on the network.
     #[new]
     #[pyo3(signature = (**options))]
     fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Client> {
         safe(|| {
-            let mut v = Map::new();
-            for (k, val) in options.into_iter().flat_map(|d| d.iter()) {
-                let k: String = k.extract()?;
-                if val.is_none() {
-                    continue;
-                }
-                const SECONDS: [&str; 6] =
-                    ["poll_interval", "request_timeout", "max_backoff", "batch_interval", "dedup_window", "retry_base"];
-                if SECONDS.contains(&k.as_str()) {
-                    let secs: f64 = val.extract().map_err(|_| bad_option(format!("`{k}` is in seconds")))?;
-                    if !(secs >= 0.0 && secs.is_finite()) {
-                        return Err(bad_option(format!("`{k}` must be non-negative seconds")));
-                    }
-                    v.insert(format!("{k}_ms"), Value::from((secs * 1000.0).round() as u64));
-                } else if k.ends_with("_ms") {
-                    return Err(bad_option(format!("unknown option `{k}` (durations are in seconds)")));
-                } else {
-                    let value = to_value(&val).map_err(|e| bad_option_value(&k, e))?;
-                    v.insert(k, value);
-                }
-            }
-            let mut opts = Options::from_json_value(&Value::Object(v)).map_err(build_error)?;
-            if opts.sdk_name == Options::default().sdk_name {
-                opts.sdk_name = "vario-python".into();
-            }
+            let opts = client_options(options)?;
             let mut defaults = HashMap::new();
             for (k, m) in &opts.default_params {
                 defaults.insert(k.clone(), (frozen_map(py, m)?.unbind(), Arc::new(m.clone())));
             }
-            let mut extra_attrs = opts.exposure_context_keys.clone();
-            extra_attrs.push("page_type".into());
-            let client = py.detach(|| ClientBuilder::new().options(opts).build()).map_err(build_error)?;
+            let host = py.detach(|| HostClient::start(opts)).map_err(|e| coded(&e))?;
             Ok(Client {
-                extra_attrs,
-                inner: ArcSwap::from_pointee(client),
-                closed: AtomicBool::new(false),
+                host: ArcSwap::from_pointee(host),
                 refork: Mutex::new(()),
-                view: ArcSwapOption::empty(),
+                views: SnapshotCache::new(),
                 defaults,
             })
         })
@@ -134,20 +106,21 @@ impl Client {
     #[pyo3(signature = (request, *, expose_later=false))]
     fn decide(&self, py: Python<'_>, request: &Bound<'_, PyAny>, expose_later: bool) -> PyResult<Decision> {
         safe(|| {
-            let client = self.client()?;
-            let parts = parse_request(request, true)?;
-            let expose = if expose_later { Expose::Later } else { Expose::Now };
-            // Pin the snapshot first: the context attributes read are the ones it targets.
-            let snap = client.snapshot();
-            let view = snap.as_ref().map(|s| self.view_of(py, s));
-            let attrs = view.as_ref().map_or(&[][..], |v| &v.attrs[..]);
-            with_request(&parts, Some(attrs), |r| {
-                client.decide_on(snap.as_ref(), r, expose, |_, d, token| match &view {
-                    Some(v) => Decision::build(py, &parts, Some(v), d, None, token),
-                    None => {
-                        let defaults = self.defaults.get(d.placement());
-                        Decision::build(py, &parts, None, d, defaults, token)
-                    }
+            self.with_client(py, |host, client| {
+                let parts = parse_request(request, true)?;
+                let expose = if expose_later { Expose::Later } else { Expose::Now };
+                // Pin the snapshot first: the context attributes read are the ones it targets.
+                let snap = client.snapshot();
+                let view = snap.as_ref().map(|s| self.view_of(py, host, s));
+                let attrs = view.as_ref().map_or(&[][..], |v| &v.attrs[..]);
+                with_request(&parts, Some(attrs), |r| {
+                    client.decide_on(snap.as_ref(), r, expose, |_, d, token| match &view {
+                        Some(v) => Decision::build(py, &parts, Some(v), d, None, token),
+                        None => {
+                            let defaults = self.defaults.get(d.placement());
+                            Decision::build(py, &parts, None, d, defaults, token)
+                        }
+                    })
                 })
             })
         })
@@ -155,20 +128,18 @@ impl Client {
 
     /// Logs the exposure carried by a token from `decide(..., expose_later=True)`. False when the
     /// queue was full (the event is dropped and counted). Raises `TokenError` for a bad token.
-    fn expose(&self, token: &Bound<'_, PyString>) -> PyResult<bool> {
-        safe(|| {
-            let client = self.client()?;
-            client.expose(token.to_str()?).map_err(|e| coded(&e))
-        })
+    fn expose(&self, py: Python<'_>, token: &Bound<'_, PyString>) -> PyResult<bool> {
+        safe(|| self.with_client(py, |_, client| client.expose(token.to_str()?).map_err(|e| coded(&e))))
     }
 
     /// Evaluates a flag on the current snapshot (`FLAG_NOT_FOUND` before the first one).
     fn flag(&self, py: Python<'_>, key: &Bound<'_, PyString>, request: &Bound<'_, PyAny>) -> PyResult<FlagDecision> {
         safe(|| {
-            let client = self.client()?;
-            let key = key.to_str()?;
-            let parts = parse_request(request, false)?;
-            with_request(&parts, None, |r| client.flag_with(key, r, |f| FlagDecision::from_core(py, f)))
+            self.with_client(py, |_, client| {
+                let key = key.to_str()?;
+                let parts = parse_request(request, false)?;
+                with_request(&parts, None, |r| client.flag_with(key, r, |f| FlagDecision::from_core(py, f)))
+            })
         })
     }
 
@@ -178,6 +149,7 @@ impl Client {
     #[allow(clippy::too_many_arguments)]
     fn track(
         &self,
+        py: Python<'_>,
         event_type: &Bound<'_, PyString>,
         user_id: Option<&Bound<'_, PyString>>,
         session_id: Option<&Bound<'_, PyString>>,
@@ -188,25 +160,26 @@ impl Client {
         properties: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         safe(|| {
-            let client = self.client()?;
-            let text = |s: Option<&Bound<'_, PyString>>| s.map(|s| s.to_str().map(str::to_owned)).transpose();
-            let event_type = event_type.to_str()?.to_owned();
-            if event_type.is_empty() {
-                return Err(invalid("`event_type` must not be empty"));
-            }
-            let value = match value.filter(|v| !v.is_none()) {
-                Some(v) => Some(v.extract::<f64>().map_err(|_| invalid("`value` must be a number"))?),
-                None => None,
-            };
-            let properties = match properties.filter(|p| !p.is_none()).map(to_value).transpose()? {
-                Some(Value::Object(m)) => m,
-                None => Map::new(),
-                Some(_) => return Err(invalid("`properties` must be a dict")),
-            };
-            let (user_id, session_id, item_id) = (text(user_id)?, text(session_id)?, text(item_id)?);
-            let (currency, placement) = (text(currency)?, text(placement)?);
-            let o = Outcome { user_id, session_id, event_type, item_id, value, currency, placement, properties };
-            Ok(client.track(o))
+            self.with_client(py, |_, client| {
+                let text = |s: Option<&Bound<'_, PyString>>| s.map(|s| s.to_str().map(str::to_owned)).transpose();
+                let event_type = event_type.to_str()?.to_owned();
+                if event_type.is_empty() {
+                    return Err(invalid("`event_type` must not be empty"));
+                }
+                let value = match value.filter(|v| !v.is_none()) {
+                    Some(v) => Some(v.extract::<f64>().map_err(|_| invalid("`value` must be a number"))?),
+                    None => None,
+                };
+                let properties = match properties.filter(|p| !p.is_none()).map(to_value).transpose()? {
+                    Some(Value::Object(m)) => m,
+                    None => Map::new(),
+                    Some(_) => return Err(invalid("`properties` must be a dict")),
+                };
+                let (user_id, session_id, item_id) = (text(user_id)?, text(session_id)?, text(item_id)?);
+                let (currency, placement) = (text(currency)?, text(placement)?);
+                let o = Outcome { user_id, session_id, event_type, item_id, value, currency, placement, properties };
+                Ok(client.track(o))
+            })
         })
     }
 
@@ -215,9 +188,10 @@ impl Client {
     #[pyo3(signature = (timeout=5.0))]
     fn wait_for_init(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
         safe(|| {
-            let client = self.client()?;
-            let t = secs(timeout)?;
-            py.detach(|| client.wait_for_init(t)).map_err(timed_out)
+            self.with_client(py, |_, client| {
+                let t = secs(timeout)?;
+                py.detach(|| client.wait_for_init(t)).map_err(|e| coded(&e))
+            })
         })
     }
 
@@ -226,51 +200,62 @@ impl Client {
     #[pyo3(signature = (timeout=5.0))]
     fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
         safe(|| {
-            let client = self.client()?;
-            let t = secs(timeout)?;
-            py.detach(|| client.flush(t)).map_err(timed_out)
+            self.with_client(py, |_, client| {
+                let t = secs(timeout)?;
+                py.detach(|| client.flush(t)).map_err(|e| coded(&e))
+            })
         })
     }
 
     /// Delivers what is queued and stops the background threads (GIL released). Raises
     /// `TimeoutError` when events had to be dropped (counted). Later calls raise `ClosedError`,
-    /// except `stats()` and `close()` itself, which is idempotent.
+    /// except `stats()`, `snapshot()` and `close()` itself, which is idempotent (a no-op).
     #[pyo3(signature = (timeout=5.0))]
     fn close(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
         safe(|| {
-            if self.closed.swap(true, Ordering::AcqRel) {
-                return Ok(());
-            }
-            let client = self.inner.load_full();
             let t = secs(timeout)?;
-            py.detach(|| client.close(t)).map_err(timed_out)
+            let host = {
+                // Marked under the fork lock: a rebuild in a forked child sees it closed.
+                let _g = self.refork.lock_py_attached(py).unwrap_or_else(PoisonError::into_inner);
+                let host = self.host.load_full();
+                if host.mark_closed() == Closing::AlreadyClosed {
+                    return Ok(());
+                }
+                host
+            };
+            // Still stops the client, whose handle is marked already (`HostClient::mark_closed`).
+            py.detach(|| host.close(t)).map(|_| ()).map_err(|e| coded(&e))
         })
     }
 
     /// True once `close()` was called.
     #[getter]
     fn closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.host.load().is_closed()
     }
 
-    /// Every counter and the config status.
+    /// Every counter and the config status (also after close).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        safe(|| to_py(py, &serde_json::to_value(self.inner.load().stats()).unwrap_or(Value::Null)))
+        safe(|| to_py(py, &serde_json::to_value(self.host.load().inner().stats()).unwrap_or(Value::Null)))
     }
 
     /// Offers a snapshot pushed by the caller: True when swapped in, False when that version is
     /// already in use; raises `SnapshotError` when rejected (the snapshot in use stays).
     fn update_snapshot(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<bool> {
         safe(|| {
-            let client = self.client()?;
-            let text = text.to_str()?;
-            py.detach(|| client.update_snapshot(text)).map_err(|e| coded(&e))
+            self.with_client(py, |_, client| {
+                let text = text.to_str()?;
+                py.detach(|| client.update_snapshot(text)).map_err(|e| coded(&e))
+            })
         })
     }
 
-    /// The snapshot in use, if any.
+    /// The snapshot in use, if any (also after close).
     fn snapshot(&self, py: Python<'_>) -> PyResult<Option<Snapshot>> {
-        safe(|| Ok(self.inner.load().snapshot().map(|s| Snapshot { view: self.view_of(py, &s) })))
+        safe(|| {
+            let host = self.host.load();
+            Ok(host.inner().snapshot().map(|s| Snapshot { view: self.view_of(py, &host, &s) }))
+        })
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -283,8 +268,9 @@ impl Client {
     }
 
     /// Called in a forked child (the facade registers it with `os.register_at_fork`): fresh
-    /// background threads and HTTP connections, the parent's snapshot kept. A no-op elsewhere.
-    fn after_fork(&self) -> PyResult<()> {
-        safe(|| if self.inner.load().is_forked_copy() { self.rebuild() } else { Ok(()) })
+    /// background threads and HTTP connections, the parent's snapshot kept. A no-op elsewhere,
+    /// and for a closed client (which stays closed, starting no threads).
+    fn after_fork(&self, py: Python<'_>) -> PyResult<()> {
+        safe(|| if self.host.load().inner().is_forked_copy() { self.rebuild(py) } else { Ok(()) })
     }
 }

@@ -1,35 +1,35 @@
 //! The core's code tables (`vario_core::codes`) as Python sees them: interned names for the hot
 //! paths, `_code_tables()` and the `Literal` aliases of the stubs. Nothing here is a copy of a
 //! table: every name comes from `ALL` and `as_str()`, so a member added to the core shows up here
-//! (and fails `tests/test_codes.py` until the stubs are regenerated).
+//! (and fails `tests/test_codes.py` until the stubs are regenerated). Reason names and their
+//! small-integer codes are the host layer's (`vario::host::{REASON_NAMES, reason_index}`), the
+//! tables `decide_many`'s `reason_codes` index.
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use vario::host::{REASON_NAMES, reason_index};
 use vario_core::{FlagReason, Reason, TABLES, UnitType};
 
 /// The tables whose names the Python API shows, in the order the stubs list them: each is a
 /// `Literal` alias in `_vario.pyi` (the generated block) and at run time.
 const SHOWN: [&str; 4] = ["Reason", "FlagReason", "UnitType", "ErrorCode"];
 
-/// True when every member's code is its index in `ALL` (codes `0, 1, 2, …`): names are then
-/// looked up by code, and `DecisionBatch.reason_codes` index `reason_names`.
-macro_rules! dense {
-    ($t:ty) => {{
-        let mut ok = true;
-        let mut i = 0;
-        while i < <$t>::ALL.len() {
-            ok &= <$t>::ALL[i].code() == i as u32;
-            i += 1;
-        }
-        ok
-    }};
-}
+/// True when every flag reason's code is its index in `ALL` (codes `0, 1, 2, …`): names are then
+/// looked up by code. (The host layer checks the same of `Reason` for `REASON_NAMES`.)
+const FLAG_REASONS_DENSE: bool = {
+    let mut ok = true;
+    let mut i = 0;
+    while i < FlagReason::ALL.len() {
+        ok &= FlagReason::ALL[i].code() == i as u32;
+        i += 1;
+    }
+    ok
+};
 
-const _: () = assert!(dense!(Reason), "Reason codes index Reason::ALL");
-const _: () = assert!(dense!(FlagReason), "FlagReason codes index FlagReason::ALL");
+const _: () = assert!(FLAG_REASONS_DENSE, "FlagReason codes index FlagReason::ALL");
 
-/// Interned names, indexed by code (see `dense!`).
+/// Interned names: reasons by `reason_index`, flag reasons by code.
 struct Names {
     reasons: Vec<Py<PyString>>,
     flag_reasons: Vec<Py<PyString>>,
@@ -39,7 +39,7 @@ struct Names {
 fn names(py: Python<'_>) -> &Names {
     static NAMES: PyOnceLock<Names> = PyOnceLock::new();
     NAMES.get_or_init(py, || Names {
-        reasons: Reason::ALL.iter().map(|r| PyString::intern(py, r.as_str()).unbind()).collect(),
+        reasons: REASON_NAMES.iter().map(|n| PyString::intern(py, n).unbind()).collect(),
         flag_reasons: FlagReason::ALL.iter().map(|r| PyString::intern(py, r.as_str()).unbind()).collect(),
         units: UnitType::ALL.iter().map(|u| (*u, PyString::intern(py, u.as_str()).unbind())).collect(),
     })
@@ -47,7 +47,7 @@ fn names(py: Python<'_>) -> &Names {
 
 /// The SPEC name of a decision reason.
 pub(crate) fn reason_name(py: Python<'_>, r: Reason) -> Py<PyString> {
-    names(py).reasons[r.code() as usize].clone_ref(py)
+    names(py).reasons[usize::from(reason_index(r))].clone_ref(py)
 }
 
 /// The SPEC name of a flag reason.
@@ -61,7 +61,7 @@ pub(crate) fn unit_name(py: Python<'_>, u: UnitType) -> Py<PyString> {
     units.iter().find(|(x, _)| *x == u).map_or_else(|| PyString::new(py, u.as_str()).unbind(), |(_, n)| n.clone_ref(py))
 }
 
-/// Every reason name, indexed by `Reason::code()` (what `DecisionBatch.reason_codes` index).
+/// Every reason name, indexed by `reason_index` (what `DecisionBatch.reason_codes` hold).
 pub(crate) fn reason_names(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     PyList::new(py, names(py).reasons.iter().map(|n| n.bind(py)))
 }

@@ -128,34 +128,15 @@ pub(crate) fn bad_option_value(name: &str, e: PyErr) -> PyErr {
             return e;
         }
         let why = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
-        let err = bad_option(format!("`{name}`: {why}"));
+        let err = bad_option(format!("invalid option `{name}`: {why}"));
         err.set_cause(py, Some(e));
         err
     })
 }
 
-/// `ClosedError` (`CLOSED`).
-pub(crate) fn closed() -> PyErr {
-    error(ErrorCode::Closed, "the client is closed")
-}
-
-/// `TimeoutError` (`TIMEOUT`) for `wait_for_init`, `flush` and `close`.
-pub(crate) fn timed_out(e: impl std::fmt::Display) -> PyErr {
-    error(ErrorCode::Timeout, e.to_string())
-}
-
 /// A snapshot rejected whole, its code also leading the message (`NOT_JSON: …`).
 pub(crate) fn snapshot_error(e: &vario_core::SnapshotError) -> PyErr {
     error(e.code(), format!("{}: {e}", e.code()))
-}
-
-/// A client that could not be built: `OptionsError` (`INVALID_OPTIONS`), or `InternalError`
-/// (`INTERNAL`) when a background thread did not start.
-pub(crate) fn build_error(e: vario::BuildError) -> PyErr {
-    match e {
-        vario::BuildError::Thread(_) => error(ErrorCode::Internal, e.to_string()),
-        other => bad_option(other.to_string()),
-    }
 }
 
 /// `Snapshot.from_file` could not read `path`: `SnapshotFileError`, both a `SnapshotError` with

@@ -21,6 +21,7 @@ mod decision;
 mod errors;
 mod hashing;
 mod logging;
+mod options;
 mod request;
 mod snapshot;
 mod view;
@@ -33,6 +34,7 @@ use crate::decision::{Decision, FlagDecision};
 use crate::errors::{_debug_panic, add_classes};
 use crate::hashing::{bucket, digest, pseudonymize};
 use crate::logging::PyLogger;
+use crate::options::_option_keys;
 use crate::snapshot::{DecisionBatch, Snapshot};
 
 #[pymodule]
@@ -47,6 +49,7 @@ fn _vario(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pseudonymize, m)?)?;
     m.add_function(wrap_pyfunction!(_debug_panic, m)?)?;
     m.add_function(wrap_pyfunction!(_code_tables, m)?)?;
+    m.add_function(wrap_pyfunction!(_option_keys, m)?)?;
     add_aliases(m)?;
     m.add_class::<Snapshot>()?;
     m.add_class::<Decision>()?;

@@ -5,7 +5,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use vario_core::{ErrorCode, Reason, Request};
+use vario::host::snapshot_attributes;
+use vario_core::{ErrorCode, Request};
 
 use crate::codes::reason_names;
 use crate::convert::to_py;
@@ -105,7 +106,8 @@ fn span<'a>(s: (usize, usize)) -> Option<&'a str> {
 /// Compiles snapshot JSON text (GIL released).
 fn compile(py: Python<'_>, text: &str) -> PyResult<Snapshot> {
     let snap = py.detach(|| vario_core::Snapshot::from_json(text)).map_err(|e| snapshot_error(&e))?;
-    Ok(Snapshot { view: Arc::new(View::new(py, Arc::new(snap), &[])) })
+    let attrs = snapshot_attributes(&snap);
+    Ok(Snapshot { view: Arc::new(View::new(py, Arc::new(snap), attrs)) })
 }
 
 #[pymethods]
@@ -235,21 +237,7 @@ impl Snapshot {
                 return Err(invalid("`user_ids` and `session_ids` must have the same length"));
             }
             let snap = &self.view.snap;
-            // Variant codes: every variant of every experiment, experiment by experiment.
-            let mut var_base = Vec::with_capacity(snap.experiment_count());
-            let mut variant_keys = Vec::new();
-            let mut variant_experiments = Vec::new();
-            let mut experiment_keys = Vec::with_capacity(snap.experiment_count());
-            for i in 0..snap.experiment_count() {
-                var_base.push(variant_keys.len() as i32);
-                if let Some((key, _, vs)) = snap.experiment_at(i) {
-                    experiment_keys.push(key.to_owned());
-                    for v in vs {
-                        variant_keys.push(v.to_owned());
-                        variant_experiments.push(key.to_owned());
-                    }
-                }
-            }
+            let codes = self.view.bulk();
             let n = uspans.len();
             let (vc, ec, bk, en, rc) = py.detach(|| {
                 let mut vc = Vec::with_capacity(n);
@@ -259,15 +247,12 @@ impl Snapshot {
                 let mut rc = Vec::with_capacity(n);
                 let batch = snap.batch(&Request::new(&placement).context(&ctx), now);
                 for i in 0..n {
-                    let d = batch.row(span(uspans[i]), span(sspans[i]));
-                    vc.push(match (d.experiment_index, d.variant_index) {
-                        (Some(e), Some(v)) => var_base[e] + v as i32,
-                        _ => -1,
-                    });
-                    ec.push(d.experiment_index.map_or(-1, |e| e as i32));
-                    bk.push(d.bucket.map_or(-1, |b| b as i32));
-                    en.push(d.reason == Reason::Assigned);
-                    rc.push(d.reason.code() as u8);
+                    let row = codes.row(&batch.row(span(uspans[i]), span(sspans[i])));
+                    vc.push(row.variant);
+                    ec.push(row.experiment);
+                    bk.push(row.bucket);
+                    en.push(row.enrolled);
+                    rc.push(row.reason);
                 }
                 (vc, ec, bk, en, rc)
             });
@@ -277,9 +262,9 @@ impl Snapshot {
                 buckets: bk.into_pyarray(py).unbind(),
                 enrolled: en.into_pyarray(py).unbind(),
                 reason_codes: rc.into_pyarray(py).unbind(),
-                variant_keys: PyList::new(py, variant_keys)?.unbind(),
-                variant_experiments: PyList::new(py, variant_experiments)?.unbind(),
-                experiment_keys: PyList::new(py, experiment_keys)?.unbind(),
+                variant_keys: PyList::new(py, &codes.variant_keys)?.unbind(),
+                variant_experiments: PyList::new(py, &codes.variant_experiments)?.unbind(),
+                experiment_keys: PyList::new(py, &codes.experiment_keys)?.unbind(),
                 reason_names: reason_names(py)?.unbind(),
                 len: n,
             })

@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use serde_json::{Map, Value};
 use std::sync::{Arc, OnceLock};
+use vario::host::BulkCodes;
 
 use crate::convert::{frozen_map, to_py};
 
@@ -16,27 +17,31 @@ pub(crate) struct ExpObjs {
     pub(crate) variants: Vec<Py<PyString>>,
 }
 
-/// A compiled snapshot plus its Python objects, converted lazily, once each.
+/// A compiled snapshot plus its Python objects, converted lazily, once each. A client keeps its
+/// views in a `vario::host::SnapshotCache`; a `Snapshot` object owns its one view.
 pub(crate) struct View {
     pub(crate) snap: Arc<vario_core::Snapshot>,
     params: Vec<OnceLock<Py<PyAny>>>,
     experiments: Vec<OnceLock<ExpObjs>>,
     /// The context attributes decisions read (interned names), see `with_request`.
     pub(crate) attrs: Vec<(Py<PyString>, String)>,
+    /// `decide_many`'s code tables, built on its first call.
+    bulk: OnceLock<BulkCodes>,
 }
 
 impl View {
-    /// `extra`: attributes read besides the targeted ones (a client's exposure keys).
-    pub(crate) fn new(py: Python<'_>, snap: Arc<vario_core::Snapshot>, extra: &[String]) -> View {
+    /// `attrs`: the context attributes decisions read (`vario::host::snapshot_attributes` for a
+    /// bare snapshot, `HostClient::context_attributes` for a client's).
+    pub(crate) fn new(py: Python<'_>, snap: Arc<vario_core::Snapshot>, attrs: Vec<String>) -> View {
         let params = (0..snap.params_count()).map(|_| OnceLock::new()).collect();
         let experiments = (0..snap.experiment_count()).map(|_| OnceLock::new()).collect();
-        let mut attrs: Vec<(Py<PyString>, String)> = Vec::new();
-        for name in snap.context_attributes().iter().map(|s| s.to_string()).chain(extra.iter().cloned()) {
-            if name != "placement" && !attrs.iter().any(|(_, n)| *n == name) {
-                attrs.push((PyString::intern(py, &name).unbind(), name));
-            }
-        }
-        View { snap, params, experiments, attrs }
+        let attrs = attrs.into_iter().map(|name| (PyString::intern(py, &name).unbind(), name)).collect();
+        View { snap, params, experiments, attrs, bulk: OnceLock::new() }
+    }
+
+    /// The variant, experiment and reason codes of bulk decisions on this snapshot.
+    pub(crate) fn bulk(&self) -> &BulkCodes {
+        self.bulk.get_or_init(|| BulkCodes::new(&self.snap))
     }
 
     pub(crate) fn params(&self, py: Python<'_>, id: u32) -> PyResult<Py<PyAny>> {

@@ -133,8 +133,58 @@ def test_bad_options() -> None:
         {"bootstrap": "{}", "default_params": {"home": {"x": object()}}},
         {"bootstrap": "{}", "sdk_key": "\ud800"},
         {},
+        # Never a TypeError: unknown keywords, wrong types and invalid values are all options errors.
+        {"bootstrap": "{}", "batch_sise": 5},
+        {"bootstrap": "{}", "batch_size": "ten"},
+        {"bootstrap": "{}", "batch_size": True},
+        {"bootstrap": "{}", "batch_size": 1.5},
+        {"bootstrap": "{}", "batch_size": 0},
+        {"bootstrap": "{}", "queue_capacity": -1},
+        {"bootstrap": "{}", "max_attempts": 2**40},
+        {"bootstrap": "{}", "poll_interval": True},
+        {"bootstrap": "{}", "poll_interval": float("inf")},
+        {"bootstrap": "{}", "poll_interval": 8 * 86_400},  # durations are limited to 7 days
+        {"bootstrap": "{}", "exposure_context_keys": "locale"},
+        {"bootstrap": "{}", "exposure_context_keys": ["locale", 3]},
+        {"bootstrap": "{}", "default_params": {"home": 1}},
+        {"bootstrap": "{}", "sdk_name": 3},
+        {"bootstrap": "{}", "config_path": "/nonexistent/snapshot.json"},
+        {"bootstrap": "{}", "\ud800": 1},
     ):
         raises(vario.OptionsError, "INVALID_OPTIONS", lambda: vario.Client(**options))
+
+
+def test_options_errors_name_the_option() -> None:
+    e = raises(vario.OptionsError, "INVALID_OPTIONS", lambda: vario.Client(bootstrap="{}", batch_size="ten"))
+    assert "`batch_size`" in str(e), e
+    e = raises(vario.OptionsError, "INVALID_OPTIONS", lambda: vario.Client(bootstrap="{}", batch_sise=5))
+    assert "`batch_sise`" in str(e) and "batch_size" in str(e), e
+    # The millisecond names are the C / Node names; Python's are in seconds.
+    e = raises(vario.OptionsError, "INVALID_OPTIONS", lambda: vario.Client(bootstrap="{}", poll_interval_ms=5))
+    assert "`poll_interval`" in str(e), e
+    e = raises(vario.OptionsError, "INVALID_OPTIONS", lambda: vario.Client(bootstrap="{}", poll_interval="soon"))
+    assert "`poll_interval`" in str(e), e
+
+
+def test_every_option_key_is_a_keyword(tmp_path: pathlib.Path) -> None:
+    keys, durations = _vario._option_keys()
+    names = [k.removesuffix("_ms") if k in durations else k for k in keys]
+    # None is the default for each; one config source and a sink are still needed.
+    options: dict[str, Any] = {n: None for n in names}
+    options.update(bootstrap=SNAPSHOT.read_text(), sink_path=str(tmp_path / "e.jsonl"))
+    vario.Client(**options).close()
+    # Seconds are converted to milliseconds: 6 days is within the runtime's 7-day limit.
+    vario.Client(bootstrap="{}", sink_path=str(tmp_path / "e.jsonl"), poll_interval=6 * 86_400, retry_base=0.25).close()
+
+
+def test_events_name_the_python_sdk(tmp_path: pathlib.Path) -> None:
+    for extra, name in (({}, "vario-python"), ({"sdk_name": "shop-sdk", "sdk_version": "9.9"}, "shop-sdk")):
+        sink = tmp_path / f"{name}.jsonl"
+        with vario.Client(bootstrap=SNAPSHOT.read_text(), sink_path=str(sink), **extra) as c:
+            assert c.track("click", user_id="u-1")
+        sdk = json.loads(sink.read_text().splitlines()[0])["sdk"]
+        assert sdk["name"] == name, sdk
+        assert sdk["version"] == extra.get("sdk_version", vario.__version__), sdk
 
 
 def test_bad_tokens(client: Any) -> None:

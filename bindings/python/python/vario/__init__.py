@@ -23,7 +23,7 @@ from __future__ import annotations
 import atexit
 import os
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._vario import (
     ClosedError,
@@ -87,16 +87,23 @@ class Client(_NativeClient):
 
     Exactly one config source: ``config_url`` (polled with ETags), ``config_path`` (a file,
     re-read when it changes) or ``bootstrap`` (snapshot JSON text). Without ``ingest_url``,
-    events are appended to ``sink_path`` (default ``vario-events.jsonl``). Durations are seconds.
+    events are appended to ``sink_path`` (default ``vario-events.jsonl``). The keywords are the
+    runtime's option keys (``vario._vario._option_keys()``); durations are seconds, named without
+    ``_ms`` (``poll_interval=0.5``). An unknown keyword, a value of the wrong type or an invalid
+    value raises ``OptionsError``.
     Decisions never block; before the first snapshot they return ``NO_CONFIG`` with
     ``default_params`` for the placement. Use it as a context manager, or call ``close()``;
     clients left open are closed at interpreter exit.
     """
 
-    def __init__(self, **options: Any) -> None:
-        # The native constructor already validated and started everything; only registration
-        # for the fork and exit hooks is left.
-        _live.add(self)
+    # Type checkers see the native `__new__` and its typed keywords (the stubs): an `__init__`
+    # here would stand in for them, so it is defined for the interpreter only.
+    if not TYPE_CHECKING:
+
+        def __init__(self, **options: Any) -> None:
+            # The native constructor already validated and started everything; only
+            # registration for the fork and exit hooks is left.
+            _live.add(self)
 
 
 def _after_fork_in_child() -> None:

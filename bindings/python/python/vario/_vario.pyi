@@ -17,6 +17,7 @@ __all__ = [
     "pseudonymize",
     "_debug_panic",
     "_code_tables",
+    "_option_keys",
     "Reason",
     "FlagReason",
     "UnitType",
@@ -152,6 +153,10 @@ def digest(unit_id: str, key: str, salt: str, seed: int = 0) -> int: ...
 def pseudonymize(unit_id: str, key: Optional[str] = None) -> str: ...
 def _debug_panic() -> None: ...
 def _code_tables() -> dict[str, list[str]]: ...
+def _option_keys() -> tuple[list[str], list[str]]:
+    """The runtime's option keys and, of them, the durations in milliseconds (JSON names:
+    `vario::host::OPTION_KEYS`, `DURATION_KEYS`). `Client.__new__`'s keywords are these, each
+    duration in seconds under its name without `_ms` (checked by `tests/test_stubs.py`)."""
 
 @final
 class Decision:
@@ -260,31 +265,35 @@ class Snapshot:
 
 @disjoint_base
 class Client:
+    # The runtime takes `**options` (any other keyword raises OptionsError); these are its
+    # option keys (`_option_keys()`) in their order, durations in seconds without `_ms`.
     def __new__(
         cls,
         *,
+        sdk_key: Optional[str] = ...,
         config_url: Optional[str] = ...,
         config_path: Optional[str] = ...,
         bootstrap: Optional[str] = ...,
-        sdk_key: Optional[str] = ...,
         ingest_url: Optional[str] = ...,
         sink_path: Optional[str] = ...,
-        id_hash_key: Optional[str] = ...,
-        default_params: Optional[Mapping[str, Mapping[str, Any]]] = ...,
         poll_interval: Optional[float] = ...,
         request_timeout: Optional[float] = ...,
         max_backoff: Optional[float] = ...,
-        batch_interval: Optional[float] = ...,
-        dedup_window: Optional[float] = ...,
-        retry_base: Optional[float] = ...,
+        id_hash_key: Optional[str] = ...,
+        default_params: Optional[Mapping[str, Mapping[str, Any]]] = ...,
         queue_capacity: Optional[int] = ...,
         batch_size: Optional[int] = ...,
+        batch_interval: Optional[float] = ...,
+        dedup_window: Optional[float] = ...,
         dedup_capacity: Optional[int] = ...,
         assignment_capacity: Optional[int] = ...,
         exposure_context_keys: Optional[Sequence[str]] = ...,
         persist_path: Optional[str] = ...,
         max_attempts: Optional[int] = ...,
+        retry_base: Optional[float] = ...,
         gzip_threshold: Optional[int] = ...,
+        sdk_name: Optional[str] = ...,
+        sdk_version: Optional[str] = ...,
     ) -> Client: ...
     def decide(self, request: Mapping[str, Any], *, expose_later: bool = False) -> Decision: ...
     def expose(self, token: str) -> bool: ...
