@@ -261,8 +261,9 @@ mod tests {
     use super::*;
     use vario_core::{Coded, ErrorCode};
 
-    /// The keys documented (and accepted by the hand-written parser) before this definition.
-    const KEYS_BEFORE: [&str; 24] = [
+    /// The documented keys: the 24 the hand-written parser accepted before this definition, then
+    /// the config-body cap and the redirect switch (issue 14).
+    const KEYS: [&str; 26] = [
         "sdk_key",
         "config_url",
         "config_path",
@@ -282,6 +283,8 @@ mod tests {
         "assignment_capacity",
         "exposure_context_keys",
         "persist_path",
+        "max_config_bytes",
+        "follow_redirects",
         "max_attempts",
         "retry_base_ms",
         "gzip_threshold",
@@ -291,7 +294,7 @@ mod tests {
 
     #[test]
     fn option_keys_are_the_derives_and_unchanged() {
-        assert_eq!(*OPTION_KEYS, KEYS_BEFORE);
+        assert_eq!(*OPTION_KEYS, KEYS);
         assert_eq!(
             *DURATION_KEYS,
             [

@@ -289,6 +289,8 @@ class Client:
         assignment_capacity: Optional[int] = ...,
         exposure_context_keys: Optional[Sequence[str]] = ...,
         persist_path: Optional[str] = ...,
+        max_config_bytes: Optional[int] = ...,
+        follow_redirects: Optional[bool] = ...,
         max_attempts: Optional[int] = ...,
         retry_base: Optional[float] = ...,
         gzip_threshold: Optional[int] = ...,
