@@ -496,13 +496,13 @@ class Client {
             if (out[VIEW] !== this.viewId) {
                 // The snapshot changed since the last call: the values were read by name this time;
                 // learn the new attribute order for the next ones.
-                const names = this.native.attrNames(out[VIEW]);
+                const names = this.native.attrNames(out[VIEW], out[VERSION]);
                 if (names !== null && names !== undefined) {
                     this.attrs = names;
                     this.viewId = out[VIEW];
                 }
             }
-            const noConfig = out[REASON] === 0;
+            const noConfig = REASONS[out[REASON]] === 'NO_CONFIG';
             const tables = noConfig ? null : this.tablesFor(out[VERSION]);
             return build(out, tables, placement, u, s, noConfig ? this.defaultsFor(placement) : EMPTY, token ?? null);
         }
