@@ -18,7 +18,7 @@
  * | `lib/request.ts` | internal: the output slots, reading requests, building decisions |
  * | `lib/hashing.ts` | `bucket`, `digest`, `pseudonymize` |
  * | `lib/snapshot.ts` | `Snapshot` |
- * | `lib/options.ts` | `ClientOptions` |
+ * | `lib/options.ts` | `ClientOptions` and their JSON names (generated from the runtime's definition) |
  * | `lib/client.ts` | `Client`, `Outcome`, the exit hooks |
  */
 export type { ErrorClass, ErrorCode, FlagReason, LintCode, Reason, Severity, UnitType } from './lib/codes';

@@ -6,7 +6,9 @@ const native = require("../native.js");
 const codes_1 = require("./codes");
 const decision_1 = require("./decision");
 const errors_1 = require("./errors");
+const options_1 = require("./options");
 const request_1 = require("./request");
+/** An outcome field's JSON name: `eventType` → `event_type`. */
 function snake(k) {
     return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
@@ -39,12 +41,7 @@ class Client {
         this.tablesVersion = -1;
         this.defaults = new Map();
         try {
-            const o = {};
-            for (const [k, v] of Object.entries(options ?? {})) {
-                if (v !== undefined)
-                    o[snake(k)] = v;
-            }
-            this.native = new native.NativeClient(JSON.stringify(o));
+            this.native = new native.NativeClient((0, options_1.jsonOptions)(options));
             this.out = (0, request_1.outOf)(this.native);
             this.handle = this.native.handle();
         }

@@ -5,6 +5,7 @@ import { REASONS } from './codes'
 import { Decision, deepFreeze } from './decision'
 import type { DecisionJson, DecisionRequest, FlagDecision, FlagRequest } from './decision'
 import { guard, rethrow } from './errors'
+import { jsonOptions } from './options'
 import type { ClientOptions } from './options'
 import { EMPTY, OPTED_OUT, REASON, Tables, VERSION, VIEW, attrAt, build, checkRequest, idOf, needsJsonPath, outOf, toSpecRequest } from './request'
 
@@ -20,6 +21,7 @@ export interface Outcome {
   properties?: Record<string, unknown>
 }
 
+/** An outcome field's JSON name: `eventType` → `event_type`. */
 function snake(k: string): string {
   return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 }
@@ -56,11 +58,7 @@ export class Client {
 
   constructor(options: ClientOptions) {
     try {
-      const o: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(options ?? {})) {
-        if (v !== undefined) o[snake(k)] = v
-      }
-      this.native = new native.NativeClient(JSON.stringify(o))
+      this.native = new native.NativeClient(jsonOptions(options))
       this.out = outOf(this.native)
       this.handle = this.native.handle()
     } catch (e) {
