@@ -65,8 +65,8 @@ step "node addon: npm ci, debug build (napi + tsc; generated types must match th
 # `npm ci`: exactly the committed lock, which is never rewritten (the lock lists the
 # platform-optional packages of @napi-rs/cli too, so it installs as is on Linux).
 (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
-git diff --exit-code -- bindings/node/native.js bindings/node/native.d.ts bindings/node/index.js bindings/node/index.d.ts \
-  || { echo "generated Node bindings differ from the committed ones: run npm run build in bindings/node and commit"; exit 1; }
+git diff --exit-code -- bindings/node && [ -z "$(git status --porcelain --untracked-files=all -- bindings/node)" ] \
+  || { git status --short -- bindings/node; echo "generated Node bindings (native.*, index.*, lib/*.js, lib/*.d.ts) differ from the committed ones: run npm run build in bindings/node and commit"; exit 1; }
 (cd bindings/node && node --test test/)
 node examples/node/edge_handler.mjs --self-test
 

@@ -18,15 +18,22 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** The live client (native half of `Client`). */
 export declare class NativeClient {
-  /** Starts a client from options JSON (the Rust `Options` keys; the facade converts). */
+  /**
+   * Starts a client from options JSON (the keys of `optionKeys()`; the facade converts);
+   * throws `INVALID_OPTIONS` for an unknown key, a value of the wrong type or a bad
+   * combination.
+   */
   constructor(optionsJson: string)
   /**
    * A `Float64Array`-sized `ArrayBuffer` over the slots `decideInto` writes; `null` where the
    * runtime forbids external buffers.
    */
   outBuffer(): ArrayBuffer | null
-  /** The attributes of the view with this id (see `decideInto`), or null when no longer kept. */
-  attrNames(viewId: number): Array<string> | null
+  /**
+   * The attributes of the view with this id (see `decideInto`) on the snapshot with this
+   * version (0 before any snapshot: the no-config view), or null when no longer kept.
+   */
+  attrNames(viewId: number, version: number): Array<string> | null
   /** The handle `clientDecideInto` takes. */
   handle(): ExternalObject<'ClientHandle'>
   /** `[{key, id, variants}]` of the snapshot with this version (recently used), or null. */
@@ -55,7 +62,11 @@ export declare class NativeClient {
   waitForInit(timeoutMs: number): Promise<void>
   /** Delivers what is queued; rejects with `TIMEOUT` when not done in time. */
   flush(timeoutMs: number): Promise<void>
-  /** Closes the client (idempotent); rejects with `TIMEOUT` when events had to be dropped. */
+  /**
+   * Closes the client (idempotent); rejects with `TIMEOUT` when events had to be dropped.
+   * The handle is marked closed at once, so the next call already throws `CLOSED`; the
+   * close itself (delivering what is queued) runs on the thread pool.
+   */
   close(timeoutMs: number): Promise<void>
   /** Closes synchronously (for `process.on('exit')`), waiting at most `timeoutMs`. */
   closeSync(timeoutMs: number): boolean
@@ -150,7 +161,10 @@ export interface DecideManyResult {
   experimentCodes: Int32Array
   /** Bucket, -1 when not computed. */
   buckets: Int32Array
-  /** The reason's number (`Reason::code`; the facade names it with `codeTables()`). */
+  /**
+   * The reason's number (`vario::host::reason_index`, = `Reason::code`; the facade names it
+   * with `codeTables()`).
+   */
   reasonCodes: Uint8Array
 }
 
@@ -159,6 +173,13 @@ export declare function digest(unitId: string, key: string, salt: string, seed?:
 
 /** The class (a `VarioError`'s `kind`) of every error code, by code name. */
 export declare function errorKinds(): Record<string, string>
+
+/**
+ * The JSON (snake_case) name of every client option, in the order of the one definition
+ * (`vario::host::OPTION_KEYS`): the facade converts its camelCase names to these, and
+ * `test/options.test.js` checks its list against this one.
+ */
+export declare function optionKeys(): Array<string>
 
 /** The SPEC §5 pseudonym: hex HMAC-SHA256 with `key`, hex SHA-256 without. */
 export declare function pseudonymize(unitId: string, key?: string | undefined | null): string

@@ -843,5 +843,6 @@ module.exports.codeTables = nativeBinding.codeTables
 module.exports.debugPanic = nativeBinding.debugPanic
 module.exports.digest = nativeBinding.digest
 module.exports.errorKinds = nativeBinding.errorKinds
+module.exports.optionKeys = nativeBinding.optionKeys
 module.exports.pseudonymize = nativeBinding.pseudonymize
 module.exports.snapshotDecideInto = nativeBinding.snapshotDecideInto

@@ -1,9 +1,14 @@
 //! `Client`'s native half: the live client, its decisions on the current snapshot (the hot path
 //! `clientDecideInto` and the JSON path), exposures, outcomes, pushed snapshots, and the
 //! blocking calls (`waitForInit`, `flush`, `close`) run as promises on the libuv thread pool.
+//!
+//! The client is a [`HostClient`]: it owns the closed state (every call but `stats` goes through
+//! [`HostClient::client`], refused with `CLOSED` after close), parses the options with the one
+//! definition ([`vario::host::JsonOptions`]) and names the events' SDK ([`Surface::Node`]). The
+//! per-snapshot views are a [`SnapshotCache`].
 
 use crate::convert::{GIVEN_ATTRS, Scratch, owned_request, with_request};
-use crate::errors::{build_error, closed, coded, err, init_error, invalid, panicked, timeout};
+use crate::errors::{coded, invalid, panicked};
 use crate::out::{Out, out_buffer, write_out};
 use crate::view::View;
 use napi::bindgen_prelude::*;
@@ -13,10 +18,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use vario::{ClientBuilder, Expose, Options, Outcome};
-use vario_core::{ErrorCode, Snapshot};
+use vario::host::{HostClient, OPTION_KEYS, SnapshotCache, Surface, empty_snapshot};
+use vario::{Expose, Outcome};
+use vario_core::Snapshot;
 
 /// The live client (native half of `Client`).
 #[napi]
@@ -31,61 +36,53 @@ impl std::ops::Deref for NativeClient {
     }
 }
 
-/// The hot path's handle on a client (see [`SnapshotHandle`]).
+/// The hot path's handle on a client (see [`SnapshotHandle`](crate::snapshot::SnapshotHandle)).
 pub struct ClientHandle(Rc<ClientState>);
 
 /// A client and what its decisions use.
 pub struct ClientState {
-    inner: Arc<vario::Client>,
-    closed: Arc<AtomicBool>,
-    extra_attrs: Vec<String>,
-    /// Views of the snapshots decisions were made on, by version (the current one and a few
-    /// before it, so the facade can resolve a decision's indices even across a swap).
-    /// Not a lock: the object is only ever called on its own JS thread.
-    views: RefCell<Vec<(u64, Arc<View>)>>,
-    /// The view of decisions made before any snapshot arrived (no attributes but the extras).
+    /// Shared with the blocking calls on the thread pool.
+    host: Arc<HostClient>,
+    /// Views of the snapshots decisions were made on (the current one and a few before it, so
+    /// the facade can resolve a decision's indices by version even across a swap).
+    views: SnapshotCache<View>,
+    /// The view of decisions made before any snapshot arrived (on the shared empty snapshot).
     no_config: Arc<View>,
     defaults_json: HashMap<String, String>,
     scratch: RefCell<Scratch>,
     out: Arc<Out>,
 }
 
+/// How many snapshots' views a client keeps.
 const VIEWS_KEPT: usize = 4;
 
 impl ClientState {
+    /// The client, unless closed (`CLOSED`).
     fn open(&self) -> Result<&vario::Client> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(closed());
-        }
-        Ok(&self.inner)
+        self.host.client().map_err(|e| coded(&e))
     }
 
     fn view_of(&self, snap: &Arc<Snapshot>) -> Arc<View> {
-        let mut views = self.views.borrow_mut();
-        if let Some((_, v)) = views.iter().rev().find(|(_, v)| Arc::ptr_eq(&v.snap, snap)) {
-            return v.clone();
-        }
-        let v = Arc::new(View::new(snap.clone(), &self.extra_attrs));
-        views.push((snap.version(), v.clone()));
-        if views.len() > VIEWS_KEPT {
-            views.remove(0);
-        }
-        v
+        self.views.get_or_build(snap, |s| View::new(s.clone(), self.host.context_attributes(Some(s))))
     }
 
+    /// The kept view of the snapshot with this version (a JS number: an exact integer or none).
     fn view_for(&self, version: f64) -> Option<Arc<View>> {
-        let views = self.views.borrow();
-        views.iter().rev().find(|(v, _)| *v as f64 == version).map(|(_, v)| v.clone())
+        let v = version as u64;
+        if v as f64 != version {
+            return None;
+        }
+        self.views.by_version(v).map(|(_, view)| view)
     }
 
     fn current_view(&self) -> Option<Arc<View>> {
-        self.inner.snapshot().map(|s| self.view_of(&s))
+        self.host.inner().snapshot().map(|s| self.view_of(&s))
     }
 }
 
 /// A blocking client call run on the libuv thread pool, resolving a promise.
 pub struct Blocking {
-    client: Arc<vario::Client>,
+    host: Arc<HostClient>,
     op: BlockingOp,
     timeout: Duration,
 }
@@ -96,7 +93,7 @@ pub enum BlockingOp {
     Init,
     /// `flush`.
     Flush,
-    /// `close`.
+    /// `close` (the handle was marked closed on the JS thread already).
     Close,
 }
 
@@ -105,11 +102,13 @@ impl Task for Blocking {
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
-        // Not a napi entry point, so not covered by `catch_unwind` there: caught here.
+        // Not a napi entry point, so not covered by `catch_unwind` there: caught here. `Init` and
+        // `Flush` were let through by `open()` on the JS thread; a close since then does not
+        // stop them (the runtime answers either way).
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self.op {
-            BlockingOp::Init => self.client.wait_for_init(self.timeout).map_err(|e| init_error(&e)),
-            BlockingOp::Flush => self.client.flush(self.timeout).map_err(|e| timeout(&e)),
-            BlockingOp::Close => self.client.close(self.timeout).map_err(|e| timeout(&e)),
+            BlockingOp::Init => self.host.inner().wait_for_init(self.timeout).map_err(|e| coded(&e)),
+            BlockingOp::Flush => self.host.inner().flush(self.timeout).map_err(|e| coded(&e)),
+            BlockingOp::Close => self.host.close(self.timeout).map(drop).map_err(|e| coded(&e)),
         }));
         r.unwrap_or_else(|p| Err(panicked(&*p)))
     }
@@ -119,29 +118,41 @@ impl Task for Blocking {
     }
 }
 
+impl NativeClient {
+    fn blocking(&self, op: BlockingOp, timeout_ms: u32) -> AsyncTask<Blocking> {
+        AsyncTask::new(Blocking { host: self.host.clone(), op, timeout: Duration::from_millis(u64::from(timeout_ms)) })
+    }
+}
+
+/// The JSON (snake_case) name of every client option, in the order of the one definition
+/// (`vario::host::OPTION_KEYS`): the facade converts its camelCase names to these, and
+/// `test/options.test.js` checks its list against this one.
+#[napi(catch_unwind)]
+pub fn option_keys() -> Vec<String> {
+    OPTION_KEYS.iter().map(|k| (*k).to_owned()).collect()
+}
+
 #[napi]
 impl NativeClient {
-    /// Starts a client from options JSON (the Rust `Options` keys; the facade converts).
+    /// Starts a client from options JSON (the keys of `optionKeys()`; the facade converts);
+    /// throws `INVALID_OPTIONS` for an unknown key, a value of the wrong type or a bad
+    /// combination.
     #[napi(constructor, catch_unwind)]
     pub fn new(options_json: String) -> Result<NativeClient> {
-        let mut opts = Options::from_json(&options_json).map_err(|e| build_error(&e))?;
-        if opts.sdk_name == Options::default().sdk_name {
-            opts.sdk_name = "vario-node".into();
-        }
-        let mut extra_attrs = opts.exposure_context_keys.clone();
-        extra_attrs.push("page_type".into());
-        let defaults_json =
-            opts.default_params.iter().map(|(k, v)| (k.clone(), Value::Object(v.clone()).to_string())).collect();
-        let client = ClientBuilder::new().options(opts).build().map_err(|e| build_error(&e))?;
-        let empty =
-            Snapshot::from_json(r#"{"schema_version":1,"version":0}"#).map_err(|e| err(ErrorCode::Internal, e))?;
+        let host = HostClient::from_json(&options_json, Surface::Node).map_err(|e| coded(&e))?;
+        let defaults_json = host
+            .inner()
+            .options()
+            .default_params
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::Object(v.clone()).to_string()))
+            .collect();
+        let no_config = Arc::new(View::new(empty_snapshot().clone(), host.context_attributes(None)));
         Ok(NativeClient {
             state: Rc::new(ClientState {
-                inner: Arc::new(client),
-                closed: Arc::new(AtomicBool::new(false)),
-                no_config: Arc::new(View::new(Arc::new(empty), &extra_attrs)),
-                extra_attrs,
-                views: RefCell::new(Vec::new()),
+                host: Arc::new(host),
+                views: SnapshotCache::with_capacity(VIEWS_KEPT),
+                no_config,
                 defaults_json,
                 scratch: RefCell::default(),
                 out: Out::new(),
@@ -157,13 +168,14 @@ impl NativeClient {
         unsafe { out_buffer(env, &self.out) }
     }
 
-    /// The attributes of the view with this id (see `decideInto`), or null when no longer kept.
+    /// The attributes of the view with this id (see `decideInto`) on the snapshot with this
+    /// version (0 before any snapshot: the no-config view), or null when no longer kept.
     #[napi(catch_unwind)]
-    pub fn attr_names(&self, view_id: u32) -> Option<Vec<String>> {
+    pub fn attr_names(&self, view_id: u32, version: f64) -> Option<Vec<String>> {
         if self.no_config.id == view_id {
             return Some(self.no_config.attr_names());
         }
-        self.views.borrow().iter().find(|(_, v)| v.id == view_id).map(|(_, v)| v.attr_names())
+        self.view_for(version).filter(|v| v.id == view_id).map(|v| v.attr_names())
     }
 
     /// The handle `clientDecideInto` takes.
@@ -195,8 +207,9 @@ impl NativeClient {
     /// Decision JSON for request JSON (the path for `trace` and `forced`).
     #[napi(catch_unwind)]
     pub fn decide_json(&self, request_json: String, expose_later: bool) -> Result<String> {
+        let client = self.open()?;
         let req = owned_request(&request_json, true)?;
-        Ok(self.open()?.decide_json(&req.as_request(), if expose_later { Expose::Later } else { Expose::Now }))
+        Ok(client.decide_json(&req.as_request(), if expose_later { Expose::Later } else { Expose::Now }))
     }
 
     /// Logs the exposure of a token; false when the queue was full (counted).
@@ -208,8 +221,9 @@ impl NativeClient {
     /// Flag result JSON on the current snapshot.
     #[napi(catch_unwind)]
     pub fn flag_json(&self, key: String, request_json: String) -> Result<String> {
+        let client = self.open()?;
         let req = owned_request(&request_json, false)?;
-        Ok(self.open()?.flag_with(&key, &req.as_request(), |f| f.to_json()))
+        Ok(client.flag_with(&key, &req.as_request(), |f| f.to_json()))
     }
 
     /// Queues an outcome given as JSON; false when the queue was full (counted).
@@ -224,7 +238,7 @@ impl NativeClient {
     /// Counters and config status as JSON (works after close).
     #[napi(catch_unwind)]
     pub fn stats_json(&self) -> String {
-        serde_json::to_string(&self.inner.stats()).unwrap_or_else(|_| "{}".into())
+        serde_json::to_string(&self.host.inner().stats()).unwrap_or_else(|_| "{}".into())
     }
 
     /// Offers snapshot JSON pushed by the caller: true when swapped in, false when that version
@@ -238,51 +252,36 @@ impl NativeClient {
     /// Resolves when the first snapshot is in use; rejects with `TIMEOUT` after `timeoutMs`.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn wait_for_init(&self, timeout_ms: u32) -> Result<AsyncTask<Blocking>> {
-        Ok(AsyncTask::new(Blocking {
-            client: {
-                self.open()?;
-                self.inner.clone()
-            },
-            op: BlockingOp::Init,
-            timeout: Duration::from_millis(u64::from(timeout_ms)),
-        }))
+        self.open()?;
+        Ok(self.blocking(BlockingOp::Init, timeout_ms))
     }
 
     /// Delivers what is queued; rejects with `TIMEOUT` when not done in time.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn flush(&self, timeout_ms: u32) -> Result<AsyncTask<Blocking>> {
-        Ok(AsyncTask::new(Blocking {
-            client: {
-                self.open()?;
-                self.inner.clone()
-            },
-            op: BlockingOp::Flush,
-            timeout: Duration::from_millis(u64::from(timeout_ms)),
-        }))
+        self.open()?;
+        Ok(self.blocking(BlockingOp::Flush, timeout_ms))
     }
 
     /// Closes the client (idempotent); rejects with `TIMEOUT` when events had to be dropped.
+    /// The handle is marked closed at once, so the next call already throws `CLOSED`; the
+    /// close itself (delivering what is queued) runs on the thread pool.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close(&self, timeout_ms: u32) -> AsyncTask<Blocking> {
-        self.closed.store(true, Ordering::Release);
-        AsyncTask::new(Blocking {
-            client: self.inner.clone(),
-            op: BlockingOp::Close,
-            timeout: Duration::from_millis(u64::from(timeout_ms)),
-        })
+        self.host.mark_closed();
+        self.blocking(BlockingOp::Close, timeout_ms)
     }
 
     /// Closes synchronously (for `process.on('exit')`), waiting at most `timeoutMs`.
     #[napi(catch_unwind)]
     pub fn close_sync(&self, timeout_ms: u32) -> bool {
-        self.closed.store(true, Ordering::Release);
-        self.inner.close(Duration::from_millis(u64::from(timeout_ms))).is_ok()
+        self.host.close(Duration::from_millis(u64::from(timeout_ms))).is_ok()
     }
 
     /// True once `close` was called.
     #[napi(getter, catch_unwind)]
     pub fn closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.host.is_closed()
     }
 }
 

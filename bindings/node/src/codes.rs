@@ -1,6 +1,6 @@
 //! The core's code tables ([`vario_core::codes`]) as the facade reads them at load time: it
 //! names the numbers the addon writes (reasons, unit types) and every error's `code` and `kind`
-//! from these, and the TypeScript unions in `index.ts` are checked against them
+//! from these, and the TypeScript unions in `lib/codes.ts` are checked against them
 //! (`test/codes.test.js`). Nothing here lists a member by hand.
 
 use napi_derive::napi;

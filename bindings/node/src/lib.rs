@@ -1,10 +1,10 @@
 //! `vario` for Node.js: the native half of the package (napi-rs).
 //!
-//! The JavaScript facade (`index.ts`) builds decision objects in JavaScript, where V8 makes them
-//! cheaply, from numbers this addon writes into memory the facade reads as a `Float64Array`
-//! (an external `ArrayBuffer` handed over once, see [`out`]); strings (experiment and variant
-//! keys, params) are fetched once per snapshot. So a decision crosses the boundary with a
-//! handful of scalars and no JSON:
+//! The JavaScript facade (`index.ts` and `lib/*.ts`) builds decision objects in JavaScript, where
+//! V8 makes them cheaply, from numbers this addon writes into memory the facade reads as a
+//! `Float64Array` (an external `ArrayBuffer` handed over once, see [`out`]); strings (experiment
+//! and variant keys, params) are fetched once per snapshot. So a decision crosses the boundary
+//! with a handful of scalars and no JSON:
 //!
 //! - ids and placement are read straight from the JS strings (as UTF-16, one call for short
 //!   ones) into buffers the object reuses;
@@ -15,7 +15,14 @@
 //! Every entry point catches panics (`catch_unwind`): a bug surfaces as a JS `Error` (code
 //! `PANIC` in the facade), never as a crashed process. Every other error carries a stable
 //! `vario_core::ErrorCode` (see [`errors`]); the facade names numbers and codes with the core's
-//! own tables ([`codes`]), so no table is copied here or in `index.ts`.
+//! own tables ([`codes`]), so no table is copied here or in the facade.
+//!
+//! What every binding needs besides the client comes from the runtime's host layer
+//! ([`vario::host`]): the closed state and the option parsing ([`vario::host::HostClient`],
+//! the one option definition [`vario::host::JsonOptions`], whose keys `optionKeys()` exposes),
+//! the per-snapshot view cache ([`vario::host::SnapshotCache`]), which attributes to read, the
+//! SDK name ([`vario::host::Surface::Node`]), the bulk codes of `decideMany`
+//! ([`vario::host::BulkCodes`]) and the shared empty snapshot.
 //!
 //! | module | owns |
 //! |---|---|
@@ -25,7 +32,7 @@
 //! | [`view`] | a snapshot's attribute list and the strings and params the facade fetches once |
 //! | [`out`] | the output slots a decision's scalars are written to |
 //! | [`snapshot`] | `NativeSnapshot`: pure decisions, flags, exposures, `decideMany` |
-//! | [`client`] | `NativeClient`: the live client, its decisions and its promises |
+//! | [`client`] | `NativeClient`: the live client, its decisions and its promises; `optionKeys` |
 //! | [`hashing`] | `bucket`, `digest`, `pseudonymize` |
 
 #![deny(clippy::all)]

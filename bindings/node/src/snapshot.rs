@@ -1,6 +1,6 @@
 //! `Snapshot`'s native half: a compiled snapshot held by the facade, its single decisions (the
 //! hot path `snapshotDecideInto` and the JSON path), exposures, flags, and bulk decisions
-//! (`decideMany`).
+//! (`decideMany`, coded with the host layer's [`BulkCodes`]).
 
 use crate::convert::{GIVEN_ATTRS, Scratch, now_or_clock, owned_request, with_request};
 use crate::errors::{coded, invalid};
@@ -9,13 +9,14 @@ use crate::view::View;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::{Map, Value};
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
-use vario_core::{Reason, Request, Snapshot};
+use vario::host::{BulkCodes, BulkRow, REASON_COUNT, snapshot_attributes};
+use vario_core::{Request, Snapshot};
 
-// `reason_codes` holds a reason's number in a byte.
-const _: () = assert!(Reason::ALL[Reason::ALL.len() - 1].code() < 256);
+// `reason_codes` holds a reason's index (`vario::host::reason_index`) in a byte.
+const _: () = assert!(REASON_COUNT <= 256);
 
 /// A compiled snapshot (native half of `Snapshot`).
 #[napi]
@@ -26,6 +27,8 @@ pub struct NativeSnapshot {
 /// What a snapshot's decisions use, shared by the class and its [`SnapshotHandle`].
 pub struct SnapshotState {
     view: Arc<View>,
+    /// The variant codes of `decideMany`, built by its first call.
+    bulk: OnceCell<BulkCodes>,
     scratch: RefCell<Scratch>,
     out: Arc<Out>,
 }
@@ -50,9 +53,11 @@ impl NativeSnapshot {
     #[napi(factory, catch_unwind)]
     pub fn from_json(text: String) -> Result<NativeSnapshot> {
         let snap = Snapshot::from_json(&text).map_err(|e| coded(&e))?;
+        let attrs = snapshot_attributes(&snap);
         Ok(NativeSnapshot {
             state: Rc::new(SnapshotState {
-                view: Arc::new(View::new(Arc::new(snap), &[])),
+                view: Arc::new(View::new(Arc::new(snap), attrs)),
+                bulk: OnceCell::new(),
                 scratch: RefCell::default(),
                 out: Out::new(),
             }),
@@ -202,25 +207,18 @@ impl NativeSnapshot {
         }
         let now = now_or_clock(now);
         let snap = &self.view.snap;
-        let mut base = Vec::with_capacity(snap.experiment_count());
-        let mut total = 0i32;
-        for i in 0..snap.experiment_count() {
-            base.push(total);
-            total += snap.experiment_at(i).map_or(0, |(_, _, vs)| vs.len() as i32);
-        }
+        let codes = self.bulk.get_or_init(|| BulkCodes::new(snap));
         let n = user_ids.len();
         let (mut vc, mut ec, mut bk, mut rc) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let batch = snap.batch(&Request::new(&placement).context(&ctx), now);
         for (i, &u) in user_ids.iter().enumerate() {
-            let d = batch.row(u, session_ids.and_then(|s| s[i]));
-            vc.push(match (d.experiment_index, d.variant_index) {
-                (Some(e), Some(v)) => base[e] + v as i32,
-                _ => -1,
-            });
-            ec.push(d.experiment_index.map_or(-1, |e| e as i32));
-            bk.push(d.bucket.map_or(-1, |b| b as i32));
-            rc.push(d.reason.code() as u8);
+            let BulkRow { variant, experiment, bucket, reason, .. } =
+                codes.row(&batch.row(u, session_ids.and_then(|s| s[i])));
+            vc.push(variant);
+            ec.push(experiment);
+            bk.push(bucket);
+            rc.push(reason);
         }
         Ok(DecideManyResult {
             variant_codes: Int32Array::new(vc),
@@ -284,6 +282,7 @@ pub struct DecideManyResult {
     pub experiment_codes: Int32Array,
     /// Bucket, -1 when not computed.
     pub buckets: Int32Array,
-    /// The reason's number (`Reason::code`; the facade names it with `codeTables()`).
+    /// The reason's number (`vario::host::reason_index`, = `Reason::code`; the facade names it
+    /// with `codeTables()`).
     pub reason_codes: Uint8Array,
 }

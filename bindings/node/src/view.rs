@@ -1,5 +1,8 @@
 //! A compiled snapshot seen from the facade: the context attributes its decisions read (in the
 //! order the facade passes their values) and the strings and params it fetches once per snapshot.
+//! Which attributes those are is the host layer's rule ([`vario::host::snapshot_attributes`] for
+//! a bare snapshot, [`vario::host::HostClient::context_attributes`] for a client); a client keeps
+//! its views in a [`vario::host::SnapshotCache`].
 
 use serde_json::Value;
 use std::ffi::CString;
@@ -19,15 +22,10 @@ pub(crate) struct View {
 static VIEW_IDS: AtomicU32 = AtomicU32::new(1);
 
 impl View {
-    /// The view of `snap`, its attributes followed by the `extra` ones it does not read itself.
-    pub(crate) fn new(snap: Arc<Snapshot>, extra: &[String]) -> View {
-        let mut names: Vec<String> = snap.context_attributes().iter().map(|s| s.to_string()).collect();
-        for e in extra {
-            if !names.contains(e) {
-                names.push(e.clone());
-            }
-        }
-        let attrs = names.into_iter().filter_map(|n| CString::new(n.clone()).ok().map(|c| (c, n))).collect();
+    /// The view of `snap` reading `attrs` (in this order). A name with a NUL byte cannot be a
+    /// property name Node-API reads by C string, so it is left out (no context carries it).
+    pub(crate) fn new(snap: Arc<Snapshot>, attrs: Vec<String>) -> View {
+        let attrs = attrs.into_iter().filter_map(|n| CString::new(n.clone()).ok().map(|c| (c, n))).collect();
         View { snap, attrs, id: VIEW_IDS.fetch_add(1, Ordering::Relaxed) }
     }
 

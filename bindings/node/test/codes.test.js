@@ -1,15 +1,15 @@
 'use strict'
-// The TypeScript unions of index.ts against the core's code tables (vario_core::codes, through
+// The TypeScript unions of lib/codes.ts against the core's code tables (vario_core::codes, through
 // the addon's codeTables()): the generated block must be exactly what the tables render. With
-// VARIO_BLESS=1 the block is rewritten instead (then `npm run build` regenerates index.d.ts,
-// which the drift check of scripts/test-all.sh compares with the committed one).
+// VARIO_BLESS=1 the block is rewritten instead (then `npm run build` regenerates lib/codes.d.ts,
+// which the drift check of scripts/test-all.sh compares with the committed ones).
 const test = require('node:test')
 const assert = require('node:assert')
 const fs = require('node:fs')
 const path = require('node:path')
 const native = require('../native.js')
 
-const SOURCE = path.join(__dirname, '..', 'index.ts')
+const SOURCE = path.join(__dirname, '..', 'lib', 'codes.ts')
 const BEGIN = '// BEGIN GENERATED: vario codes (do not edit; VARIO_BLESS=1 regenerates)'
 const END = '// END GENERATED'
 
@@ -41,14 +41,14 @@ test('the TypeScript unions are the core code tables', () => {
   const source = fs.readFileSync(SOURCE, 'utf8')
   const start = source.indexOf(BEGIN)
   const end = source.indexOf(END, start)
-  assert.ok(start >= 0 && end > start, `index.ts has no generated block (${BEGIN} … ${END})`)
+  assert.ok(start >= 0 && end > start, `lib/codes.ts has no generated block (${BEGIN} … ${END})`)
   const committed = source.slice(start, end + END.length)
   const expected = render(native.codeTables())
   if (process.env.VARIO_BLESS === '1') {
     if (committed !== expected) fs.writeFileSync(SOURCE, source.slice(0, start) + expected + source.slice(end + END.length))
     return
   }
-  assert.strictEqual(committed, expected, 'index.ts is stale: run `VARIO_BLESS=1 node --test test/codes.test.js`, then `npm run build`')
+  assert.strictEqual(committed, expected, 'lib/codes.ts is stale: run `VARIO_BLESS=1 node --test test/codes.test.js`, then `npm run build`')
 })
 
 test('every reason, unit type and error code the facade names comes from the tables', () => {

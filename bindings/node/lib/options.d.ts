@@ -1,0 +1,54 @@
+/**
+ * Client options. The package takes camelCase names (`pollIntervalMs`); the addon takes the JSON
+ * (snake_case) names of the runtime's one option definition (`vario::host::JsonOptions`, which
+ * refuses unknown keys and values of the wrong type with `INVALID_OPTIONS`). The list of those
+ * names below is rendered from the addon's `optionKeys()` by test/options.test.js, which fails
+ * when they differ; the conversion table is derived from it, and the compiler checks that
+ * `ClientOptions` has exactly one member per name (see `OPTIONS_MATCH`).
+ */
+/** The JSON name of every client option, in the order of `vario::host::OPTION_KEYS`. */
+export declare const OPTION_KEYS: readonly ["sdk_key", "config_url", "config_path", "bootstrap", "ingest_url", "sink_path", "poll_interval_ms", "request_timeout_ms", "max_backoff_ms", "id_hash_key", "default_params", "queue_capacity", "batch_size", "batch_interval_ms", "dedup_window_ms", "dedup_capacity", "assignment_capacity", "exposure_context_keys", "persist_path", "max_attempts", "retry_base_ms", "gzip_threshold", "sdk_name", "sdk_version"];
+/** A JSON option name. */
+export type OptionKey = (typeof OPTION_KEYS)[number];
+/** The camelCase form of a JSON name: `poll_interval_ms` → `pollIntervalMs`. */
+export type CamelCase<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<CamelCase<T>>}` : S;
+/** Client options. Exactly one of `configUrl`, `configPath`, `bootstrap`. Durations are milliseconds. */
+export interface ClientOptions {
+    configUrl?: string;
+    configPath?: string;
+    /** Snapshot JSON text. */
+    bootstrap?: string;
+    sdkKey?: string;
+    /** Without it, events are appended to `sinkPath` (JSONL). */
+    ingestUrl?: string;
+    sinkPath?: string;
+    idHashKey?: string;
+    /** Params per placement while no snapshot is loaded (`NO_CONFIG`). */
+    defaultParams?: Record<string, Record<string, unknown>>;
+    pollIntervalMs?: number;
+    requestTimeoutMs?: number;
+    maxBackoffMs?: number;
+    batchIntervalMs?: number;
+    dedupWindowMs?: number;
+    retryBaseMs?: number;
+    queueCapacity?: number;
+    batchSize?: number;
+    dedupCapacity?: number;
+    assignmentCapacity?: number;
+    exposureContextKeys?: string[];
+    persistPath?: string;
+    maxAttempts?: number;
+    gzipThreshold?: number;
+    /** The `sdk.name` of events (default `vario-node`). */
+    sdkName?: string;
+    /** The `sdk.version` of events (default: the runtime's version). */
+    sdkVersion?: string;
+}
+/** The JSON name of each camelCase option name. */
+export declare const JSON_NAMES: ReadonlyMap<string, OptionKey>;
+/**
+ * The options as the addon's JSON: camelCase names converted (the JSON names themselves are
+ * accepted too), `undefined` values left out. Throws `INVALID_OPTIONS` for an unknown name or one
+ * given in both spellings; the addon checks the values.
+ */
+export declare function jsonOptions(options: ClientOptions | null | undefined): string;

@@ -1,0 +1,116 @@
+/**
+ * Client options. The package takes camelCase names (`pollIntervalMs`); the addon takes the JSON
+ * (snake_case) names of the runtime's one option definition (`vario::host::JsonOptions`, which
+ * refuses unknown keys and values of the wrong type with `INVALID_OPTIONS`). The list of those
+ * names below is rendered from the addon's `optionKeys()` by test/options.test.js, which fails
+ * when they differ; the conversion table is derived from it, and the compiler checks that
+ * `ClientOptions` has exactly one member per name (see `OPTIONS_MATCH`).
+ */
+
+import { VarioError } from './errors'
+
+// BEGIN GENERATED: vario options (do not edit; VARIO_BLESS=1 regenerates)
+/** The JSON name of every client option, in the order of `vario::host::OPTION_KEYS`. */
+export const OPTION_KEYS = [
+  'sdk_key',
+  'config_url',
+  'config_path',
+  'bootstrap',
+  'ingest_url',
+  'sink_path',
+  'poll_interval_ms',
+  'request_timeout_ms',
+  'max_backoff_ms',
+  'id_hash_key',
+  'default_params',
+  'queue_capacity',
+  'batch_size',
+  'batch_interval_ms',
+  'dedup_window_ms',
+  'dedup_capacity',
+  'assignment_capacity',
+  'exposure_context_keys',
+  'persist_path',
+  'max_attempts',
+  'retry_base_ms',
+  'gzip_threshold',
+  'sdk_name',
+  'sdk_version',
+] as const
+// END GENERATED
+
+/** A JSON option name. */
+export type OptionKey = (typeof OPTION_KEYS)[number]
+
+/** The camelCase form of a JSON name: `poll_interval_ms` → `pollIntervalMs`. */
+export type CamelCase<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<CamelCase<T>>}` : S
+
+/** Client options. Exactly one of `configUrl`, `configPath`, `bootstrap`. Durations are milliseconds. */
+export interface ClientOptions {
+  configUrl?: string
+  configPath?: string
+  /** Snapshot JSON text. */
+  bootstrap?: string
+  sdkKey?: string
+  /** Without it, events are appended to `sinkPath` (JSONL). */
+  ingestUrl?: string
+  sinkPath?: string
+  idHashKey?: string
+  /** Params per placement while no snapshot is loaded (`NO_CONFIG`). */
+  defaultParams?: Record<string, Record<string, unknown>>
+  pollIntervalMs?: number
+  requestTimeoutMs?: number
+  maxBackoffMs?: number
+  batchIntervalMs?: number
+  dedupWindowMs?: number
+  retryBaseMs?: number
+  queueCapacity?: number
+  batchSize?: number
+  dedupCapacity?: number
+  assignmentCapacity?: number
+  exposureContextKeys?: string[]
+  persistPath?: string
+  maxAttempts?: number
+  gzipThreshold?: number
+  /** The `sdk.name` of events (default `vario-node`). */
+  sdkName?: string
+  /** The `sdk.version` of events (default: the runtime's version). */
+  sdkVersion?: string
+}
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+/**
+ * Fails to compile when `ClientOptions` and `OPTION_KEYS` differ (a member missing, extra, or
+ * misspelt): `ClientOptions` cannot drift from the runtime's definition.
+ */
+const OPTIONS_MATCH: Same<keyof ClientOptions, CamelCase<OptionKey>> = true
+void OPTIONS_MATCH
+
+function camelCase(k: string): string {
+  return k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+}
+
+/** The JSON name of each camelCase option name. */
+export const JSON_NAMES: ReadonlyMap<string, OptionKey> = new Map(OPTION_KEYS.map((k) => [camelCase(k), k]))
+const KNOWN: ReadonlySet<string> = new Set(OPTION_KEYS)
+
+/**
+ * The options as the addon's JSON: camelCase names converted (the JSON names themselves are
+ * accepted too), `undefined` values left out. Throws `INVALID_OPTIONS` for an unknown name or one
+ * given in both spellings; the addon checks the values.
+ */
+export function jsonOptions(options: ClientOptions | null | undefined): string {
+  if (options === undefined || options === null) return '{}'
+  if (typeof options !== 'object' || Array.isArray(options)) throw new VarioError('INVALID_OPTIONS', 'the options must be an object')
+  const o: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(options)) {
+    if (v === undefined) continue
+    const name = JSON_NAMES.get(k) ?? (KNOWN.has(k) ? (k as OptionKey) : undefined)
+    if (name === undefined) {
+      throw new VarioError('INVALID_OPTIONS', `unknown option \`${k}\` (the options are ${[...JSON_NAMES.keys()].join(', ')})`)
+    }
+    if (Object.prototype.hasOwnProperty.call(o, name)) throw new VarioError('INVALID_OPTIONS', `option \`${k}\` is given twice (as \`${camelCase(name)}\` and \`${name}\`)`)
+    o[name] = v
+  }
+  return JSON.stringify(o)
+}
