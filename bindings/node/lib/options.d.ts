@@ -7,7 +7,7 @@
  * `ClientOptions` has exactly one member per name (see `OPTIONS_MATCH`).
  */
 /** The JSON name of every client option, in the order of `vario::host::OPTION_KEYS`. */
-export declare const OPTION_KEYS: readonly ["sdk_key", "config_url", "config_path", "bootstrap", "ingest_url", "sink_path", "poll_interval_ms", "request_timeout_ms", "max_backoff_ms", "id_hash_key", "default_params", "queue_capacity", "batch_size", "batch_interval_ms", "dedup_window_ms", "dedup_capacity", "assignment_capacity", "exposure_context_keys", "persist_path", "max_attempts", "retry_base_ms", "gzip_threshold", "sdk_name", "sdk_version"];
+export declare const OPTION_KEYS: readonly ["sdk_key", "config_url", "config_path", "bootstrap", "ingest_url", "sink_path", "poll_interval_ms", "request_timeout_ms", "max_backoff_ms", "id_hash_key", "default_params", "queue_capacity", "batch_size", "batch_interval_ms", "dedup_window_ms", "dedup_capacity", "assignment_capacity", "exposure_context_keys", "persist_path", "max_config_bytes", "follow_redirects", "max_attempts", "retry_base_ms", "gzip_threshold", "sdk_name", "sdk_version"];
 /** A JSON option name. */
 export type OptionKey = (typeof OPTION_KEYS)[number];
 /** The camelCase form of a JSON name: `poll_interval_ms` → `pollIntervalMs`. */
@@ -37,6 +37,10 @@ export interface ClientOptions {
     assignmentCapacity?: number;
     exposureContextKeys?: string[];
     persistPath?: string;
+    /** The largest config body accepted, after decompression (default 32 MiB). */
+    maxConfigBytes?: number;
+    /** Follow same-host redirects of the config endpoint (default `false`: refuse every redirect). */
+    followRedirects?: boolean;
     maxAttempts?: number;
     gzipThreshold?: number;
     /** The `sdk.name` of events (default `vario-node`). */

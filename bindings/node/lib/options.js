@@ -33,6 +33,8 @@ exports.OPTION_KEYS = [
     'assignment_capacity',
     'exposure_context_keys',
     'persist_path',
+    'max_config_bytes',
+    'follow_redirects',
     'max_attempts',
     'retry_base_ms',
     'gzip_threshold',

@@ -31,6 +31,8 @@ export const OPTION_KEYS = [
   'assignment_capacity',
   'exposure_context_keys',
   'persist_path',
+  'max_config_bytes',
+  'follow_redirects',
   'max_attempts',
   'retry_base_ms',
   'gzip_threshold',
@@ -70,6 +72,10 @@ export interface ClientOptions {
   assignmentCapacity?: number
   exposureContextKeys?: string[]
   persistPath?: string
+  /** The largest config body accepted, after decompression (default 32 MiB). */
+  maxConfigBytes?: number
+  /** Follow same-host redirects of the config endpoint (default `false`: refuse every redirect). */
+  followRedirects?: boolean
   maxAttempts?: number
   gzipThreshold?: number
   /** The `sdk.name` of events (default `vario-node`). */
