@@ -257,8 +257,11 @@ fn fetch(store: &Store, c: &reqwest::blocking::Client, url: &str, opts: &Options
             };
             // A refused document: the endpoint answered, it is the content that is wrong. Keep the
             // normal cadence (no hammering), and keep the old ETag so the next poll re-fetches.
+            // The endpoint answered with a body: whatever failed before is over. A refused body
+            // records its own error in `offer_recorded`; cleared first, so a waiter woken by the
+            // swap never sees a stale error.
+            store.clear_error();
             if let Some(installed) = offer_recorded(store, &text, ConfigSource::Http, "") {
-                store.clear_error();
                 *etag = new_etag;
                 if let (Installed::Swapped, Some(path)) = (installed, &opts.sync.persist_path) {
                     persist(path, &text);
