@@ -155,7 +155,33 @@ fn benches(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    // Issue 14's bound: 100,000 experiments in one layer (10,000 one-bucket ranges accepted, the rest
+    // refused as overlaps), which compiled quadratically before the conflict checks were indexed.
+    let text = one_layer(100_000);
+    g.bench_function("compile_100k_experiments_one_layer", |b| {
+        b.iter_batched(
+            || text.clone(),
+            |t| black_box(Snapshot::from_json(&t).map(|s| s.lints().len())),
+            BatchSize::LargeInput,
+        )
+    });
     g.finish();
+}
+
+/// `n` RUNNING experiments on one placement, all in one layer, experiment `i` on layer range
+/// `[i % 10000, i % 10000 + 1)`.
+fn one_layer(n: usize) -> String {
+    let exps: Vec<_> = (0..n)
+        .map(|i| {
+            let s = i % 10_000;
+            serde_json::json!({"id": i, "key": format!("e{i}"), "status": "RUNNING", "placements": ["home"],
+                "layer": {"key": "L", "range": [s, s + 1]},
+                "variants": [{"key": "a"}, {"key": "b"}], "allocation": {"weights": {"a": 50, "b": 50}}})
+        })
+        .collect();
+    serde_json::json!({"schema_version": 1, "version": 1, "placements": {"home": {}},
+        "layers": [{"key": "L", "salt": "L"}], "experiments": exps})
+    .to_string()
 }
 
 criterion_group! {
