@@ -76,6 +76,12 @@ pub use codes::{BulkCodes, BulkRow, REASON_COUNT, REASON_NAMES, reason_at, reaso
 pub use options::{DURATION_KEYS, JsonOptions, OPTION_KEYS, parse_options, parse_options_json};
 pub use surface::Surface;
 
+/// How deep a value a binding converts from its host language may nest (objects and arrays), the
+/// same bound as the snapshot parser's: deeper, or cyclic (a cycle is infinitely deep), is the
+/// surface's invalid-request error. Converters count it instead of recursing without a bound, so
+/// no host value can overflow the stack.
+pub const MAX_VALUE_DEPTH: u32 = 128;
+
 /// The shared empty snapshot (`{"schema_version":1,"version":0}`): what a binding's no-config
 /// view decides and evaluates flags on before the first snapshot. One per process.
 ///

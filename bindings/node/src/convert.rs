@@ -85,8 +85,11 @@ unsafe fn read_str(
 /// # Safety
 /// `env` and `v` are the live handles of the current call.
 unsafe fn read_value(env: sys::napi_env, v: sys::napi_value, depth: u32) -> Result<Option<Value>> {
-    if depth > 32 {
-        return Err(invalid("context values nest too deeply"));
+    if depth > vario::host::MAX_VALUE_DEPTH {
+        return Err(invalid(format!(
+            "a value nests deeper than {} levels (or holds a cycle)",
+            vario::host::MAX_VALUE_DEPTH
+        )));
     }
     let mut t = 0;
     unsafe { sys::napi_typeof(env, v, &mut t) };
