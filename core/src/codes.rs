@@ -24,8 +24,9 @@ macro_rules! code_table {
         }
     ) => {
         $(#[$meta])*
+        // No `repr`: the compiler keeps the smallest layout (one byte), which decisions and bulk
+        // rows carry by value; `code()` casts the explicit discriminant.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[repr(u32)]
         pub enum $name {
             $( $(#[$vmeta])* $variant = $num, )+
         }
