@@ -2582,13 +2582,225 @@ def file_errors():
     return f
 
 
+# ---- interleave.json ---------------------------------------------------------------------------
+
+def il_coin(unit_id, key, salt, query, i, seed):
+    """SPEC §10: coin number i is true ("a" picks first) when its bucket is below 5000."""
+    return fast_bucket(unit_id, key, salt + ":" + query + ":" + str(i), seed) < 5000
+
+
+def il_merge(method, a, b, unit_id, key, salt, query="", length=None, seed=0):
+    """SPEC §10, read literally: returns (items, teams) or raises ValueError (INVALID_REQUEST)."""
+    if method not in ("team_draft", "balanced"):
+        raise ValueError("method")
+    if unit_id == "":
+        raise ValueError("unit")
+    if length is None:
+        length = min(len(a) + len(b), 100)
+    items, teams = [], []
+    placed = set()
+
+    def unplaced(ranking):
+        return [x for x in ranking if x not in placed]
+
+    if method == "team_draft":
+        picks = {"a": 0, "b": 0}
+        tie = 0
+        while len(items) < length and (unplaced(a) or unplaced(b)):
+            if picks["a"] == picks["b"]:
+                first = "a" if il_coin(unit_id, key, salt, query, tie, seed) else "b"
+                tie += 1
+            else:
+                first = "a" if picks["a"] < picks["b"] else "b"
+            other = "b" if first == "a" else "a"
+            team = first if unplaced(a if first == "a" else b) else other
+            item = unplaced(a if team == "a" else b)[0]
+            items.append(item)
+            teams.append(team)
+            placed.add(item)
+            picks[team] += 1
+    else:
+        a_priority = il_coin(unit_id, key, salt, query, 0, seed)
+        ka = kb = 0
+        while len(items) < length and (ka < len(a) or kb < len(b)):
+            take_a = kb >= len(b) or (ka < len(a) and (ka < kb or (ka == kb and a_priority)))
+            ranking, team = (a, "a") if take_a else (b, "b")
+            k = ka if take_a else kb
+            if ranking[k] not in placed:
+                items.append(ranking[k])
+                teams.append(team)
+                placed.add(ranking[k])
+            if take_a:
+                ka += 1
+            else:
+                kb += 1
+    return items, teams
+
+
+def il_credit(method, a, b, teams, clicks):
+    """Credited clicks per ranking: the list is rebuilt from the teams (each position takes its
+    team's highest-ranked unplaced item), then SPEC §10's rule of the method applies."""
+    if method not in ("team_draft", "balanced"):
+        raise ValueError("method")
+    items, placed = [], set()
+    for t in teams:
+        if t not in ("a", "b"):
+            raise ValueError("team")
+        left = [x for x in (a if t == "a" else b) if x not in placed]
+        if not left:
+            raise ValueError("teams")
+        items.append(left[0])
+        placed.add(left[0])
+    if any(not (0 <= c < len(items)) for c in clicks):
+        raise ValueError("click")
+    clicked = sorted(set(clicks))
+    credit = {"a": 0, "b": 0}
+    if method == "team_draft":
+        for c in clicked:
+            credit[teams[c]] += 1
+    elif clicked:
+        rank = lambda r, x: r.index(x) + 1 if x in r else float("inf")  # noqa: E731
+        deepest = items[clicked[-1]]
+        k = min(rank(a, deepest), rank(b, deepest))
+        for c in clicked:
+            credit["a"] += rank(a, items[c]) <= k
+            credit["b"] += rank(b, items[c]) <= k
+    return credit
+
+
+def il_winner(credit):
+    if credit["a"] > credit["b"]:
+        return "a"
+    if credit["b"] > credit["a"]:
+        return "b"
+    return "tie" if credit["a"] else "none"
+
+
+def file_interleave():
+    import random
+    f = VFile("interleave.json", "Interleaving (contract/interleaving.md, SPEC §10). `op: interleave` merges "
+              "`a` and `b` for `unit_id`, `key`, `salt`, `query`, `seed` and `length` (absent: the default "
+              "min(|a|+|b|, 100)) and expects `items` and `teams`; with `clicks` (0-based positions in the "
+              "merged list) it also expects `credit` {a, b} and `winner`. `op: credit` credits `clicks` on "
+              "the list rebuilt from `teams`. An `expect` of `{code}` is a refusal with that error code.",
+              None)
+    rng = random.Random(20261201)
+
+    def case(cid, why, method, a, b, unit_id, key="ymal_rank", salt="s1", query="", length=None, seed=0,
+             clicks=None):
+        c = {"id": "il-" + cid, "why": why, "op": "interleave", "method": method, "a": a, "b": b,
+             "unit_id": unit_id, "key": key, "salt": salt, "query": query, "seed": seed}
+        if length is not None:
+            c["length"] = length
+        try:
+            items, teams = il_merge(method, a, b, unit_id, key, salt, query, length, seed)
+            expect = {"items": items, "teams": teams}
+            if clicks is not None:
+                c["clicks"] = clicks
+                cr = il_credit(method, a, b, teams, clicks)
+                expect.update(credit=cr, winner=il_winner(cr))
+        except ValueError:
+            expect = {"code": "INVALID_REQUEST"}
+        c["expect"] = expect
+        f.raw(c)
+
+    def credit_case(cid, why, method, a, b, teams, clicks):
+        c = {"id": "il-" + cid, "why": why, "op": "credit", "method": method, "a": a, "b": b, "teams": teams,
+             "clicks": clicks}
+        try:
+            cr = il_credit(method, a, b, teams, clicks)
+            c["expect"] = {"credit": cr, "winner": il_winner(cr)}
+        except ValueError:
+            c["expect"] = {"code": "INVALID_REQUEST"}
+        f.raw(c)
+
+    # The worked examples of contract/interleaving.md, pinned.
+    for m, a, b, clicks in [("team_draft", list("pqrs"), list("qtpu"), [0, 3]),
+                            ("team_draft", list("pqrs"), list("qtpu"), [1, 3]),
+                            ("balanced", list("pqr"), list("qtp"), [1]),
+                            ("balanced", list("pqr"), list("qtp"), [2, 3])]:
+        case("doc-%s-%s" % (m, "-".join(map(str, clicks))), "the worked %s example of interleaving.md" % m, m,
+             a, b, "u-1", key="search_il", salt="search_il", query="shoes", clicks=clicks)
+    pool = ["sku-%03d" % i for i in range(60)] + ["книга-1", "靴-2", "café-3", "🛒-4", "a:b", ""]
+    methods = ("team_draft", "balanced")
+    # Hand-picked shapes, both methods.
+    shapes = [
+        ("disjoint", ["x1", "x2", "x3"], ["y1", "y2", "y3"]),
+        ("identical", ["x1", "x2", "x3"], ["x1", "x2", "x3"]),
+        ("reversed", ["x1", "x2", "x3", "x4"], ["x4", "x3", "x2", "x1"]),
+        ("shared-head", ["x1", "x2", "x3"], ["x1", "y2", "y3"]),
+        ("a-empty", [], ["y1", "y2"]),
+        ("b-empty", ["x1", "x2"], []),
+        ("both-empty", [], []),
+        ("unequal", ["x1"], ["y1", "y2", "y3", "y4", "y5"]),
+        ("dup-in-a", ["x1", "x1", "x2", "x1"], ["y1", "x2"]),
+        ("dup-in-b", ["x1", "x2"], ["y1", "y1", "x1", "y1"]),
+        ("non-ascii", ["книга-1", "靴-2", "café-3"], ["🛒-4", "靴-2", "x"]),
+        ("empty-string-item", ["", "x1"], ["x1", ""]),
+    ]
+    for name, a, b in shapes:
+        for m in methods:
+            for u in ("u-1", "u-2", "u-3"):
+                case("%s-%s-%s" % (m, name, u), "%s, %s lists" % (m, name), m, a, b, u,
+                     clicks=list(range(0, len(set(a) | set(b)), 2)))
+    # Lengths shorter and longer than the lists; the 100 default cap.
+    a50 = pool[:50]
+    b50 = pool[10:60]
+    for m in methods:
+        for length in (0, 1, 2, 7, 50, 60, 200):
+            case("%s-length-%d" % (m, length), "%s with length %d" % (m, length), m, a50, b50, "u-len",
+                 length=length)
+        big_a = ["a%d" % i for i in range(80)]
+        big_b = ["b%d" % i for i in range(80)]
+        case("%s-default-cap" % m, "%s: the default length is capped at 100" % m, m, big_a, big_b, "u-cap")
+        case("%s-explicit-over-cap" % m, "%s: an explicit length is used as given" % m, m, big_a, big_b,
+             "u-cap", length=150)
+        for q in ("", "running shoes", "книги"):
+            case("%s-query-%s" % (m, q or "none"), "%s: the query enters the coin" % m, m, a50[:8], b50[:8],
+                 "u-q", query=q)
+        for seed in (0, 1, 4294967295):
+            case("%s-seed-%d" % (m, seed), "%s: the hashing seed enters the coin" % m, m, a50[:6], b50[:6],
+                 "u-seed", seed=seed)
+    # Random lists with overlaps and random clicks.
+    for n in range(120):
+        m = methods[n % 2]
+        a = rng.sample(pool, rng.randint(0, 12))
+        b = rng.sample(pool, rng.randint(0, 12))
+        if rng.random() < 0.3 and a:
+            a.insert(rng.randrange(len(a) + 1), rng.choice(a))  # a duplicate inside a
+        total = len(set(a) | set(b))
+        clicks = sorted(rng.sample(range(total), rng.randint(0, min(3, total)))) if total else []
+        length = rng.choice([None, None, rng.randint(0, 15)])
+        case("random-%03d" % n, "%s on random overlapping lists" % m, m, a, b, "user-%d" % rng.randint(0, 10 ** 6),
+             key=rng.choice(["ymal_rank", "feed_rank"]), salt=rng.choice(["s1", "2026"]),
+             query=rng.choice(["", "q"]), length=length, seed=rng.choice([0, 7]),
+             clicks=[c for c in clicks if length is None or c < min(length, total)])
+    # Credit and winner on given teams.
+    a, b = ["x1", "x2", "x3", "x4"], ["x3", "y1", "x1", "y2"]
+    for m in methods:
+        credit_case("credit-%s-none" % m, "no clicks: winner none", m, a, b, ["a", "b", "a", "b"], [])
+        credit_case("credit-%s-one-a" % m, "one click on an a item", m, a, b, ["a", "b", "a", "b"], [0])
+        credit_case("credit-%s-deep" % m, "a deep click", m, a, b, ["a", "b", "a", "b", "a", "b"], [0, 5])
+        credit_case("credit-%s-repeat" % m, "a position clicked twice counts once", m, a, b, ["b", "a"], [1, 1])
+        credit_case("credit-%s-all" % m, "every position clicked", m, a, b, ["b", "a", "b", "a", "b", "a"],
+                    [0, 1, 2, 3, 4, 5])
+        credit_case("credit-%s-click-range" % m, "a click past the list is refused", m, a, b, ["a", "b"], [2])
+        credit_case("credit-%s-teams-mismatch" % m, "a team with no item left is refused", m, ["x1"], ["y1"],
+                    ["a", "a"], [])
+        credit_case("credit-%s-bad-team" % m, "a team that is not a or b", m, a, b, ["a", "c"], [])
+    credit_case("credit-bad-method", "an unknown method", "team-draft", a, b, ["a"], [])
+    case("error-empty-unit", "an empty unit id is refused", "team_draft", ["x1"], ["y1"], "")
+    case("error-bad-method", "an unknown method is refused", "interleaved", ["x1"], ["y1"], "u-1")
+    return f
+
+
 # =================================================================================================
 # Part C. Output
 # =================================================================================================
 
 BUILDERS = [file_bucket, file_ranges, file_ramp, file_units, file_status, file_targeting, file_layers,
             file_precedence, file_flags, file_invalid, file_requests, file_load, file_pseudonymize,
-            file_errors]
+            file_errors, file_interleave]
 
 
 def render_all():

@@ -144,6 +144,25 @@ fn benches(c: &mut Criterion) {
             black_box(bucket(black_box(&ids[i]), "ymal_algo", "ymal_algo", 0))
         })
     });
+    // Issue 19's budget: two 50-item rankings (half shared) merged, ≤ 2 µs.
+    let items: Vec<String> = (0..75).map(|i| format!("sku-{i:04}")).collect();
+    let a: Vec<&str> = items[..50].iter().map(String::as_str).collect();
+    let b: Vec<&str> = items[25..].iter().map(String::as_str).collect();
+    let unit_ids: Vec<String> = (0..1024).map(|i| format!("user-{i}")).collect();
+    let mut g = c.benchmark_group("interleave");
+    for m in vario_core::InterleaveMethod::ALL {
+        let mut i = 0usize;
+        g.bench_function(format!("{m}_50x50"), |bch| {
+            bch.iter(|| {
+                i = (i + 1) % unit_ids.len();
+                let coin = vario_core::Coin { unit_id: &unit_ids[i], key: "ymal_rank", salt: "s", query: "", seed: 0 };
+                black_box(
+                    vario_core::interleave::interleave(*m, black_box(&a), black_box(&b), &coin, None).map(|p| p.len()),
+                )
+            })
+        });
+    }
+    g.finish();
     let text = many_experiments(1000);
     // ~30 ms an iteration: ten samples are plenty, sixty took a minute of `make bench`.
     let mut g = c.benchmark_group("compile");

@@ -399,6 +399,40 @@ code_table! {
     }
 }
 
+code_table! {
+    /// An interleaving method (SPEC §10).
+    pub enum InterleaveMethod {
+        /// Team draft (Radlinski, Kurup, Joachims 2008).
+        TeamDraft = 0 => "team_draft",
+        /// Balanced (Joachims 2002).
+        Balanced = 1 => "balanced",
+    }
+}
+
+code_table! {
+    /// The ranking that contributed a position of an interleaved list.
+    pub enum Team {
+        /// The first ranking.
+        A = 0 => "a",
+        /// The second ranking.
+        B = 1 => "b",
+    }
+}
+
+code_table! {
+    /// The winner of one interleaved impression.
+    pub enum Winner {
+        /// Ranking `a` got more credited clicks.
+        A = 0 => "a",
+        /// Ranking `b` got more credited clicks.
+        B = 1 => "b",
+        /// Both got the same number of credited clicks (at least one).
+        Tie = 2 => "tie",
+        /// No clicks.
+        None = 3 => "none",
+    }
+}
+
 impl LintCode {
     /// The severity this code always has.
     pub fn severity(self) -> Severity {
@@ -431,7 +465,20 @@ macro_rules! tables {
     };
 }
 
-tables!(Reason, FlagReason, Status, UnitType, UnitKind, ErrorCode, ErrorClass, LintCode, Severity);
+tables!(
+    Reason,
+    FlagReason,
+    Status,
+    UnitType,
+    UnitKind,
+    ErrorCode,
+    ErrorClass,
+    LintCode,
+    Severity,
+    InterleaveMethod,
+    Team,
+    Winner
+);
 
 #[cfg(test)]
 mod tests {

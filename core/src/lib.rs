@@ -34,6 +34,7 @@
 //! | `compile` | snapshot JSON → model: the top level and shared items (`compile`), experiments (`compile::experiments`), flags (`compile::flags`); per-item isolation | yes |
 //! | [`decide`] | placement decisions and traces; bulk decisions (`BatchDecider`: id-free targeting once per batch, compact `BatchRow`s); a decision's exposure | yes |
 //! | [`flags`] | feature-flag evaluation (kill switch, overrides, rule kinds, schedules) | yes |
+//! | [`interleave`] | SPEC §10: team-draft and balanced interleaving of two rankings with hash-seeded coins, click credit, winner | yes |
 //! | [`snapshot`] | the one home of every public [`Snapshot`] method, delegating to the modules above | yes |
 //!
 //! Everything here is pure: no I/O, no threads, no clock (the caller passes `now` in milliseconds
@@ -79,6 +80,7 @@ pub mod decide;
 pub mod events;
 pub mod flags;
 pub mod hash;
+pub mod interleave;
 pub mod lint;
 mod model;
 pub mod request;
@@ -88,8 +90,8 @@ pub mod targeting;
 pub mod time;
 
 pub use codes::{
-    Coded, ErrorClass, ErrorCode, FlagReason, LintCode, Reason, Severity, Status, TABLES, Table, UnitKind, UnitType,
-    UnknownName,
+    Coded, ErrorClass, ErrorCode, FlagReason, InterleaveMethod, LintCode, Reason, Severity, Status, TABLES, Table,
+    Team, UnitKind, UnitType, UnknownName, Winner,
 };
 pub use decide::{BatchDecider, BatchRow, Decision, HashKey, TraceEntry};
 pub use events::{
@@ -98,6 +100,7 @@ pub use events::{
 };
 pub use flags::FlagDecision;
 pub use hash::{BUCKETS, bucket, digest};
+pub use interleave::{Coin, Credit, InterleaveError, Pick};
 pub use lint::Lint;
 pub use request::{OwnedRequest, Request, RequestError};
 pub use snapshot::{Snapshot, SnapshotError};

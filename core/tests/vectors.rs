@@ -269,8 +269,48 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
                 None => errors.push(format!("{id}: expected {want}, the input was accepted")),
             }
         }
+        "interleave" | "credit" => {
+            let got = interleave_case(op, case).unwrap_or_else(|e| json!({"code": e.code().as_str()}));
+            compare(&id, op, expect, &got, &[], errors);
+            if expect.contains_key("code") != got.get("code").is_some() {
+                errors.push(format!("{id}: {op}: expected {expect:?}, got {got}"));
+            }
+        }
         other => errors.push(format!("{id}: unknown op {other}")),
     }
+}
+
+/// An `interleave` or `credit` case through the core API, as the JSON the vectors expect.
+fn interleave_case(op: &str, case: &Value) -> Result<Value, vario_core::InterleaveError> {
+    use vario_core::interleave;
+    let list = |k: &str| -> Vec<&str> { case[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect() };
+    let (a, b) = (list("a"), list("b"));
+    let method = interleave::parse_method(case["method"].as_str().unwrap())?;
+    let clicks: Option<Vec<usize>> =
+        case.get("clicks").map(|c| c.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect());
+    let teams = if op == "interleave" {
+        let s = |k: &str| case[k].as_str().unwrap();
+        let coin = vario_core::Coin {
+            unit_id: s("unit_id"),
+            key: s("key"),
+            salt: s("salt"),
+            query: s("query"),
+            seed: case["seed"].as_u64().unwrap() as u32,
+        };
+        let length = case.get("length").map(|l| l.as_u64().unwrap() as usize);
+        let picks = interleave::interleave(method, &a, &b, &coin, length)?;
+        let teams: Vec<_> = picks.iter().map(|p| p.team).collect();
+        let mut out = json!({"items": interleave::items(&a, &b, &picks), "teams": teams});
+        let Some(clicks) = clicks else { return Ok(out) };
+        let c = interleave::credit(method, &a, &b, &teams, &clicks)?;
+        out["credit"] = json!({"a": c.a, "b": c.b});
+        out["winner"] = json!(c.winner());
+        return Ok(out);
+    } else {
+        list("teams").into_iter().map(interleave::parse_team).collect::<Result<Vec<_>, _>>()?
+    };
+    let c = interleave::credit(method, &a, &b, &teams, &clicks.unwrap_or_default())?;
+    Ok(json!({"credit": {"a": c.a, "b": c.b}, "winner": c.winner()}))
 }
 
 #[test]

@@ -102,6 +102,34 @@ typedef enum {
   VARIO_UNIT_SESSION = 2,
 } vario_unit_type;
 
+// The winner of one impression (`vario_winner`).
+typedef enum {
+  // Ranking `a` got more credited clicks.
+  VARIO_WINNER_A = 0,
+  // Ranking `b` got more credited clicks.
+  VARIO_WINNER_B = 1,
+  // Equal credit (at least one click).
+  VARIO_WINNER_TIE = 2,
+  // No clicks.
+  VARIO_WINNER_NONE = 3,
+} vario_interleave_winner;
+
+// An interleaving method (values of the `method` arguments).
+typedef enum {
+  // Team draft (Radlinski, Kurup, Joachims 2008).
+  VARIO_INTERLEAVE_TEAM_DRAFT = 0,
+  // Balanced (Joachims 2002).
+  VARIO_INTERLEAVE_BALANCED = 1,
+} vario_interleave_method;
+
+// The ranking a merged position came from (values of the `teams` arrays).
+typedef enum {
+  // The first ranking, `a`.
+  VARIO_TEAM_A = 0,
+  // The second ranking, `b`.
+  VARIO_TEAM_B = 1,
+} vario_team;
+
 // A client: config sync, decisions, events. Opaque; share it across threads freely.
 typedef struct vario_client vario_client;
 
@@ -461,6 +489,69 @@ vario_status vario_client_stats_json(const vario_client *client, char **out);
 // `client` is a live handle; `out` is writable. Thread-safe, but every call starts another
 // client: call it once per child.
 vario_status vario_client_after_fork(const vario_client *client, vario_client **out);
+
+// Merges rankings `a` (`a_len` item ids) and `b` by `method` (a `vario_interleave_method`) with
+// the coin `bucket(unit_id, key, salt ":" query ":" i, seed) < 5000` (SPEC §10). `length < 0`
+// is the default, `min(a_len + b_len, 100)`; otherwise it is used as given.
+//
+// Position `p` of the merged list is item `out_index[p]` of ranking `out_team[p]`
+// (`VARIO_TEAM_A` or `VARIO_TEAM_B`); `*out_len` receives the list's length. The arrays have
+// room for `out_cap` positions (`a_len + b_len` always suffices); when the list is longer, the
+// call fails with `INVALID_REQUEST` and `*out_len` says how many are needed.
+//
+// Errors: `INVALID_REQUEST` for an empty `unit_id`, an unknown method or a short `out_cap`;
+// `NULL_ARGUMENT`, `INVALID_UTF8` for the strings.
+//
+// # Safety
+// `a` and `b` point to `a_len` / `b_len` NUL-terminated strings (may be NULL when the length is
+// 0); `unit_id`, `key`, `salt` are NUL-terminated; `query` is NUL-terminated or NULL (`""`);
+// `out_index` and `out_team` are writable for `out_cap` values (NULL when `out_cap` is 0);
+// `out_len` is writable. Nothing is kept after the call. Thread-safe.
+vario_status vario_interleave(uint32_t method,
+                              const char *const *a,
+                              size_t a_len,
+                              const char *const *b,
+                              size_t b_len,
+                              const char *unit_id,
+                              const char *key,
+                              const char *salt,
+                              const char *query,
+                              uint32_t seed,
+                              int64_t length,
+                              uint32_t *out_index,
+                              uint8_t *out_team,
+                              size_t out_cap,
+                              size_t *out_len);
+
+// Credits `clicks` (`n_clicks` 0-based positions) on the merged list that `teams` (`n` values,
+// `VARIO_TEAM_A`/`VARIO_TEAM_B`, as `vario_interleave` wrote them) rebuilds from `a` and `b`, by
+// `method`'s rule (SPEC §10). A position clicked twice counts once.
+//
+// Errors: `INVALID_REQUEST` for an unknown method or team value, a click outside the list, or
+// teams that cannot have come from `a` and `b`; `NULL_ARGUMENT`, `INVALID_UTF8`.
+//
+// # Safety
+// `a`, `b` as in `vario_interleave`; `teams` holds `n` values and `clicks` `n_clicks` values
+// (each may be NULL when its count is 0); `credit_a` and `credit_b` are writable. Thread-safe.
+vario_status vario_credit(uint32_t method,
+                          const char *const *a,
+                          size_t a_len,
+                          const char *const *b,
+                          size_t b_len,
+                          const uint8_t *teams,
+                          size_t n,
+                          const size_t *clicks,
+                          size_t n_clicks,
+                          uint32_t *credit_a,
+                          uint32_t *credit_b);
+
+// The winner of an impression credited `credit_a` and `credit_b` clicks (a `vario_interleave_winner`):
+// more credit wins, equal credit is a tie, no credit is none.
+//
+// # Safety
+// None. Thread-safe.
+vario_interleave_winner vario_winner(uint32_t credit_a,
+                                     uint32_t credit_b);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -36,6 +36,7 @@
 //! | `snapshot`   | `vario_snapshot`, `vario_request`, `vario_decision`, the snapshot entry points |
 //! | `context`    | `vario_context` and its setters                                              |
 //! | `client`     | `vario_client` and its entry points, `vario_decision_release`                |
+//! | `interleave` | `vario_interleave`, `vario_credit`, `vario_winner` (SPEC §10; stateless)      |
 //!
 //! Every public item is re-exported at the crate root, where Rust callers (the benches, the
 //! tests) find it.
@@ -57,8 +58,11 @@ mod context;
 
 mod client;
 
+mod interleave;
+
 pub use client::*;
 pub use context::*;
+pub use interleave::*;
 pub use pure::*;
 pub use snapshot::*;
 pub use status::*;

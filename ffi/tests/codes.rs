@@ -117,6 +117,24 @@ fn vario_status_is_the_error_class_table() {
     assert_same("vario_status", &c_enum(&header(), "vario_status"), &expected);
 }
 
+#[test]
+fn interleaving_enums_are_their_tables() {
+    let h = header();
+    let expected: Vec<_> = vario_core::InterleaveMethod::ALL
+        .iter()
+        .map(|m| (format!("VARIO_INTERLEAVE_{}", m.as_str().to_uppercase()), m.code()))
+        .collect();
+    assert_same("vario_interleave_method", &c_enum(&h, "vario_interleave_method"), &expected);
+    let expected: Vec<_> =
+        vario_core::Team::ALL.iter().map(|t| (format!("VARIO_TEAM_{}", t.as_str().to_uppercase()), t.code())).collect();
+    assert_same("vario_team", &c_enum(&h, "vario_team"), &expected);
+    let expected: Vec<_> = vario_core::Winner::ALL
+        .iter()
+        .map(|w| (format!("VARIO_WINNER_{}", w.as_str().to_uppercase()), w.code()))
+        .collect();
+    assert_same("vario_interleave_winner", &c_enum(&h, "vario_interleave_winner"), &expected);
+}
+
 /// The SCREAMING_SNAKE names in backticks in a comment (`INVALID_REQUEST`, not `vario_last_error()`).
 fn quoted_codes(comment: &str) -> BTreeSet<String> {
     comment

@@ -691,6 +691,101 @@ done:
 /* ------------------------------------------------------------------------------------------ */
 
 /* Loads snapshot text; NULL (with an error for `id`) when it is rejected. */
+/* A JSON array of strings as a C array (NULL on a malformed case). */
+static const char **string_array(const cJSON *list, size_t *n) {
+    *n = (size_t)cJSON_GetArraySize(list);
+    const char **v = xmalloc((*n ? *n : 1) * sizeof *v);
+    size_t i = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, list) {
+        if (!cJSON_IsString(x)) {
+            free(v);
+            return NULL;
+        }
+        v[i++] = x->valuestring;
+    }
+    return v;
+}
+
+/* Method names as the C API's values; an unknown name is passed as an out-of-range value. */
+static uint32_t method_value(const char *name) {
+    if (name && strcmp(name, "team_draft") == 0) return VARIO_INTERLEAVE_TEAM_DRAFT;
+    if (name && strcmp(name, "balanced") == 0) return VARIO_INTERLEAVE_BALANCED;
+    return 99;
+}
+
+static const char *const WINNER_NAMES[] = {"a", "b", "tie", "none"};
+
+/* `interleave` (merge, then credit the clicks when given) and `credit` (on the given teams) cases:
+ * the result as the JSON the vectors expect, or the error code. */
+static void run_interleave(const case_ctx *k, const cJSON *c, bool merge) {
+    size_t na, nb;
+    const char **a = string_array(cJSON_GetObjectItemCaseSensitive(c, "a"), &na);
+    const char **b = string_array(cJSON_GetObjectItemCaseSensitive(c, "b"), &nb);
+    uint32_t method = method_value(json_str(c, "method"));
+    const cJSON *clicks_j = cJSON_GetObjectItemCaseSensitive(c, "clicks");
+    size_t nclicks = clicks_j ? (size_t)cJSON_GetArraySize(clicks_j) : 0, n = 0, i = 0;
+    size_t *clicks = xmalloc((nclicks ? nclicks : 1) * sizeof *clicks);
+    const cJSON *x;
+    cJSON_ArrayForEach(x, clicks_j) clicks[i++] = (size_t)x->valuedouble;
+    uint32_t *index = xmalloc((na + nb + 1) * sizeof *index);
+    uint8_t *teams = xmalloc(na + nb + 8);
+    cJSON *got = cJSON_CreateObject();
+    vario_status st = VARIO_OK;
+    if (!a || !b) {
+        add_error("%s: malformed interleave case", k->id);
+        goto done;
+    }
+    if (merge) {
+        const cJSON *len = cJSON_GetObjectItemCaseSensitive(c, "length");
+        st = vario_interleave(method, a, na, b, nb, json_str(c, "unit_id"), json_str(c, "key"), json_str(c, "salt"),
+                              json_str(c, "query"), (uint32_t)json_num(c, "seed", 0),
+                              len ? (int64_t)len->valuedouble : -1, index, teams, na + nb, &n);
+        if (st == VARIO_OK) {
+            cJSON *items = cJSON_AddArrayToObject(got, "items"), *tj = cJSON_AddArrayToObject(got, "teams");
+            for (i = 0; i < n; i++) {
+                cJSON_AddItemToArray(items, cJSON_CreateString(teams[i] == VARIO_TEAM_A ? a[index[i]] : b[index[i]]));
+                cJSON_AddItemToArray(tj, cJSON_CreateString(teams[i] == VARIO_TEAM_A ? "a" : "b"));
+            }
+        }
+    } else {
+        const cJSON *t;
+        cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(c, "teams")) {
+            const char *name = cJSON_IsString(t) ? t->valuestring : "";
+            teams[n++] = strcmp(name, "a") == 0 ? VARIO_TEAM_A : strcmp(name, "b") == 0 ? VARIO_TEAM_B : 7;
+            if (n == na + nb + 8) break;
+        }
+    }
+    if (st == VARIO_OK && (!merge || clicks_j)) {
+        uint32_t ca = 0, cb = 0;
+        st = vario_credit(method, a, na, b, nb, teams, n, clicks, nclicks, &ca, &cb);
+        if (st == VARIO_OK) {
+            cJSON *credit = cJSON_AddObjectToObject(got, "credit");
+            cJSON_AddNumberToObject(credit, "a", ca);
+            cJSON_AddNumberToObject(credit, "b", cb);
+            cJSON_AddStringToObject(got, "winner", WINNER_NAMES[vario_winner(ca, cb)]);
+        }
+    }
+    if (st != VARIO_OK) {
+        cJSON_Delete(got);
+        got = cJSON_CreateObject();
+        cJSON_AddStringToObject(got, "code", vario_last_error_code());
+    }
+    compare(k->id, merge ? "interleave" : "credit", k->expect, got, NULL);
+    if (!cJSON_GetObjectItemCaseSensitive(k->expect, "code") != !cJSON_GetObjectItemCaseSensitive(got, "code")) {
+        char *s = show(got);
+        add_error("%s: expected %s, got %s", k->id, cJSON_GetObjectItemCaseSensitive(k->expect, "code") ? "an error" : "a result", s);
+        free(s);
+    }
+done:
+    cJSON_Delete(got);
+    free(a);
+    free(b);
+    free(clicks);
+    free(index);
+    free(teams);
+}
+
 static vario_snapshot *load_snapshot(const char *id, const char *text) {
     vario_snapshot *s = NULL;
     if (!text) return NULL;
@@ -878,8 +973,9 @@ static void run_error(const case_ctx *k, const cJSON *c, const char *case_raw) {
     free(sink);
 }
 
-static const char *const OPS[] = {"bucket", "decide", "flag", "load", "request_error", "pseudonymize", "error", NULL};
-static int g_op_counts[7];
+static const char *const OPS[] = {"bucket",       "decide", "flag",       "load",   "request_error",
+                                  "pseudonymize", "error",  "interleave", "credit", NULL};
+static int g_op_counts[9];
 
 static int ends_with_json(const struct dirent *e) {
     size_t n = strlen(e->d_name);
@@ -990,6 +1086,8 @@ int main(int argc, char **argv) {
                 break;
             case 5: run_pseudonymize(&k, c); break;
             case 6: run_error(&k, c, case_raw); break;
+            case 7:
+            case 8: run_interleave(&k, c, op_index == 7); break;
             default: add_error("%s: unknown op %s", id, op);
             }
             vario_snapshot_free(own);

@@ -1,0 +1,398 @@
+//! Interleaving of two rankings (SPEC §10): `team_draft` and `balanced`, with hash-seeded coins so
+//! the same inputs merge the same way on every surface, the click credit of each method and the
+//! per-impression winner.
+//!
+//! Pure and allocation-light: items are borrowed, each distinct item gets a small integer id once
+//! per call (one hash-map pass over both lists), placement is a bit per id, and a coin hashes its
+//! input from a stack buffer ([`crate::hash`]). The output is a list of [`Pick`]s (which ranking,
+//! which position in it), from which the merged item list is read without copying.
+//!
+//! Choices the SPEC leaves open (also in `contract/interleaving.md`):
+//! - An empty `unit_id` is refused (`INVALID_REQUEST`): an absent unit has no coin.
+//! - [`credit`] takes the teams, not the merged items: the item at each position is the
+//!   highest-ranked not-yet-placed item of that position's team, in both methods, so the teams
+//!   alone (what an exposure logs) rebuild the list. Teams that cannot have come from the two
+//!   rankings are refused.
+//! - A click position is 0-based; out of range is refused; a position clicked twice counts once.
+
+use crate::codes::{Coded, ErrorCode, InterleaveMethod, Team, Winner};
+use crate::hash::{BUCKETS, digest_parts};
+use rustc_hash::FxHashMap;
+
+/// The default `length` cap: `min(|a| + |b|, DEFAULT_MAX_LENGTH)`.
+pub const DEFAULT_MAX_LENGTH: usize = 100;
+
+/// Why an interleaving call was refused. Every variant is `INVALID_REQUEST`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InterleaveError {
+    /// The unit id is empty.
+    #[error("interleave needs a non-empty unit_id")]
+    EmptyUnit,
+    /// A method name that is not `team_draft` or `balanced`.
+    #[error("unknown interleaving method {0:?} (team_draft or balanced)")]
+    UnknownMethod(String),
+    /// A team name that is not `a` or `b`.
+    #[error("unknown team {0:?} (a or b)")]
+    UnknownTeam(String),
+    /// A click position outside the merged list.
+    #[error("click position {position} is outside the merged list of {len} items")]
+    ClickOutOfRange {
+        /// The position given.
+        position: usize,
+        /// The merged list's length.
+        len: usize,
+    },
+    /// Position `position` names a team with no unplaced item left: the teams did not come from
+    /// these two rankings.
+    #[error("team {team} has no item left for position {position}: the teams do not match the rankings")]
+    TeamsMismatch {
+        /// The position.
+        position: usize,
+        /// Its team.
+        team: Team,
+    },
+}
+
+impl Coded for InterleaveError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidRequest
+    }
+}
+
+/// One position of a merged list: the ranking it came from and its index in that ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pick {
+    /// The ranking that contributed this position.
+    pub team: Team,
+    /// The item's index in that ranking (its first occurrence).
+    pub index: u32,
+}
+
+/// The coin inputs of one interleaving: `c(i) = bucket(unit_id, key, salt ":" query ":" i) < 5000`.
+#[derive(Debug, Clone, Copy)]
+pub struct Coin<'a> {
+    /// The unit (non-empty).
+    pub unit_id: &'a str,
+    /// The experiment (or any) key.
+    pub key: &'a str,
+    /// The salt.
+    pub salt: &'a str,
+    /// The query (`""` when none).
+    pub query: &'a str,
+    /// The snapshot's `hashing.seed` through a snapshot, 0 otherwise.
+    pub seed: u32,
+}
+
+impl Coin<'_> {
+    /// Coin number `i`: true when ranking `a` picks first.
+    pub fn a_first(&self, i: u32) -> bool {
+        let mut num = [0u8; 10];
+        let digits = decimal(i, &mut num);
+        let d = digest_parts(
+            &[
+                self.unit_id.as_bytes(),
+                b":",
+                self.key.as_bytes(),
+                b":",
+                self.salt.as_bytes(),
+                b":",
+                self.query.as_bytes(),
+                b":",
+                digits,
+            ],
+            self.seed,
+        );
+        d % BUCKETS < BUCKETS / 2
+    }
+}
+
+/// `i` in decimal ASCII, written at the end of `buf`.
+fn decimal(mut i: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (i % 10) as u8;
+        i /= 10;
+        if i == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
+/// The method named `name` (`team_draft` or `balanced`); the surfaces parse through this.
+pub fn parse_method(name: &str) -> Result<InterleaveMethod, InterleaveError> {
+    InterleaveMethod::from_name(name).ok_or_else(|| InterleaveError::UnknownMethod(name.chars().take(64).collect()))
+}
+
+/// The team named `name` (`a` or `b`).
+pub fn parse_team(name: &str) -> Result<Team, InterleaveError> {
+    Team::from_name(name).ok_or_else(|| InterleaveError::UnknownTeam(name.chars().take(64).collect()))
+}
+
+/// Both rankings with one id per distinct item: ids of `a`'s items are their first index in `a`,
+/// ids of items only in `b` follow. `a_id[i]` / `b_id[j]` give the id of each position.
+struct Ids {
+    a_id: Vec<u32>,
+    b_id: Vec<u32>,
+    /// 1-based first rank of each id in `a` and in `b` (`u32::MAX`: absent).
+    rank_a: Vec<u32>,
+    rank_b: Vec<u32>,
+}
+
+impl Ids {
+    fn new(a: &[&str], b: &[&str]) -> Ids {
+        let mut first: FxHashMap<&str, u32> = FxHashMap::default();
+        first.reserve(a.len() + b.len());
+        let mut next = 0u32;
+        let mut id_of = |s| {
+            *first.entry(s).or_insert_with(|| {
+                next += 1;
+                next - 1
+            })
+        };
+        let a_id: Vec<u32> = a.iter().map(|s| id_of(*s)).collect();
+        let b_id: Vec<u32> = b.iter().map(|s| id_of(*s)).collect();
+        let n = next as usize;
+        let mut rank_a = vec![u32::MAX; n];
+        let mut rank_b = vec![u32::MAX; n];
+        for (i, &id) in a_id.iter().enumerate().rev() {
+            rank_a[id as usize] = i as u32 + 1;
+        }
+        for (j, &id) in b_id.iter().enumerate().rev() {
+            rank_b[id as usize] = j as u32 + 1;
+        }
+        Ids { a_id, b_id, rank_a, rank_b }
+    }
+
+    fn distinct(&self) -> usize {
+        self.rank_a.len()
+    }
+}
+
+/// A cursor over one ranking that yields its highest-ranked item not yet placed.
+struct Cursor<'i> {
+    ids: &'i [u32],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    /// The next unplaced position, leaving the cursor on it (`None`: the ranking ran out).
+    fn peek(&mut self, placed: &[bool]) -> Option<usize> {
+        while self.at < self.ids.len() && placed[self.ids[self.at] as usize] {
+            self.at += 1;
+        }
+        (self.at < self.ids.len()).then_some(self.at)
+    }
+}
+
+/// Merges rankings `a` and `b` by `method` (SPEC §10). `length`: `None` is
+/// `min(|a| + |b|, 100)`; an explicit value is used as given (the list still ends when both
+/// rankings run out).
+pub fn interleave(
+    method: InterleaveMethod,
+    a: &[&str],
+    b: &[&str],
+    coin: &Coin<'_>,
+    length: Option<usize>,
+) -> Result<Vec<Pick>, InterleaveError> {
+    if coin.unit_id.is_empty() {
+        return Err(InterleaveError::EmptyUnit);
+    }
+    let ids = Ids::new(a, b);
+    let length = length.unwrap_or((a.len() + b.len()).min(DEFAULT_MAX_LENGTH)).min(ids.distinct());
+    let mut placed = vec![false; ids.distinct()];
+    let mut out = Vec::with_capacity(length);
+    let mut ca = Cursor { ids: &ids.a_id, at: 0 };
+    let mut cb = Cursor { ids: &ids.b_id, at: 0 };
+    let take = |team: Team, at: usize, placed: &mut [bool], out: &mut Vec<Pick>| {
+        let id = if team == Team::A { ids.a_id[at] } else { ids.b_id[at] };
+        placed[id as usize] = true;
+        out.push(Pick { team, index: at as u32 });
+    };
+    match method {
+        InterleaveMethod::TeamDraft => {
+            let (mut picks_a, mut picks_b, mut tie) = (0usize, 0usize, 0u32);
+            while out.len() < length {
+                let (na, nb) = (ca.peek(&placed), cb.peek(&placed));
+                let a_turn = if picks_a == picks_b {
+                    tie += 1;
+                    coin.a_first(tie - 1)
+                } else {
+                    picks_a < picks_b
+                };
+                // The team whose turn it is picks; a ranking that ran out leaves the pick to the other.
+                let team = match (a_turn, na, nb) {
+                    (true, Some(_), _) | (false, Some(_), None) => Team::A,
+                    (_, _, Some(_)) => Team::B,
+                    (_, None, None) => break,
+                };
+                let at = if team == Team::A { ca.at } else { cb.at };
+                take(team, at, &mut placed, &mut out);
+                if team == Team::A {
+                    picks_a += 1;
+                } else {
+                    picks_b += 1;
+                }
+            }
+        }
+        InterleaveMethod::Balanced => {
+            let a_priority = coin.a_first(0);
+            // `ka`/`kb` count positions consumed from each ranking, placed or skipped.
+            let (mut ka, mut kb) = (0usize, 0usize);
+            while out.len() < length && (ka < a.len() || kb < b.len()) {
+                let from_a = kb >= b.len() || (ka < a.len() && (ka < kb || (ka == kb && a_priority)));
+                if from_a {
+                    if !placed[ids.a_id[ka] as usize] {
+                        take(Team::A, ka, &mut placed, &mut out);
+                    }
+                    ka += 1;
+                } else {
+                    if !placed[ids.b_id[kb] as usize] {
+                        take(Team::B, kb, &mut placed, &mut out);
+                    }
+                    kb += 1;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Clicks credited to each ranking for one impression.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Credit {
+    /// Credited to ranking `a`.
+    pub a: u32,
+    /// Credited to ranking `b`.
+    pub b: u32,
+}
+
+impl Credit {
+    /// The impression's winner: more credited clicks; `tie` when equal, `none` without clicks.
+    pub fn winner(&self) -> Winner {
+        match self.a.cmp(&self.b) {
+            std::cmp::Ordering::Greater => Winner::A,
+            std::cmp::Ordering::Less => Winner::B,
+            std::cmp::Ordering::Equal if self.a == 0 => Winner::None,
+            std::cmp::Ordering::Equal => Winner::Tie,
+        }
+    }
+}
+
+/// Rebuilds the merged list's picks from its teams: each position takes the highest-ranked
+/// unplaced item of its team (true of both methods).
+pub fn picks_from_teams(a: &[&str], b: &[&str], teams: &[Team]) -> Result<Vec<Pick>, InterleaveError> {
+    let ids = Ids::new(a, b);
+    picks_with(&ids, teams)
+}
+
+fn picks_with(ids: &Ids, teams: &[Team]) -> Result<Vec<Pick>, InterleaveError> {
+    let mut placed = vec![false; ids.distinct()];
+    let mut ca = Cursor { ids: &ids.a_id, at: 0 };
+    let mut cb = Cursor { ids: &ids.b_id, at: 0 };
+    let mut out = Vec::with_capacity(teams.len());
+    for (position, &team) in teams.iter().enumerate() {
+        let (cursor, list) = if team == Team::A { (&mut ca, &ids.a_id) } else { (&mut cb, &ids.b_id) };
+        let at = cursor.peek(&placed).ok_or(InterleaveError::TeamsMismatch { position, team })?;
+        placed[list[at] as usize] = true;
+        out.push(Pick { team, index: at as u32 });
+    }
+    Ok(out)
+}
+
+/// Credits `clicks` (0-based positions in the merged list given by `teams`) to the rankings by
+/// `method`'s rule (SPEC §10): team draft credits the team that placed the item; balanced takes
+/// the deepest click `l`, `k = min(rank_a(l), rank_b(l))`, and credits each ranking with the
+/// clicked items in its own top `k`.
+pub fn credit(
+    method: InterleaveMethod,
+    a: &[&str],
+    b: &[&str],
+    teams: &[Team],
+    clicks: &[usize],
+) -> Result<Credit, InterleaveError> {
+    let ids = Ids::new(a, b);
+    let picks = picks_with(&ids, teams)?;
+    let mut clicked = vec![false; picks.len()];
+    for &position in clicks {
+        *clicked.get_mut(position).ok_or(InterleaveError::ClickOutOfRange { position, len: picks.len() })? = true;
+    }
+    let id_of = |p: &Pick| if p.team == Team::A { ids.a_id[p.index as usize] } else { ids.b_id[p.index as usize] };
+    let mut c = Credit::default();
+    match method {
+        InterleaveMethod::TeamDraft => {
+            for (p, _) in picks.iter().zip(&clicked).filter(|(_, c)| **c) {
+                if p.team == Team::A {
+                    c.a += 1;
+                } else {
+                    c.b += 1;
+                }
+            }
+        }
+        InterleaveMethod::Balanced => {
+            let Some(deepest) = clicked.iter().rposition(|c| *c) else { return Ok(c) };
+            let l = id_of(&picks[deepest]) as usize;
+            let k = ids.rank_a[l].min(ids.rank_b[l]);
+            for (p, _) in picks.iter().zip(&clicked).filter(|(_, c)| **c) {
+                let id = id_of(p) as usize;
+                c.a += u32::from(ids.rank_a[id] <= k);
+                c.b += u32::from(ids.rank_b[id] <= k);
+            }
+        }
+    }
+    Ok(c)
+}
+
+/// The merged item list of `picks` over rankings `a` and `b`.
+pub fn items<'a>(a: &[&'a str], b: &[&'a str], picks: &[Pick]) -> Vec<&'a str> {
+    picks.iter().map(|p| if p.team == Team::A { a[p.index as usize] } else { b[p.index as usize] }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coin(unit: &str) -> Coin<'_> {
+        Coin { unit_id: unit, key: "exp", salt: "s", query: "", seed: 0 }
+    }
+
+    #[test]
+    fn decimal_writes_every_width() {
+        let mut b = [0u8; 10];
+        assert_eq!(decimal(0, &mut b), b"0");
+        assert_eq!(decimal(907, &mut b), b"907");
+        assert_eq!(decimal(u32::MAX, &mut b), b"4294967295");
+    }
+
+    #[test]
+    fn team_draft_rebuilds_from_its_teams_and_keeps_teams_balanced() {
+        let a = ["x", "y", "z", "w"];
+        let b = ["y", "q", "x", "r", "s"];
+        for u in ["u1", "u2", "u3", "u4", "u5"] {
+            for m in InterleaveMethod::ALL {
+                let p = interleave(*m, &a, &b, &coin(u), None).unwrap();
+                let teams: Vec<Team> = p.iter().map(|p| p.team).collect();
+                assert_eq!(picks_from_teams(&a, &b, &teams).unwrap(), p);
+                let mut seen = items(&a, &b, &p);
+                assert_eq!(seen.len(), 7, "{m:?} {u}: every distinct item once");
+                seen.sort_unstable();
+                seen.dedup();
+                assert_eq!(seen.len(), 7);
+            }
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let e = interleave(InterleaveMethod::Balanced, &["a"], &["b"], &coin(""), None).unwrap_err();
+        assert_eq!(e, InterleaveError::EmptyUnit);
+        assert_eq!(e.code(), ErrorCode::InvalidRequest);
+        let e = credit(InterleaveMethod::TeamDraft, &["a"], &["b"], &[Team::A, Team::A], &[]).unwrap_err();
+        assert_eq!(e, InterleaveError::TeamsMismatch { position: 1, team: Team::A });
+        let e = credit(InterleaveMethod::TeamDraft, &["a"], &["b"], &[Team::A], &[1]).unwrap_err();
+        assert_eq!(e, InterleaveError::ClickOutOfRange { position: 1, len: 1 });
+        assert_eq!(Credit { a: 0, b: 0 }.winner(), Winner::None);
+        assert_eq!(Credit { a: 2, b: 2 }.winner(), Winner::Tie);
+        assert_eq!(Credit { a: 0, b: 1 }.winner(), Winner::B);
+    }
+}
