@@ -13,7 +13,7 @@ use vario_core::{FlagReason, Reason, TABLES, UnitType};
 
 /// The tables whose names the Python API shows, in the order the stubs list them: each is a
 /// `Literal` alias in `_vario.pyi` (the generated block) and at run time.
-const SHOWN: [&str; 4] = ["Reason", "FlagReason", "UnitType", "ErrorCode"];
+const SHOWN: [&str; 7] = ["Reason", "FlagReason", "UnitType", "ErrorCode", "InterleaveMethod", "Team", "Winner"];
 
 /// True when every flag reason's code is its index in `ALL` (codes `0, 1, 2, …`): names are then
 /// looked up by code. (The host layer checks the same of `Reason` for `REASON_NAMES`.)

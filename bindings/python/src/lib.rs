@@ -20,6 +20,7 @@ mod convert;
 mod decision;
 mod errors;
 mod hashing;
+mod interleave;
 mod logging;
 mod options;
 mod request;
@@ -33,6 +34,7 @@ use crate::codes::{_code_tables, add_aliases};
 use crate::decision::{Decision, FlagDecision};
 use crate::errors::{_debug_panic, add_classes};
 use crate::hashing::{bucket, digest, pseudonymize};
+use crate::interleave::{Interleaving, py_credit, py_interleave, py_winner};
 use crate::logging::PyLogger;
 use crate::options::_option_keys;
 use crate::snapshot::{DecisionBatch, Snapshot};
@@ -47,6 +49,9 @@ fn _vario(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bucket, m)?)?;
     m.add_function(wrap_pyfunction!(digest, m)?)?;
     m.add_function(wrap_pyfunction!(pseudonymize, m)?)?;
+    m.add_function(wrap_pyfunction!(py_interleave, m)?)?;
+    m.add_function(wrap_pyfunction!(py_credit, m)?)?;
+    m.add_function(wrap_pyfunction!(py_winner, m)?)?;
     m.add_function(wrap_pyfunction!(_debug_panic, m)?)?;
     m.add_function(wrap_pyfunction!(_code_tables, m)?)?;
     m.add_function(wrap_pyfunction!(_option_keys, m)?)?;
@@ -56,6 +61,7 @@ fn _vario(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FlagDecision>()?;
     m.add_class::<DecisionBatch>()?;
     m.add_class::<Client>()?;
+    m.add_class::<Interleaving>()?;
     add_classes(m)?;
     Ok(())
 }

@@ -151,8 +151,34 @@ def run_case(case: dict, file_snap: tuple[dict, vario.Snapshot] | None, errors: 
         run_error(case, snap, errors, str(ERROR_SINK))
     elif op == "pseudonymize":
         compare(cid, "pseudonymize", expect, {"value": vario.pseudonymize(case["unit_id"], case["key"])}, errors)
+    elif op in ("interleave", "credit"):
+        got = run_interleave(case)
+        compare(cid, op, expect, got, errors)
+        if ("code" in expect) != ("code" in got):
+            errors.append(f"{cid}: {op}: expected {expect}, got {got}")
     else:
         errors.append(f"{cid}: unknown op {op}")
+
+
+def run_interleave(case: dict) -> dict:
+    """An `interleave` or `credit` case through the module functions, as the JSON the vectors expect."""
+    m, a, b = case["method"], case["a"], case["b"]
+    try:
+        if case["op"] == "interleave":
+            il = vario.interleave(
+                m, a, b, case["unit_id"], case["key"], case["salt"], query=case["query"],
+                length=case.get("length"), seed=case["seed"],
+            )
+            got: dict = {"items": il.items, "teams": il.teams}
+            if "clicks" not in case:
+                return got
+            teams = il.teams
+        else:
+            got, teams = {}, case["teams"]
+        c = vario.credit(m, a, b, teams, case["clicks"])
+        return {**got, "credit": c, "winner": vario.winner(c)}
+    except vario.VarioError as e:
+        return {"code": e.code}
 
 
 def run_error(case: dict, file_snap: tuple[dict, vario.Snapshot] | None, errors: list[str], tmp: str) -> None:

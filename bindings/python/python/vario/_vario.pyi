@@ -15,6 +15,9 @@ __all__ = [
     "bucket",
     "digest",
     "pseudonymize",
+    "interleave",
+    "credit",
+    "winner",
     "_debug_panic",
     "_code_tables",
     "_option_keys",
@@ -22,11 +25,15 @@ __all__ = [
     "FlagReason",
     "UnitType",
     "ErrorCode",
+    "InterleaveMethod",
+    "Team",
+    "Winner",
     "Snapshot",
     "Decision",
     "FlagDecision",
     "DecisionBatch",
     "Client",
+    "Interleaving",
     "VarioError",
     "InvalidRequestError",
     "SnapshotError",
@@ -100,6 +107,20 @@ ErrorCode = Literal[
     "INTERNAL",
     "PANIC",
 ]
+InterleaveMethod = Literal[
+    "team_draft",
+    "balanced",
+]
+Team = Literal[
+    "a",
+    "b",
+]
+Winner = Literal[
+    "a",
+    "b",
+    "tie",
+    "none",
+]
 # END GENERATED
 
 _Now = Union[int, str, datetime, None]
@@ -151,6 +172,38 @@ class PanicError(InternalError):
 def bucket(unit_id: str, key: str, salt: str, seed: int = 0) -> int: ...
 def digest(unit_id: str, key: str, salt: str, seed: int = 0) -> int: ...
 def pseudonymize(unit_id: str, key: Optional[str] = None) -> str: ...
+@final
+class Interleaving:
+    """What `interleave` returns: the merged `items` and the `teams` ("a"/"b") per position."""
+    @property
+    def method(self) -> InterleaveMethod: ...
+    @property
+    def items(self) -> list[str]: ...
+    @property
+    def teams(self) -> list[Team]: ...
+    def __len__(self) -> int: ...
+
+def interleave(
+    method: InterleaveMethod,
+    a: Iterable[str],
+    b: Iterable[str],
+    unit_id: str,
+    key: str,
+    salt: str,
+    query: str = "",
+    length: Optional[int] = None,
+    seed: int = 0,
+) -> Interleaving:
+    """Merges rankings `a` and `b` (SPEC §10): the same inputs give the same list on every surface."""
+
+def credit(
+    method: InterleaveMethod, a: Iterable[str], b: Iterable[str], teams: Iterable[Team], clicks: Iterable[int]
+) -> dict[Team, int]:
+    """Credited clicks per ranking (`{"a": n, "b": m}`) on the list that `teams` rebuilds."""
+
+def winner(credit: Mapping[str, int]) -> Winner:
+    """`"a"`, `"b"`, `"tie"` or `"none"` (no clicks) for one impression's credit."""
+
 def _debug_panic() -> None: ...
 def _code_tables() -> dict[str, list[str]]: ...
 def _option_keys() -> tuple[list[str], list[str]]:

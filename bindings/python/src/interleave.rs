@@ -1,0 +1,165 @@
+//! Interleaving (SPEC §10): `interleave`, `credit`, `winner`, over the core's
+//! `vario_core::interleave`.
+//!
+//! Rankings are any iterable of `str` (lists, tuples, numpy string arrays) or an Arrow array
+//! (anything with `to_pylist()`). The merged list hands back the caller's own `str` objects, and
+//! the team names are interned, so a call allocates no Python string.
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+use vario_core::interleave::{self, Coin, Credit};
+use vario_core::{Team, Winner};
+
+use crate::errors::{coded, invalid, safe};
+
+/// A ranking's items: the caller's `str` objects (kept for the output) and their text.
+fn ranking<'py>(v: &Bound<'py, PyAny>, name: &str) -> PyResult<Vec<Bound<'py, PyString>>> {
+    if v.is_instance_of::<PyString>() {
+        return Err(invalid(format!("`{name}` must be a sequence of str, not a str")));
+    }
+    let list = if v.is_instance_of::<PyList>() {
+        v.clone()
+    } else if v.hasattr(intern!(v.py(), "to_pylist"))? {
+        v.call_method0(intern!(v.py(), "to_pylist"))?
+    } else {
+        v.clone()
+    };
+    let mut out = Vec::with_capacity(list.len().unwrap_or(0));
+    for item in list.try_iter()? {
+        let item = item?;
+        match item.cast_into::<PyString>() {
+            Ok(s) => out.push(s),
+            Err(e) => {
+                let ty = e.into_inner().get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                return Err(invalid(format!("`{name}` holds a {ty}, not a str")));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn texts<'a>(items: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
+    items.iter().map(|s| s.to_str()).collect()
+}
+
+fn team_name<'py>(py: Python<'py>, t: Team) -> &'py Bound<'py, PyString> {
+    match t {
+        Team::A => intern!(py, "a"),
+        Team::B => intern!(py, "b"),
+    }
+}
+
+/// The result of `interleave`: the merged `items` (the caller's own strings) and, per position,
+/// the `teams` (`"a"` or `"b"`) that contributed it.
+#[pyclass(module = "vario._vario", frozen, get_all)]
+pub(crate) struct Interleaving {
+    /// The method used.
+    method: Py<PyString>,
+    /// The merged list.
+    items: Py<PyList>,
+    /// The team of each position.
+    teams: Py<PyList>,
+}
+
+#[pymethods]
+impl Interleaving {
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.items.bind(py).len()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("Interleaving(method={}, items={}, teams={})", self.method, self.items.bind(py), self.teams.bind(py))
+    }
+}
+
+/// Merges rankings `a` and `b` by `method` (`"team_draft"` or `"balanced"`) with the coin
+/// `bucket(unit_id, key, f"{salt}:{query}:{i}", seed) < 5000` (SPEC §10). `length=None` is
+/// `min(len(a) + len(b), 100)`; a given length is used as is.
+#[pyfunction(name = "interleave")]
+#[pyo3(signature = (method, a, b, unit_id, key, salt, query="", length=None, seed=0))]
+#[allow(clippy::too_many_arguments)] // the SPEC's signature, keyword arguments in Python
+pub(crate) fn py_interleave(
+    py: Python<'_>,
+    method: &str,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    unit_id: &str,
+    key: &str,
+    salt: &str,
+    query: &str,
+    length: Option<i64>,
+    seed: u32,
+) -> PyResult<Interleaving> {
+    safe(|| {
+        let m = interleave::parse_method(method).map_err(|e| coded(&e))?;
+        let length = match length {
+            Some(n) => Some(usize::try_from(n).map_err(|_| invalid(format!("`length` must be >= 0, not {n}")))?),
+            None => None,
+        };
+        let (ao, bo) = (ranking(a, "a")?, ranking(b, "b")?);
+        let (at, bt) = (texts(&ao)?, texts(&bo)?);
+        let coin = Coin { unit_id, key, salt, query, seed };
+        let picks = interleave::interleave(m, &at, &bt, &coin, length).map_err(|e| coded(&e))?;
+        let items = PyList::empty(py);
+        let teams = PyList::empty(py);
+        for p in &picks {
+            let list = if p.team == Team::A { &ao } else { &bo };
+            items.append(&list[p.index as usize])?;
+            teams.append(team_name(py, p.team))?;
+        }
+        Ok(Interleaving {
+            method: PyString::new(py, m.as_str()).unbind(),
+            items: items.unbind(),
+            teams: teams.unbind(),
+        })
+    })
+}
+
+/// Credited clicks per ranking, `{"a": n, "b": m}`: `clicks` (0-based positions) on the merged
+/// list that `teams` rebuilds from `a` and `b`, by `method`'s rule (SPEC §10). A position clicked
+/// twice counts once.
+#[pyfunction(name = "credit")]
+pub(crate) fn py_credit<'py>(
+    py: Python<'py>,
+    method: &str,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+    teams: &Bound<'py, PyAny>,
+    clicks: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
+    safe(|| {
+        let m = interleave::parse_method(method).map_err(|e| coded(&e))?;
+        let (ao, bo) = (ranking(a, "a")?, ranking(b, "b")?);
+        let (at, bt) = (texts(&ao)?, texts(&bo)?);
+        let team_list = ranking(teams, "teams")?;
+        let teams = team_list
+            .iter()
+            .map(|t| interleave::parse_team(t.to_str()?).map_err(|e| coded(&e)))
+            .collect::<PyResult<Vec<_>>>()?;
+        let mut positions = Vec::new();
+        for c in clicks.try_iter()? {
+            let c: i64 = c?.extract()?;
+            positions.push(usize::try_from(c).map_err(|_| invalid(format!("click position {c} is negative")))?);
+        }
+        let c = interleave::credit(m, &at, &bt, &teams, &positions).map_err(|e| coded(&e))?;
+        let d = PyDict::new(py);
+        d.set_item(intern!(py, "a"), c.a)?;
+        d.set_item(intern!(py, "b"), c.b)?;
+        Ok(d)
+    })
+}
+
+/// The winner of an impression from its `credit` (`{"a": n, "b": m}`): `"a"`, `"b"`, `"tie"`
+/// (equal, at least one click) or `"none"` (no clicks).
+#[pyfunction(name = "winner")]
+pub(crate) fn py_winner(credit: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+    safe(|| {
+        let get = |k: &str| -> PyResult<u32> {
+            let v: i64 = credit.get_item(k)?.extract()?;
+            u32::try_from(v).map_err(|_| invalid(format!("credit[{k:?}] must be a count, not {v}")))
+        };
+        let w: Winner = Credit { a: get("a")?, b: get("b")? }.winner();
+        Ok(w.as_str())
+    })
+}
