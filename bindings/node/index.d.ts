@@ -17,15 +17,18 @@
  * | `lib/decision.ts` | request and decision shapes, `Decision` |
  * | `lib/request.ts` | internal: the output slots, reading requests, building decisions |
  * | `lib/hashing.ts` | `bucket`, `digest`, `pseudonymize` |
+ * | `lib/interleave.ts` | `interleave`, `credit`, `winner` (SPEC §10) |
  * | `lib/snapshot.ts` | `Snapshot` |
  * | `lib/options.ts` | `ClientOptions` and their JSON names (generated from the runtime's definition) |
  * | `lib/client.ts` | `Client`, `Outcome`, the exit hooks |
  */
-export type { ErrorClass, ErrorCode, FlagReason, LintCode, Reason, Severity, UnitType } from './lib/codes';
+export type { ErrorClass, ErrorCode, FlagReason, InterleaveMethod, LintCode, Reason, Severity, Team, UnitType, Winner } from './lib/codes';
 export { VarioError, debugPanic } from './lib/errors';
 export type { DecisionBatch, DecisionJson, DecisionRequest, FlagDecision, FlagRequest, TraceEntry } from './lib/decision';
 export { Decision } from './lib/decision';
 export { bucket, digest, pseudonymize } from './lib/hashing';
+export type { Credit, InterleaveOptions, Interleaving } from './lib/interleave';
+export { credit, interleave, winner } from './lib/interleave';
 export { Snapshot } from './lib/snapshot';
 export type { ClientOptions } from './lib/options';
 export type { Outcome } from './lib/client';

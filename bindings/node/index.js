@@ -18,12 +18,13 @@
  * | `lib/decision.ts` | request and decision shapes, `Decision` |
  * | `lib/request.ts` | internal: the output slots, reading requests, building decisions |
  * | `lib/hashing.ts` | `bucket`, `digest`, `pseudonymize` |
+ * | `lib/interleave.ts` | `interleave`, `credit`, `winner` (SPEC §10) |
  * | `lib/snapshot.ts` | `Snapshot` |
  * | `lib/options.ts` | `ClientOptions` and their JSON names (generated from the runtime's definition) |
  * | `lib/client.ts` | `Client`, `Outcome`, the exit hooks |
  */
 Object.defineProperty(exports, "__esModule", { value: true });
-exports.Client = exports.Snapshot = exports.pseudonymize = exports.digest = exports.bucket = exports.Decision = exports.debugPanic = exports.VarioError = void 0;
+exports.Client = exports.Snapshot = exports.winner = exports.interleave = exports.credit = exports.pseudonymize = exports.digest = exports.bucket = exports.Decision = exports.debugPanic = exports.VarioError = void 0;
 var errors_1 = require("./lib/errors");
 Object.defineProperty(exports, "VarioError", { enumerable: true, get: function () { return errors_1.VarioError; } });
 Object.defineProperty(exports, "debugPanic", { enumerable: true, get: function () { return errors_1.debugPanic; } });
@@ -33,6 +34,10 @@ var hashing_1 = require("./lib/hashing");
 Object.defineProperty(exports, "bucket", { enumerable: true, get: function () { return hashing_1.bucket; } });
 Object.defineProperty(exports, "digest", { enumerable: true, get: function () { return hashing_1.digest; } });
 Object.defineProperty(exports, "pseudonymize", { enumerable: true, get: function () { return hashing_1.pseudonymize; } });
+var interleave_1 = require("./lib/interleave");
+Object.defineProperty(exports, "credit", { enumerable: true, get: function () { return interleave_1.credit; } });
+Object.defineProperty(exports, "interleave", { enumerable: true, get: function () { return interleave_1.interleave; } });
+Object.defineProperty(exports, "winner", { enumerable: true, get: function () { return interleave_1.winner; } });
 var snapshot_1 = require("./lib/snapshot");
 Object.defineProperty(exports, "Snapshot", { enumerable: true, get: function () { return snapshot_1.Snapshot; } });
 var client_1 = require("./lib/client");

@@ -150,6 +150,12 @@ export interface CodeTable {
 /** Every code table of the core (`vario_core::codes::TABLES`), in its order. */
 export declare function codeTables(): Array<CodeTable>
 
+/**
+ * Credited clicks `[a, b]` for `clicks` on the list that `teams` (0 = `a`, 1 = `b`, anything else
+ * refused) rebuilds from id rankings `a` and `b`.
+ */
+export declare function creditIds(method: string, a: Uint32Array, b: Uint32Array, teams: Uint8Array, clicks: Array<number>): Array<number>
+
 /** Diagnostics: panics inside the addon (the error proves panics are contained). */
 export declare function debugPanic(): void
 
@@ -175,6 +181,13 @@ export declare function digest(unitId: string, key: string, salt: string, seed?:
 export declare function errorKinds(): Record<string, string>
 
 /**
+ * Merges id rankings `a` and `b` by `method`: position `p` is `out[p] = index * 2 + team`
+ * (`team` 0 for `a`, 1 for `b`; `index` into that ranking). `length` `null`/absent is the
+ * default, `min(a.length + b.length, 100)`.
+ */
+export declare function interleaveIds(method: string, a: Uint32Array, b: Uint32Array, unitId: string, key: string, salt: string, query?: string | undefined | null, length?: number | undefined | null, seed?: number | undefined | null): Uint32Array
+
+/**
  * The JSON (snake_case) name of every client option, in the order of the one definition
  * (`vario::host::OPTION_KEYS`): the facade converts its camelCase names to these, and
  * `test/options.test.js` checks its list against this one.
@@ -190,3 +203,6 @@ export declare function pseudonymize(unitId: string, key?: string | undefined | 
  * milliseconds since the epoch, NaN for the clock.
  */
 export declare function snapshotDecideInto(handle: ExternalObject<'SnapshotHandle'>, placement: unknown, userId: unknown, sessionId: unknown, context: unknown, a0: unknown, a1: unknown, a2: unknown, a3: unknown, now: number, flags: number): void
+
+/** The winner name for credit `a`, `b`. */
+export declare function winnerOf(a: number, b: number): string

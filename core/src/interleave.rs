@@ -2,6 +2,9 @@
 //! the same inputs merge the same way on every surface, the click credit of each method and the
 //! per-impression winner.
 //!
+//! Generic over the item type (`&str` for most surfaces; Node passes integer ids it interned on
+//! the JavaScript side, so no string crosses the boundary).
+//!
 //! Pure and allocation-light: items are borrowed, each distinct item gets a small integer id once
 //! per call (one hash-map pass over both lists), placement is a bit per id, and a coin hashes its
 //! input from a stack buffer ([`crate::hash`]). The output is a list of [`Pick`]s (which ranking,
@@ -18,6 +21,7 @@
 use crate::codes::{Coded, ErrorCode, InterleaveMethod, Team, Winner};
 use crate::hash::{BUCKETS, digest_parts};
 use rustc_hash::FxHashMap;
+use std::hash::Hash;
 
 /// The default `length` cap: `min(|a| + |b|, DEFAULT_MAX_LENGTH)`.
 pub const DEFAULT_MAX_LENGTH: usize = 100;
@@ -140,8 +144,8 @@ struct Ids {
 }
 
 impl Ids {
-    fn new(a: &[&str], b: &[&str]) -> Ids {
-        let mut first: FxHashMap<&str, u32> = FxHashMap::default();
+    fn new<T: Hash + Eq>(a: &[T], b: &[T]) -> Ids {
+        let mut first: FxHashMap<&T, u32> = FxHashMap::default();
         first.reserve(a.len() + b.len());
         let mut next = 0u32;
         let mut id_of = |s| {
@@ -150,8 +154,8 @@ impl Ids {
                 next - 1
             })
         };
-        let a_id: Vec<u32> = a.iter().map(|s| id_of(*s)).collect();
-        let b_id: Vec<u32> = b.iter().map(|s| id_of(*s)).collect();
+        let a_id: Vec<u32> = a.iter().map(&mut id_of).collect();
+        let b_id: Vec<u32> = b.iter().map(&mut id_of).collect();
         let n = next as usize;
         let mut rank_a = vec![u32::MAX; n];
         let mut rank_b = vec![u32::MAX; n];
@@ -188,10 +192,10 @@ impl Cursor<'_> {
 /// Merges rankings `a` and `b` by `method` (SPEC §10). `length`: `None` is
 /// `min(|a| + |b|, 100)`; an explicit value is used as given (the list still ends when both
 /// rankings run out).
-pub fn interleave(
+pub fn interleave<T: Hash + Eq>(
     method: InterleaveMethod,
-    a: &[&str],
-    b: &[&str],
+    a: &[T],
+    b: &[T],
     coin: &Coin<'_>,
     length: Option<usize>,
 ) -> Result<Vec<Pick>, InterleaveError> {
@@ -281,7 +285,7 @@ impl Credit {
 
 /// Rebuilds the merged list's picks from its teams: each position takes the highest-ranked
 /// unplaced item of its team (true of both methods).
-pub fn picks_from_teams(a: &[&str], b: &[&str], teams: &[Team]) -> Result<Vec<Pick>, InterleaveError> {
+pub fn picks_from_teams<T: Hash + Eq>(a: &[T], b: &[T], teams: &[Team]) -> Result<Vec<Pick>, InterleaveError> {
     let ids = Ids::new(a, b);
     picks_with(&ids, teams)
 }
@@ -304,10 +308,10 @@ fn picks_with(ids: &Ids, teams: &[Team]) -> Result<Vec<Pick>, InterleaveError> {
 /// `method`'s rule (SPEC §10): team draft credits the team that placed the item; balanced takes
 /// the deepest click `l`, `k = min(rank_a(l), rank_b(l))`, and credits each ranking with the
 /// clicked items in its own top `k`.
-pub fn credit(
+pub fn credit<T: Hash + Eq>(
     method: InterleaveMethod,
-    a: &[&str],
-    b: &[&str],
+    a: &[T],
+    b: &[T],
     teams: &[Team],
     clicks: &[usize],
 ) -> Result<Credit, InterleaveError> {
@@ -344,7 +348,7 @@ pub fn credit(
 }
 
 /// The merged item list of `picks` over rankings `a` and `b`.
-pub fn items<'a>(a: &[&'a str], b: &[&'a str], picks: &[Pick]) -> Vec<&'a str> {
+pub fn items<T: Copy>(a: &[T], b: &[T], picks: &[Pick]) -> Vec<T> {
     picks.iter().map(|p| if p.team == Team::A { a[p.index as usize] } else { b[p.index as usize] }).collect()
 }
 

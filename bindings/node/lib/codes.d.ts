@@ -18,6 +18,12 @@ export type ErrorClass = 'NULL_ARGUMENT' | 'INVALID_UTF8' | 'INVALID_REQUEST' | 
 export type LintCode = 'MALFORMED' | 'DUPLICATE_KEY' | 'BAD_ALLOCATION' | 'BAD_RANGES' | 'UNKNOWN_VARIANT' | 'UNKNOWN_LAYER' | 'BAD_WINDOW' | 'PLACEMENT_COLLISION' | 'LAYER_OVERLAP' | 'LAYER_UNIT_MISMATCH' | 'UNKNOWN_OPERATOR' | 'BAD_VALUE' | 'BAD_REGEX' | 'BAD_SEMVER' | 'BAD_TIMESTAMP' | 'UNKNOWN_SEGMENT' | 'BAD_RULE' | 'BAD_SCHEDULE' | 'BAD_HOLDOUT' | 'UNKNOWN_PLACEMENT' | 'UNKNOWN_HOLDOUT_EXPERIMENT' | 'UNREACHABLE';
 /** How bad a lint is (`error`: the item is disabled). From `vario_core::codes::Severity`. */
 export type Severity = 'error' | 'warning';
+/** An interleaving method (SPEC §10). From `vario_core::codes::InterleaveMethod`. */
+export type InterleaveMethod = 'team_draft' | 'balanced';
+/** The ranking that contributed a position of an interleaved list. From `vario_core::codes::Team`. */
+export type Team = 'a' | 'b';
+/** The winner of one interleaved impression. From `vario_core::codes::Winner`. */
+export type Winner = 'a' | 'b' | 'tie' | 'none';
 /** Reason names by `Reason::code`, the number the addon writes. */
 export declare const REASONS: Reason[];
 /** Unit types by `UnitType::code`; 0 is "no unit". */

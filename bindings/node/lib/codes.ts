@@ -104,6 +104,20 @@ export type LintCode =
 export type Severity =
   | 'error'
   | 'warning'
+/** An interleaving method (SPEC §10). From `vario_core::codes::InterleaveMethod`. */
+export type InterleaveMethod =
+  | 'team_draft'
+  | 'balanced'
+/** The ranking that contributed a position of an interleaved list. From `vario_core::codes::Team`. */
+export type Team =
+  | 'a'
+  | 'b'
+/** The winner of one interleaved impression. From `vario_core::codes::Winner`. */
+export type Winner =
+  | 'a'
+  | 'b'
+  | 'tie'
+  | 'none'
 // END GENERATED
 
 /** A table's names indexed by number (`null` where no member has that number). */

@@ -34,6 +34,7 @@
 //! | [`snapshot`] | `NativeSnapshot`: pure decisions, flags, exposures, `decideMany` |
 //! | [`client`] | `NativeClient`: the live client, its decisions and its promises; `optionKeys` |
 //! | [`hashing`] | `bucket`, `digest`, `pseudonymize` |
+//! | [`interleave`] | SPEC §10 on interned ids: `interleaveIds`, `creditIds`, `winnerOf` |
 
 #![deny(clippy::all)]
 
@@ -44,6 +45,7 @@ pub mod codes;
 mod convert;
 pub mod errors;
 pub mod hashing;
+pub mod interleave;
 mod out;
 pub mod snapshot;
 mod view;

@@ -22,6 +22,9 @@ const RENDERED = [
   ['ErrorClass', 'The family of an `ErrorCode`: a `VarioError`\'s `kind`.'],
   ['LintCode', 'What a snapshot lint is about.'],
   ['Severity', 'How bad a lint is (`error`: the item is disabled).'],
+  ['InterleaveMethod', 'An interleaving method (SPEC §10).'],
+  ['Team', 'The ranking that contributed a position of an interleaved list.'],
+  ['Winner', 'The winner of one interleaved impression.'],
 ]
 
 function render(tables) {

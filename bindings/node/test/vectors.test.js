@@ -88,6 +88,25 @@ async function runError(c, fileSnap, errors) {
   }
 }
 
+// An `interleave` or `credit` case through the package's functions, as the JSON the vectors expect.
+function runInterleave(c) {
+  try {
+    let got = {}
+    let teams = c.teams
+    if (c.op === 'interleave') {
+      const il = vario.interleave(c.method, c.a, c.b, { unitId: c.unit_id, key: c.key, salt: c.salt, query: c.query, length: c.length, seed: c.seed })
+      got = { items: il.items, teams: il.teams }
+      if (!('clicks' in c)) return got
+      teams = il.teams
+    }
+    const cr = vario.credit(c.method, c.a, c.b, teams, c.clicks)
+    return { ...got, credit: cr, winner: vario.winner(cr) }
+  } catch (e) {
+    if (!(e instanceof vario.VarioError)) throw e
+    return { code: e.code }
+  }
+}
+
 function runCase(c, fileSnap, errors, pending) {
   const id = c.id
   const expect = c.expect || {}
@@ -171,6 +190,13 @@ function runCase(c, fileSnap, errors, pending) {
     case 'pseudonymize':
       compare(id, 'pseudonymize', expect, { value: vario.pseudonymize(c.unit_id, c.key) }, errors)
       break
+    case 'interleave':
+    case 'credit': {
+      const got = runInterleave(c)
+      compare(id, c.op, expect, got, errors)
+      if (('code' in expect) !== ('code' in got)) errors.push(`${id}: ${c.op}: expected ${JSON.stringify(expect)}, got ${JSON.stringify(got)}`)
+      break
+    }
     default:
       errors.push(`${id}: unknown op ${c.op}`)
   }

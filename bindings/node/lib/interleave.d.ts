@@ -1,0 +1,40 @@
+/**
+ * Interleaving of two rankings (SPEC §10): `interleave`, `credit`, `winner`. The same inputs give
+ * the same merged list on every Vario surface.
+ *
+ * Item strings never cross into the addon: they are interned here into small integers (a `Map`),
+ * the engine merges the ids, and the merged list is read back from the caller's own arrays.
+ */
+import type { InterleaveMethod, Team, Winner } from './codes';
+/** What `interleave` returns: the merged `items` and, per position, the ranking that gave it. */
+export interface Interleaving {
+    method: InterleaveMethod;
+    items: string[];
+    teams: Team[];
+}
+/** The coin and length of `interleave` (SPEC §10). */
+export interface InterleaveOptions {
+    unitId: string;
+    key: string;
+    salt: string;
+    /** Enters the coin: `salt:query:i`. Default `""`. */
+    query?: string;
+    /** Default `min(a.length + b.length, 100)`; a given length is used as is. */
+    length?: number | null;
+    /** The snapshot's `hashing.seed` when interleaving for one; default 0. */
+    seed?: number;
+}
+/** Clicks credited to each ranking. */
+export interface Credit {
+    a: number;
+    b: number;
+}
+/** Merges rankings `a` and `b` by `method` for one unit (SPEC §10). */
+export declare function interleave(method: InterleaveMethod, a: readonly string[], b: readonly string[], opts: InterleaveOptions): Interleaving;
+/**
+ * Credited clicks per ranking for `clicks` (0-based positions) on the list that `teams` rebuilds
+ * from `a` and `b`, by `method`'s rule (SPEC §10). A position clicked twice counts once.
+ */
+export declare function credit(method: InterleaveMethod, a: readonly string[], b: readonly string[], teams: readonly Team[], clicks: readonly number[]): Credit;
+/** The winner of one impression: more credit wins; `tie` when equal, `none` without clicks. */
+export declare function winner(c: Credit): Winner;

@@ -1,0 +1,95 @@
+/**
+ * Interleaving of two rankings (SPEC §10): `interleave`, `credit`, `winner`. The same inputs give
+ * the same merged list on every Vario surface.
+ *
+ * Item strings never cross into the addon: they are interned here into small integers (a `Map`),
+ * the engine merges the ids, and the merged list is read back from the caller's own arrays.
+ */
+
+import native = require('../native.js')
+import { VarioError, guard } from './errors'
+import type { InterleaveMethod, Team, Winner } from './codes'
+
+/** What `interleave` returns: the merged `items` and, per position, the ranking that gave it. */
+export interface Interleaving {
+  method: InterleaveMethod
+  items: string[]
+  teams: Team[]
+}
+
+/** The coin and length of `interleave` (SPEC §10). */
+export interface InterleaveOptions {
+  unitId: string
+  key: string
+  salt: string
+  /** Enters the coin: `salt:query:i`. Default `""`. */
+  query?: string
+  /** Default `min(a.length + b.length, 100)`; a given length is used as is. */
+  length?: number | null
+  /** The snapshot's `hashing.seed` when interleaving for one; default 0. */
+  seed?: number
+}
+
+/** Clicks credited to each ranking. */
+export interface Credit {
+  a: number
+  b: number
+}
+
+const TEAMS: readonly Team[] = ['a', 'b']
+
+function intern(a: readonly string[], b: readonly string[]): [Uint32Array, Uint32Array] {
+  if (!Array.isArray(a) || !Array.isArray(b)) throw new VarioError('INVALID_REQUEST', 'rankings `a` and `b` must be arrays of strings')
+  const ids = new Map<string, number>()
+  const of = (list: readonly string[], name: string): Uint32Array => {
+    const out = new Uint32Array(list.length)
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i]
+      if (typeof s !== 'string') throw new VarioError('INVALID_REQUEST', `\`${name}[${i}]\` is a ${typeof s}, not a string`)
+      let id = ids.get(s)
+      if (id === undefined) {
+        id = ids.size
+        ids.set(s, id)
+      }
+      out[i] = id
+    }
+    return out
+  }
+  return [of(a, 'a'), of(b, 'b')]
+}
+
+/** Merges rankings `a` and `b` by `method` for one unit (SPEC §10). */
+export function interleave(method: InterleaveMethod, a: readonly string[], b: readonly string[], opts: InterleaveOptions): Interleaving {
+  return guard(() => {
+    const [ia, ib] = intern(a, b)
+    const packed = native.interleaveIds(method, ia, ib, opts.unitId, opts.key, opts.salt, opts.query ?? null, opts.length ?? null, opts.seed ?? 0)
+    const items: string[] = new Array(packed.length)
+    const teams: Team[] = new Array(packed.length)
+    for (let i = 0; i < packed.length; i++) {
+      const v = packed[i]
+      const fromB = v & 1
+      items[i] = (fromB ? b : a)[v >>> 1]
+      teams[i] = TEAMS[fromB]
+    }
+    return { method, items, teams }
+  })
+}
+
+/**
+ * Credited clicks per ranking for `clicks` (0-based positions) on the list that `teams` rebuilds
+ * from `a` and `b`, by `method`'s rule (SPEC §10). A position clicked twice counts once.
+ */
+export function credit(method: InterleaveMethod, a: readonly string[], b: readonly string[], teams: readonly Team[], clicks: readonly number[]): Credit {
+  return guard(() => {
+    const [ia, ib] = intern(a, b)
+    const t = new Uint8Array(teams.length)
+    for (let i = 0; i < teams.length; i++) t[i] = teams[i] === 'a' ? 0 : teams[i] === 'b' ? 1 : 255
+    const [ca, cb] = native.creditIds(method, ia, ib, t, Array.from(clicks))
+    return { a: ca, b: cb }
+  })
+}
+
+/** The winner of one impression: more credit wins; `tie` when equal, `none` without clicks. */
+export function winner(c: Credit): Winner {
+  return guard(() => native.winnerOf(c.a, c.b) as Winner)
+}

@@ -1,0 +1,79 @@
+//! Interleaving (SPEC §10) on ids: the facade (`lib/interleave.ts`) interns the item strings into
+//! small integers with a JavaScript `Map` and maps the result back to the caller's own strings,
+//! so no string crosses the boundary on either way (the per-call budget is a few µs).
+
+use crate::errors::{coded, invalid};
+use napi::bindgen_prelude::{Result, Uint8Array, Uint32Array};
+use napi_derive::napi;
+use vario_core::interleave::{self, Coin, Credit};
+use vario_core::{Team, Winner};
+
+/// Merges id rankings `a` and `b` by `method`: position `p` is `out[p] = index * 2 + team`
+/// (`team` 0 for `a`, 1 for `b`; `index` into that ranking). `length` `null`/absent is the
+/// default, `min(a.length + b.length, 100)`.
+#[napi(catch_unwind, js_name = "interleaveIds")]
+#[allow(clippy::too_many_arguments)] // the SPEC's signature; the facade takes an options object
+pub fn interleave_ids(
+    method: String,
+    a: Uint32Array,
+    b: Uint32Array,
+    unit_id: String,
+    key: String,
+    salt: String,
+    query: Option<String>,
+    length: Option<f64>,
+    seed: Option<u32>,
+) -> Result<Uint32Array> {
+    let m = interleave::parse_method(&method).map_err(|e| coded(&e))?;
+    let length = match length {
+        None => None,
+        Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64 => Some(n as usize),
+        Some(n) => return Err(invalid(format!("`length` must be a non-negative integer, not {n}"))),
+    };
+    let coin = Coin {
+        unit_id: &unit_id,
+        key: &key,
+        salt: &salt,
+        query: query.as_deref().unwrap_or(""),
+        seed: seed.unwrap_or(0),
+    };
+    let picks = interleave::interleave(m, &a, &b, &coin, length).map_err(|e| coded(&e))?;
+    let out: Vec<u32> = picks.iter().map(|p| p.index.saturating_mul(2) | p.team.code()).collect();
+    Ok(Uint32Array::new(out))
+}
+
+/// Credited clicks `[a, b]` for `clicks` on the list that `teams` (0 = `a`, 1 = `b`, anything else
+/// refused) rebuilds from id rankings `a` and `b`.
+#[napi(catch_unwind, js_name = "creditIds")]
+pub fn credit_ids(
+    method: String,
+    a: Uint32Array,
+    b: Uint32Array,
+    teams: Uint8Array,
+    clicks: Vec<f64>,
+) -> Result<Vec<u32>> {
+    let m = interleave::parse_method(&method).map_err(|e| coded(&e))?;
+    let teams = teams
+        .iter()
+        .map(|&t| Team::from_code(u32::from(t)).ok_or_else(|| invalid(format!("unknown team value {t}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let clicks = clicks
+        .iter()
+        .map(|&c| {
+            if c >= 0.0 && c.fract() == 0.0 && c <= u32::MAX as f64 {
+                Ok(c as usize)
+            } else {
+                Err(invalid(format!("click position {c} is not a non-negative integer")))
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let c = interleave::credit(m, &a, &b, &teams, &clicks).map_err(|e| coded(&e))?;
+    Ok(vec![c.a, c.b])
+}
+
+/// The winner name for credit `a`, `b`.
+#[napi(catch_unwind, js_name = "winnerOf")]
+pub fn winner_of(a: u32, b: u32) -> &'static str {
+    let w: Winner = Credit { a, b }.winner();
+    w.as_str()
+}
