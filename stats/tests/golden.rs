@@ -1,0 +1,105 @@
+//! Known answers: gbstats' golden comparison, chi-square p-values from closed forms, and
+//! multiple-testing adjustments worked by hand (as statsmodels' `multipletests` gives them).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
+
+use vario_core::{Coded, ErrorCode};
+use vario_stats::{AdjustMethod, MeanStats, ProportionStats, StatsError, adjust, compare, preference, srm};
+
+fn close(got: f64, want: f64, tol: f64) {
+    assert!((got - want).abs() <= tol, "got {got}, want {want} ± {tol}");
+}
+
+#[test]
+fn gbstats_golden_mean_metric() {
+    let c = MeanStats { n: 3407.0, sum: 1396.87, sum_sq: 52377.9767 };
+    let t = MeanStats { n: 3461.0, sum: 2422.7, sum_sq: 134698.29 };
+    let r = compare(&c, &t, 0.05).unwrap();
+    close(r.abs_effect, 0.29, 1e-9);
+    close(r.abs_ci.0, 0.04538, 5e-5);
+    close(r.abs_ci.1, 0.53462, 5e-5);
+    close(r.p_value, 0.02016, 5e-5);
+    close(r.rel_effect, 0.70732, 5e-5);
+    close(r.rel_ci.0, -0.03526, 5e-5);
+    close(r.rel_ci.1, 1.44989, 5e-5);
+    close(r.rel_p_value, 0.06191, 5e-5);
+    assert!(r.adjustments.is_empty());
+}
+
+#[test]
+fn sufficient_statistics_add_up() {
+    let a = MeanStats { n: 10.0, sum: 4.0, sum_sq: 3.0 };
+    let b = MeanStats { n: 5.0, sum: 1.0, sum_sq: 1.0 };
+    assert_eq!(a + b, MeanStats { n: 15.0, sum: 5.0, sum_sq: 4.0 });
+    let p = ProportionStats { n: 200.0, successes: 50.0 } + ProportionStats { n: 200.0, successes: 30.0 };
+    let m = p.to_mean();
+    close(m.mean(), 0.2, 1e-12);
+    close(m.variance(), 0.2 * 0.8, 1e-12);
+}
+
+#[test]
+fn srm_matches_the_closed_form_and_ignores_zero_weight_arms() {
+    // df = 1: p = erfc(sqrt(chi2 / 2)); 5000 vs 5200 at 50/50 gives chi2 = 3.92157, p = 0.047669.
+    let r = srm(&[5000, 5200], &[50.0, 50.0], 0.01).unwrap();
+    close(r.chi2, 3.921_568_6, 1e-6);
+    close(r.p_value, 0.047_669, 2e-6);
+    assert_eq!(r.dof, 1);
+    assert!(!r.mismatch);
+    // A zero-weight arm with no units changes nothing, not even the degrees of freedom.
+    let z = srm(&[5000, 0, 5200], &[50.0, 0.0, 50.0], 0.01).unwrap();
+    assert_eq!((z.chi2, z.dof, z.p_value), (r.chi2, r.dof, r.p_value));
+    // One that received units is a mismatch.
+    assert!(srm(&[5000, 3, 5200], &[50.0, 0.0, 50.0], 0.01).unwrap().mismatch);
+    // df = 2: p = exp(-chi2 / 2).
+    let r = srm(&[1000, 1100, 900], &[1.0, 1.0, 1.0], 0.01).unwrap();
+    close(r.chi2, 20.0, 1e-9);
+    close(r.p_value, (-10.0f64).exp(), 1e-9);
+    assert!(r.mismatch);
+}
+
+#[test]
+fn adjusted_p_values() {
+    let p = [0.01, 0.04, 0.03, 0.005];
+    let bh = adjust(&p, AdjustMethod::BenjaminiHochberg).unwrap();
+    for (g, w) in bh.iter().zip([0.02, 0.04, 0.04, 0.02]) {
+        close(*g, w, 1e-12);
+    }
+    let holm = adjust(&p, AdjustMethod::Holm).unwrap();
+    for (g, w) in holm.iter().zip([0.03, 0.06, 0.06, 0.02]) {
+        close(*g, w, 1e-12);
+    }
+    assert!(adjust(&[1.5], AdjustMethod::Holm).is_err());
+}
+
+#[test]
+fn bad_input_is_an_invalid_request() {
+    let ok = MeanStats { n: 100.0, sum: 10.0, sum_sq: 5.0 };
+    for (c, t, alpha) in [
+        (MeanStats { n: 1.0, sum: 1.0, sum_sq: 1.0 }, ok, 0.05),
+        (MeanStats { n: f64::NAN, sum: 1.0, sum_sq: 1.0 }, ok, 0.05),
+        (ok, ok, 0.0),
+        (MeanStats { n: 100.0, sum: 0.0, sum_sq: 0.0 }, ok, 0.05),
+    ] {
+        let e: StatsError = compare(&c, &t, alpha).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidRequest);
+    }
+    assert!(srm(&[1, 2], &[1.0], 0.01).is_err());
+    assert!(srm(&[1, 2], &[1.0, -1.0], 0.01).is_err());
+}
+
+#[test]
+fn interleaving_preference_and_sign_test() {
+    // 60 wins for a, 40 for b, 0 ties: Δ = 0.1; the scores are 0/1 so se = sqrt(0.6·0.4/100).
+    let r = preference(60, 40, 0, 0.05).unwrap();
+    close(r.delta, 0.1, 1e-12);
+    let half = 1.959_964 * (0.24f64 / 100.0).sqrt();
+    close(r.ci.0, 0.1 - half, 1e-6);
+    close(r.ci.1, 0.1 + half, 1e-6);
+    // Exact two-sided binomial: 2·P(X <= 40 | n = 100, p = ½) = 0.056888 (the binomial coefficients summed exactly).
+    close(r.p_value, 0.056_887, 2e-6);
+    // Ties count half in Δ and not at all in the sign test.
+    let t = preference(60, 40, 100, 0.05).unwrap();
+    close(t.delta, 0.05, 1e-12);
+    assert_eq!(t.p_value, r.p_value);
+    assert_eq!(preference(0, 0, 5, 0.05).unwrap().p_value, 1.0);
+    assert!(preference(0, 0, 0, 0.05).is_err());
+}
