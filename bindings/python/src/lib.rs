@@ -14,6 +14,7 @@
 //! - **Panics** are caught at every entry point and raised as `vario.PanicError` (an
 //!   `InternalError`); every exception carries `.code` from the core's table (`errors.rs`).
 
+mod analysis;
 mod client;
 mod codes;
 mod convert;
@@ -29,6 +30,7 @@ mod view;
 
 use pyo3::prelude::*;
 
+use crate::analysis::{_adjust, _compare, _preference, _srm};
 use crate::client::Client;
 use crate::codes::{_code_tables, add_aliases};
 use crate::decision::{Decision, FlagDecision};
@@ -55,6 +57,10 @@ fn _vario(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_debug_panic, m)?)?;
     m.add_function(wrap_pyfunction!(_code_tables, m)?)?;
     m.add_function(wrap_pyfunction!(_option_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(_compare, m)?)?;
+    m.add_function(wrap_pyfunction!(_srm, m)?)?;
+    m.add_function(wrap_pyfunction!(_adjust, m)?)?;
+    m.add_function(wrap_pyfunction!(_preference, m)?)?;
     add_aliases(m)?;
     m.add_class::<Snapshot>()?;
     m.add_class::<Decision>()?;

@@ -21,6 +21,10 @@ __all__ = [
     "_debug_panic",
     "_code_tables",
     "_option_keys",
+    "_compare",
+    "_srm",
+    "_adjust",
+    "_preference",
     "Reason",
     "FlagReason",
     "UnitType",
@@ -204,6 +208,12 @@ def credit(
 def winner(credit: Mapping[str, int]) -> Winner:
     """`"a"`, `"b"`, `"tie"` or `"none"` (no clicks) for one impression's credit."""
 
+def _compare(
+    control: tuple[float, float, float], treatment: tuple[float, float, float], alpha: float
+) -> dict[str, Any]: ...
+def _srm(observed: Sequence[int], weights: Sequence[float], alpha: float) -> dict[str, Any]: ...
+def _adjust(p_values: Sequence[float], method: str) -> list[float]: ...
+def _preference(wins_a: int, wins_b: int, ties: int, alpha: float) -> dict[str, Any]: ...
 def _debug_panic() -> None: ...
 def _code_tables() -> dict[str, list[str]]: ...
 def _option_keys() -> tuple[list[str], list[str]]:

@@ -1,0 +1,87 @@
+//! The statistics behind `vario.analysis` (`python/vario/analysis.py`): thin calls into the
+//! `vario-stats` crate on sufficient statistics. The Python module owns the public shapes
+//! (dataclasses); these functions take and return plain numbers, lists and dicts.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use vario_stats::{AdjustMethod, MeanStats};
+
+use crate::errors::{coded, invalid, safe};
+
+/// Welch + delta-method comparison of two mean metrics given as `(n, sum, sum_sq)`.
+#[pyfunction]
+pub(crate) fn _compare<'py>(
+    py: Python<'py>,
+    control: (f64, f64, f64),
+    treatment: (f64, f64, f64),
+    alpha: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    safe(|| {
+        let m = |(n, sum, sum_sq): (f64, f64, f64)| MeanStats { n, sum, sum_sq };
+        let r = vario_stats::compare(&m(control), &m(treatment), alpha).map_err(|e| coded(&e))?;
+        let d = PyDict::new(py);
+        d.set_item("control_mean", r.control_mean)?;
+        d.set_item("treatment_mean", r.treatment_mean)?;
+        d.set_item("abs_effect", r.abs_effect)?;
+        d.set_item("abs_ci", r.abs_ci)?;
+        d.set_item("p_value", r.p_value)?;
+        d.set_item("rel_effect", r.rel_effect)?;
+        d.set_item("rel_ci", r.rel_ci)?;
+        d.set_item("rel_p_value", r.rel_p_value)?;
+        d.set_item("dof", r.dof)?;
+        d.set_item("adjustments", r.adjustments)?;
+        Ok(d)
+    })
+}
+
+/// The SRM chi-square of `observed` units per arm against `weights`.
+#[pyfunction]
+pub(crate) fn _srm<'py>(
+    py: Python<'py>,
+    observed: Vec<u64>,
+    weights: Vec<f64>,
+    alpha: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    safe(|| {
+        let r = vario_stats::srm(&observed, &weights, alpha).map_err(|e| coded(&e))?;
+        let d = PyDict::new(py);
+        d.set_item("chi2", r.chi2)?;
+        d.set_item("dof", r.dof)?;
+        d.set_item("p_value", r.p_value)?;
+        d.set_item("mismatch", r.mismatch)?;
+        Ok(d)
+    })
+}
+
+/// Adjusted p-values (`method`: `"bh"` or `"holm"`), in the input's order.
+#[pyfunction]
+pub(crate) fn _adjust(p_values: Vec<f64>, method: &str) -> PyResult<Vec<f64>> {
+    safe(|| {
+        let m = match method {
+            "bh" => AdjustMethod::BenjaminiHochberg,
+            "holm" => AdjustMethod::Holm,
+            other => return Err(invalid(format!("unknown adjustment {other:?} (bh or holm)"))),
+        };
+        vario_stats::adjust(&p_values, m).map_err(|e| coded(&e))
+    })
+}
+
+/// The interleaving preference from impressions won by `a`, by `b`, and tied.
+#[pyfunction]
+pub(crate) fn _preference<'py>(
+    py: Python<'py>,
+    wins_a: u64,
+    wins_b: u64,
+    ties: u64,
+    alpha: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    safe(|| {
+        let r = vario_stats::preference(wins_a, wins_b, ties, alpha).map_err(|e| coded(&e))?;
+        let d = PyDict::new(py);
+        d.set_item("delta", r.delta)?;
+        d.set_item("ci", r.ci)?;
+        d.set_item("p_value", r.p_value)?;
+        d.set_item("impressions", r.impressions)?;
+        Ok(d)
+    })
+}
