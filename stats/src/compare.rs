@@ -30,13 +30,48 @@ pub struct Comparison {
     pub adjustments: Vec<&'static str>,
 }
 
+/// One arm's estimate of a mean: the mean, the variance of that mean, and the units behind it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// The (possibly adjusted) mean.
+    pub mean: f64,
+    /// The variance of `mean` (already divided by `n`).
+    pub var_of_mean: f64,
+    /// Units.
+    pub n: f64,
+}
+
+impl Estimate {
+    /// The estimate of a plain mean metric.
+    pub fn of(m: &MeanStats) -> Estimate {
+        Estimate { mean: m.mean(), var_of_mean: m.variance() / m.n, n: m.n }
+    }
+}
+
 /// Compares `treatment` with `control` at level `alpha` (two-sided).
 pub fn compare(control: &MeanStats, treatment: &MeanStats, alpha: f64) -> Result<Comparison, StatsError> {
-    check_alpha(alpha)?;
     control.check("control")?;
     treatment.check("treatment")?;
-    let (mc, mt) = (control.mean(), treatment.mean());
-    let (vc, vt) = (control.variance() / control.n, treatment.variance() / treatment.n);
+    compare_estimates(&Estimate::of(control), &Estimate::of(treatment), alpha, Vec::new())
+}
+
+/// Compares two arms' estimates (plain, CUPED-adjusted or ratio means): Welch's t with the
+/// Welch–Satterthwaite degrees of freedom for the difference, the delta method for the lift.
+/// `adjustments` names what the estimates already carry.
+pub fn compare_estimates(
+    control: &Estimate,
+    treatment: &Estimate,
+    alpha: f64,
+    adjustments: Vec<&'static str>,
+) -> Result<Comparison, StatsError> {
+    check_alpha(alpha)?;
+    for (arm, e) in [("control", control), ("treatment", treatment)] {
+        if !(e.mean.is_finite() && e.var_of_mean.is_finite() && e.var_of_mean >= 0.0) || e.n < 2.0 {
+            return Err(StatsError::NotEnoughData(format!("{arm}: no finite estimate from at least 2 units")));
+        }
+    }
+    let (mc, mt) = (control.mean, treatment.mean);
+    let (vc, vt) = (control.var_of_mean, treatment.var_of_mean);
     let se = (vc + vt).sqrt();
     if se == 0.0 {
         return Err(StatsError::NotEnoughData("both arms have zero variance".into()));
@@ -62,6 +97,6 @@ pub fn compare(control: &MeanStats, treatment: &MeanStats, alpha: f64) -> Result
         rel_ci: (rel - q * rel_se, rel + q * rel_se),
         rel_p_value: p(rel / rel_se),
         dof,
-        adjustments: Vec::new(),
+        adjustments,
     })
 }

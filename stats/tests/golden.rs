@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use vario_core::{Coded, ErrorCode};
-use vario_stats::{AdjustMethod, MeanStats, ProportionStats, StatsError, adjust, compare, preference, srm};
+use vario_stats::{
+    AdjustMethod, MeanStats, PairStats, ProportionStats, StatsError, adjust, compare, compare_cuped, compare_ratio,
+    preference, srm,
+};
 
 fn close(got: f64, want: f64, tol: f64) {
     assert!((got - want).abs() <= tol, "got {got}, want {want} ± {tol}");
@@ -102,4 +105,84 @@ fn interleaving_preference_and_sign_test() {
     assert_eq!(t.p_value, r.p_value);
     assert_eq!(preference(0, 0, 5, 0.05).unwrap().p_value, 1.0);
     assert!(preference(0, 0, 0, 0.05).is_err());
+}
+
+/// A deterministic normal generator for simulated units (splitmix64 + Box–Muller).
+struct Rng(u64);
+impl Rng {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (((z ^ (z >> 31)) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f64 {
+        (-2.0 * self.uniform().ln()).sqrt() * (std::f64::consts::TAU * self.uniform()).cos()
+    }
+}
+
+fn pair(rows: &[(f64, f64)]) -> PairStats {
+    rows.iter().fold(PairStats::default(), |a, &(x, y)| {
+        a + PairStats { n: 1.0, sum_y: y, sum_y_sq: y * y, sum_x: x, sum_x_sq: x * x, sum_xy: x * y }
+    })
+}
+
+#[test]
+fn cuped_shrinks_the_interval_by_sqrt_one_minus_rho_squared() {
+    // y = rho·x + sqrt(1 − rho²)·e (unit variances), treatment adds 0.05.
+    let rho: f64 = 0.8;
+    let mut rng = Rng(11);
+    let mut arm = |lift: f64| {
+        let rows: Vec<(f64, f64)> = (0..20_000)
+            .map(|_| {
+                let x = rng.normal();
+                (x, rho * x + (1.0 - rho * rho).sqrt() * rng.normal() + lift)
+            })
+            .collect();
+        pair(&rows)
+    };
+    let (c, t) = (arm(0.0), arm(0.05));
+    let raw = compare(
+        &MeanStats { n: c.n, sum: c.sum_y, sum_sq: c.sum_y_sq },
+        &MeanStats { n: t.n, sum: t.sum_y, sum_sq: t.sum_y_sq },
+        0.05,
+    )
+    .unwrap();
+    let (cuped, theta) = compare_cuped(&c, &t, 0.05).unwrap();
+    close(theta, rho, 0.02);
+    let ratio = (cuped.abs_ci.1 - cuped.abs_ci.0) / (raw.abs_ci.1 - raw.abs_ci.0);
+    close(ratio, (1.0 - rho * rho).sqrt(), 0.02);
+    assert_eq!(cuped.adjustments, vec!["cuped"]);
+    // A constant covariate: the raw comparison, no adjustment claimed.
+    let flat = |s: PairStats| PairStats { sum_x: s.n, sum_x_sq: s.n, sum_xy: s.sum_y, ..s };
+    let (same, theta) = compare_cuped(&flat(c), &flat(t), 0.05).unwrap();
+    assert_eq!(theta, 0.0);
+    assert!(same.adjustments.is_empty());
+    close(same.abs_effect, raw.abs_effect, 1e-12);
+}
+
+#[test]
+fn ratio_metric_variance_is_the_delta_method() {
+    // Clicks over impressions per unit; the delta-method variance of the ratio of means equals
+    // the variance of the linearised per-unit values (y − r·x) / x̄, divided by n.
+    let mut rng = Rng(5);
+    let rows: Vec<(f64, f64)> = (0..5000)
+        .map(|_| {
+            let imps = 1.0 + (rng.uniform() * 20.0).floor();
+            (imps, (imps * 0.1 + rng.normal()).max(0.0).round())
+        })
+        .collect();
+    let s = pair(&rows);
+    let (mx, r) = (s.sum_x / s.n, s.sum_y / s.sum_x);
+    let lin: Vec<f64> = rows.iter().map(|(x, y)| (y - r * x) / mx).collect();
+    let m = lin.iter().sum::<f64>() / s.n;
+    let var_lin = lin.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (s.n - 1.0) / s.n;
+    let c = compare_ratio(&s, &s, 0.05).unwrap();
+    close(c.control_mean, r, 1e-12);
+    // The CI half-width of a zero difference is q·sqrt(2·var): recover var and compare.
+    let q = 1.960_2; // t quantile at ~10k dof
+    let var = ((c.abs_ci.1 - c.abs_ci.0) / 2.0 / q).powi(2) / 2.0;
+    close(var / var_lin, 1.0, 1e-3);
+    assert_eq!(c.adjustments, vec!["delta_method"]);
 }
