@@ -6,6 +6,7 @@
 //! | [`suff`] | the sufficient statistics: [`MeanStats`] `(n, sum, sum_sq)`, [`ProportionStats`] `(n, successes)` | yes |
 //! | [`compare`](mod@compare) | two-arm comparison: Welch's t for the absolute difference, the delta method for the relative lift | yes |
 //! | [`cuped`] | CUPED with theta pooled over both arms, ratio metrics by the delta method (`PairStats`) | yes |
+//! | [`sequential`] | Lan–DeMets group-sequential bounds (Pocock- and O'Brien–Fleming-type spending), the MDE | yes |
 //! | [`srm`](mod@srm) | the sample-ratio-mismatch chi-square guardrail | yes |
 //! | [`adjust`](mod@adjust) | multiple-testing control: Benjamini–Hochberg and Holm adjusted p-values | yes |
 //! | [`preference`](mod@preference) | interleaving: the preference score with its CI and the sign test | yes |
@@ -31,6 +32,7 @@ pub mod adjust;
 pub mod compare;
 pub mod cuped;
 pub mod preference;
+pub mod sequential;
 pub mod srm;
 pub mod suff;
 
@@ -38,6 +40,7 @@ pub use adjust::{AdjustMethod, adjust};
 pub use compare::{Comparison, Estimate, compare, compare_estimates};
 pub use cuped::{PairStats, compare_cuped, compare_ratio};
 pub use preference::{Preference, preference};
+pub use sequential::{Spending, mde, sequential_bounds};
 pub use srm::{Srm, srm};
 pub use suff::{MeanStats, ProportionStats};
 

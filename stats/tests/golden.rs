@@ -4,8 +4,8 @@
 
 use vario_core::{Coded, ErrorCode};
 use vario_stats::{
-    AdjustMethod, MeanStats, PairStats, ProportionStats, StatsError, adjust, compare, compare_cuped, compare_ratio,
-    preference, srm,
+    AdjustMethod, MeanStats, PairStats, ProportionStats, Spending, StatsError, adjust, compare, compare_cuped,
+    compare_ratio, mde, preference, sequential_bounds, srm,
 };
 
 fn close(got: f64, want: f64, tol: f64) {
@@ -185,4 +185,57 @@ fn ratio_metric_variance_is_the_delta_method() {
     let var = ((c.abs_ci.1 - c.abs_ci.0) / 2.0 / q).powi(2) / 2.0;
     close(var / var_lin, 1.0, 1e-3);
     assert_eq!(c.adjustments, vec!["delta_method"]);
+}
+
+#[test]
+fn one_look_is_the_fixed_sample_bound_and_mde_is_the_textbook_formula() {
+    for s in [Spending::Pocock, Spending::OBrienFleming] {
+        close(sequential_bounds(&[1.0], 0.05, s).unwrap()[0], 1.959_964, 1e-5);
+    }
+    // (1.959964 + 0.841621) · sqrt(2 / 1000) = 0.125291
+    close(mde(1000.0, 1.0, 0.05, 0.8).unwrap(), 0.125_291, 1e-5);
+}
+
+#[test]
+fn sequential_bounds_spend_alpha_as_promised() {
+    let fr = [0.2, 0.4, 0.6, 0.8, 1.0];
+    let pocock = sequential_bounds(&fr, 0.05, Spending::Pocock).unwrap();
+    let obf = sequential_bounds(&fr, 0.05, Spending::OBrienFleming).unwrap();
+    // Shapes: O'Brien–Fleming strict early and near 1.96 at the end; Pocock nearly flat.
+    assert!(obf.windows(2).all(|w| w[0] > w[1]) && obf[0] > 4.0 && obf[4] < 2.1, "{obf:?}");
+    assert!(pocock.iter().all(|b| (2.3..2.5).contains(b)), "{pocock:?}");
+    // Monte Carlo under the null: the rejection rate at each look is the alpha spent there.
+    let mut rng = Rng(3);
+    let runs = 400_000;
+    let n = statrs::distribution::Normal::standard();
+    let pocock_spend = |t: f64| 0.05 * (1.0 + (std::f64::consts::E - 1.0) * t).ln();
+    let obf_spend = |t: f64| {
+        use statrs::distribution::ContinuousCDF;
+        2.0 - 2.0 * n.cdf(n.inverse_cdf(0.975) / t.sqrt())
+    };
+    let cases: [(&Vec<f64>, &dyn Fn(f64) -> f64); 2] = [(&pocock, &pocock_spend), (&obf, &obf_spend)];
+    for (bounds, spend) in cases {
+        let mut first = [0u64; 5];
+        for _ in 0..runs {
+            let (mut b, mut t_prev) = (0.0, 0.0);
+            for (k, &t) in fr.iter().enumerate() {
+                b += rng.normal() * (t - t_prev).sqrt();
+                t_prev = t;
+                if (b / t.sqrt()).abs() > bounds[k] {
+                    first[k] += 1;
+                    break;
+                }
+            }
+        }
+        let total = first.iter().sum::<u64>() as f64 / runs as f64;
+        // 400k runs: the standard error of a 5 % rate is 0.00034; allow 4 of them.
+        close(total, 0.05, 0.0014);
+        let mut prev = 0.0;
+        for (k, &t) in fr.iter().enumerate() {
+            let want = spend(t) - prev;
+            prev = spend(t);
+            let got = first[k] as f64 / runs as f64;
+            close(got, want, 4.0 * (want / runs as f64).sqrt() + 1e-4);
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use vario_stats::{AdjustMethod, MeanStats};
+use vario_stats::{AdjustMethod, MeanStats, Spending};
 
 use crate::errors::{coded, invalid, safe};
 
@@ -84,4 +84,23 @@ pub(crate) fn _preference<'py>(
         d.set_item("impressions", r.impressions)?;
         Ok(d)
     })
+}
+
+/// Two-sided z bounds by Lan–DeMets alpha spending (`spending`: `"pocock"` or `"obrien_fleming"`).
+#[pyfunction]
+pub(crate) fn _sequential_bounds(fractions: Vec<f64>, alpha: f64, spending: &str) -> PyResult<Vec<f64>> {
+    safe(|| {
+        let s = match spending {
+            "pocock" => Spending::Pocock,
+            "obrien_fleming" => Spending::OBrienFleming,
+            other => return Err(invalid(format!("unknown spending {other:?} (pocock or obrien_fleming)"))),
+        };
+        vario_stats::sequential_bounds(&fractions, alpha, s).map_err(|e| coded(&e))
+    })
+}
+
+/// The minimum detectable absolute effect.
+#[pyfunction]
+pub(crate) fn _mde(n_per_arm: f64, variance: f64, alpha: f64, power: f64) -> PyResult<f64> {
+    safe(|| vario_stats::mde(n_per_arm, variance, alpha, power).map_err(|e| coded(&e)))
 }

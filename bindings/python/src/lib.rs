@@ -30,7 +30,7 @@ mod view;
 
 use pyo3::prelude::*;
 
-use crate::analysis::{_adjust, _compare, _preference, _srm};
+use crate::analysis::{_adjust, _compare, _mde, _preference, _sequential_bounds, _srm};
 use crate::client::Client;
 use crate::codes::{_code_tables, add_aliases};
 use crate::decision::{Decision, FlagDecision};
@@ -61,6 +61,8 @@ fn _vario(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_srm, m)?)?;
     m.add_function(wrap_pyfunction!(_adjust, m)?)?;
     m.add_function(wrap_pyfunction!(_preference, m)?)?;
+    m.add_function(wrap_pyfunction!(_sequential_bounds, m)?)?;
+    m.add_function(wrap_pyfunction!(_mde, m)?)?;
     add_aliases(m)?;
     m.add_class::<Snapshot>()?;
     m.add_class::<Decision>()?;

@@ -5,7 +5,7 @@ import math
 import pytest
 
 import vario
-from vario.analysis import MeanStats, ProportionStats, adjust, compare, preference, srm
+from vario.analysis import MeanStats, ProportionStats, adjust, compare, mde, preference, sequential_bounds, srm
 
 
 def test_gbstats_golden_numbers() -> None:
@@ -42,9 +42,19 @@ def test_proportions_srm_adjust_preference() -> None:
         lambda: adjust([0.5], "bonferroni"),  # type: ignore[arg-type]
         lambda: adjust([1.5]),
         lambda: preference(0, 0),
+        lambda: sequential_bounds([0.5, 0.4]),
+        lambda: sequential_bounds([1.0], spending="haybittle"),  # type: ignore[arg-type]
+        lambda: mde(100, 1, power=1.5),
     ],
 )
 def test_bad_input_is_an_invalid_request(call) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(vario.InvalidRequestError) as e:
         call()
     assert e.value.code == "INVALID_REQUEST"
+
+
+def test_sequential_bounds_and_mde() -> None:
+    assert sequential_bounds([1.0]) == pytest.approx([1.959964], abs=1e-5)
+    b = sequential_bounds([0.25, 0.5, 0.75, 1.0], spending="pocock")
+    assert len(b) == 4 and all(2.2 < x < 2.5 for x in b)
+    assert mde(1000, 1.0) == pytest.approx(0.125291, abs=1e-5)

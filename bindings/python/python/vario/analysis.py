@@ -27,7 +27,9 @@ __all__ = [
     "SrmResult",
     "adjust",
     "compare",
+    "mde",
     "preference",
+    "sequential_bounds",
     "srm",
 ]
 
@@ -123,3 +125,15 @@ def adjust(p_values: Sequence[float], method: Literal["bh", "holm"] = "bh") -> l
 def preference(wins_a: int, wins_b: int, ties: int = 0, alpha: float = 0.05) -> Preference:
     """The preference score with its CI and the sign-test p-value, from per-impression winners."""
     return Preference(**_vario._preference(wins_a, wins_b, ties, alpha))
+
+
+def sequential_bounds(
+    fractions: Sequence[float], alpha: float = 0.05, spending: Literal["pocock", "obrien_fleming"] = "obrien_fleming"
+) -> list[float]:
+    """Two-sided z bounds for looks at these information fractions (Lan–DeMets alpha spending)."""
+    return _vario._sequential_bounds([float(t) for t in fractions], alpha, spending)
+
+
+def mde(n_per_arm: float, variance: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The minimum detectable absolute effect of a two-arm test."""
+    return _vario._mde(n_per_arm, variance, alpha, power)
