@@ -96,7 +96,9 @@ fn integrate(xs: &[f64], f: impl Fn(usize) -> f64) -> f64 {
 /// per-unit `variance`, two-sided level `alpha` and `power`: `(z_{1−α/2} + z_power) √(2 var / n)`.
 pub fn mde(n_per_arm: f64, variance: f64, alpha: f64, power: f64) -> Result<f64, StatsError> {
     check_alpha(alpha)?;
-    if !(power > 0.0 && power < 1.0) || !(n_per_arm > 0.0) || !(variance >= 0.0) {
+    // Written so that NaN fails every check.
+    let ok = power > 0.0 && power < 1.0 && n_per_arm > 0.0 && variance >= 0.0 && variance.is_finite();
+    if !ok {
         return Err(StatsError::Domain("power in (0, 1), n_per_arm > 0 and variance >= 0 needed".into()));
     }
     let n = Normal::standard();
