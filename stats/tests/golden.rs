@@ -213,7 +213,8 @@ fn sequential_bounds_spend_alpha_as_promised() {
         use statrs::distribution::ContinuousCDF;
         2.0 - 2.0 * n.cdf(n.inverse_cdf(0.975) / t.sqrt())
     };
-    let cases: [(&Vec<f64>, &dyn Fn(f64) -> f64); 2] = [(&pocock, &pocock_spend), (&obf, &obf_spend)];
+    type Case<'a> = (&'a Vec<f64>, &'a dyn Fn(f64) -> f64);
+    let cases: [Case; 2] = [(&pocock, &pocock_spend), (&obf, &obf_spend)];
     for (bounds, spend) in cases {
         let mut first = [0u64; 5];
         for _ in 0..runs {
