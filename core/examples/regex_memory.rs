@@ -9,7 +9,9 @@
 //!
 //! Run: `cargo run -p vario-core --example regex_memory -- [N] [control]` (debug profile: vario-core
 //! and its dependencies build at opt-level 2 in this workspace). With `control` only the
-//! `starts_with` snapshot is built. Under callgrind, `VARIO_DECIDES=100000` sets the decision loop.
+//! `starts_with` snapshot is built, with `matches` only the regex one (in a fresh process, so no
+//! memory freed by the control is reused). Under callgrind, `VARIO_DECIDES=100000` sets the
+//! decision loop; `VARIO_SHAPE=0|1|2` picks the pattern shape it decides on (default 0).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a probe: a failed unwrap is a failed run
 
 use serde_json::json;
@@ -87,22 +89,24 @@ fn measure(label: &str, n: usize, regex: bool) -> Snapshot {
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
-    let control_only = args.next().is_some_and(|a| a == "control");
-    let _control = measure("starts_with", n, false);
-    if control_only {
+    let mode = args.next().unwrap_or_default();
+    let _control = (mode != "matches").then(|| measure("starts_with", n, false));
+    if mode == "control" {
         return;
     }
     let snap = measure("matches", n, true);
     // Decision time on one regex-targeted placement (user ids that match and that do not).
     let decides: usize = std::env::var("VARIO_DECIDES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
+    let shape: usize = std::env::var("VARIO_SHAPE").ok().and_then(|v| v.parse().ok()).unwrap_or(0).min(2);
+    let placement = format!("p{shape}");
     let users: Vec<String> =
-        (0..1000).map(|k| if k % 2 == 0 { format!("user0-{k:04x}") } else { format!("user-{k}") }).collect();
+        (0..1000).map(|k| if k % 2 == 0 { format!("user{shape}-{k:04x}") } else { format!("user-{k}") }).collect();
     let t = Instant::now();
     let mut hits = 0usize;
     for k in 0..decides {
-        let d = snap.decide(&Request::new("p0").user(&users[k % users.len()]), 0);
+        let d = snap.decide(&Request::new(&placement).user(&users[k % users.len()]), 0);
         hits += usize::from(d.reason() == Reason::Assigned);
     }
     let per = t.elapsed().as_nanos() as f64 / decides.max(1) as f64;
-    println!("decide on a regex-targeted placement: {per:.1} ns/call over {decides} calls ({hits} assigned)");
+    println!("decide on {placement} (`{}`): {per:.1} ns/call over {decides} calls ({hits} assigned)", pattern(shape));
 }

@@ -17,12 +17,12 @@
 //! The answers are those of `regex::Regex::is_match` (same syntax configuration, same engines);
 //! only the memory differs. On top, a [`RegexBudget`] bounds what one snapshot may compile.
 
-use regex_automata::Input;
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::nfa::thompson::pikevm::{Cache as PikeCache, PikeVM};
 use regex_automata::nfa::thompson::{self, NFA, WhichCaptures};
 use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input};
 use std::cell::Cell;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
@@ -51,6 +51,9 @@ pub(crate) struct Matcher {
     /// `None` when the lazy DFA cannot answer for this pattern (see the module doc).
     dfa: Option<DFA>,
     pike: PikeVM,
+    /// Every match starts at the haystack's start (`^…`): searches are anchored, so a miss stops
+    /// at the first byte that cannot continue instead of retrying at every later position.
+    anchored: Anchored,
     scratch: Pool<Scratch, MakeScratch>,
     bytes: usize,
 }
@@ -80,7 +83,8 @@ impl Matcher {
             let dfa = dfa.clone();
             Box::new(move || Scratch { dfa: dfa.as_ref().map(DFA::create_cache), pike: None })
         };
-        Ok(Matcher { pattern: pattern.into(), dfa, pike, scratch: Pool::new(make), bytes })
+        let anchored = if nfa.is_always_start_anchored() { Anchored::Yes } else { Anchored::No };
+        Ok(Matcher { pattern: pattern.into(), dfa, pike, anchored, scratch: Pool::new(make), bytes })
     }
 
     /// Heap bytes of the compiled pattern (not counting the per-thread caches).
@@ -94,7 +98,8 @@ impl Matcher {
         if let (Some(dfa), Some(cache)) = (&self.dfa, scratch.dfa.as_mut()) {
             // Without empty matches, a forward search finds a match exactly when one exists;
             // `earliest` stops at the first match state instead of extending it.
-            if let Ok(found) = dfa.try_search_fwd(cache, &Input::new(haystack).earliest(true)) {
+            let input = Input::new(haystack).earliest(true).anchored(self.anchored);
+            if let Ok(found) = dfa.try_search_fwd(cache, &input) {
                 return found.is_some();
             }
             // Gave up (the cache kept overflowing) or quit (a Unicode word boundary next to a
@@ -102,7 +107,7 @@ impl Matcher {
         }
         let pike = &self.pike;
         let cache = scratch.pike.get_or_insert_with(|| pike.create_cache());
-        pike.is_match(cache, Input::new(haystack))
+        pike.is_match(cache, Input::new(haystack).anchored(self.anchored))
     }
 }
 
@@ -176,6 +181,9 @@ mod tests {
             r"(?-u:\B)",
             r"colou?r",
             r"(a|ab)(c|bcd)(d*)",
+            r"^ab|cd",
+            r"(?m)^cd",
+            r"^$|x",
         ];
         let haystacks = [
             "",
@@ -194,6 +202,8 @@ mod tests {
             "αβγ",
             "☃",
             "z9",
+            "xcd",
+            "ab\ncd",
         ];
         for p in patterns {
             let re = regex::Regex::new(p).expect("valid for regex");
