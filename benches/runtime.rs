@@ -8,8 +8,8 @@
 //!   loopback dev server (gzip, JSON, HMAC pseudonyms, de-dup all included).
 //! - `pipeline_to_20ms_endpoint_gzip_in_flight_<n>`: the same to an endpoint that acknowledges
 //!   every request 20 ms after reading it, without parsing it (the dev server's `--delay-ms 20
-//!   --ack-only`), with `n` batches in flight: 1 is one request at a time (before issue 14), 4
-//!   the default.
+//!   --ack-only`), with `n` batches in flight: 1 is one request at a time (before issue 14), 8
+//!   the default. The loopback gzip case runs with 1 as well, for the same comparison.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
@@ -104,14 +104,17 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(8));
     // Default options (gzip above 16 KiB), and without compression: on loopback gzip saves no
     // bandwidth and costs about a quarter of the CPU (deflate here, inflate in the dev server).
-    // Then the 20 ms endpoint, gzip as by default, with 1, 4 (the default) and 8 batches in flight.
+    // Each with the default 8 batches in flight, the gzip one also with 1 (before issue 14); then
+    // the 20 ms endpoint, gzip as by default, with 1, 4, 8 (the default) and 16 batches in flight.
     let (near, far_url) = (server.url() + "/ingest", far.url() + "/ingest");
     for (name, url, gzip_threshold, in_flight) in [
-        ("pipeline_to_dev_server_gzip", &near, 16 * 1024, 4),
-        ("pipeline_to_dev_server_plain", &near, usize::MAX, 4),
+        ("pipeline_to_dev_server_gzip", &near, 16 * 1024, 8),
+        ("pipeline_to_dev_server_gzip_in_flight_1", &near, 16 * 1024, 1),
+        ("pipeline_to_dev_server_plain", &near, usize::MAX, 8),
         ("pipeline_to_20ms_endpoint_gzip_in_flight_1", &far_url, 16 * 1024, 1),
         ("pipeline_to_20ms_endpoint_gzip_in_flight_4", &far_url, 16 * 1024, 4),
         ("pipeline_to_20ms_endpoint_gzip_in_flight_8", &far_url, 16 * 1024, 8),
+        ("pipeline_to_20ms_endpoint_gzip_in_flight_16", &far_url, 16 * 1024, 16),
     ] {
         let client = ClientBuilder::new()
             .bootstrap(text.clone())

@@ -137,7 +137,7 @@ pub struct DeliveryOptions {
     pub retry_base: Duration,
     /// Bodies larger than this are gzipped (default 16 KiB).
     pub gzip_threshold: usize,
-    /// Batches posted to the ingestion endpoint at once (default 4, 1 to [`MAX_IN_FLIGHT`]): one
+    /// Batches posted to the ingestion endpoint at once (default 8, 1 to [`MAX_IN_FLIGHT`]): one
     /// request at a time caps delivery at batch size ÷ round trip (500 events every 20 ms is
     /// 25 k events/s). Batches then arrive in no set order; each retry keeps its `batch_id`.
     pub max_in_flight: usize,
@@ -206,7 +206,7 @@ impl Default for DeliveryOptions {
             max_attempts: 10,
             retry_base: Duration::from_millis(250),
             gzip_threshold: 16 * 1024,
-            max_in_flight: 4,
+            max_in_flight: 8,
         }
     }
 }

@@ -43,7 +43,7 @@ export interface ClientOptions {
     followRedirects?: boolean;
     maxAttempts?: number;
     gzipThreshold?: number;
-    /** Batches posted at once, 1 to 64 (default 4); they reach the endpoint in no set order. */
+    /** Batches posted at once, 1 to 64 (default 8); they reach the endpoint in no set order. */
     maxInFlight?: number;
     /** The `sdk.name` of events (default `vario-node`). */
     sdkName?: string;
