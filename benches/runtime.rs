@@ -6,6 +6,10 @@
 //!   succeeds (the drop path is not what is measured).
 //! - `pipeline_to_dev_server`: events per second from enqueue to acknowledged delivery at the
 //!   loopback dev server (gzip, JSON, HMAC pseudonyms, de-dup all included).
+//! - `pipeline_to_20ms_endpoint_gzip_in_flight_<n>`: the same to an endpoint that acknowledges
+//!   every request 20 ms after reading it, without parsing it (the dev server's `--delay-ms 20
+//!   --ack-only`), with `n` batches in flight: 1 is one request at a time (before issue 14), 8
+//!   the default. The loopback gzip case runs with 1 as well, for the same comparison.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
@@ -14,7 +18,7 @@ mod common;
 use std::time::{Duration, Instant};
 use vario::core::{Request, Snapshot};
 use vario::{ClientBuilder, Expose};
-use vario_tools::devserver::{DevServer, DevServerOptions};
+use vario_tools::devserver::{DevServer, DevServerOptions, IngestMode};
 
 const ROUND: u64 = 50_000;
 
@@ -85,19 +89,38 @@ fn benches(c: &mut Criterion) {
         bind: "127.0.0.1:0".parse().expect("addr"),
     })
     .expect("dev server");
+    let far = DevServer::start_with(
+        DevServerOptions {
+            snapshot: dir.join("snap.json"),
+            events_out: dir.join("events-far.jsonl"),
+            bind: "127.0.0.1:0".parse().expect("addr"),
+        },
+        IngestMode { delay: Duration::from_millis(20), ack_only: true },
+    )
+    .expect("20 ms dev server");
     let per_iter = 100_000u64;
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(per_iter));
     g.sample_size(10).measurement_time(Duration::from_secs(8));
     // Default options (gzip above 16 KiB), and without compression: on loopback gzip saves no
     // bandwidth and costs about a quarter of the CPU (deflate here, inflate in the dev server).
-    for (name, gzip_threshold) in
-        [("pipeline_to_dev_server_gzip", 16 * 1024), ("pipeline_to_dev_server_plain", usize::MAX)]
-    {
+    // Each with the default 8 batches in flight, the gzip one also with 1 (before issue 14); then
+    // the 20 ms endpoint, gzip as by default, with 1, 4, 8 (the default) and 16 batches in flight.
+    let (near, far_url) = (server.url() + "/ingest", far.url() + "/ingest");
+    for (name, url, gzip_threshold, in_flight) in [
+        ("pipeline_to_dev_server_gzip", &near, 16 * 1024, 8),
+        ("pipeline_to_dev_server_gzip_in_flight_1", &near, 16 * 1024, 1),
+        ("pipeline_to_dev_server_plain", &near, usize::MAX, 8),
+        ("pipeline_to_20ms_endpoint_gzip_in_flight_1", &far_url, 16 * 1024, 1),
+        ("pipeline_to_20ms_endpoint_gzip_in_flight_4", &far_url, 16 * 1024, 4),
+        ("pipeline_to_20ms_endpoint_gzip_in_flight_8", &far_url, 16 * 1024, 8),
+        ("pipeline_to_20ms_endpoint_gzip_in_flight_16", &far_url, 16 * 1024, 16),
+    ] {
         let client = ClientBuilder::new()
             .bootstrap(text.clone())
-            .ingest_url(server.url() + "/ingest")
+            .ingest_url(url.clone())
             .batch_size(2000)
+            .max_in_flight(in_flight)
             .gzip_threshold(gzip_threshold)
             .queue_capacity(per_iter as usize + 1)
             .dedup_window(Duration::from_millis(1))
@@ -127,6 +150,11 @@ fn benches(c: &mut Criterion) {
     }
     g.finish();
     eprintln!("dev server wrote {} events", server.stats.events.load(std::sync::atomic::Ordering::Relaxed));
+    let most = far.stats.ingest_in_flight_max.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "20 ms endpoint: {} batches acknowledged, at most {most} at once",
+        far.stats.batches.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }
 
 criterion_group! {

@@ -153,6 +153,11 @@ impl ClientBuilder {
         self.opts.delivery.retry_base = d;
         self
     }
+    /// Batches posted at once (1 to [`MAX_IN_FLIGHT`](crate::MAX_IN_FLIGHT), default 8).
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.opts.delivery.max_in_flight = n;
+        self
+    }
     /// Gzip threshold for request bodies.
     pub fn gzip_threshold(mut self, bytes: usize) -> Self {
         self.opts.delivery.gzip_threshold = bytes;

@@ -76,7 +76,8 @@ pub use client::{Client, Expose};
 pub use clock::{fork_generation, now_ms};
 pub use error::{BuildError, InitError, TimeoutError, UpdateError};
 pub use options::{
-    ConfigSpec, DeliveryOptions, EventCallback, HttpOptions, LocalSink, Options, ProcessingOptions, SyncOptions,
+    ConfigSpec, DeliveryOptions, EventCallback, HttpOptions, LocalSink, MAX_IN_FLIGHT, Options, ProcessingOptions,
+    SyncOptions,
 };
 pub use outcome::Outcome;
 pub use stats::{ConfigErrorKind, ConfigSource, Stats};

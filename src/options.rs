@@ -5,7 +5,7 @@
 //! | [`Options`] itself | the caller's thread ([`Client`](crate::Client)) and every event | `sdk_name`, `sdk_version`, `default_params`, `exposure_context_keys` |
 //! | [`SyncOptions`] (`sync`) | the config thread | `config`, `poll_interval`, `persist_path` |
 //! | [`HttpOptions`] (`http`) | both HTTP stages: the config thread and the event poster | `sdk_key`, `request_timeout`, `max_backoff` |
-//! | [`DeliveryOptions`] (`delivery`) | the queue, the sender and the poster | `ingest_url`, `local_sink`, `queue_capacity`, `batch_size`, `batch_interval`, `max_attempts`, `retry_base`, `gzip_threshold` |
+//! | [`DeliveryOptions`] (`delivery`) | the queue, the sender and the poster | `ingest_url`, `local_sink`, `queue_capacity`, `batch_size`, `batch_interval`, `max_attempts`, `retry_base`, `gzip_threshold`, `max_in_flight` |
 //! | [`ProcessingOptions`] (`processing`) | the processor (and the caller's early de-dup filter) | `id_hash_key`, `dedup_window`, `dedup_capacity`, `assignment_capacity` |
 //!
 //! The client keeps one `Arc<Options>` and hands it whole to each stage; a stage reads its groups
@@ -137,7 +137,15 @@ pub struct DeliveryOptions {
     pub retry_base: Duration,
     /// Bodies larger than this are gzipped (default 16 KiB).
     pub gzip_threshold: usize,
+    /// Batches posted to the ingestion endpoint at once (default 8, 1 to [`MAX_IN_FLIGHT`]): one
+    /// request at a time caps delivery at batch size ÷ round trip (500 events every 20 ms is
+    /// 25 k events/s). Batches then arrive in no set order; each retry keeps its `batch_id`.
+    pub max_in_flight: usize,
 }
+
+/// The largest [`DeliveryOptions::max_in_flight`]: each batch in flight holds its body and a
+/// connection, so the bound keeps memory and sockets small.
+pub const MAX_IN_FLIGHT: usize = 64;
 
 /// What the processor needs to turn queued items into events: the pseudonymisation key, exposure
 /// de-dup and outcome attribution.
@@ -198,6 +206,7 @@ impl Default for DeliveryOptions {
             max_attempts: 10,
             retry_base: Duration::from_millis(250),
             gzip_threshold: 16 * 1024,
+            max_in_flight: 8,
         }
     }
 }
@@ -230,6 +239,9 @@ impl Options {
         if d.max_attempts == 0 {
             return Err(BuildError::InvalidOption("max_attempts must be at least 1".into()));
         }
+        if !(1..=MAX_IN_FLIGHT).contains(&d.max_in_flight) {
+            return Err(BuildError::InvalidOption(format!("max_in_flight must be 1 to {MAX_IN_FLIGHT}")));
+        }
         if s.max_config_bytes == 0 {
             return Err(BuildError::InvalidOption("max_config_bytes must be positive".into()));
         }
@@ -260,7 +272,9 @@ mod tests {
         assert!(matches!(o.validate(), Err(BuildError::NoConfigSource)));
         o.sync.config = Some(ConfigSpec::Bootstrap("{}".into()));
         o.validate().expect("defaults are valid");
-        let bad: [fn(&mut Options); 5] = [
+        let bad: [fn(&mut Options); 7] = [
+            |o| o.delivery.max_in_flight = 0,
+            |o| o.delivery.max_in_flight = MAX_IN_FLIGHT + 1,
             |o| o.delivery.queue_capacity = 0,
             |o| o.processing.dedup_capacity = 0,
             |o| o.delivery.max_attempts = 0,

@@ -120,3 +120,51 @@ fn a_million_distinct_users_keep_dedup_and_attribution_memory_bounded() {
     // 1 M users through unbounded maps would cost hundreds of MiB; the bounded LRUs stay small.
     assert!(grown < 150 * 1024, "RSS grew by {grown} KiB");
 }
+
+/// The de-dup and assignment gauges move while traffic flows, not only when the queue empties.
+/// The sink lets events through only as the test hands out permits, so the processor never
+/// catches up with the queue: with gauges published only on an empty queue they would stay at
+/// what the first few items left (at most a few batches, while the sink was still shut).
+#[test]
+fn gauges_move_while_the_queue_never_empties() {
+    use std::sync::{Condvar, Mutex};
+    let permits = Arc::new((Mutex::new(0u64), Condvar::new()));
+    let p2 = permits.clone();
+    let c = ClientBuilder::new()
+        .bootstrap(snapshot(1).to_string())
+        .sink_callback(move |_| {
+            let (m, cv) = &*p2;
+            let mut left = m.lock().unwrap();
+            while *left == 0 {
+                left = cv.wait(left).unwrap();
+            }
+            *left -= 1;
+        })
+        .batch_size(10)
+        .queue_capacity(20_000)
+        .build()
+        .expect("client");
+    let n = 10_000u64;
+    for i in 0..n {
+        c.decide_with(&Request::new("home").user(&format!("g-{i}")), Expose::Now, |_, _| ());
+    }
+    let release = |k: u64| {
+        let (m, cv) = &*permits;
+        *m.lock().unwrap() = k;
+        cv.notify_all();
+    };
+    release(1_000);
+    // 1,000 events through the sink means at least 100 batches cut after 1,000 items.
+    let mut seen = c.stats();
+    let live = wait_until(Duration::from_secs(60), || {
+        seen = c.stats();
+        seen.dedup_entries >= 1_000 && seen.assignment_units >= 1_000
+    });
+    assert!(live, "the gauges did not follow the traffic: {seen:?}");
+    // ...while most of the traffic is still queued: the queue never emptied.
+    assert!(seen.queue_len > 5_000, "{seen:?}");
+    release(u64::MAX);
+    c.flush(Duration::from_secs(120)).expect("flush");
+    let s = c.stats();
+    assert_eq!((s.events_sent, s.dedup_entries, s.assignment_units), (n, n, n), "{s:?}");
+}

@@ -390,3 +390,56 @@ fn repeats_are_skipped_before_the_queue_and_counted() {
     assert_eq!((s.exposures_enqueued, s.exposures_deduplicated, s.exposures_deduplicated_early), (300, 297, 0));
     assert_eq!(server.events().len(), 3);
 }
+
+/// Several batches in flight against an endpoint that answers every request after 300 ms: the
+/// server sees more than one request at a time but never more than `max_in_flight`, and a flush
+/// returns only once every batch before it is delivered (its marker waits for the slowest).
+#[test]
+fn several_batches_in_flight_and_flush_waits_for_all_of_them() {
+    use vario_tools::devserver::IngestMode;
+    let dir = temp_dir("ingest_in_flight");
+    std::fs::write(dir.join("snap.json"), snapshot(1).to_string()).expect("write");
+    let opts = DevServerOptions {
+        snapshot: dir.join("snap.json"),
+        events_out: dir.join("events.jsonl"),
+        bind: "127.0.0.1:0".parse().expect("addr"),
+    };
+    let server = DevServer::start_with(opts, IngestMode { delay: Duration::from_millis(300), ack_only: false })
+        .expect("dev server");
+    let c = client(server.url() + "/ingest").batch_size(10).max_in_flight(3).build().expect("client");
+    // 12 batches of 10 events each, cut as fast as the processor writes them.
+    expose_n(&c, 120, "f");
+    c.flush(Duration::from_secs(60)).expect("flush");
+    let s = c.stats();
+    // Everything before the flush was delivered when it returned, in the file as in the stats.
+    assert_eq!((s.events_sent, s.batches_sent), (120, 12), "{s:?}");
+    assert_eq!(server.stats.events.load(Ordering::SeqCst), 120);
+    let most = server.stats.ingest_in_flight_max.load(Ordering::SeqCst);
+    assert!((2..=3).contains(&most), "at most 3 batches at once, and more than one: {most}");
+    // The bound holds for close as well, and close waits for the last batch too.
+    expose_n(&c, 40, "g");
+    c.close(Duration::from_secs(60)).expect("close");
+    assert_eq!(server.stats.events.load(Ordering::SeqCst), 160);
+    assert!(server.stats.ingest_in_flight_max.load(Ordering::SeqCst) <= 3);
+}
+
+/// With one batch in flight (`max_in_flight` 1, the old behaviour) the endpoint never sees two
+/// requests at once.
+#[test]
+fn one_batch_in_flight_is_strictly_sequential() {
+    use vario_tools::devserver::IngestMode;
+    let dir = temp_dir("ingest_one_in_flight");
+    std::fs::write(dir.join("snap.json"), snapshot(1).to_string()).expect("write");
+    let opts = DevServerOptions {
+        snapshot: dir.join("snap.json"),
+        events_out: dir.join("events.jsonl"),
+        bind: "127.0.0.1:0".parse().expect("addr"),
+    };
+    let server = DevServer::start_with(opts, IngestMode { delay: Duration::from_millis(50), ack_only: false })
+        .expect("dev server");
+    let c = client(server.url() + "/ingest").batch_size(10).max_in_flight(1).build().expect("client");
+    expose_n(&c, 60, "s");
+    c.flush(Duration::from_secs(60)).expect("flush");
+    assert_eq!(c.stats().events_sent, 60);
+    assert_eq!(server.stats.ingest_in_flight_max.load(Ordering::SeqCst), 1);
+}

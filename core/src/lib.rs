@@ -28,6 +28,7 @@
 //! | [`time`], [`semver`] | RFC 3339 instants and lenient versions | yes |
 //! | [`lint`] | structured findings about a snapshot | yes |
 //! | [`request`] | the borrowed request and its JSON form | yes |
+//! | `matcher` | the `matches` operator: match-only regexes (lazy DFA, PikeVM) and the per-snapshot regex budget | yes |
 //! | [`targeting`] | compiled targeting rules (typed operators, regexes, semvers, segments) | yes |
 //! | [`events`] | exposure shapes (keys, dictionaries, events), pseudonymised ids, exposure tokens | yes |
 //! | `model` | the compiled snapshot's data (placements, layers, holdouts, experiments, flags) | yes |
@@ -82,6 +83,7 @@ pub mod flags;
 pub mod hash;
 pub mod interleave;
 pub mod lint;
+mod matcher;
 mod model;
 pub mod request;
 pub mod semver;

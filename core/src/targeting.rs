@@ -7,12 +7,13 @@
 
 use crate::codes::LintCode;
 use crate::lint::{MAX_QUOTE, quote};
+use crate::matcher::{Matcher, RegexBudget};
 use crate::semver::Version;
 use crate::time::{Millis, parse_rfc3339};
-use regex::{Regex, RegexBuilder};
 use rustc_hash::FxHashSet;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 /// The attributes a rule reads: the request ids plus its context object.
 #[derive(Debug, Clone, Copy, Default)]
@@ -164,7 +165,8 @@ enum Op {
     Contains(Scalar),
     StartsWith(Box<str>),
     EndsWith(Box<str>),
-    Matches(Regex),
+    /// Shared by clones of the rule: one compiled pattern and one set of caches.
+    Matches(Arc<Matcher>),
     Semver(Cmp, Version),
     Before(Millis),
     After(Millis),
@@ -204,13 +206,10 @@ pub(crate) trait Segments {
     fn contains(&self, idx: usize, id: &str) -> bool;
 }
 
-/// Largest compiled regex program accepted (bytes); bigger patterns make the experiment invalid
-/// instead of letting one snapshot item consume unbounded memory.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
 impl Rule {
-    pub(crate) fn compile(v: &Value, segs: &dyn Segments) -> Result<Rule, RuleError> {
-        compile_node(v, segs).map(Rule)
+    /// Compiles a rule; its `matches` patterns are charged to `regexes`, the snapshot's budget.
+    pub(crate) fn compile(v: &Value, segs: &dyn Segments, regexes: &RegexBudget) -> Result<Rule, RuleError> {
+        compile_node(v, segs, regexes).map(Rule)
     }
 
     /// Adds the context attribute names this rule reads (not `user_id` / `session_id`, which come
@@ -253,16 +252,16 @@ impl Rule {
     }
 }
 
-fn compile_node(v: &Value, segs: &dyn Segments) -> Result<Node, RuleError> {
+fn compile_node(v: &Value, segs: &dyn Segments, regexes: &RegexBudget) -> Result<Node, RuleError> {
     let obj = v.as_object().ok_or_else(|| err(LintCode::BadRule, "a rule must be an object"))?;
     if let Some(list) = obj.get("all") {
-        return Ok(Node::All(compile_list(list, segs)?));
+        return Ok(Node::All(compile_list(list, segs, regexes)?));
     }
     if let Some(list) = obj.get("any") {
-        return Ok(Node::Any(compile_list(list, segs)?));
+        return Ok(Node::Any(compile_list(list, segs, regexes)?));
     }
     if let Some(inner) = obj.get("not") {
-        return Ok(Node::Not(Box::new(compile_node(inner, segs)?)));
+        return Ok(Node::Not(Box::new(compile_node(inner, segs, regexes)?)));
     }
     let attr = obj
         .get("attr")
@@ -333,16 +332,12 @@ fn compile_node(v: &Value, segs: &dyn Segments) -> Result<Node, RuleError> {
         "ends_with" => Op::EndsWith(string()?.into()),
         "matches" => {
             let pat = string()?;
-            let re =
-                RegexBuilder::new(pat).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build().map_err(
-                    |e| {
-                        err(
-                            LintCode::BadRegex,
-                            format!("`{}`: {}", quote(pat, MAX_QUOTE), quote(&e.to_string(), MAX_QUOTE)),
-                        )
-                    },
-                )?;
-            Op::Matches(re)
+            let bad = |why: String| {
+                err(LintCode::BadRegex, format!("`{}`: {}", quote(pat, MAX_QUOTE), quote(&why, MAX_QUOTE)))
+            };
+            let m = Matcher::new(pat).map_err(bad)?;
+            regexes.charge(&m).map_err(bad)?;
+            Op::Matches(Arc::new(m))
         }
         "semver_eq" => semver(Cmp::Eq)?,
         "semver_lt" => semver(Cmp::Lt)?,
@@ -366,11 +361,11 @@ fn compile_node(v: &Value, segs: &dyn Segments) -> Result<Node, RuleError> {
     Ok(Node::Leaf(name, op))
 }
 
-fn compile_list(v: &Value, segs: &dyn Segments) -> Result<Vec<Node>, RuleError> {
+fn compile_list(v: &Value, segs: &dyn Segments, regexes: &RegexBudget) -> Result<Vec<Node>, RuleError> {
     v.as_array()
         .ok_or_else(|| err(LintCode::BadRule, "`all`/`any` need an array"))?
         .iter()
-        .map(|r| compile_node(r, segs))
+        .map(|r| compile_node(r, segs, regexes))
         .collect()
 }
 

@@ -6,10 +6,11 @@
 //! | [`queue`] | the caller's | the bounded channel's items ([`queue::Item`]) and the flush / close controls; `try_send` only |
 //! | [`processor`] | `vario-events` | de-dup LRU, recent assignments, pseudonymisation, event writing, batch cutting |
 //! | [`sender`] | `vario-sender` | request bodies (JSON framing, gzip) or the local sink (file, callback) |
-//! | [`poster`] | `vario-poster` (only with an ingestion URL) | HTTP delivery in order, retries with backoff, `Retry-After` |
+//! | [`poster`] | `vario-poster-<i>`, `max_in_flight` of them (only with an ingestion URL) | HTTP delivery, several batches at once; retries with backoff, `Retry-After` |
 //!
 //! Each stage gets the client's [`Options`] whole (an `Arc`) and reads its own groups of it. The
-//! channels between stages are bounded (queue: `queue_capacity`; batches: 4; bodies: 1), so a slow
+//! channels between stages are bounded (queue: `queue_capacity`; batches: 4; bodies: 1 waiting beside
+//! `max_in_flight` in flight), so a slow
 //! or failing endpoint back-pressures the stages before it until the queue fills: memory stays
 //! bounded and every loss is counted where it happens.
 

@@ -62,6 +62,10 @@ impl Assignment {
 /// Most recent assignments kept per unit.
 const ASSIGNMENTS_PER_UNIT: usize = 16;
 
+/// Items handled between two gauge updates while the queue never empties (they are also updated
+/// at every batch cut and whenever the queue drains): three relaxed stores per 4,096 items.
+const GAUGE_EVERY: u64 = 4096;
+
 pub(crate) struct Processor {
     opts: Arc<Options>,
     sdk: Sdk,
@@ -157,6 +161,11 @@ impl Processor {
                 Ok(item) => {
                     self.handle(item);
                     self.handled += 1;
+                    // A producer that keeps the queue busy would otherwise leave the gauges at
+                    // their last idle value (0 from the start) for as long as traffic flows.
+                    if self.handled % GAUGE_EVERY == 0 {
+                        self.publish_gauges();
+                    }
                 }
                 Err(crossbeam_channel::TryRecvError::Empty) => break true,
                 Err(crossbeam_channel::TryRecvError::Disconnected) => break false,
@@ -168,6 +177,7 @@ impl Processor {
 
     fn cut(&mut self) {
         self.batch_started = None;
+        self.publish_gauges();
         if self.batch.len() == 0 {
             return;
         }
@@ -238,7 +248,8 @@ impl Processor {
         }
     }
 
-    /// Publishes the gauges; once per drain, not per item (they share no line with callers').
+    /// Publishes the gauges: at every drain, batch cut and [`GAUGE_EVERY`] items, not per item
+    /// (the stores would cost more than the work they report on).
     fn publish_gauges(&self) {
         use std::sync::atomic::Ordering::Relaxed;
         let c = &self.shared.c;

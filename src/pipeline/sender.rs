@@ -2,12 +2,12 @@
 //! (JSON framing, gzip above [`DeliveryOptions::gzip_threshold`](crate::options::DeliveryOptions))
 //! for the poster, or writes them to the local sink (a JSONL file or a callback).
 //!
-//! With an ingestion URL, posting happens on a second thread (the [poster](super::poster)), so
-//! compressing batch N+1 overlaps with the wait for batch N's answer instead of alternating with
-//! it. The batch channel from the processor is small: a slow sink back-pressures the processor,
+//! With an ingestion URL, posting happens on other threads (the [posters](super::poster)), so
+//! compressing the next batch overlaps with the wait for earlier batches' answers instead of
+//! alternating with it. The batch channel from the processor is small: a slow sink back-pressures the processor,
 //! which lets the queue fill, so memory stays bounded and every loss is counted where it happens.
 
-use super::poster::{Encoded, Poster};
+use super::poster::Posters;
 use crate::clock::now_ms;
 use crate::options::{EventCallback, LocalSink, Options};
 use crate::stats::{Shared, add, inc};
@@ -75,8 +75,8 @@ impl EventBuf {
 }
 
 enum SinkImpl {
-    /// Bodies go to the `vario-poster` thread (see [`Poster`]).
-    Http(Sender<Encoded>),
+    /// Bodies go to the `vario-poster-<i>` threads (see [`Posters`]).
+    Http(Posters),
     File(Option<std::io::BufWriter<std::fs::File>>, std::path::PathBuf),
     Callback(EventCallback),
 }
@@ -97,13 +97,7 @@ pub(crate) fn spawn(
     threads: &mut Vec<JoinHandle<()>>,
 ) -> std::io::Result<()> {
     let sink = match (&opts.delivery.ingest_url, &opts.delivery.local_sink) {
-        (Some(url), _) => {
-            // One body waiting beside the one in flight: the overlap, with at most two bodies held.
-            let (tx, prx) = crossbeam_channel::bounded::<Encoded>(1);
-            let mut poster = Poster::new(opts.clone(), shared.clone(), url.clone(), close_deadline_ms);
-            threads.push(std::thread::Builder::new().name("vario-poster".into()).spawn(move || poster.run(prx))?);
-            SinkImpl::Http(tx)
-        }
+        (Some(url), _) => SinkImpl::Http(Posters::spawn(&opts, &shared, url, &close_deadline_ms, threads)?),
         (None, Some(LocalSink::File(p))) => SinkImpl::File(None, p.clone()),
         (None, Some(LocalSink::Callback(f))) => SinkImpl::Callback(f.clone()),
         (None, None) => SinkImpl::File(None, "vario-events.jsonl".into()),
@@ -119,9 +113,7 @@ impl SenderLoop {
             match b {
                 Batch::Events(events) => self.deliver(events),
                 Batch::Marker(ack) => match &self.sink {
-                    SinkImpl::Http(poster) => {
-                        let _ = poster.send(Encoded::Marker(ack));
-                    }
+                    SinkImpl::Http(posters) => posters.marker(ack),
                     _ => {
                         let _ = ack.send(());
                     }
@@ -133,9 +125,9 @@ impl SenderLoop {
                         }
                     }
                     match &self.sink {
-                        SinkImpl::Http(poster) => {
-                            let _ = poster.send(Encoded::Stop(ack));
-                        }
+                        // Answered once the workers finished every body; dropping `self` on
+                        // return then ends them.
+                        SinkImpl::Http(posters) => posters.marker(ack),
                         _ => {
                             let _ = ack.send(());
                         }
@@ -186,12 +178,12 @@ impl SenderLoop {
                     add(&self.shared.c.dropped_sink_error, n);
                 }
             }
-            SinkImpl::Http(poster) => {
+            SinkImpl::Http(posters) => {
                 let batch_id = uuid::Uuid::new_v4().to_string();
                 let gzip = events.bytes.len() > self.opts.delivery.gzip_threshold;
                 match encode(&self.sdk, &batch_id, &events, gzip) {
                     Ok(body) => {
-                        if poster.send(Encoded::Body { batch_id, body: body.into(), gzip, events: n }).is_err() {
+                        if !posters.post(batch_id, body.into(), gzip, n) {
                             add(&self.shared.c.dropped_sink_error, n);
                         }
                     }

@@ -31,6 +31,24 @@ pub struct DevStats {
     pub events: AtomicU64,
     /// Events skipped because their `event_id` was already written.
     pub duplicates: AtomicU64,
+    /// Ingestion requests being answered right now.
+    pub ingest_in_flight: AtomicU64,
+    /// The most ingestion requests ever answered at once (how many batches a client had in flight).
+    pub ingest_in_flight_max: AtomicU64,
+    /// Bytes of ingestion bodies received, as sent (compressed or not).
+    pub ingest_bytes: AtomicU64,
+}
+
+/// How the ingestion endpoint answers. The default answers at once, after writing the events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngestMode {
+    /// Every ingestion request is answered this long after it was read: an endpoint that far
+    /// away. Each connection has its own thread, so concurrent requests wait side by side.
+    pub delay: Duration,
+    /// Answer 200 without decompressing, parsing or writing the batch (only `batches` and
+    /// `ingest_bytes` count it): an endpoint that queues the work elsewhere, so a benchmark
+    /// measures the client rather than this server's share of a 2-core machine.
+    pub ack_only: bool,
 }
 
 /// Options of a [`DevServer`].
@@ -56,6 +74,7 @@ pub struct DevServer {
 
 struct State {
     opts: DevServerOptions,
+    mode: IngestMode,
     /// 128-bit hashes of the event ids written (a collision is a 2^-128 event; a dev server that
     /// ingests millions of events keeps 16 bytes each instead of a string).
     seen: Mutex<(FxHashSet<u128>, std::io::BufWriter<std::fs::File>)>,
@@ -65,6 +84,11 @@ struct State {
 impl DevServer {
     /// Binds and starts serving.
     pub fn start(opts: DevServerOptions) -> std::io::Result<DevServer> {
+        Self::start_with(opts, IngestMode::default())
+    }
+
+    /// Binds and starts serving, the ingestion endpoint answering as `mode` says.
+    pub fn start_with(opts: DevServerOptions, mode: IngestMode) -> std::io::Result<DevServer> {
         let listener = TcpListener::bind(opts.bind)?;
         let addr = listener.local_addr()?;
         if let Some(dir) = opts.events_out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -90,6 +114,7 @@ impl DevServer {
             seen: Mutex::new((seen, std::io::BufWriter::with_capacity(4 << 20, file))),
             stats: stats.clone(),
             opts: opts.clone(),
+            mode,
         });
         let stop = Arc::new(AtomicBool::new(false));
         let conns: Arc<Mutex<HashMap<u64, TcpStream>>> = Arc::default();
@@ -309,7 +334,23 @@ fn serve_connection(state: &State, stream: TcpStream) {
 fn handle(state: &State, req: &Request) -> Response {
     match req.method.as_str() {
         "GET" => serve_config(state, req),
-        "POST" => ingest(state, req),
+        "POST" => {
+            let s = &state.stats;
+            let now = s.ingest_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            s.ingest_in_flight_max.fetch_max(now, Ordering::SeqCst);
+            s.ingest_bytes.fetch_add(req.body.len() as u64, Ordering::Relaxed);
+            if !state.mode.delay.is_zero() {
+                std::thread::sleep(state.mode.delay);
+            }
+            let resp = if state.mode.ack_only {
+                s.batches.fetch_add(1, Ordering::Relaxed);
+                json(200, r#"{"accepted":null}"#)
+            } else {
+                ingest(state, req)
+            };
+            s.ingest_in_flight.fetch_sub(1, Ordering::SeqCst);
+            resp
+        }
         _ => json(405, r#"{"error":"method not allowed"}"#),
     }
 }

@@ -38,6 +38,7 @@ exports.OPTION_KEYS = [
     'max_attempts',
     'retry_base_ms',
     'gzip_threshold',
+    'max_in_flight',
     'sdk_name',
     'sdk_version',
 ];

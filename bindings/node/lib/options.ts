@@ -36,6 +36,7 @@ export const OPTION_KEYS = [
   'max_attempts',
   'retry_base_ms',
   'gzip_threshold',
+  'max_in_flight',
   'sdk_name',
   'sdk_version',
 ] as const
@@ -78,6 +79,8 @@ export interface ClientOptions {
   followRedirects?: boolean
   maxAttempts?: number
   gzipThreshold?: number
+  /** Batches posted at once, 1 to 64 (default 8); they reach the endpoint in no set order. */
+  maxInFlight?: number
   /** The `sdk.name` of events (default `vario-node`). */
   sdkName?: string
   /** The `sdk.version` of events (default: the runtime's version). */

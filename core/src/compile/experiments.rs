@@ -3,6 +3,7 @@
 use super::common::{Lints, Loose, OverrideUnit, Problem, RawOverride, problem};
 use crate::codes::{LintCode, Status, UnitKind};
 use crate::hash::{Salted, percent_bp};
+use crate::matcher::RegexBudget;
 use crate::model::*;
 use crate::targeting::Rule;
 use crate::time::{Millis, parse_rfc3339};
@@ -87,10 +88,11 @@ pub(super) fn compile_experiment(
     raw: &RawValue,
     snap: &Snapshot,
     layer_index: &FxHashMap<Box<str>, usize>,
+    regexes: &RegexBudget,
     lints: &mut Lints,
 ) -> Experiment {
     let (code, msg) = match serde_json::from_str::<RawExperiment>(raw.get()) {
-        Ok(parsed) => match build_experiment(parsed, snap, layer_index) {
+        Ok(parsed) => match build_experiment(parsed, snap, layer_index, regexes) {
             Ok(e) => return e,
             Err(Problem(code, msg)) => (code, msg),
         },
@@ -132,6 +134,7 @@ pub(super) fn build_experiment(
     r: RawExperiment,
     snap: &Snapshot,
     layer_index: &FxHashMap<Box<str>, usize>,
+    regexes: &RegexBudget,
 ) -> Result<Experiment, Problem> {
     if r.iteration == Some(0) {
         return problem(LintCode::Malformed, "`iteration` starts at 1");
@@ -171,7 +174,7 @@ pub(super) fn build_experiment(
         }
     };
     let targeting =
-        r.targeting.as_ref().filter(|t| !t.is_null()).map(|t| Rule::compile(t, &snap.segments)).transpose()?;
+        r.targeting.as_ref().filter(|t| !t.is_null()).map(|t| Rule::compile(t, &snap.segments, regexes)).transpose()?;
     let mut overrides_user = FxHashMap::default();
     let mut overrides_session = FxHashMap::default();
     for o in &r.overrides {

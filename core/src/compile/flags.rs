@@ -3,6 +3,7 @@
 use super::common::{Lints, Loose, OverrideUnit, Problem, RawOverride, problem};
 use crate::codes::{LintCode, UnitKind};
 use crate::hash::{Salted, percent_bp};
+use crate::matcher::RegexBudget;
 use crate::model::*;
 use crate::targeting::Rule;
 use crate::time::parse_rfc3339;
@@ -48,9 +49,9 @@ pub(super) struct RawStep {
     pub(super) percent: f64,
 }
 
-pub(super) fn compile_flag(raw: &RawValue, segs: &SegmentTable, lints: &mut Lints) -> Flag {
+pub(super) fn compile_flag(raw: &RawValue, segs: &SegmentTable, regexes: &RegexBudget, lints: &mut Lints) -> Flag {
     let (code, msg) = match serde_json::from_str::<RawFlag>(raw.get()) {
-        Ok(parsed) => match build_flag(parsed, segs) {
+        Ok(parsed) => match build_flag(parsed, segs, regexes) {
             Ok(f) => return f,
             Err(Problem(code, msg)) => (code, msg),
         },
@@ -77,7 +78,7 @@ pub(super) fn compile_flag(raw: &RawValue, segs: &SegmentTable, lints: &mut Lint
     }
 }
 
-pub(super) fn build_flag(r: RawFlag, segs: &SegmentTable) -> Result<Flag, Problem> {
+pub(super) fn build_flag(r: RawFlag, segs: &SegmentTable, regexes: &RegexBudget) -> Result<Flag, Problem> {
     if r.key.is_empty() {
         return problem(LintCode::Malformed, "`key` must not be empty");
     }
@@ -98,7 +99,8 @@ pub(super) fn build_flag(r: RawFlag, segs: &SegmentTable) -> Result<Flag, Proble
     }
     let mut rules = Vec::with_capacity(r.rules.len());
     for raw in r.rules {
-        let targeting = raw.targeting.as_ref().filter(|t| !t.is_null()).map(|t| Rule::compile(t, segs)).transpose()?;
+        let targeting =
+            raw.targeting.as_ref().filter(|t| !t.is_null()).map(|t| Rule::compile(t, segs, regexes)).transpose()?;
         let shadow = match (raw.kind, raw.shadow_variant.as_deref()) {
             (RuleKind::Shadow, Some(s)) => Some(find(s)?),
             (RuleKind::Shadow, None) => {

@@ -21,6 +21,7 @@ mod flags;
 use crate::codes::{Coded, ErrorCode, LintCode, UnitKind};
 use crate::events::ExposureDict;
 use crate::hash::{Salted, percent_bp};
+use crate::matcher::RegexBudget;
 use crate::model::*;
 use common::{Lints, raw_key};
 use experiments::{attach_candidates, check_running_conflicts, compile_experiment};
@@ -224,6 +225,8 @@ fn compile(parts: &TopLevel<'_>) -> Result<Snapshot, SnapshotError> {
     };
 
     let mut lints = Lints(Vec::new());
+    // Every `matches` pattern of the snapshot is charged here (see `crate::matcher`).
+    let regexes = RegexBudget::default();
     let segments = compile_segments(as_object(top, "segments")?, &mut lints);
     let (placements, placement_index) = compile_placements(as_object(top, "placements")?, &mut lints);
     let (layers, layer_index) = compile_layers(as_list(top, "layers")?, &mut lints);
@@ -251,7 +254,7 @@ fn compile(parts: &TopLevel<'_>) -> Result<Snapshot, SnapshotError> {
     };
 
     for raw in &parts.experiments {
-        let mut exp = compile_experiment(raw, &snap, &layer_index, &mut lints);
+        let mut exp = compile_experiment(raw, &snap, &layer_index, &regexes, &mut lints);
         let idx = snap.experiments.len();
         exp.index = idx;
         if snap.experiment_index.contains_key(&exp.key) {
@@ -268,7 +271,7 @@ fn compile(parts: &TopLevel<'_>) -> Result<Snapshot, SnapshotError> {
     compile_holdouts(as_list(top, "holdouts")?, &mut snap, &mut lints);
 
     for raw in &parts.flags {
-        let flag = compile_flag(raw, &snap.segments, &mut lints);
+        let flag = compile_flag(raw, &snap.segments, &regexes, &mut lints);
         let idx = snap.flags.len();
         if snap.flag_index.contains_key(&flag.key) {
             lints.push(LintCode::DuplicateKey, format!("flag:{}", flag.key), "an earlier flag has this key");

@@ -1,7 +1,7 @@
 //! `vario`: the Vario development command line (dev only; nothing that ships links it).
 //!
 //! ```text
-//! vario dev-server --snapshot PATH [--port 8088] [--out vario-dev-events.jsonl]
+//! vario dev-server --snapshot PATH [--port 8088] [--out vario-dev-events.jsonl] [--delay-ms N] [--ack-only]
 //! vario --help | vario dev-server --help
 //! ```
 //!
@@ -15,7 +15,8 @@ use clap::{Args, Parser, Subcommand};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vario_tools::devserver::{DevServer, DevServerOptions};
+use std::time::Duration;
+use vario_tools::devserver::{DevServer, DevServerOptions, IngestMode};
 
 /// Vario development tools: a local config endpoint and ingestion sink for development and tests.
 ///
@@ -54,6 +55,12 @@ struct DevServerArgs {
     /// JSONL file that accepted events are appended to, one per event_id
     #[arg(long, value_name = "FILE", default_value = "vario-dev-events.jsonl")]
     out: PathBuf,
+    /// Answer every ingestion request N milliseconds after reading it (a far-away endpoint)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    delay_ms: u64,
+    /// Acknowledge ingestion batches without decompressing, parsing or writing them
+    #[arg(long)]
+    ack_only: bool,
 }
 
 impl DevServerArgs {
@@ -63,7 +70,8 @@ impl DevServerArgs {
             events_out: self.out.clone(),
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
         };
-        match DevServer::start(opts) {
+        let mode = IngestMode { delay: Duration::from_millis(self.delay_ms), ack_only: self.ack_only };
+        match DevServer::start_with(opts, mode) {
             Ok(s) => {
                 // Scripts (tests/c/run.sh) and the Python and Node tests parse this line.
                 println!("vario dev server on {} (events -> {})", s.url(), self.out.display());
@@ -102,6 +110,11 @@ mod tests {
         assert_eq!(a.snapshot, PathBuf::from("s.json"));
         assert_eq!(a.port, 8088);
         assert_eq!(a.out, PathBuf::from("vario-dev-events.jsonl"));
+        assert_eq!((a.delay_ms, a.ack_only), (0, false));
+        let cli =
+            Cli::try_parse_from(["vario", "dev-server", "--snapshot", "s", "--delay-ms", "20", "--ack-only"]).unwrap();
+        let Command::DevServer(a) = cli.command;
+        assert_eq!((a.delay_ms, a.ack_only), (20, true));
     }
 
     #[test]

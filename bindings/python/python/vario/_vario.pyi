@@ -361,6 +361,7 @@ class Client:
         max_attempts: Optional[int] = ...,
         retry_base: Optional[float] = ...,
         gzip_threshold: Optional[int] = ...,
+        max_in_flight: Optional[int] = ...,
         sdk_name: Optional[str] = ...,
         sdk_version: Optional[str] = ...,
     ) -> Client: ...
