@@ -29,6 +29,7 @@
 //! | [`lint`] | structured findings about a snapshot | yes |
 //! | [`request`] | the borrowed request and its JSON form | yes |
 //! | [`targeting`] | compiled targeting rules (typed operators, regexes, semvers, segments) | yes |
+//! //! | [`signing`] | signed snapshots: the Ed25519 envelope, signing (for the control plane and `vario snapshot sign`) and verification, key texts | yes |
 //! | [`events`] | exposure shapes (keys, dictionaries, events), pseudonymised ids, exposure tokens | yes |
 //! | `model` | the compiled snapshot's data (placements, layers, holdouts, experiments, flags) | yes |
 //! | `compile` | snapshot JSON → model: the top level and shared items (`compile`), experiments (`compile::experiments`), flags (`compile::flags`); per-item isolation | yes |
@@ -83,6 +84,7 @@ pub mod lint;
 mod model;
 pub mod request;
 pub mod semver;
+pub mod signing;
 pub mod snapshot;
 pub mod targeting;
 pub mod time;
