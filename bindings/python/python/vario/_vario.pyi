@@ -99,6 +99,7 @@ ErrorCode = Literal[
     "QUEUE_FULL",
     "INTERNAL",
     "PANIC",
+    "SNAPSHOT_SIGNATURE",
 ]
 # END GENERATED
 
@@ -119,7 +120,8 @@ class InvalidRequestError(VarioError, ValueError):
 
 class SnapshotError(VarioError):
     """A snapshot was rejected whole: `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`, or
-    `VERSION_REGRESSION` (`Client.update_snapshot` of a lower version)."""
+    `VERSION_REGRESSION` (`Client.update_snapshot` of a lower version), or `SNAPSHOT_SIGNATURE`
+    (`snapshot_public_key` is set and the snapshot is not signed with the matching key)."""
 
 class SnapshotFileError(SnapshotError, OSError):
     """`Snapshot.from_file` could not read the file. The core has no I/O code: `code` is
