@@ -170,6 +170,12 @@ pub fn sign_snapshot(key: &SigningKey, snapshot_json: &str) -> String {
 ///   sign before every client has the key); any other text is returned unchanged, for the
 ///   snapshot parser to accept or refuse as before.
 pub fn open_snapshot<'a>(text: &'a str, key: Option<&PublicKey>) -> Result<&'a str, SignatureError> {
+    // Without a key, a plain snapshot (every client's case today) skips the probe parse (a scan of
+    // the whole document, about 4 % of its compile time): no `vario_signed` text, no envelope. An
+    // envelope that spells the member with escapes is then refused by the snapshot parser.
+    if key.is_none() && !text.contains("vario_signed") {
+        return Ok(text);
+    }
     let probe = serde_json::from_str::<Probe<'a>>(text).ok();
     let Some(p) = probe.filter(|p| p.vario_signed.is_some()) else {
         return match key {
