@@ -87,6 +87,7 @@ fn benches(c: &mut Criterion) {
         snapshot: dir.join("snap.json"),
         events_out: dir.join("events.jsonl"),
         bind: "127.0.0.1:0".parse().expect("addr"),
+        signing_key: None,
     })
     .expect("dev server");
     let far = DevServer::start_with(

@@ -45,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         snapshot: concat!(env!("CARGO_MANIFEST_DIR"), "/examples/snapshot.json").into(),
         events_out: events_path.clone(),
         bind: "127.0.0.1:0".parse()?,
+        signing_key: None,
     })?;
     println!("dev server on {} serving examples/snapshot.json", server.url());
 

@@ -143,6 +143,18 @@ impl ClientBuilder {
         self.opts.sync.follow_redirects = follow;
         self
     }
+    /// Only accept snapshots signed by the matching private key (base64 Ed25519 public key; see
+    /// [`SyncOptions::snapshot_public_key`](crate::SyncOptions)).
+    pub fn snapshot_public_key(mut self, key: impl Into<String>) -> Self {
+        self.opts.sync.snapshot_public_key = Some(key.into());
+        self
+    }
+    /// Without any `id_hash_key`, redeem unsigned exposure tokens unverified (default: refused;
+    /// see [`ProcessingOptions::allow_unsigned_tokens`](crate::ProcessingOptions)).
+    pub fn allow_unsigned_tokens(mut self, allow: bool) -> Self {
+        self.opts.processing.allow_unsigned_tokens = allow;
+        self
+    }
     /// Delivery attempts per batch.
     pub fn max_attempts(mut self, n: u32) -> Self {
         self.opts.delivery.max_attempts = n;

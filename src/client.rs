@@ -12,7 +12,7 @@ use crate::options::Options;
 use crate::outcome::Outcome;
 use crate::pipeline::{self, queue::ContextKey, queue::Control, queue::Item, queue::QueuedExposure};
 use crate::stats::{ConfigSource, Shared, Stats, add, inc};
-use crate::store::{Installed, Store, empty_snapshot};
+use crate::store::{Installed, Security, Store, empty_snapshot};
 use crossbeam_channel::{Sender, TrySendError};
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -86,7 +86,8 @@ impl Client {
         let generation = fork_generation();
         let opts = Arc::new(o);
         let shared = Arc::new(Shared::default());
-        let store = Arc::new(Store::new(opts.processing.id_hash_key.as_deref(), shared.clone()));
+        let security = Security::from_options(&opts)?;
+        let store = Arc::new(Store::new(opts.processing.id_hash_key.as_deref(), security, shared.clone()));
         // Local sources load before `build` returns; only the network is left to the thread.
         let file_fingerprint = config::load_local(&store, &opts, inherited);
 
@@ -219,6 +220,11 @@ impl Client {
 
     /// Logs the exposure carried by a token from [`Expose::Later`] (any process, any surface).
     /// `Ok(false)` when the event was dropped (queue full, closed, forked copy; counted).
+    ///
+    /// The token must be signed with this client's key: the `id_hash_key` (options or snapshot),
+    /// shared by every process that uses it, or, with no key at all, this process's random token
+    /// key. An unsigned token is `TOKEN_UNSIGNED` unless `allow_unsigned_tokens` is set and no key
+    /// is configured (contract/decisions.md "Exposure timing and tokens").
     pub fn expose(&self, token: &str) -> Result<bool, TokenError> {
         // With the key coming from the snapshot, a token cannot be verified before it arrives:
         // refuse rather than accept it unverified.
@@ -329,7 +335,9 @@ impl Client {
     /// channel). It is validated like a fetched one: `Ok(true)` when swapped in, `Ok(false)` when
     /// its version is already in use, `Err` when rejected (the good snapshot stays):
     /// [`UpdateError::Rejected`] with the compilation error (codes `NOT_JSON`, `SCHEMA_VERSION`,
-    /// `INVALID_SNAPSHOT`) or [`UpdateError::VersionRegression`] (code `VERSION_REGRESSION`). The
+    /// `INVALID_SNAPSHOT`), [`UpdateError::Signature`] (code `SNAPSHOT_SIGNATURE`: with
+    /// `snapshot_public_key` set, `json` must be a signed envelope) or
+    /// [`UpdateError::VersionRegression`] (code `VERSION_REGRESSION`). The
     /// error is also recorded as the last config error in [`Client::stats`].
     pub fn update_snapshot(&self, json: &str) -> Result<bool, UpdateError> {
         match self.store.offer(json, ConfigSource::Manual) {

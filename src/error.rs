@@ -5,7 +5,7 @@
 //! | [`BuildError`] | [`ClientBuilder::build`](crate::ClientBuilder::build), [`Options::from_json`](crate::Options::from_json), [`Client::after_fork`](crate::Client::after_fork) | `INVALID_OPTIONS`; `INTERNAL` when a thread did not start |
 //! | [`InitError`] | [`Client::wait_for_init`](crate::Client::wait_for_init) | `TIMEOUT` |
 //! | [`TimeoutError`] | [`Client::flush`](crate::Client::flush), [`Client::close`](crate::Client::close) | `TIMEOUT` |
-//! | [`UpdateError`] | [`Client::update_snapshot`](crate::Client::update_snapshot) | `VERSION_REGRESSION`, or the [`SnapshotError`]'s `NOT_JSON` / `SCHEMA_VERSION` / `INVALID_SNAPSHOT` |
+//! | [`UpdateError`] | [`Client::update_snapshot`](crate::Client::update_snapshot) | `VERSION_REGRESSION`, `SNAPSHOT_SIGNATURE`, or the [`SnapshotError`]'s `NOT_JSON` / `SCHEMA_VERSION` / `INVALID_SNAPSHOT` |
 //!
 //! The host layer adds the two a binding needs on top: [`ClosedError`](crate::host::ClosedError)
 //! (`CLOSED`) and [`QueueFullError`](crate::host::QueueFullError) (`QUEUE_FULL`).
@@ -14,6 +14,7 @@
 
 use crate::stats::ConfigErrorKind;
 use std::time::Duration;
+use vario_core::signing::SignatureError;
 use vario_core::{Coded, ErrorCode, SnapshotError};
 
 /// Why a client could not be built.
@@ -26,6 +27,9 @@ pub enum BuildError {
     /// An option is out of range, unknown, or of the wrong type.
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// The operating system's random source failed (the per-process token key).
+    #[error("no randomness from the operating system: {0}")]
+    Random(String),
     /// A background thread could not be started.
     #[error("could not start a background thread: {0}")]
     Thread(#[from] std::io::Error),
@@ -36,7 +40,7 @@ impl Coded for BuildError {
     fn code(&self) -> ErrorCode {
         match self {
             BuildError::NoConfigSource | BuildError::InvalidOption(_) => ErrorCode::InvalidOptions,
-            BuildError::Thread(_) => ErrorCode::Internal,
+            BuildError::Thread(_) | BuildError::Random(_) => ErrorCode::Internal,
         }
     }
 }
@@ -80,6 +84,10 @@ pub enum UpdateError {
     /// The document was rejected whole; the [`SnapshotError`] says why (and carries the code).
     #[error("snapshot rejected ({code}): {0}", code = .0.code())]
     Rejected(SnapshotError),
+    /// `snapshot_public_key` is set and the document is not a signed envelope whose signature
+    /// verifies (code `SNAPSHOT_SIGNATURE`).
+    #[error("snapshot refused ({code}): {0}", code = .0.code())]
+    Signature(SignatureError),
     /// The document is a valid snapshot, but its version is lower than the one in use.
     #[error("snapshot version {offered} is lower than the version in use, {current}")]
     VersionRegression {
@@ -95,6 +103,7 @@ impl UpdateError {
     pub fn kind(&self) -> ConfigErrorKind {
         match self {
             UpdateError::Rejected(_) => ConfigErrorKind::Invalid,
+            UpdateError::Signature(_) => ConfigErrorKind::Signature,
             UpdateError::VersionRegression { .. } => ConfigErrorKind::VersionRegression,
         }
     }
@@ -103,16 +112,17 @@ impl UpdateError {
     pub fn snapshot_error(&self) -> Option<&SnapshotError> {
         match self {
             UpdateError::Rejected(e) => Some(e),
-            UpdateError::VersionRegression { .. } => None,
+            UpdateError::Signature(_) | UpdateError::VersionRegression { .. } => None,
         }
     }
 }
 
 impl Coded for UpdateError {
-    /// `VERSION_REGRESSION`, or the snapshot error's `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`.
+    /// `VERSION_REGRESSION`, `SNAPSHOT_SIGNATURE`, or the snapshot error's `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`.
     fn code(&self) -> ErrorCode {
         match self {
             UpdateError::Rejected(e) => e.code(),
+            UpdateError::Signature(e) => e.code(),
             UpdateError::VersionRegression { .. } => ErrorCode::VersionRegression,
         }
     }
@@ -139,6 +149,10 @@ mod tests {
         );
         assert_eq!(regression.code().class(), ErrorClass::InvalidSnapshot);
         assert_eq!(regression.to_string(), "snapshot version 3 is lower than the version in use, 4");
+        let sig = UpdateError::Signature(SignatureError::Unsigned);
+        assert_eq!((sig.code(), sig.kind()), (ErrorCode::SnapshotSignature, ConfigErrorKind::Signature));
+        assert_eq!(sig.code().class(), ErrorClass::InvalidSnapshot);
+        assert!(sig.to_string().starts_with("snapshot refused (SNAPSHOT_SIGNATURE): "), "{sig}");
         for (text, code) in [
             ("not json", ErrorCode::NotJson),
             (r#"{"schema_version": 2, "version": 1}"#, ErrorCode::SchemaVersion),

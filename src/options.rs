@@ -3,10 +3,10 @@
 //! | group | read by | fields |
 //! |---|---|---|
 //! | [`Options`] itself | the caller's thread ([`Client`](crate::Client)) and every event | `sdk_name`, `sdk_version`, `default_params`, `exposure_context_keys` |
-//! | [`SyncOptions`] (`sync`) | the config thread | `config`, `poll_interval`, `persist_path` |
+//! | [`SyncOptions`] (`sync`) | the config thread (and every snapshot offered) | `config`, `poll_interval`, `persist_path`, `max_config_bytes`, `follow_redirects`, `snapshot_public_key` |
 //! | [`HttpOptions`] (`http`) | both HTTP stages: the config thread and the event poster | `sdk_key`, `request_timeout`, `max_backoff` |
 //! | [`DeliveryOptions`] (`delivery`) | the queue, the sender and the poster | `ingest_url`, `local_sink`, `queue_capacity`, `batch_size`, `batch_interval`, `max_attempts`, `retry_base`, `gzip_threshold`, `max_in_flight` |
-//! | [`ProcessingOptions`] (`processing`) | the processor (and the caller's early de-dup filter) | `id_hash_key`, `dedup_window`, `dedup_capacity`, `assignment_capacity` |
+//! | [`ProcessingOptions`] (`processing`) | the processor (and the caller's early de-dup filter, and `expose`) | `id_hash_key`, `allow_unsigned_tokens`, `dedup_window`, `dedup_capacity`, `assignment_capacity` |
 //!
 //! The client keeps one `Arc<Options>` and hands it whole to each stage; a stage reads its groups
 //! and nothing is copied field by field. What stays at the top level is what the caller's thread
@@ -26,6 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use vario_core::Sdk;
+use vario_core::signing::PublicKey;
 
 /// Where snapshots come from.
 #[derive(Debug, Clone)]
@@ -103,6 +104,13 @@ pub struct SyncOptions {
     /// Follow redirects of the config endpoint to the same host and port (default `false`: a
     /// redirect is refused, so a misrouted endpoint cannot hand over another server's snapshot).
     pub follow_redirects: bool,
+    /// An Ed25519 public key (base64 of its 32 bytes, optionally `ed25519:`-prefixed; default
+    /// none). When set, every snapshot from every source (HTTP, file, bootstrap, the persisted
+    /// copy, `update_snapshot`) must be a signed envelope that verifies with it
+    /// (contract/snapshot.md "Signed snapshots"); anything else is refused with
+    /// `SNAPSHOT_SIGNATURE`, counted in `config_signature_rejected`, and the last good snapshot
+    /// stays. A key text that is not a key is `INVALID_OPTIONS` at build.
+    pub snapshot_public_key: Option<String>,
 }
 
 /// What the two HTTP stages (the config poller and the event poster) share.
@@ -153,6 +161,12 @@ pub const MAX_IN_FLIGHT: usize = 64;
 pub struct ProcessingOptions {
     /// Key for `HMAC-SHA256` pseudonyms; falls back to the snapshot's `privacy.id_hash_key`.
     pub id_hash_key: Option<String>,
+    /// Redeem unsigned exposure tokens when no `id_hash_key` is configured (in the options or the
+    /// snapshot), without verifying them (default `false`). Off, a client without a key signs its
+    /// tokens with a random per-process key and refuses unsigned ones (`TOKEN_UNSIGNED`), so an
+    /// edited token is never delivered; cross-process redemption then needs a shared
+    /// `id_hash_key`. Has no effect when a key is configured.
+    pub allow_unsigned_tokens: bool,
     /// Repeats of one (unit, experiment, variant, iteration) exposure within this window are
     /// logged once (default 1 h).
     pub dedup_window: Duration,
@@ -185,6 +199,7 @@ impl Default for SyncOptions {
             persist_path: None,
             max_config_bytes: 32 << 20,
             follow_redirects: false,
+            snapshot_public_key: None,
         }
     }
 }
@@ -215,10 +230,22 @@ impl Default for ProcessingOptions {
     fn default() -> Self {
         ProcessingOptions {
             id_hash_key: None,
+            allow_unsigned_tokens: false,
             dedup_window: Duration::from_secs(3600),
             dedup_capacity: 100_000,
             assignment_capacity: 100_000,
         }
+    }
+}
+
+impl SyncOptions {
+    /// The parsed [`SyncOptions::snapshot_public_key`] (`INVALID_OPTIONS` when it is not a key).
+    pub fn public_key(&self) -> Result<Option<PublicKey>, BuildError> {
+        self.snapshot_public_key
+            .as_deref()
+            .map(PublicKey::from_text)
+            .transpose()
+            .map_err(|e| BuildError::InvalidOption(e.to_string()))
     }
 }
 
@@ -248,6 +275,7 @@ impl Options {
         if s.poll_interval.is_zero() || d.batch_interval.is_zero() {
             return Err(BuildError::InvalidOption("intervals must be positive".into()));
         }
+        s.public_key()?;
         let durations =
             [s.poll_interval, h.request_timeout, h.max_backoff, d.batch_interval, d.retry_base, p.dedup_window];
         if durations.iter().any(|d| *d > MAX_DURATION) {
@@ -275,6 +303,8 @@ mod tests {
         let bad: [fn(&mut Options); 7] = [
             |o| o.delivery.max_in_flight = 0,
             |o| o.delivery.max_in_flight = MAX_IN_FLIGHT + 1,
+            |o| o.sync.snapshot_public_key = Some("not a key".into()),
+            |o| o.sync.snapshot_public_key = Some("AAAA".into()),
             |o| o.delivery.queue_capacity = 0,
             |o| o.processing.dedup_capacity = 0,
             |o| o.delivery.max_attempts = 0,

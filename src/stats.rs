@@ -40,6 +40,7 @@ pub(crate) struct Counters {
     pub config_errors: AtomicU64,
     pub config_rejected: AtomicU64,
     pub config_too_large: AtomicU64,
+    pub config_signature_rejected: AtomicU64,
     /// Gauges set by the pipeline thread.
     pub dedup_entries: AtomicU64,
     pub assignment_units: AtomicU64,
@@ -95,6 +96,8 @@ pub enum ConfigErrorKind {
     Redirect,
     /// The response's content type is not one a snapshot is served as.
     ContentType,
+    /// `snapshot_public_key` is set and the snapshot is unsigned or its signature does not verify.
+    Signature,
 }
 
 #[derive(Debug, Default)]
@@ -159,11 +162,14 @@ pub struct Stats {
     pub config_updates: u64,
     /// Config requests that failed (network, HTTP status).
     pub config_errors: u64,
-    /// Snapshots refused (invalid, lower version).
+    /// Snapshots refused (invalid, lower version, signature).
     pub config_rejected: u64,
     /// Config bodies refused for exceeding `max_config_bytes` (after decompression); never parsed
     /// or persisted. Also counted in `config_errors`.
     pub config_too_large: u64,
+    /// Snapshots refused because `snapshot_public_key` is set and they were unsigned or their
+    /// signature did not verify (any source). Also counted in `config_rejected`.
+    pub config_signature_rejected: u64,
     /// Events waiting in the queue right now.
     pub queue_len: usize,
     /// Entries in the exposure de-dup LRU (bounded by `dedup_capacity`).
@@ -213,6 +219,7 @@ impl Shared {
             config_errors: g(&c.config_errors),
             config_rejected: g(&c.config_rejected),
             config_too_large: g(&c.config_too_large),
+            config_signature_rejected: g(&c.config_signature_rejected),
             queue_len,
             dedup_entries: g(&c.dedup_entries),
             assignment_units: g(&c.assignment_units),

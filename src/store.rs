@@ -21,7 +21,44 @@ use arc_swap::{ArcSwap, ArcSwapOption, Guard};
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::{Duration, Instant};
+use vario_core::signing::{PublicKey, open_snapshot};
 use vario_core::{ExposureDict, Pseudonymizer, Severity, Snapshot};
+
+/// What the store checks offered snapshots and exposure tokens with.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Security {
+    /// Every offered snapshot must be a signed envelope verifying with this key.
+    pub snapshot_key: Option<PublicKey>,
+    /// Signs tokens while no id key is known (random per process; `None` with
+    /// `allow_unsigned_tokens`, where tokens stay unsigned as before).
+    pub token_secret: Option<[u8; 32]>,
+    /// Redeem unsigned tokens unverified when no key signs them.
+    pub allow_unsigned_tokens: bool,
+}
+
+impl Security {
+    /// From the options: the parsed public key, and a fresh random token secret unless unsigned
+    /// tokens are allowed.
+    pub(crate) fn from_options(opts: &crate::options::Options) -> Result<Security, crate::error::BuildError> {
+        let allow = opts.processing.allow_unsigned_tokens;
+        let token_secret = if allow {
+            None
+        } else {
+            let mut s = [0u8; 32];
+            getrandom::getrandom(&mut s).map_err(|e| crate::error::BuildError::Random(e.to_string()))?;
+            Some(s)
+        };
+        Ok(Security { snapshot_key: opts.sync.public_key()?, token_secret, allow_unsigned_tokens: allow })
+    }
+
+    fn pseudonymizer(&self, key: Option<&str>) -> Pseudonymizer {
+        let p = Pseudonymizer::new(key).allow_unsigned_tokens(self.allow_unsigned_tokens);
+        match &self.token_secret {
+            Some(s) => p.with_token_secret(s),
+            None => p,
+        }
+    }
+}
 
 /// Versions kept in the history: at one publish per 30 s poll, over eight hours of queued backlog.
 pub(crate) const HISTORY_LEN: usize = 1024;
@@ -58,17 +95,19 @@ pub(crate) struct Store {
     pseudo: ArcSwap<Pseudonymizer>,
     /// The options gave an `id_hash_key`: the snapshot's is ignored.
     key_from_options: bool,
+    security: Security,
     init: (Mutex<bool>, Condvar),
     shared: Arc<Shared>,
 }
 
 impl Store {
-    pub(crate) fn new(id_hash_key: Option<&str>, shared: Arc<Shared>) -> Store {
+    pub(crate) fn new(id_hash_key: Option<&str>, security: Security, shared: Arc<Shared>) -> Store {
         Store {
+            pseudo: ArcSwap::from_pointee(security.pseudonymizer(id_hash_key)),
+            security,
             current: ArcSwapOption::empty(),
             swap_lock: Mutex::new(()),
             history: Mutex::new(VecDeque::new()),
-            pseudo: ArcSwap::from_pointee(Pseudonymizer::new(id_hash_key)),
             key_from_options: id_hash_key.is_some(),
             init: (Mutex::new(false), Condvar::new()),
             shared,
@@ -106,9 +145,18 @@ impl Store {
         h.iter().rev().find(|(v, _)| *v == version).map(|(_, d)| d.clone())
     }
 
-    /// Compiles `text` and swaps it in when it is newer (see [`Store::install`]). Used by every
-    /// source. Compiles outside the swap lock.
+    /// Verifies `text` (with `snapshot_public_key`: a signed envelope), compiles it and swaps it
+    /// in when it is newer (see [`Store::install`]). Used by every source, so no source can skip
+    /// the signature check. Compiles outside the swap lock.
     pub(crate) fn offer(&self, text: &str, source: ConfigSource) -> Result<Installed, UpdateError> {
+        let text = match open_snapshot(text, self.security.snapshot_key.as_ref()) {
+            Ok(t) => t,
+            Err(e) => {
+                inc(&self.shared.c.config_rejected);
+                inc(&self.shared.c.config_signature_rejected);
+                return Err(UpdateError::Signature(e));
+            }
+        };
         match Snapshot::from_json(text) {
             Ok(s) => self.install(Arc::new(s), source),
             Err(e) => {
@@ -211,7 +259,7 @@ impl Store {
             return;
         }
         match snap.id_hash_key() {
-            Some(k) => self.pseudo.store(Arc::new(Pseudonymizer::new(Some(k)))),
+            Some(k) => self.pseudo.store(Arc::new(self.security.pseudonymizer(Some(k)))),
             None if !self.pseudo.load().is_keyed() => {
                 log::warn!(
                     "vario: no id_hash_key in the options or the snapshot: ids are pseudonymised with plain \
@@ -234,7 +282,7 @@ mod tests {
 
     #[test]
     fn install_is_monotonic_and_keeps_the_history() {
-        let store = Store::new(None, Arc::new(Shared::default()));
+        let store = Store::new(None, Security::default(), Arc::new(Shared::default()));
         assert!(store.wait_for_init(Duration::ZERO).is_err());
         assert_eq!(store.offer(&snap(2), ConfigSource::Manual), Ok(Installed::Swapped));
         store.wait_for_init(Duration::ZERO).expect("signalled by the first swap");

@@ -36,8 +36,10 @@ fn run(case: &Value, snapshot: &Value, sink: &std::path::Path) -> Option<ErrorCo
         }
         call => {
             let mut extra = Map::new();
-            if let Some(k) = case.get("id_hash_key") {
-                extra.insert("id_hash_key".into(), k.clone());
+            for key in ["id_hash_key", "allow_unsigned_tokens"] {
+                if let Some(v) = case.get(key) {
+                    extra.insert(key.into(), v.clone());
+                }
             }
             let host = client(snapshot, sink, &extra).expect("the base options build a client");
             let got = match call {

@@ -29,6 +29,7 @@ fn dev_server(dir: &std::path::Path, snap: &Value) -> DevServer {
         snapshot: path,
         events_out: dir.join("events.jsonl"),
         bind: "127.0.0.1:0".parse().expect("addr"),
+        signing_key: None,
     })
     .expect("dev server")
 }
@@ -73,8 +74,13 @@ fn server_down_at_start_serves_caller_defaults_then_recovers() {
 
     let path = dir.join("snapshot.json");
     std::fs::write(&path, snapshot(3).to_string()).expect("write");
-    let _server = DevServer::start(DevServerOptions { snapshot: path, events_out: dir.join("ev.jsonl"), bind: addr })
-        .expect("server on the same port");
+    let _server = DevServer::start(DevServerOptions {
+        snapshot: path,
+        events_out: dir.join("ev.jsonl"),
+        bind: addr,
+        signing_key: None,
+    })
+    .expect("server on the same port");
     c.wait_for_init(Duration::from_secs(5)).expect("recovered");
     assert_eq!(decide(&c, "u1")["reason"], "ASSIGNED");
 }

@@ -214,6 +214,7 @@ fn exactly_once_at_the_dev_server_by_event_id() {
         snapshot: dir.join("snap.json"),
         events_out: dir.join("events.jsonl"),
         bind: "127.0.0.1:0".parse().expect("addr"),
+        signing_key: None,
     })
     .expect("dev server");
     let c = client(server.url() + "/ingest").build().expect("client");
@@ -350,6 +351,7 @@ fn a_token_redeemed_twice_is_one_event_at_the_dev_server() {
         snapshot: dir.join("snap.json"),
         events_out: dir.join("events.jsonl"),
         bind: "127.0.0.1:0".parse().expect("addr"),
+        signing_key: None,
     })
     .expect("dev server");
     let a = client(server.url() + "/ingest").build().expect("client a");

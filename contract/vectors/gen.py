@@ -2484,19 +2484,21 @@ def file_requests():
 
 # ---- errors.json -------------------------------------------------------------------------------
 
-def token_error(token, keyed):
+def token_error(token, keyed, allow_unsigned=False):
     """The code a surface gives an exposure token it cannot redeem (README 'Error vectors').
 
-    Checked in this order: shape (`v1.<payload>[.<signature>]`), version, signature (only when a
-    key is configured: a missing one is TOKEN_UNSIGNED, one that does not verify TOKEN_SIGNATURE),
-    then the payload (base64url of an exposure object)."""
+    Checked in this order: shape (`v1.<payload>[.<signature>]`), version, signature, then the
+    payload (base64url of an exposure object). The signature is checked unless the client has no
+    `id_hash_key` and `allow_unsigned_tokens` is set: with a key, or with none (the client then
+    signs with a random per-process key), a missing one is TOKEN_UNSIGNED and one that does not
+    verify TOKEN_SIGNATURE (contract/decisions.md "Exposure timing and tokens")."""
     parts = token.split(".")
     if len(parts) < 2 or len(parts) > 3:
         return "TOKEN_MALFORMED"
     ver, payload = parts[0], parts[1]
     if ver != "v1":
         return "TOKEN_VERSION"
-    if keyed:
+    if keyed or not allow_unsigned:
         if len(parts) < 3:
             return "TOKEN_UNSIGNED"
         return "TOKEN_SIGNATURE"  # the vectors never hold a valid signature
@@ -2520,7 +2522,8 @@ def file_errors():
     f = VFile("errors.json", "Error codes (contract/errors.md): every surface refuses each input below with "
               "the same stable code. `call` says what is tried: `snapshot` compiles `snapshot_text`; "
               "`request` decides `request` on the file's snapshot; `token` redeems `token` on a client "
-              "bootstrapped with the file's snapshot (with `id_hash_key` as its option when given); "
+              "bootstrapped with the file's snapshot (with `id_hash_key` and `allow_unsigned_tokens` as "
+              "its options when given); "
               "`update` offers `snapshot_text` to such a client; `after_close` calls `method` on a closed "
               "client; `options` builds a client from the runner's base options (bootstrap + local sink) "
               "with `options` laid over them.", snap)
@@ -2545,21 +2548,35 @@ def file_errors():
         ("request-not-object", "the request is a list", ["u-1"]),
     ]:
         add(cid, why, "request", request_error(req), request=req)
-    payload = base64.urlsafe_b64encode(b'{"event_id":"e-1"}').decode().rstrip("=")
+    b64 = lambda o: base64.urlsafe_b64encode(dump(o).encode()).decode().rstrip("=")  # noqa: E731
+    payload = b64({"event_id": "e-1"})
+    # A complete exposure, as an edited token would carry it: well-formed, only unsigned.
+    edited = b64({"event_id": "e-2", "user_id": "0" * 64, "session_id": None, "experiment_id": "exp-9701",
+                  "experiment_key": "ymal_algo_v2", "variant": "treatment", "iteration": 1, "unit_type": "user",
+                  "placement": "pdp_ymal", "page_type": None, "reason": "ASSIGNED", "allocation_share": 0.5,
+                  "config_version": 20, "decided_at": "2026-01-01T00:00:00.000Z"})
+    allow = "allow"
     for cid, why, token, key in [
         ("token-empty", "an empty token", "", None),
         ("token-one-part", "no payload part", "v1", None),
         ("token-four-parts", "too many parts", "v1.a.b.c", None),
         ("token-version", "a version this SDK does not read", "v2." + payload, None),
-        ("token-payload-b64", "a payload that is not base64url", "v1.%%%", None),
-        ("token-payload-shape", "a payload that is not an exposure", "v1." + payload, None),
+        ("token-payload-b64", "a payload that is not base64url (unsigned tokens allowed)", "v1.%%%", allow),
+        ("token-payload-shape", "a payload that is not an exposure (unsigned tokens allowed)", "v1." + payload,
+         allow),
         ("token-unsigned", "no signature while a key is configured", "v1." + payload, "k-errors"),
         ("token-signature", "a signature that does not verify", "v1.%s.AAAA" % payload, "k-errors"),
+        ("token-unsigned-no-key", "an edited (unsigned) exposure token on a client with no key at all: refused "
+         "unless allow_unsigned_tokens", "v1." + edited, None),
+        ("token-signature-no-key", "a signature on a client with no key: it signs with its own per-process key, "
+         "which this one is not", "v1.%s.AAAA" % edited, None),
     ]:
         inputs = {"token": token}
-        if key is not None:
+        if key == allow:
+            inputs["allow_unsigned_tokens"] = True
+        elif key is not None:
             inputs["id_hash_key"] = key
-        add(cid, why, "token", token_error(token, key is not None), **inputs)
+        add(cid, why, "token", token_error(token, key not in (None, allow), key == allow), **inputs)
     for cid, why, doc in [
         ("update-regression", "a lower version than the one in use", {**snap, "version": 19}),
         ("update-schema", "another schema_version", {**snap, "schema_version": 3, "version": 21}),
@@ -2577,6 +2594,8 @@ def file_errors():
         ("options-negative", "a negative count", {"queue_capacity": -1}),
         ("options-zero", "a zero batch size", {"batch_size": 0}),
         ("options-two-sources", "two config sources", {"config_path": "/nonexistent/snapshot.json"}),
+        ("options-public-key", "a snapshot_public_key that is not a base64 Ed25519 key (31 bytes)",
+         {"snapshot_public_key": base64.b64encode(b"\x01" * 31).decode()}),
     ]:
         add(cid, why, "options", "INVALID_OPTIONS", options=opts)
     return f

@@ -273,6 +273,9 @@ code_table! {
         Internal = 17 => "INTERNAL",
         /// A panic inside Vario was caught at the boundary. A bug: please report the message.
         Panic = 18 => "PANIC",
+        /// A snapshot was refused because `snapshot_public_key` is set and it is not signed, or its
+        /// signature does not verify (contract/snapshot.md "Signed snapshots").
+        SnapshotSignature = 19 => "SNAPSHOT_SIGNATURE",
     }
 }
 
@@ -315,7 +318,8 @@ impl ErrorCode {
             ErrorCode::NotJson
             | ErrorCode::SchemaVersion
             | ErrorCode::InvalidSnapshot
-            | ErrorCode::VersionRegression => ErrorClass::InvalidSnapshot,
+            | ErrorCode::VersionRegression
+            | ErrorCode::SnapshotSignature => ErrorClass::InvalidSnapshot,
             ErrorCode::InvalidOptions => ErrorClass::InvalidOptions,
             ErrorCode::Timeout => ErrorClass::Timeout,
             ErrorCode::Closed => ErrorClass::Closed,

@@ -20,7 +20,11 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Clone)]
 pub struct Pseudonymizer {
     keyed: Option<HmacSha256>,
+    /// Signs and verifies exposure tokens: derived from the id key, or from a per-process secret
+    /// ([`Pseudonymizer::with_token_secret`]) when there is none.
     token: Option<HmacSha256>,
+    /// No token key: redeem unsigned tokens without verification (`allow_unsigned_tokens`).
+    unsigned_ok: bool,
 }
 
 impl std::fmt::Debug for Pseudonymizer {
@@ -51,7 +55,34 @@ impl Pseudonymizer {
             m.update(TOKEN_KEY_LABEL);
             HmacSha256::new_from_slice(&m.finalize().into_bytes()).ok()
         });
-        Pseudonymizer { keyed, token }
+        Pseudonymizer { keyed, token, unsigned_ok: false }
+    }
+
+    /// Without an id key, signs tokens with a key derived from `secret` instead (the runtime gives
+    /// a random per-process one), so an edited token is refused even with no key configured.
+    /// Tokens then only redeem in this process; cross-process redemption needs a shared
+    /// `id_hash_key`. No effect when an id key is set.
+    pub fn with_token_secret(mut self, secret: &[u8]) -> Self {
+        if self.token.is_none() {
+            self.token = HmacSha256::new_from_slice(secret).ok().and_then(|mut m| {
+                m.update(TOKEN_KEY_LABEL);
+                HmacSha256::new_from_slice(&m.finalize().into_bytes()).ok()
+            });
+        }
+        self
+    }
+
+    /// Without any token key (no id key, no secret), redeem tokens without verifying them
+    /// (`allow_unsigned_tokens`). By default such a pseudonymizer refuses every token
+    /// ([`TokenError::MissingSignature`], `TOKEN_UNSIGNED`).
+    pub fn allow_unsigned_tokens(mut self, allow: bool) -> Self {
+        self.unsigned_ok = allow;
+        self
+    }
+
+    /// True when tokens are signed (an id key or a token secret).
+    pub fn signs_tokens(&self) -> bool {
+        self.token.is_some()
     }
 
     /// True when a key is configured.
@@ -358,8 +389,9 @@ pub enum TokenError {
     /// The payload is not base64url or not an exposure.
     #[error("exposure token payload is invalid: {0}")]
     Payload(String),
-    /// A key is configured but the token is unsigned.
-    #[error("exposure token is not signed, but a key is configured")]
+    /// The token is unsigned, and unsigned tokens are not accepted (a key is configured, or none is
+    /// and `allow_unsigned_tokens` is off).
+    #[error("exposure token is not signed; unsigned tokens are refused (see allow_unsigned_tokens)")]
     MissingSignature,
     /// The signature does not match: the token was altered or signed with another key.
     #[error("exposure token signature does not match")]
@@ -411,7 +443,8 @@ impl Pseudonymizer {
         t
     }
 
-    /// Decodes and (when a key is configured) verifies a token.
+    /// Decodes and verifies a token: with a token key its signature must verify; without one it is
+    /// refused (`TOKEN_UNSIGNED`) unless [`Pseudonymizer::allow_unsigned_tokens`] was set.
     pub fn decode_token(&self, token: &str) -> Result<TokenPayload, TokenError> {
         let mut parts = token.split('.');
         let (Some(ver), Some(payload)) = (parts.next(), parts.next()) else {
@@ -424,12 +457,17 @@ impl Pseudonymizer {
         if ver != "v1" {
             return Err(TokenError::UnsupportedVersion(ver.chars().take(16).collect()));
         }
-        if let Some(m) = &self.token {
-            let sig = sig.ok_or(TokenError::MissingSignature)?;
-            let sig = B64.decode(sig).map_err(|_| TokenError::BadSignature)?;
-            let mut m = m.clone();
-            m.update(&token.as_bytes()[..ver.len() + 1 + payload.len()]);
-            m.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+        match &self.token {
+            Some(m) => {
+                let sig = sig.ok_or(TokenError::MissingSignature)?;
+                let sig = B64.decode(sig).map_err(|_| TokenError::BadSignature)?;
+                let mut m = m.clone();
+                m.update(&token.as_bytes()[..ver.len() + 1 + payload.len()]);
+                m.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+            }
+            // Nothing to verify with: only an explicit opt-in redeems such a token.
+            None if self.unsigned_ok => {}
+            None => return Err(TokenError::MissingSignature),
         }
         let json = B64.decode(payload).map_err(|e| TokenError::Payload(e.to_string()))?;
         serde_json::from_slice(&json).map_err(|e| TokenError::Payload(e.to_string()))

@@ -30,6 +30,7 @@
 //! | [`request`] | the borrowed request and its JSON form | yes |
 //! | `matcher` | the `matches` operator: match-only regexes (lazy DFA, PikeVM) and the per-snapshot regex budget | yes |
 //! | [`targeting`] | compiled targeting rules (typed operators, regexes, semvers, segments) | yes |
+//! //! | [`signing`] | signed snapshots: the Ed25519 envelope, signing (for the control plane and `vario snapshot sign`) and verification, key texts | yes |
 //! | [`events`] | exposure shapes (keys, dictionaries, events), pseudonymised ids, exposure tokens | yes |
 //! | `model` | the compiled snapshot's data (placements, layers, holdouts, experiments, flags) | yes |
 //! | `compile` | snapshot JSON → model: the top level and shared items (`compile`), experiments (`compile::experiments`), flags (`compile::flags`); per-item isolation | yes |
@@ -87,6 +88,7 @@ mod matcher;
 mod model;
 pub mod request;
 pub mod semver;
+pub mod signing;
 pub mod snapshot;
 pub mod targeting;
 pub mod time;

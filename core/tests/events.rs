@@ -114,16 +114,37 @@ fn signed_tokens_round_trip_and_detect_tampering() {
 }
 
 #[test]
-fn unsigned_tokens_without_a_key() {
-    let p = Pseudonymizer::new(None);
-    let (tok, data) = token_for(&p);
+fn unsigned_tokens_without_a_key_only_when_allowed() {
+    let refusing = Pseudonymizer::new(None);
+    let (tok, data) = token_for(&refusing);
     assert_eq!(tok.split('.').count(), 2, "no key, no signature: {tok}");
+    // By default nothing verifies an unsigned token, so nothing redeems it: an edited one would
+    // otherwise be delivered.
+    assert_eq!(refusing.decode_token(&tok), Err(TokenError::MissingSignature));
+    let p = Pseudonymizer::new(None).allow_unsigned_tokens(true);
     assert_eq!(p.decode_token(&tok).expect("valid"), data);
     assert!(matches!(p.decode_token("v1.!!!"), Err(TokenError::Payload(_))));
     assert!(matches!(p.decode_token("v1.e30"), Err(TokenError::Payload(_))), "{{}} is not an exposure");
     for e in [TokenError::Malformed, TokenError::BadSignature, TokenError::MissingSignature] {
         assert!(e.code().as_str().starts_with("TOKEN_") && !e.to_string().is_empty());
     }
+}
+
+#[test]
+fn a_token_secret_signs_without_an_id_key() {
+    let p = Pseudonymizer::new(None).with_token_secret(&[5; 32]);
+    assert!(p.signs_tokens() && !p.is_keyed(), "ids stay plain SHA-256; tokens are signed");
+    let (tok, data) = token_for(&p);
+    assert_eq!(tok.split('.').count(), 3, "{tok}");
+    assert_eq!(p.decode_token(&tok).expect("same process"), data);
+    // Another process (another secret) cannot redeem it; an edited copy is refused.
+    let other = Pseudonymizer::new(None).with_token_secret(&[6; 32]);
+    assert_eq!(other.decode_token(&tok), Err(TokenError::BadSignature));
+    let unsigned = tok.rsplit_once('.').map(|(a, _)| a.to_owned()).expect("three parts");
+    assert_eq!(p.decode_token(&unsigned), Err(TokenError::MissingSignature));
+    // An id key wins over the secret: tokens move between processes sharing it.
+    let keyed = Pseudonymizer::new(Some("secret")).with_token_secret(&[5; 32]);
+    assert_eq!(Pseudonymizer::new(Some("secret")).encode_token(&data), keyed.encode_token(&data));
 }
 
 #[test]

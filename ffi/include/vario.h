@@ -73,7 +73,7 @@ typedef enum {
   // A request, outcome or other JSON argument was malformed (code `INVALID_REQUEST`).
   VARIO_ERR_INVALID_REQUEST = 3,
   // A snapshot was rejected whole (codes `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`,
-  // `VERSION_REGRESSION`).
+  // `VERSION_REGRESSION`, `SNAPSHOT_SIGNATURE`).
   VARIO_ERR_INVALID_SNAPSHOT = 4,
   // Client options were invalid (code `INVALID_OPTIONS`).
   VARIO_ERR_INVALID_OPTIONS = 5,
@@ -372,7 +372,9 @@ vario_status vario_context_set_bool(vario_context *ctx, const char *key, bool va
 // accepts, `vario::host::JsonOptions`; `sdk_name` defaults to `vario-c`). An unknown key, a
 // value of the wrong type, an invalid value or a second config source is
 // `VARIO_ERR_INVALID_OPTIONS`. Never blocks on the network. Free the handle with
-// `vario_client_free`.
+// `vario_client_free`. `snapshot_public_key` (base64 Ed25519 public key) makes every snapshot a
+// signed envelope or a refusal (`SNAPSHOT_SIGNATURE`); `allow_unsigned_tokens: true` redeems
+// unsigned exposure tokens when no `id_hash_key` is set (refused by default).
 //
 // # Safety
 // `options_json` is NUL-terminated; `out` is writable. Thread-safe.

@@ -85,7 +85,9 @@ fn wrap_client(host: HostClient) -> vario_client {
 /// accepts, `vario::host::JsonOptions`; `sdk_name` defaults to `vario-c`). An unknown key, a
 /// value of the wrong type, an invalid value or a second config source is
 /// `VARIO_ERR_INVALID_OPTIONS`. Never blocks on the network. Free the handle with
-/// `vario_client_free`.
+/// `vario_client_free`. `snapshot_public_key` (base64 Ed25519 public key) makes every snapshot a
+/// signed envelope or a refusal (`SNAPSHOT_SIGNATURE`); `allow_unsigned_tokens: true` redeems
+/// unsigned exposure tokens when no `id_hash_key` is set (refused by default).
 ///
 /// # Safety
 /// `options_json` is NUL-terminated; `out` is writable. Thread-safe.

@@ -32,7 +32,7 @@ pub enum vario_status {
     /// A request, outcome or other JSON argument was malformed (code `INVALID_REQUEST`).
     VARIO_ERR_INVALID_REQUEST = 3,
     /// A snapshot was rejected whole (codes `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`,
-    /// `VERSION_REGRESSION`).
+    /// `VERSION_REGRESSION`, `SNAPSHOT_SIGNATURE`).
     VARIO_ERR_INVALID_SNAPSHOT = 4,
     /// Client options were invalid (code `INVALID_OPTIONS`).
     VARIO_ERR_INVALID_OPTIONS = 5,

@@ -56,6 +56,8 @@ pub struct JsonOptions {
     pub max_backoff_ms: Option<u64>,
     /// [`ProcessingOptions::id_hash_key`](crate::ProcessingOptions).
     pub id_hash_key: Option<String>,
+    /// [`ProcessingOptions::allow_unsigned_tokens`](crate::ProcessingOptions).
+    pub allow_unsigned_tokens: Option<bool>,
     /// [`Options::default_params`]: `{placement: {param: value}}`.
     pub default_params: Option<HashMap<String, Map<String, Value>>>,
     /// [`DeliveryOptions::queue_capacity`](crate::DeliveryOptions).
@@ -78,6 +80,8 @@ pub struct JsonOptions {
     pub max_config_bytes: Option<usize>,
     /// [`SyncOptions::follow_redirects`](crate::SyncOptions).
     pub follow_redirects: Option<bool>,
+    /// [`SyncOptions::snapshot_public_key`](crate::SyncOptions): base64 Ed25519 public key.
+    pub snapshot_public_key: Option<String>,
     /// [`DeliveryOptions::max_attempts`](crate::DeliveryOptions).
     pub max_attempts: Option<u32>,
     /// [`DeliveryOptions::retry_base`](crate::DeliveryOptions), in ms.
@@ -189,10 +193,12 @@ impl JsonOptions {
         o.sync.persist_path = self.persist_path;
         o.sync.max_config_bytes = self.max_config_bytes.unwrap_or(o.sync.max_config_bytes);
         o.sync.follow_redirects = self.follow_redirects.unwrap_or(o.sync.follow_redirects);
+        o.sync.snapshot_public_key = self.snapshot_public_key;
         o.http.sdk_key = self.sdk_key;
         o.delivery.ingest_url = self.ingest_url;
         o.delivery.local_sink = self.sink_path.map(LocalSink::File);
         o.processing.id_hash_key = self.id_hash_key;
+        o.processing.allow_unsigned_tokens = self.allow_unsigned_tokens.unwrap_or(false);
         let d = &mut o.delivery;
         d.queue_capacity = self.queue_capacity.unwrap_or(d.queue_capacity);
         d.batch_size = self.batch_size.unwrap_or(d.batch_size);
@@ -265,8 +271,9 @@ mod tests {
     use vario_core::{Coded, ErrorCode};
 
     /// The documented keys: the 24 the hand-written parser accepted before this definition, then
-    /// the config-body cap and the redirect switch (issue 14), and the batches in flight (issue 14).
-    const KEYS: [&str; 27] = [
+    /// the config-body cap and the redirect switch (issue 14), the batches in flight, the
+    /// unsigned-token opt-in and the snapshot signing key (issue 14).
+    const KEYS: [&str; 29] = [
         "sdk_key",
         "config_url",
         "config_path",
@@ -277,6 +284,7 @@ mod tests {
         "request_timeout_ms",
         "max_backoff_ms",
         "id_hash_key",
+        "allow_unsigned_tokens",
         "default_params",
         "queue_capacity",
         "batch_size",
@@ -288,6 +296,7 @@ mod tests {
         "persist_path",
         "max_config_bytes",
         "follow_redirects",
+        "snapshot_public_key",
         "max_attempts",
         "retry_base_ms",
         "gzip_threshold",

@@ -822,6 +822,7 @@ static const struct {
     {"QUEUE_FULL", VARIO_ERR_QUEUE_FULL},
     {"INTERNAL", VARIO_ERR_INTERNAL},
     {"PANIC", VARIO_ERR_PANIC},
+    {"SNAPSHOT_SIGNATURE", VARIO_ERR_INVALID_SNAPSHOT},
 };
 
 /* Checks a call that must have been refused with code `want`, right after it returned (before any
@@ -938,6 +939,8 @@ static void run_error(const case_ctx *k, const cJSON *c, const char *case_raw) {
         cJSON *extra = cJSON_CreateObject();
         const char *key = json_str(c, "id_hash_key");
         if (key) cJSON_AddStringToObject(extra, "id_hash_key", key);
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "allow_unsigned_tokens")))
+            cJSON_AddBoolToObject(extra, "allow_unsigned_tokens", 1);
         vario_status st = error_client(k, extra, sink, &cl);
         cJSON_Delete(extra);
         if (st != VARIO_OK) {

@@ -1,5 +1,5 @@
 //! A development server: a config endpoint that serves a snapshot file (or a folder of them) with
-//! ETags, and an ingestion endpoint that appends events to a JSONL file, exactly once per
+//! ETags, signed when given a signing key (contract/snapshot.md "Signed snapshots"), and an ingestion endpoint that appends events to a JSONL file, exactly once per
 //! `event_id`. Run it with `vario dev-server` or start it in-process (tests, the demo).
 //!
 //! It speaks a small subset of HTTP/1.1 itself (keep-alive, `Content-Length` and chunked request
@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use vario_core::signing::{SigningKey, sign_snapshot};
 
 /// Counters of what the dev server received.
 #[derive(Debug, Default)]
@@ -60,6 +61,10 @@ pub struct DevServerOptions {
     pub events_out: PathBuf,
     /// Address to bind; port 0 picks a free one.
     pub bind: SocketAddr,
+    /// Serve each snapshot signed with this key: the signed envelope
+    /// ([`vario_core::signing::sign_snapshot`]) of the file's bytes, for clients with
+    /// `snapshot_public_key`. `None`: the file as it is.
+    pub signing_key: Option<SigningKey>,
 }
 
 /// A running dev server; stops when dropped (open connections are shut down).
@@ -365,9 +370,16 @@ fn serve_config(state: &State, req: &Request) -> Response {
     } else {
         state.opts.snapshot.clone()
     };
-    let Ok(body) = std::fs::read(&path) else {
+    let Ok(mut body) = std::fs::read(&path) else {
         return json(404, r#"{"error":"no such snapshot"}"#);
     };
+    if let Some(key) = &state.opts.signing_key {
+        let Ok(text) = std::str::from_utf8(&body) else {
+            return json(500, r#"{"error":"the snapshot file is not UTF-8"}"#);
+        };
+        // Signed per request: the file may change between polls (the ETag follows the envelope).
+        body = sign_snapshot(key, text).into_bytes();
+    }
     let etag = format!("\"{:08x}-{}\"", xxhash_rust::xxh32::xxh32(&body, 0), body.len());
     if req.header("if-none-match") == Some(etag.as_str()) {
         state.stats.config_not_modified.fetch_add(1, Ordering::Relaxed);

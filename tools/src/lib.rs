@@ -9,7 +9,7 @@
 //! | part | owns |
 //! |---|---|
 //! | [`devserver`] | a local config endpoint (a snapshot file or folder, with ETags) and an ingestion sink (a JSONL file, exactly once per `event_id`), one thread per connection |
-//! | `vario` binary (`src/bin/vario.rs`) | the command line (clap): `vario dev-server --snapshot PATH [--port 8088] [--out vario-dev-events.jsonl]`; `vario --help` and `vario dev-server --help` describe it |
+//! | `vario` binary (`src/bin/vario.rs`) | the command line (clap): `vario dev-server --snapshot PATH [--port 8088] [--out vario-dev-events.jsonl] [--signing-key KEYFILE]`; `vario snapshot keygen --out KEYFILE`, `vario snapshot sign --key KEYFILE SNAPSHOT [--out FILE]`, `vario snapshot verify --public-key KEY FILE`; `vario --help` and `vario <command> --help` describe them |
 //!
 //! ```no_run
 //! use std::net::{Ipv4Addr, SocketAddr};
@@ -18,6 +18,7 @@
 //!     snapshot: "examples/snapshot.json".into(),
 //!     events_out: "target/events.jsonl".into(),
 //!     bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), // a free port
+//!     signing_key: None, // or Some(key): serve signed envelopes
 //! })?;
 //! println!("config at {}/config, ingestion at {}/ingest", server.url(), server.url());
 //! # Ok::<(), std::io::Error>(())

@@ -11,7 +11,7 @@ export type FlagReason = 'FLAG_NOT_FOUND' | 'CONFIG_ERROR' | 'KILL_SWITCH' | 'DI
 /** The id a decision hashed: `user` (`userId`) or `session` (`sessionId`). From `vario_core::codes::UnitType`. */
 export type UnitType = 'user' | 'session';
 /** The stable `code` of a `VarioError`. From `vario_core::codes::ErrorCode`. */
-export type ErrorCode = 'NULL_ARGUMENT' | 'INVALID_UTF8' | 'INVALID_REQUEST' | 'NOT_JSON' | 'SCHEMA_VERSION' | 'INVALID_SNAPSHOT' | 'VERSION_REGRESSION' | 'INVALID_OPTIONS' | 'TIMEOUT' | 'CLOSED' | 'TOKEN_MALFORMED' | 'TOKEN_VERSION' | 'TOKEN_PAYLOAD' | 'TOKEN_UNSIGNED' | 'TOKEN_SIGNATURE' | 'TOKEN_KEY_UNAVAILABLE' | 'QUEUE_FULL' | 'INTERNAL' | 'PANIC';
+export type ErrorCode = 'NULL_ARGUMENT' | 'INVALID_UTF8' | 'INVALID_REQUEST' | 'NOT_JSON' | 'SCHEMA_VERSION' | 'INVALID_SNAPSHOT' | 'VERSION_REGRESSION' | 'INVALID_OPTIONS' | 'TIMEOUT' | 'CLOSED' | 'TOKEN_MALFORMED' | 'TOKEN_VERSION' | 'TOKEN_PAYLOAD' | 'TOKEN_UNSIGNED' | 'TOKEN_SIGNATURE' | 'TOKEN_KEY_UNAVAILABLE' | 'QUEUE_FULL' | 'INTERNAL' | 'PANIC' | 'SNAPSHOT_SIGNATURE';
 /** The family of an `ErrorCode`: a `VarioError`'s `kind`. From `vario_core::codes::ErrorClass`. */
 export type ErrorClass = 'NULL_ARGUMENT' | 'INVALID_UTF8' | 'INVALID_REQUEST' | 'INVALID_SNAPSHOT' | 'INVALID_OPTIONS' | 'TIMEOUT' | 'CLOSED' | 'INVALID_TOKEN' | 'QUEUE_FULL' | 'INTERNAL' | 'PANIC';
 /** What a snapshot lint is about. From `vario_core::codes::LintCode`. */

@@ -63,6 +63,7 @@ export type ErrorCode =
   | 'QUEUE_FULL'
   | 'INTERNAL'
   | 'PANIC'
+  | 'SNAPSHOT_SIGNATURE'
 /** The family of an `ErrorCode`: a `VarioError`'s `kind`. From `vario_core::codes::ErrorClass`. */
 export type ErrorClass =
   | 'NULL_ARGUMENT'

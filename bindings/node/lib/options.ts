@@ -22,6 +22,7 @@ export const OPTION_KEYS = [
   'request_timeout_ms',
   'max_backoff_ms',
   'id_hash_key',
+  'allow_unsigned_tokens',
   'default_params',
   'queue_capacity',
   'batch_size',
@@ -33,6 +34,7 @@ export const OPTION_KEYS = [
   'persist_path',
   'max_config_bytes',
   'follow_redirects',
+  'snapshot_public_key',
   'max_attempts',
   'retry_base_ms',
   'gzip_threshold',
@@ -59,6 +61,12 @@ export interface ClientOptions {
   ingestUrl?: string
   sinkPath?: string
   idHashKey?: string
+  /**
+   * Without any `idHashKey` (options or snapshot), redeem unsigned exposure tokens unverified
+   * (default `false`: a keyless client signs its tokens with a random per-process key and refuses
+   * unsigned ones with `TOKEN_UNSIGNED`; cross-process redemption needs a shared `idHashKey`).
+   */
+  allowUnsignedTokens?: boolean
   /** Params per placement while no snapshot is loaded (`NO_CONFIG`). */
   defaultParams?: Record<string, Record<string, unknown>>
   pollIntervalMs?: number
@@ -77,6 +85,12 @@ export interface ClientOptions {
   maxConfigBytes?: number
   /** Follow same-host redirects of the config endpoint (default `false`: refuse every redirect). */
   followRedirects?: boolean
+  /**
+   * Base64 Ed25519 public key: every snapshot (HTTP, file, bootstrap, persisted copy,
+   * `updateSnapshot`) must be a signed envelope that verifies with it, else it is refused with
+   * `SNAPSHOT_SIGNATURE` and counted in `config_signature_rejected` (`vario snapshot keygen`).
+   */
+  snapshotPublicKey?: string
   maxAttempts?: number
   gzipThreshold?: number
   /** Batches posted at once, 1 to 64 (default 8); they reach the endpoint in no set order. */

@@ -85,10 +85,17 @@ test('a bad token: TOKEN_* codes, kind INVALID_TOKEN', () => {
   } finally {
     c.closeSync(1000)
   }
-  // Without any key, tokens are unsigned: the payload itself is read.
+  // Without any key an unsigned token is refused (the client signs its own with a per-process
+  // key); with allowUnsignedTokens it is read unverified, so the payload itself is checked.
   const { privacy, ...unkeyed } = JSON.parse(BOOTSTRAP)
   assert.ok(privacy)
-  const plain = new vario.Client({ bootstrap: JSON.stringify(unkeyed), sinkPath: sink(), pollIntervalMs: 3600000 })
+  const strict = new vario.Client({ bootstrap: JSON.stringify(unkeyed), sinkPath: sink(), pollIntervalMs: 3600000 })
+  try {
+    assert.throws(() => strict.expose(token.split('.').slice(0, 2).join('.')), coded('TOKEN_UNSIGNED', 'INVALID_TOKEN'))
+  } finally {
+    strict.closeSync(1000)
+  }
+  const plain = new vario.Client({ bootstrap: JSON.stringify(unkeyed), sinkPath: sink(), pollIntervalMs: 3600000, allowUnsignedTokens: true })
   try {
     assert.throws(() => plain.expose('v1.!!!'), coded('TOKEN_PAYLOAD', 'INVALID_TOKEN'))
   } finally {

@@ -65,7 +65,9 @@ async function runError(c, fileSnap, errors) {
       case 'request': fileSnap[1].decide(c.request, 0); break
       case 'options': await client(c.options).close(1000); break
       default: {
-        const cl = client(c.id_hash_key !== undefined ? { id_hash_key: c.id_hash_key } : {})
+        const extra = {}
+        for (const k of ['id_hash_key', 'allow_unsigned_tokens']) if (c[k] !== undefined) extra[k] = c[k]
+        const cl = client(extra)
         try {
           if (c.call === 'token') cl.expose(c.token)
           else if (c.call === 'update') cl.updateSnapshot(c.snapshot_text)

@@ -234,3 +234,42 @@ def test_timeout() -> None:
 def test_panic() -> None:
     e = raises(vario.PanicError, "PANIC", _vario._debug_panic)  # type: ignore[attr-defined]
     assert isinstance(e, vario.InternalError) and "_debug_panic" in str(e)
+
+
+def test_signed_snapshots_and_keyless_tokens(tmp_path: pathlib.Path) -> None:
+    """`snapshot_public_key`: only envelopes signed with the matching key (`vario snapshot sign`)
+    are installed; `allow_unsigned_tokens`: keyless clients refuse unsigned tokens by default."""
+    import subprocess
+
+    from conftest import vario_bin
+
+    key = tmp_path / "key"
+    public = subprocess.run([str(vario_bin()), "snapshot", "keygen", "--out", str(key)], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    signed = subprocess.run([str(vario_bin()), "snapshot", "sign", "--key", str(key), str(SNAPSHOT)], check=True,
+                            capture_output=True, text=True).stdout
+    raises(vario.OptionsError, "INVALID_OPTIONS",
+           lambda: vario.Client(bootstrap=signed, sink_path=str(tmp_path / "e.jsonl"), snapshot_public_key="AAAA"))
+    with vario.Client(bootstrap=SNAPSHOT.read_text(), sink_path=str(tmp_path / "e.jsonl"),
+                      snapshot_public_key=public) as c:
+        assert c.snapshot() is None, "an unsigned bootstrap is refused"
+        assert c.stats()["config_signature_rejected"] == 1
+        assert c.stats()["last_config_error_kind"] == "signature"
+        raises(vario.SnapshotError, "SNAPSHOT_SIGNATURE", lambda: c.update_snapshot(SNAPSHOT.read_text()))
+        assert c.update_snapshot(signed) is True
+        assert c.snapshot() is not None
+    # No key at all (the snapshot's privacy key removed): tokens are signed per process.
+    doc = json.loads(SNAPSHOT.read_text())
+    doc.pop("privacy", None)
+    pdp = {"user_id": "u-42", "context": {"placement": "pdp_you_may_also_like"}}
+    for allow in (False, True):
+        with vario.Client(bootstrap=json.dumps(doc), sink_path=str(tmp_path / "e.jsonl"),
+                          allow_unsigned_tokens=allow) as c:
+            token = c.decide(pdp, expose_later=True).exposure_token
+            assert token is not None
+            unsigned = ".".join(token.split(".")[:2])
+            if allow:
+                assert token == unsigned and c.expose(unsigned) is True
+            else:
+                raises(vario.TokenError, "TOKEN_UNSIGNED", lambda: c.expose(unsigned))
+                assert c.expose(token) is True

@@ -199,7 +199,7 @@ def run_error(case: dict, file_snap: tuple[dict, vario.Snapshot] | None, errors:
         elif call == "options":
             client(**case["options"]).close()
         else:
-            extra = {"id_hash_key": case["id_hash_key"]} if "id_hash_key" in case else {}
+            extra = {k: case[k] for k in ("id_hash_key", "allow_unsigned_tokens") if k in case}
             with client(**extra) as c:
                 if call == "token":
                     c.expose(case["token"])

@@ -1,13 +1,17 @@
 //! `vario`: the Vario development command line (dev only; nothing that ships links it).
 //!
 //! ```text
-//! vario dev-server --snapshot PATH [--port 8088] [--out vario-dev-events.jsonl] [--delay-ms N] [--ack-only]
-//! vario --help | vario dev-server --help
+//! vario dev-server --snapshot PATH [--port 8088] [--out vario-dev-events.jsonl] [--delay-ms N] [--ack-only] [--signing-key KEYFILE]
+//! vario snapshot keygen --out KEYFILE
+//! vario snapshot sign --key KEYFILE SNAPSHOT [--out FILE]
+//! vario snapshot verify --public-key KEY FILE
+//! vario --help | vario dev-server --help | vario snapshot --help
 //! ```
 //!
 //! Arguments are parsed by clap (derive). Each subcommand is a variant of [`Command`] with its own
 //! arguments struct and a `run` method; a new one (`control`, `snapshot sign`, `keygen`) is a new
-//! variant, a nested `#[command(subcommand)]` enum for a group such as `snapshot`.
+//! variant, a nested `#[command(subcommand)]` enum for a group such as `snapshot`
+//! ([`SnapshotCommand`]).
 
 #![deny(missing_docs)]
 
@@ -16,6 +20,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use vario_core::Snapshot;
+use vario_core::signing::{PublicKey, SigningKey, open_snapshot, sign_snapshot};
 use vario_tools::devserver::{DevServer, DevServerOptions, IngestMode};
 
 /// Vario development tools: a local config endpoint and ingestion sink for development and tests.
@@ -41,6 +47,111 @@ enum Command {
     /// Once listening it prints `vario dev server on http://ADDR (events -> FILE)` on standard
     /// output, then runs until it is killed.
     DevServer(DevServerArgs),
+    /// Sign and verify snapshots (Ed25519; contract/snapshot.md "Signed snapshots")
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+}
+
+/// `vario snapshot …`: keys, signing and verification of snapshots.
+#[derive(Debug, Subcommand)]
+enum SnapshotCommand {
+    /// Make a new Ed25519 signing key
+    ///
+    /// Writes the private key (base64 of its 32-byte seed) to KEYFILE, readable by its owner only
+    /// (0600; an existing file is never overwritten), and prints the public key (base64) on
+    /// standard output: the `snapshot_public_key` option of the clients.
+    Keygen {
+        /// Where the private key is written (must not exist)
+        #[arg(long, value_name = "KEYFILE")]
+        out: PathBuf,
+    },
+    /// Sign a snapshot: write its signed envelope
+    ///
+    /// The envelope is `{"vario_signed":1,"signature":"ed25519:<base64>","snapshot":<SNAPSHOT>}`,
+    /// the signature over the snapshot's exact bytes. Serve it, point `config_path` or
+    /// `bootstrap` at it, or give it to `update_snapshot`.
+    Sign {
+        /// The private key file (from `vario snapshot keygen`)
+        #[arg(long, value_name = "KEYFILE")]
+        key: PathBuf,
+        /// The snapshot JSON file to sign (it must compile as a snapshot)
+        snapshot: PathBuf,
+        /// Where the envelope is written (default: standard output)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check a signed envelope with a public key, as a client with `snapshot_public_key` would
+    ///
+    /// Exit status 0 and `ok: snapshot version N` when the signature verifies and the snapshot
+    /// compiles; 1 with the reason otherwise.
+    Verify {
+        /// The public key (base64, as printed by keygen)
+        #[arg(long, value_name = "KEY")]
+        public_key: String,
+        /// The signed envelope file
+        file: PathBuf,
+    },
+}
+
+impl SnapshotCommand {
+    fn run(self) -> ExitCode {
+        match self.exec() {
+            Ok(msg) => {
+                println!("{msg}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vario snapshot: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    fn exec(self) -> Result<String, String> {
+        let read = |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+        match self {
+            SnapshotCommand::Keygen { out } => {
+                let mut seed = [0u8; 32];
+                getrandom::getrandom(&mut seed).map_err(|e| format!("no randomness from the OS: {e}"))?;
+                let key = SigningKey::from_seed(seed);
+                write_private(&out, &format!("{}\n", key.to_text()))
+                    .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+                Ok(key.public_key().to_text())
+            }
+            SnapshotCommand::Sign { key, snapshot, out } => {
+                let key = SigningKey::from_text(&read(&key)?).map_err(|e| format!("{}: {e}", key.display()))?;
+                let text = read(&snapshot)?;
+                // Refuse to sign what no client would install: a signature vouches for a snapshot.
+                Snapshot::from_json(&text).map_err(|e| format!("{} is not a snapshot: {e}", snapshot.display()))?;
+                let envelope = sign_snapshot(&key, &text);
+                match out {
+                    Some(p) => {
+                        std::fs::write(&p, envelope + "\n")
+                            .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+                        Ok(format!("signed {} -> {}", snapshot.display(), p.display()))
+                    }
+                    None => Ok(envelope),
+                }
+            }
+            SnapshotCommand::Verify { public_key, file } => {
+                let key = PublicKey::from_text(&public_key).map_err(|e| e.to_string())?;
+                let text = read(&file)?;
+                let inner = open_snapshot(&text, Some(&key)).map_err(|e| format!("{}: {e}", file.display()))?;
+                let snap = Snapshot::from_json(inner).map_err(|e| format!("{}: {e}", file.display()))?;
+                Ok(format!("ok: snapshot version {}", snap.version()))
+            }
+        }
+    }
+}
+
+/// Creates `path` (never overwriting) readable by its owner only, and writes `text`.
+fn write_private(path: &PathBuf, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(text.as_bytes())
 }
 
 /// Arguments of `vario dev-server`.
@@ -61,14 +172,31 @@ struct DevServerArgs {
     /// Acknowledge ingestion batches without decompressing, parsing or writing them
     #[arg(long)]
     ack_only: bool,
+    /// Serve every snapshot signed with this private key (from `vario snapshot keygen`)
+    #[arg(long, value_name = "KEYFILE")]
+    signing_key: Option<PathBuf>,
 }
 
 impl DevServerArgs {
     fn run(self) -> ExitCode {
+        let signing_key = match &self.signing_key {
+            None => None,
+            Some(p) => match std::fs::read_to_string(p)
+                .map_err(|e| e.to_string())
+                .and_then(|t| SigningKey::from_text(&t).map_err(|e| e.to_string()))
+            {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    eprintln!("cannot use the signing key {}: {e}", p.display());
+                    return ExitCode::FAILURE;
+                }
+            },
+        };
         let opts = DevServerOptions {
             snapshot: self.snapshot,
             events_out: self.out.clone(),
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
+            signing_key,
         };
         let mode = IngestMode { delay: Duration::from_millis(self.delay_ms), ack_only: self.ack_only };
         match DevServer::start_with(opts, mode) {
@@ -90,6 +218,7 @@ impl DevServerArgs {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::DevServer(args) => args.run(),
+        Command::Snapshot(cmd) => cmd.run(),
     }
 }
 
@@ -106,7 +235,7 @@ mod tests {
     #[test]
     fn dev_server_defaults() {
         let cli = Cli::try_parse_from(["vario", "dev-server", "--snapshot", "s.json"]).unwrap();
-        let Command::DevServer(a) = cli.command;
+        let Command::DevServer(a) = cli.command else { panic!("dev-server") };
         assert_eq!(a.snapshot, PathBuf::from("s.json"));
         assert_eq!(a.port, 8088);
         assert_eq!(a.out, PathBuf::from("vario-dev-events.jsonl"));

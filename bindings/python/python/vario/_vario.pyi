@@ -112,6 +112,7 @@ ErrorCode = Literal[
     "QUEUE_FULL",
     "INTERNAL",
     "PANIC",
+    "SNAPSHOT_SIGNATURE",
 ]
 InterleaveMethod = Literal[
     "team_draft",
@@ -146,7 +147,8 @@ class InvalidRequestError(VarioError, ValueError):
 
 class SnapshotError(VarioError):
     """A snapshot was rejected whole: `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`, or
-    `VERSION_REGRESSION` (`Client.update_snapshot` of a lower version)."""
+    `VERSION_REGRESSION` (`Client.update_snapshot` of a lower version), or `SNAPSHOT_SIGNATURE`
+    (`snapshot_public_key` is set and the snapshot is not signed with the matching key)."""
 
 class SnapshotFileError(SnapshotError, OSError):
     """`Snapshot.from_file` could not read the file. The core has no I/O code: `code` is
@@ -347,6 +349,7 @@ class Client:
         request_timeout: Optional[float] = ...,
         max_backoff: Optional[float] = ...,
         id_hash_key: Optional[str] = ...,
+        allow_unsigned_tokens: Optional[bool] = ...,
         default_params: Optional[Mapping[str, Mapping[str, Any]]] = ...,
         queue_capacity: Optional[int] = ...,
         batch_size: Optional[int] = ...,
@@ -358,6 +361,7 @@ class Client:
         persist_path: Optional[str] = ...,
         max_config_bytes: Optional[int] = ...,
         follow_redirects: Optional[bool] = ...,
+        snapshot_public_key: Optional[str] = ...,
         max_attempts: Optional[int] = ...,
         retry_base: Optional[float] = ...,
         gzip_threshold: Optional[int] = ...,
