@@ -95,6 +95,7 @@ fn benches(c: &mut Criterion) {
             snapshot: dir.join("snap.json"),
             events_out: dir.join("events-far.jsonl"),
             bind: "127.0.0.1:0".parse().expect("addr"),
+            signing_key: None,
         },
         IngestMode { delay: Duration::from_millis(20), ack_only: true },
     )

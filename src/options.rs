@@ -300,7 +300,7 @@ mod tests {
         assert!(matches!(o.validate(), Err(BuildError::NoConfigSource)));
         o.sync.config = Some(ConfigSpec::Bootstrap("{}".into()));
         o.validate().expect("defaults are valid");
-        let bad: [fn(&mut Options); 7] = [
+        let bad: [fn(&mut Options); 9] = [
             |o| o.delivery.max_in_flight = 0,
             |o| o.delivery.max_in_flight = MAX_IN_FLIGHT + 1,
             |o| o.sync.snapshot_public_key = Some("not a key".into()),

@@ -405,6 +405,7 @@ fn several_batches_in_flight_and_flush_waits_for_all_of_them() {
         snapshot: dir.join("snap.json"),
         events_out: dir.join("events.jsonl"),
         bind: "127.0.0.1:0".parse().expect("addr"),
+        signing_key: None,
     };
     let server = DevServer::start_with(opts, IngestMode { delay: Duration::from_millis(300), ack_only: false })
         .expect("dev server");
@@ -436,6 +437,7 @@ fn one_batch_in_flight_is_strictly_sequential() {
         snapshot: dir.join("snap.json"),
         events_out: dir.join("events.jsonl"),
         bind: "127.0.0.1:0".parse().expect("addr"),
+        signing_key: None,
     };
     let server = DevServer::start_with(opts, IngestMode { delay: Duration::from_millis(50), ack_only: false })
         .expect("dev server");

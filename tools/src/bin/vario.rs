@@ -242,7 +242,7 @@ mod tests {
         assert_eq!((a.delay_ms, a.ack_only), (0, false));
         let cli =
             Cli::try_parse_from(["vario", "dev-server", "--snapshot", "s", "--delay-ms", "20", "--ack-only"]).unwrap();
-        let Command::DevServer(a) = cli.command;
+        let Command::DevServer(a) = cli.command else { panic!("dev-server") };
         assert_eq!((a.delay_ms, a.ack_only), (20, true));
     }
 
