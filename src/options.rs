@@ -5,7 +5,7 @@
 //! | [`Options`] itself | the caller's thread ([`Client`](crate::Client)) and every event | `sdk_name`, `sdk_version`, `default_params`, `exposure_context_keys` |
 //! | [`SyncOptions`] (`sync`) | the config thread | `config`, `poll_interval`, `persist_path` |
 //! | [`HttpOptions`] (`http`) | both HTTP stages: the config thread and the event poster | `sdk_key`, `request_timeout`, `max_backoff` |
-//! | [`DeliveryOptions`] (`delivery`) | the queue, the sender and the poster | `ingest_url`, `local_sink`, `queue_capacity`, `batch_size`, `batch_interval`, `max_attempts`, `retry_base`, `gzip_threshold` |
+//! | [`DeliveryOptions`] (`delivery`) | the queue, the sender and the poster | `ingest_url`, `local_sink`, `queue_capacity`, `batch_size`, `batch_interval`, `max_attempts`, `retry_base`, `gzip_threshold`, `spool_path`, `spool_max_bytes` |
 //! | [`ProcessingOptions`] (`processing`) | the processor (and the caller's early de-dup filter) | `id_hash_key`, `dedup_window`, `dedup_capacity`, `assignment_capacity` |
 //!
 //! The client keeps one `Arc<Options>` and hands it whole to each stage; a stage reads its groups
@@ -137,6 +137,15 @@ pub struct DeliveryOptions {
     pub retry_base: Duration,
     /// Bodies larger than this are gzipped (default 16 KiB).
     pub gzip_threshold: usize,
+    /// A directory for the disk spool (default none: off). With an ingestion URL, batches that
+    /// cannot be delivered at once are written here and replayed (oldest first, with their
+    /// original `batch_id` and `event_id`s) when the endpoint answers, in this process or the
+    /// next one to use the directory. One client per directory (a lock file; a second client's
+    /// build fails). Ignored without `ingest_url`.
+    pub spool_path: Option<PathBuf>,
+    /// Most bytes the spool's files may hold (default 256 MiB); past it, batches that cannot be
+    /// delivered are dropped and counted in `dropped_spool_full`.
+    pub spool_max_bytes: u64,
 }
 
 /// What the processor needs to turn queued items into events: the pseudonymisation key, exposure
@@ -198,6 +207,8 @@ impl Default for DeliveryOptions {
             max_attempts: 10,
             retry_base: Duration::from_millis(250),
             gzip_threshold: 16 * 1024,
+            spool_path: None,
+            spool_max_bytes: 256 << 20,
         }
     }
 }
@@ -229,6 +240,9 @@ impl Options {
         }
         if d.max_attempts == 0 {
             return Err(BuildError::InvalidOption("max_attempts must be at least 1".into()));
+        }
+        if d.spool_max_bytes == 0 {
+            return Err(BuildError::InvalidOption("spool_max_bytes must be positive".into()));
         }
         if s.max_config_bytes == 0 {
             return Err(BuildError::InvalidOption("max_config_bytes must be positive".into()));

@@ -84,6 +84,10 @@ pub struct JsonOptions {
     pub retry_base_ms: Option<u64>,
     /// [`DeliveryOptions::gzip_threshold`](crate::DeliveryOptions), in bytes.
     pub gzip_threshold: Option<usize>,
+    /// [`DeliveryOptions::spool_path`](crate::DeliveryOptions): a directory.
+    pub spool_path: Option<PathBuf>,
+    /// [`DeliveryOptions::spool_max_bytes`](crate::DeliveryOptions), in bytes.
+    pub spool_max_bytes: Option<u64>,
     /// [`Options::sdk_name`]; absent: the surface's name ([`Surface::sdk_name`]).
     pub sdk_name: Option<String>,
     /// [`Options::sdk_version`].
@@ -196,6 +200,8 @@ impl JsonOptions {
         d.batch_size = self.batch_size.unwrap_or(d.batch_size);
         d.max_attempts = self.max_attempts.unwrap_or(d.max_attempts);
         d.gzip_threshold = self.gzip_threshold.unwrap_or(d.gzip_threshold);
+        d.spool_path = self.spool_path;
+        d.spool_max_bytes = self.spool_max_bytes.unwrap_or(d.spool_max_bytes);
         let p = &mut o.processing;
         p.dedup_capacity = self.dedup_capacity.unwrap_or(p.dedup_capacity);
         p.assignment_capacity = self.assignment_capacity.unwrap_or(p.assignment_capacity);
@@ -262,8 +268,8 @@ mod tests {
     use vario_core::{Coded, ErrorCode};
 
     /// The documented keys: the 24 the hand-written parser accepted before this definition, then
-    /// the config-body cap and the redirect switch (issue 14).
-    const KEYS: [&str; 26] = [
+    /// the config-body cap and the redirect switch (issue 14), the spool (issue 14).
+    const KEYS: [&str; 28] = [
         "sdk_key",
         "config_url",
         "config_path",
@@ -288,6 +294,8 @@ mod tests {
         "max_attempts",
         "retry_base_ms",
         "gzip_threshold",
+        "spool_path",
+        "spool_max_bytes",
         "sdk_name",
         "sdk_version",
     ];

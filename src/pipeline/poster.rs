@@ -6,7 +6,11 @@
 //! followed: a 301/302 would turn the POST into a body-less GET whose 2xx would count the batch
 //! as delivered. Once `close` sets its deadline, a retry that would cross it gives up and counts
 //! the batch as `dropped_at_close`.
+//!
+//! With a spool (`spool_path`), [`Poster::run`] hands over to [`spool::run`](super::spool::run),
+//! which spools what fails instead of retrying in memory and replays it (see there).
 
+use super::spool::SharedSpool;
 use crate::clock::now_ms;
 use crate::options::Options;
 use crate::retry::{RETRY_AFTER_CAP, backoff, redact, retry_after};
@@ -28,27 +32,38 @@ pub(crate) enum Encoded {
 }
 
 /// How one delivery attempt ended.
-enum Attempt {
+pub(super) enum Attempt {
     Done,
     Retry(Option<Duration>),
     Reject(u16),
 }
 
 pub(crate) struct Poster {
-    opts: Arc<Options>,
-    shared: Arc<Shared>,
+    pub(super) opts: Arc<Options>,
+    pub(super) shared: Arc<Shared>,
     client: Option<reqwest::blocking::Client>,
     url: String,
     /// Set by `close`: the epoch-ms deadline after which retries give up (0: not closing).
-    close_deadline_ms: Arc<AtomicI64>,
+    pub(super) close_deadline_ms: Arc<AtomicI64>,
+    /// The disk spool, when `spool_path` is set.
+    spool: Option<SharedSpool>,
 }
 
 impl Poster {
-    pub(crate) fn new(opts: Arc<Options>, shared: Arc<Shared>, url: String, close_deadline_ms: Arc<AtomicI64>) -> Self {
-        Poster { opts, shared, client: None, url, close_deadline_ms }
+    pub(crate) fn new(
+        opts: Arc<Options>,
+        shared: Arc<Shared>,
+        url: String,
+        close_deadline_ms: Arc<AtomicI64>,
+        spool: Option<SharedSpool>,
+    ) -> Self {
+        Poster { opts, shared, client: None, url, close_deadline_ms, spool }
     }
 
     pub(crate) fn run(&mut self, rx: Receiver<Encoded>) {
+        if let Some(spool) = self.spool.clone() {
+            return super::spool::run(self, &spool, rx);
+        }
         while let Ok(e) = rx.recv() {
             match e {
                 Encoded::Body { batch_id, body, gzip, events } => self.post(&batch_id, &body, gzip, events),
@@ -69,17 +84,9 @@ impl Poster {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match self.attempt(body.clone(), gzip) {
-                Attempt::Done => {
-                    add(&self.shared.c.events_sent, n);
-                    inc(&self.shared.c.batches_sent);
-                    return;
-                }
-                Attempt::Reject(status) => {
-                    log::warn!("vario: ingestion refused batch {batch_id} ({n} events) with HTTP {status}; dropped");
-                    add(&self.shared.c.dropped_rejected, n);
-                    return;
-                }
+            match self.attempt(body.clone(), gzip, None) {
+                Attempt::Done => return self.delivered(n),
+                Attempt::Reject(status) => return self.rejected(batch_id, n, status),
                 Attempt::Retry(after) => {
                     if attempt >= d.max_attempts {
                         log::warn!(
@@ -102,6 +109,18 @@ impl Poster {
         }
     }
 
+    /// Counts a delivered batch of `n` events.
+    pub(super) fn delivered(&self, n: u64) {
+        add(&self.shared.c.events_sent, n);
+        inc(&self.shared.c.batches_sent);
+    }
+
+    /// Counts (and logs) a batch the endpoint refused.
+    pub(super) fn rejected(&self, batch_id: &str, n: u64, status: u16) {
+        log::warn!("vario: ingestion refused batch {batch_id} ({n} events) with HTTP {status}; dropped");
+        add(&self.shared.c.dropped_rejected, n);
+    }
+
     /// Sleeps `wait` in short slices; false (without sleeping it out) when `close` set a deadline
     /// that the wait would cross.
     fn sleep_unless_closing(&self, wait: Duration) -> bool {
@@ -120,7 +139,8 @@ impl Poster {
         }
     }
 
-    fn attempt(&mut self, body: bytes::Bytes, gzip: bool) -> Attempt {
+    /// One POST; `cap` shortens this request's timeout (close's deadline, with a spool).
+    pub(super) fn attempt(&mut self, body: bytes::Bytes, gzip: bool, cap: Option<Duration>) -> Attempt {
         if self.client.is_none() {
             // No redirects (see the module doc).
             match reqwest::blocking::Client::builder()
@@ -142,6 +162,9 @@ impl Poster {
         }
         if gzip {
             req = req.header("content-encoding", "gzip");
+        }
+        if let Some(cap) = cap {
+            req = req.timeout(cap.min(self.opts.http.request_timeout));
         }
         match req.body(body).send() {
             Ok(resp) => {

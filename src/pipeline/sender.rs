@@ -8,6 +8,7 @@
 //! which lets the queue fill, so memory stays bounded and every loss is counted where it happens.
 
 use super::poster::{Encoded, Poster};
+use super::spool::{Appended, SharedSpool, lock};
 use crate::clock::now_ms;
 use crate::options::{EventCallback, LocalSink, Options};
 use crate::stats::{Shared, add, inc};
@@ -75,8 +76,9 @@ impl EventBuf {
 }
 
 enum SinkImpl {
-    /// Bodies go to the `vario-poster` thread (see [`Poster`]).
-    Http(Sender<Encoded>),
+    /// Bodies go to the `vario-poster` thread (see [`Poster`]); with a spool, a body the poster
+    /// has no room for is written there instead of waiting (see [`SenderLoop::hand_over`]).
+    Http(Sender<Encoded>, Option<SharedSpool>),
     File(Option<std::io::BufWriter<std::fs::File>>, std::path::PathBuf),
     Callback(EventCallback),
 }
@@ -94,15 +96,16 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     rx: Receiver<Batch>,
     close_deadline_ms: Arc<AtomicI64>,
+    spool: Option<SharedSpool>,
     threads: &mut Vec<JoinHandle<()>>,
 ) -> std::io::Result<()> {
     let sink = match (&opts.delivery.ingest_url, &opts.delivery.local_sink) {
         (Some(url), _) => {
             // One body waiting beside the one in flight: the overlap, with at most two bodies held.
             let (tx, prx) = crossbeam_channel::bounded::<Encoded>(1);
-            let mut poster = Poster::new(opts.clone(), shared.clone(), url.clone(), close_deadline_ms);
+            let mut poster = Poster::new(opts.clone(), shared.clone(), url.clone(), close_deadline_ms, spool.clone());
             threads.push(std::thread::Builder::new().name("vario-poster".into()).spawn(move || poster.run(prx))?);
-            SinkImpl::Http(tx)
+            SinkImpl::Http(tx, spool)
         }
         (None, Some(LocalSink::File(p))) => SinkImpl::File(None, p.clone()),
         (None, Some(LocalSink::Callback(f))) => SinkImpl::Callback(f.clone()),
@@ -119,7 +122,7 @@ impl SenderLoop {
             match b {
                 Batch::Events(events) => self.deliver(events),
                 Batch::Marker(ack) => match &self.sink {
-                    SinkImpl::Http(poster) => {
+                    SinkImpl::Http(poster, _) => {
                         let _ = poster.send(Encoded::Marker(ack));
                     }
                     _ => {
@@ -133,7 +136,7 @@ impl SenderLoop {
                         }
                     }
                     match &self.sink {
-                        SinkImpl::Http(poster) => {
+                        SinkImpl::Http(poster, _) => {
                             let _ = poster.send(Encoded::Stop(ack));
                         }
                         _ => {
@@ -186,12 +189,13 @@ impl SenderLoop {
                     add(&self.shared.c.dropped_sink_error, n);
                 }
             }
-            SinkImpl::Http(poster) => {
+            SinkImpl::Http(poster, spool) => {
                 let batch_id = uuid::Uuid::new_v4().to_string();
                 let gzip = events.bytes.len() > self.opts.delivery.gzip_threshold;
                 match encode(&self.sdk, &batch_id, &events, gzip) {
                     Ok(body) => {
-                        if poster.send(Encoded::Body { batch_id, body: body.into(), gzip, events: n }).is_err() {
+                        let body = Encoded::Body { batch_id, body: body.into(), gzip, events: n };
+                        if !Self::hand_over(poster, spool.as_ref(), body) {
                             add(&self.shared.c.dropped_sink_error, n);
                         }
                     }
@@ -201,6 +205,28 @@ impl SenderLoop {
                     }
                 }
             }
+        }
+    }
+}
+
+impl SenderLoop {
+    /// Gives a body to the poster. With a spool and a busy poster (in a request or a retry wait),
+    /// the body is written to the spool instead, so the pipeline keeps moving and the caller's
+    /// queue does not fill while the spool has room; a full spool means waiting for the poster
+    /// (the back-pressure of the spool-less pipeline). False when the poster is gone.
+    fn hand_over(poster: &Sender<Encoded>, spool: Option<&SharedSpool>, body: Encoded) -> bool {
+        let Some(spool) = spool else { return poster.send(body).is_ok() };
+        match poster.try_send(body) {
+            Ok(()) => true,
+            Err(crossbeam_channel::TrySendError::Full(body)) => {
+                if let Encoded::Body { batch_id, body: bytes, gzip, events } = &body {
+                    if lock(spool).append(batch_id, bytes, *gzip, *events) == Appended::Yes {
+                        return true;
+                    }
+                }
+                poster.send(body).is_ok()
+            }
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => false,
         }
     }
 }
