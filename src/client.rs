@@ -185,10 +185,10 @@ impl Client {
             req.context,
             &self.context_keys,
         );
-        if self.send(Item::Exposure(item), &self.shared.c.exposures_enqueued) {
-            if let Some((slot, entry)) = filter {
-                slot.store(entry, Ordering::Relaxed);
-            }
+        if self.send(Item::Exposure(item), &self.shared.c.exposures_enqueued)
+            && let Some((slot, entry)) = filter
+        {
+            slot.store(entry, Ordering::Relaxed);
         }
     }
 

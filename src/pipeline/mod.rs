@@ -7,7 +7,8 @@
 //! | [`processor`] | `vario-events` | de-dup LRU, recent assignments, pseudonymisation, event writing, batch cutting |
 //! | [`sender`] | `vario-sender` | request bodies (JSON framing, gzip) or the local sink (file, callback) |
 //! | [`poster`] | `vario-poster` (only with an ingestion URL) | HTTP delivery in order, retries with backoff, `Retry-After` |
-//! | [`spool`] | `vario-sender` (spills) and `vario-poster` (spools, replays) | with `spool_path`: the on-disk segments of undelivered batches, their record format, replay oldest first |
+//! | [`spool`] | `vario-sender` (spills) and `vario-poster` (spools, replays) | with `spool_path`: the on-disk segments of undelivered batches, their record format, the directory lock |
+//! | [`replay`] | `vario-poster` (instead of the poster's own loop, with a spool) | spooling what fails, replay oldest first, flush = delivered or durable, close = drain to the spool |
 //!
 //! Each stage gets the client's [`Options`] whole (an `Arc`) and reads its own groups of it. The
 //! channels between stages are bounded (queue: `queue_capacity`; batches: 4; bodies: 1), so a slow
@@ -23,6 +24,7 @@
 pub(crate) mod poster;
 pub(crate) mod processor;
 pub(crate) mod queue;
+pub(crate) mod replay;
 pub(crate) mod sender;
 pub(crate) mod spool;
 

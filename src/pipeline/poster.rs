@@ -7,10 +7,10 @@
 //! as delivered. Once `close` sets its deadline, a retry that would cross it gives up and counts
 //! the batch as `dropped_at_close`.
 //!
-//! With a spool (`spool_path`), [`Poster::run`] hands over to [`spool::run`](super::spool::run),
-//! which spools what fails instead of retrying in memory and replays it (see there).
+//! With a spool (`spool_path`), the thread runs [`replay::run`](super::replay::run) instead of
+//! [`Poster::run`]: it spools what fails instead of retrying in memory, and replays it, using
+//! [`Poster::attempt`] for each request.
 
-use super::spool::SharedSpool;
 use crate::clock::now_ms;
 use crate::options::Options;
 use crate::retry::{RETRY_AFTER_CAP, backoff, redact, retry_after};
@@ -45,25 +45,14 @@ pub(crate) struct Poster {
     url: String,
     /// Set by `close`: the epoch-ms deadline after which retries give up (0: not closing).
     pub(super) close_deadline_ms: Arc<AtomicI64>,
-    /// The disk spool, when `spool_path` is set.
-    spool: Option<SharedSpool>,
 }
 
 impl Poster {
-    pub(crate) fn new(
-        opts: Arc<Options>,
-        shared: Arc<Shared>,
-        url: String,
-        close_deadline_ms: Arc<AtomicI64>,
-        spool: Option<SharedSpool>,
-    ) -> Self {
-        Poster { opts, shared, client: None, url, close_deadline_ms, spool }
+    pub(crate) fn new(opts: Arc<Options>, shared: Arc<Shared>, url: String, close_deadline_ms: Arc<AtomicI64>) -> Self {
+        Poster { opts, shared, client: None, url, close_deadline_ms }
     }
 
     pub(crate) fn run(&mut self, rx: Receiver<Encoded>) {
-        if let Some(spool) = self.spool.clone() {
-            return super::spool::run(self, &spool, rx);
-        }
         while let Ok(e) = rx.recv() {
             match e {
                 Encoded::Body { batch_id, body, gzip, events } => self.post(&batch_id, &body, gzip, events),

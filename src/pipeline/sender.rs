@@ -103,8 +103,13 @@ pub(crate) fn spawn(
         (Some(url), _) => {
             // One body waiting beside the one in flight: the overlap, with at most two bodies held.
             let (tx, prx) = crossbeam_channel::bounded::<Encoded>(1);
-            let mut poster = Poster::new(opts.clone(), shared.clone(), url.clone(), close_deadline_ms, spool.clone());
-            threads.push(std::thread::Builder::new().name("vario-poster".into()).spawn(move || poster.run(prx))?);
+            let mut poster = Poster::new(opts.clone(), shared.clone(), url.clone(), close_deadline_ms);
+            let sp = spool.clone();
+            let run = move || match sp {
+                Some(sp) => super::replay::run(&mut poster, &sp, prx),
+                None => poster.run(prx),
+            };
+            threads.push(std::thread::Builder::new().name("vario-poster".into()).spawn(run)?);
             SinkImpl::Http(tx, spool)
         }
         (None, Some(LocalSink::File(p))) => SinkImpl::File(None, p.clone()),
@@ -219,10 +224,10 @@ impl SenderLoop {
         match poster.try_send(body) {
             Ok(()) => true,
             Err(crossbeam_channel::TrySendError::Full(body)) => {
-                if let Encoded::Body { batch_id, body: bytes, gzip, events } = &body {
-                    if lock(spool).append(batch_id, bytes, *gzip, *events) == Appended::Yes {
-                        return true;
-                    }
+                if let Encoded::Body { batch_id, body: bytes, gzip, events } = &body
+                    && lock(spool).append(batch_id, bytes, *gzip, *events) == Appended::Yes
+                {
+                    return true;
                 }
                 poster.send(body).is_ok()
             }
