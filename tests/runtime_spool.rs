@@ -50,8 +50,10 @@ fn stats_json(c: &vario::Client) -> String {
     serde_json::to_string(&c.stats()).unwrap()
 }
 
-/// The child's side: runs only when re-executed with `VARIO_SPOOL_CHILD`.
+/// The child's side, not a test of its own: `fault_matrix` re-executes this binary with
+/// `--ignored --exact child` and `VARIO_SPOOL_CHILD` set.
 #[test]
+#[ignore = "the child process of fault_matrix"]
 fn child() {
     let Ok(mode) = std::env::var("VARIO_SPOOL_CHILD") else { return };
     let spool = PathBuf::from(std::env::var("VARIO_SPOOL_DIR").unwrap());
@@ -97,7 +99,7 @@ struct Child {
 impl Child {
     fn start(mode: &str, spool: &Path, ingest: &str, max_bytes: Option<u64>) -> Child {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        cmd.args(["--ignored", "--exact", "child", "--nocapture", "--test-threads=1"])
             .env("VARIO_SPOOL_CHILD", mode)
             .env("VARIO_SPOOL_DIR", spool)
             .env("VARIO_INGEST", ingest)

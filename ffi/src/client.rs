@@ -81,7 +81,9 @@ fn wrap_client(host: HostClient) -> vario_client {
 /// Starts a client from options JSON: one of `config_url`, `config_path`, `bootstrap`; plus
 /// `sdk_key`, `ingest_url`, `sink_path`, `id_hash_key`, `default_params`, `poll_interval_ms`,
 /// `request_timeout_ms`, `queue_capacity`, `batch_size`, `batch_interval_ms`, `dedup_window_ms`,
-/// … (the keys every surface accepts, `vario::host::JsonOptions`; `sdk_name` defaults to
+/// `spool_path` and `spool_max_bytes` (the disk spool: undelivered batches survive the process,
+/// see contract/events.md "Spool"; a directory another client holds is
+/// `VARIO_ERR_INVALID_OPTIONS`), … (the keys every surface accepts, `vario::host::JsonOptions`; `sdk_name` defaults to
 /// `vario-c`). An unknown key, a value of the wrong type, an invalid value or a second config
 /// source is `VARIO_ERR_INVALID_OPTIONS`. Never blocks on the network. Free the handle with
 /// `vario_client_free`.
