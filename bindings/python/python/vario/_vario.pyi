@@ -294,6 +294,8 @@ class Client:
         max_attempts: Optional[int] = ...,
         retry_base: Optional[float] = ...,
         gzip_threshold: Optional[int] = ...,
+        spool_path: Optional[str] = ...,
+        spool_max_bytes: Optional[int] = ...,
         sdk_name: Optional[str] = ...,
         sdk_version: Optional[str] = ...,
     ) -> Client: ...
