@@ -7,7 +7,7 @@
  * `ClientOptions` has exactly one member per name (see `OPTIONS_MATCH`).
  */
 /** The JSON name of every client option, in the order of `vario::host::OPTION_KEYS`. */
-export declare const OPTION_KEYS: readonly ["sdk_key", "config_url", "config_path", "bootstrap", "ingest_url", "sink_path", "poll_interval_ms", "request_timeout_ms", "max_backoff_ms", "id_hash_key", "default_params", "queue_capacity", "batch_size", "batch_interval_ms", "dedup_window_ms", "dedup_capacity", "assignment_capacity", "exposure_context_keys", "persist_path", "max_config_bytes", "follow_redirects", "max_attempts", "retry_base_ms", "gzip_threshold", "sdk_name", "sdk_version"];
+export declare const OPTION_KEYS: readonly ["sdk_key", "config_url", "config_path", "bootstrap", "ingest_url", "sink_path", "poll_interval_ms", "request_timeout_ms", "max_backoff_ms", "id_hash_key", "default_params", "queue_capacity", "batch_size", "batch_interval_ms", "dedup_window_ms", "dedup_capacity", "assignment_capacity", "exposure_context_keys", "persist_path", "max_config_bytes", "follow_redirects", "max_attempts", "retry_base_ms", "gzip_threshold", "spool_path", "spool_max_bytes", "sdk_name", "sdk_version"];
 /** A JSON option name. */
 export type OptionKey = (typeof OPTION_KEYS)[number];
 /** The camelCase form of a JSON name: `poll_interval_ms` → `pollIntervalMs`. */
@@ -43,6 +43,14 @@ export interface ClientOptions {
     followRedirects?: boolean;
     maxAttempts?: number;
     gzipThreshold?: number;
+    /**
+     * A directory for the disk spool (default: off): with `ingestUrl`, batches that cannot be
+     * delivered at once are written there and replayed (same `batch_id` and `event_id`s) when the
+     * endpoint answers, in this process or the next one. One client per directory.
+     */
+    spoolPath?: string;
+    /** Most bytes the spool may hold (default 256 MiB); past it, drops are counted in `dropped_spool_full`. */
+    spoolMaxBytes?: number;
     /** The `sdk.name` of events (default `vario-node`). */
     sdkName?: string;
     /** The `sdk.version` of events (default: the runtime's version). */

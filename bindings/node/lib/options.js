@@ -38,6 +38,8 @@ exports.OPTION_KEYS = [
     'max_attempts',
     'retry_base_ms',
     'gzip_threshold',
+    'spool_path',
+    'spool_max_bytes',
     'sdk_name',
     'sdk_version',
 ];
