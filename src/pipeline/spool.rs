@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `.lock` | held with [`File::try_lock`] while a client uses the directory: two processes never share a spool (the second one's build fails, `INVALID_OPTIONS`) |
 //! | `<seq, 20 digits>.vspool` | a segment: records appended in order; a new one is started past [`segment_bytes`] |
+//! | `cursor` | where replay stands: the oldest segment's sequence number and the offset of its first unacknowledged record (u64 LE each, then their CRC-32), rewritten after each acknowledgement |
 //!
 //! A record is `b"VSR1"`, the payload length (u32 LE), the CRC-32 of the payload (u32 LE), then the
 //! payload: flags (u8, bit 0: gzip), the event count (u32 LE), the batch id's length (u8), the
@@ -17,7 +18,11 @@
 //! Reading a segment stops at the first record that is truncated, has a bad magic or a CRC
 //! mismatch: it and the rest of its segment are skipped and counted once in
 //! `spool_corrupt_records`, never an error. A segment is deleted once every record in it was
-//! acknowledged (2xx, or refused with a 4xx, which is counted as `dropped_rejected`).
+//! acknowledged (2xx, or refused with a 4xx, which is counted as `dropped_rejected`). The cursor
+//! lets the next process skip the acknowledged head of a half-replayed segment, so a process
+//! killed mid-replay re-sends at most the one batch whose answer it had not recorded yet (a cursor
+//! that does not check out is ignored: that segment is then replayed from its start, at least
+//! once).
 //!
 //! Bound: the segment files never exceed `spool_max_bytes` together; a batch that does not fit is
 //! not written (the poster counts it in `dropped_spool_full`).
@@ -213,6 +218,8 @@ pub(crate) struct Spool {
     head: Option<(Record, u64)>,
     unsynced: bool,
     last_sync: Instant,
+    /// The `cursor` file (None when it cannot be opened: replay is then at least once per segment).
+    cursor: Option<File>,
     shared: Arc<Shared>,
 }
 
@@ -263,8 +270,26 @@ impl Spool {
             }
         }
         found.sort_by_key(|s| s.seq);
+        let cursor_path = dir.join("cursor");
+        let mut skipped = 0;
+        let saved = std::fs::read(&cursor_path).ok().and_then(|b| decode_cursor(&b));
+        if let Some((seq, at)) = saved
+            && let Some(seg) = found.first_mut().filter(|s| s.seq == seq && at <= s.len)
+        {
+            seg.read_at = at;
+            skipped = at;
+        }
+        let mut cursor =
+            std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&cursor_path).ok();
+        if skipped == 0
+            && let Some(f) = cursor.as_mut()
+        {
+            // A cursor for a segment that is gone must never apply to a later one.
+            let _ = f.set_len(0);
+        }
         let disk_bytes = found.iter().map(|s| s.len).sum();
-        let next_seq = found.last().map_or(1, |s| s.seq + 1);
+        // Never reuse a sequence number, not even the cursor's.
+        let next_seq = found.last().map(|s| s.seq).max(saved.map(|c| c.0)).map_or(1, |s| s + 1);
         if !found.is_empty() {
             log::info!("vario: spool {} holds {} segments ({disk_bytes} bytes) to replay", dir.display(), found.len());
         }
@@ -277,10 +302,11 @@ impl Spool {
             writer: None,
             next_seq,
             disk_bytes,
-            pending_bytes: disk_bytes,
+            pending_bytes: disk_bytes - skipped,
             head: None,
             unsynced: false,
             last_sync: Instant::now(),
+            cursor,
             shared,
         };
         s.publish();
@@ -423,7 +449,20 @@ impl Spool {
                 self.remove_front();
             }
         }
+        self.save_cursor();
         self.publish();
+    }
+
+    /// Points the cursor at the oldest segment's first unacknowledged record (empty: none).
+    fn save_cursor(&mut self) {
+        let at = self.segments.front().map(|s| (s.seq, s.read_at));
+        if let Some(f) = self.cursor.as_mut() {
+            // Not fsynced: losing it to a machine crash only means replaying that head again.
+            let _ = match at {
+                Some((seq, at)) => f.seek(SeekFrom::Start(0)).and_then(|_| f.write_all(&encode_cursor(seq, at))),
+                None => f.set_len(0),
+            };
+        }
     }
 
     fn remove_front(&mut self) {
@@ -434,8 +473,31 @@ impl Spool {
             }
             self.disk_bytes = self.disk_bytes.saturating_sub(seg.len);
         }
+        self.save_cursor();
         self.publish();
     }
+}
+
+/// The `cursor` file's bytes.
+fn encode_cursor(seq: u64, at: u64) -> [u8; 20] {
+    let mut b = [0u8; 20];
+    b[..8].copy_from_slice(&seq.to_le_bytes());
+    b[8..16].copy_from_slice(&at.to_le_bytes());
+    let crc = crc32fast::hash(&b[..16]);
+    b[16..].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Segment and offset from a `cursor` file, if it checks out.
+fn decode_cursor(b: &[u8]) -> Option<(u64, u64)> {
+    let b: &[u8; 20] = b.get(..20)?.try_into().ok()?;
+    let crc = u32::from_le_bytes([b[16], b[17], b[18], b[19]]);
+    if crc32fast::hash(&b[..16]) != crc {
+        return None;
+    }
+    let seq = u64::from_le_bytes(b[..8].try_into().ok()?);
+    let at = u64::from_le_bytes(b[8..16].try_into().ok()?);
+    Some((seq, at))
 }
 
 /// Reads the record at `seg.read_at`: it and its size on disk.
@@ -516,20 +578,35 @@ mod tests {
                 s.ack();
             }
         }
-        // The first four were acknowledged, but their segment may still hold unacked ones: a new
-        // client replays from the oldest remaining segment (at least once).
+        // The first four were acknowledged: the cursor lets a new client start at the fifth.
         let mut s = Spool::open(&d, 1 << 20, shared.clone()).expect("reopen after the lock was released");
         let mut seen = Vec::new();
         while let Some(r) = s.peek() {
             seen.push(r.batch_id);
             s.ack();
         }
-        assert!(seen.ends_with(&(4..10).map(|i| format!("b-{i}")).collect::<Vec<_>>()), "{seen:?}");
+        assert_eq!(seen, (4..10).map(|i| format!("b-{i}")).collect::<Vec<_>>());
         assert!(s.is_empty());
         assert_eq!(s.disk_bytes, 0);
-        assert_eq!(std::fs::read_dir(&d).expect("dir").count(), 1, "only .lock is left");
+        let mut left: Vec<String> = std::fs::read_dir(&d)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".lock", "cursor"], "no segment is left");
+        assert_eq!(std::fs::metadata(d.join("cursor")).expect("cursor").len(), 0, "and the cursor points nowhere");
         assert_eq!(shared.c.spool_bytes.load(Ordering::Relaxed), 0);
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_damaged_cursor_is_ignored() {
+        let b = encode_cursor(7, 1234);
+        assert_eq!(decode_cursor(&b), Some((7, 1234)));
+        let mut bad = b;
+        bad[9] ^= 1;
+        assert_eq!(decode_cursor(&bad), None);
+        assert_eq!(decode_cursor(&b[..19]), None);
     }
 
     #[test]
