@@ -6,10 +6,17 @@
 //! cargo run --release --example demo                 # 200 000 simulated requests
 //! cargo run --release --example demo -- 1000000
 //! ```
+//!
+//! The client spools what it cannot deliver at once to `target/vario-demo/spool` (replayed when
+//! the endpoint answers, and by the next run if this one dies). SIGTERM stops the traffic and
+//! closes the client, which writes what is undelivered to the spool: the library installs no
+//! signal handler, so the job does.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use vario::core::{Reason, Request};
 use vario::{ClientBuilder, Expose, Outcome};
@@ -61,7 +68,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // The simulated burst decides far faster than real traffic arrives; size the queue for it
         // so nothing is dropped (drops would be counted and printed below).
         .queue_capacity(n.max(50_000))
+        .spool_path(out_dir.join("spool"))
         .build()?;
+    // SIGTERM: `signal_hook::flag` only sets an atomic in the handler; the loop below checks it.
+    let term = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, term.clone())?;
     let t = Instant::now();
     client.wait_for_init(Duration::from_secs(5))?;
     let snap = client.snapshot().ok_or("no snapshot after init")?;
@@ -94,6 +105,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut carts = 0u64;
     let start = Instant::now();
     for (i, (user, session, placement, ctx)) in visits.iter().enumerate() {
+        if i % 1024 == 0 && term.load(Ordering::Relaxed) {
+            let closed = client.close(Duration::from_secs(5));
+            let s = client.stats();
+            println!(
+                "SIGTERM after {i} requests: closed ({closed:?}); {} events delivered, {} in the spool for the next run",
+                s.events_sent,
+                s.events_spooled - s.events_replayed.min(s.events_spooled)
+            );
+            return Ok(());
+        }
         let mut req = Request::new(placement).session(session).context(ctx);
         req.user_id = user.as_deref();
         let t = Instant::now();
@@ -124,6 +145,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let loop_time = start.elapsed();
     client.flush(Duration::from_secs(60))?;
+    // With the spool, flush means "delivered or durable on disk"; the demo wants delivered, so it
+    // waits for the spool to drain too (the dev server is up, so it does).
+    let drain_until = Instant::now() + Duration::from_secs(60);
+    while client.stats().spool_bytes > 0 && Instant::now() < drain_until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let delivered_after = start.elapsed();
     latencies.sort();
     let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
@@ -149,16 +176,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.exposures_enqueued, s.exposures_deduplicated, s.events_sent, s.batches_sent
     );
     println!(
-        "dropped: queue full {}, rejected {}, retries exhausted {}; dev server wrote {written} events to {}",
+        "dropped: queue full {}, rejected {}, retries exhausted {}, spool full {}; spooled {}, replayed {}; dev server wrote {written} events to {}",
         s.dropped_queue_full,
         s.dropped_rejected,
         s.dropped_retries_exhausted,
+        s.dropped_spool_full,
+        s.events_spooled,
+        s.events_replayed,
         events_path.display()
     );
     client.close(Duration::from_secs(5))?;
-    // Repeats skipped before the queue were never enqueued; the pipeline's were.
-    let expected =
-        s.exposures_enqueued - (s.exposures_deduplicated - s.exposures_deduplicated_early) + s.outcomes_enqueued;
+    // Repeats skipped before the queue were never enqueued; the pipeline's were. Events an
+    // earlier, interrupted run left in the spool are replayed too (replayed beyond this run's
+    // spooled ones).
+    let carried = s.events_replayed.saturating_sub(s.events_spooled);
+    if carried > 0 {
+        println!("{carried} events left in the spool by an earlier run were delivered too");
+    }
+    let expected = s.exposures_enqueued - (s.exposures_deduplicated - s.exposures_deduplicated_early)
+        + s.outcomes_enqueued
+        + carried;
     if written != expected || s.events_sent != expected {
         return Err(format!("delivered {} / written {written}, expected {expected}", s.events_sent).into());
     }

@@ -11,6 +11,11 @@
 //!     --ingest-url http://127.0.0.1:8088/ingest                         # against `vario dev-server`
 //! cargo run --example rec_service -- --self-test                        # start, call itself, check, exit
 //! ```
+//!
+//! With `--ingest-url`, undeliverable batches go to a disk spool (`--spool DIR`, default
+//! `target/vario-demo/rec-service-spool`) and are replayed when the endpoint answers, also after
+//! a restart. SIGTERM and SIGINT close the client (what is undelivered is written to the spool)
+//! and stop the service: the library installs no signal handler itself, so the host does.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
 use serde_json::{Map, Value, json};
@@ -106,7 +111,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => b.config_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/snapshot.json")),
     };
     b = match arg("--ingest-url") {
-        Some(u) => b.ingest_url(u),
+        Some(u) => {
+            b.ingest_url(u).spool_path(arg("--spool").unwrap_or_else(|| "target/vario-demo/rec-service-spool".into()))
+        }
         None => b.sink_file("target/vario-demo/rec-service-events.jsonl"),
     };
     std::fs::create_dir_all("target/vario-demo")?;
@@ -119,6 +126,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = server.server_addr().to_ip().ok_or("not an IP address")?;
     println!("rec service on http://{addr}");
     let workers = serve(client.clone(), server.clone(), 2);
+    // SIGTERM / SIGINT: close (drains to the spool within 5 s), then stop the workers. The
+    // iterator runs on its own thread, so the handler itself only wakes it (async-signal-safe).
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])?;
+    let (c2, s2) = (client.clone(), server.clone());
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            eprintln!("signal {sig}: closing (undelivered events go to the spool)");
+            if let Err(e) = c2.close(Duration::from_secs(5)) {
+                eprintln!("close: {e}");
+            }
+            for _ in 0..2 {
+                s2.unblock();
+            }
+        }
+    });
 
     if self_test {
         let http = reqwest::blocking::Client::new();
@@ -158,5 +180,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for w in workers {
         let _ = w.join();
     }
+    client.close(Duration::from_secs(5))?;
     Ok(())
 }

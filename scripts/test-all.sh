@@ -40,7 +40,11 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "rust tests: core (unit, shared vectors, properties, allocation, events), runtime against loopback servers, doc"
-cargo test --workspace --locked
+# The spool's fault matrix runs in the next step, where its table is shown.
+cargo test --workspace --locked -- --skip fault_matrix
+
+step "spool fault matrix: kill -9, SIGTERM, normal exit with the endpoint down, a truncated segment, the disk bound (real child processes, loopback servers); fails on any loss"
+cargo test --locked -p vario --test runtime_spool fault_matrix -- --nocapture
 
 step "main job smoke run (debug build, 20 000 requests, dev server on 127.0.0.1)"
 cargo run --quiet --locked --example demo -- 20000

@@ -155,6 +155,17 @@ impl ClientBuilder {
         self.opts.processing.allow_unsigned_tokens = allow;
         self
     }
+    /// Spools undeliverable batches in this directory and replays them (see
+    /// [`DeliveryOptions::spool_path`](crate::DeliveryOptions)).
+    pub fn spool_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.opts.delivery.spool_path = Some(dir.into());
+        self
+    }
+    /// Most bytes the spool may hold (default 256 MiB).
+    pub fn spool_max_bytes(mut self, bytes: u64) -> Self {
+        self.opts.delivery.spool_max_bytes = bytes;
+        self
+    }
     /// Delivery attempts per batch.
     pub fn max_attempts(mut self, n: u32) -> Self {
         self.opts.delivery.max_attempts = n;

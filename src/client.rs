@@ -186,10 +186,10 @@ impl Client {
             req.context,
             &self.context_keys,
         );
-        if self.send(Item::Exposure(item), &self.shared.c.exposures_enqueued) {
-            if let Some((slot, entry)) = filter {
-                slot.store(entry, Ordering::Relaxed);
-            }
+        if self.send(Item::Exposure(item), &self.shared.c.exposures_enqueued)
+            && let Some((slot, entry)) = filter
+        {
+            slot.store(entry, Ordering::Relaxed);
         }
     }
 
@@ -261,7 +261,10 @@ impl Client {
         self.store.wait_for_init(timeout)
     }
 
-    /// Delivers everything queued before this call, waiting up to `timeout`.
+    /// Delivers everything queued before this call, waiting up to `timeout`. With a spool
+    /// (`spool_path`), it returns once each of those events is delivered *or* durable in the spool
+    /// (written, and `fsync`ed), so with the endpoint down it returns as soon as the pipeline has
+    /// written everything down.
     pub fn flush(&self, timeout: Duration) -> Result<(), TimeoutError> {
         let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
         if self.ctl.send(Control::Flush(ack_tx)).is_err() {
@@ -271,7 +274,11 @@ impl Client {
     }
 
     /// Stops polling, delivers what is queued (up to `timeout`; the rest is counted as
-    /// `dropped_at_close`), and stops the background threads. `Err` when anything had to be given
+    /// `dropped_at_close`), and stops the background threads. With a spool, what cannot be
+    /// delivered in time is left in the spool instead (not a drop: `Ok`), for the next client on
+    /// the same `spool_path`; the poster stops replaying 200 ms before the deadline to write it
+    /// down. A host that wants this on SIGTERM calls `close` from its own handler: the library
+    /// installs no signal handler. `Err` when anything had to be given
     /// up. Idempotent: a second call returns `Ok` at once.
     pub fn close(&self, timeout: Duration) -> Result<(), TimeoutError> {
         if self.closed.swap(true, Ordering::SeqCst) {

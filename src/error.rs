@@ -33,13 +33,20 @@ pub enum BuildError {
     /// A background thread could not be started.
     #[error("could not start a background thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// The `spool_path` directory cannot be used: another client holds its lock, or it cannot be
+    /// created or listed. Code `INVALID_OPTIONS`: the option names a directory this client
+    /// cannot own.
+    #[error("cannot use the spool: {0}")]
+    Spool(String),
 }
 
 impl Coded for BuildError {
     /// `INVALID_OPTIONS`, except `INTERNAL` for a thread that did not start.
     fn code(&self) -> ErrorCode {
         match self {
-            BuildError::NoConfigSource | BuildError::InvalidOption(_) => ErrorCode::InvalidOptions,
+            BuildError::NoConfigSource | BuildError::InvalidOption(_) | BuildError::Spool(_) => {
+                ErrorCode::InvalidOptions
+            }
             BuildError::Thread(_) | BuildError::Random(_) => ErrorCode::Internal,
         }
     }

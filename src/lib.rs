@@ -39,8 +39,10 @@
 //! | `options` | [`Options`] grouped by reader ([`SyncOptions`], [`HttpOptions`], [`DeliveryOptions`], [`ProcessingOptions`]), validation | yes | the caller's |
 //! | `store` | the current snapshot (`ArcSwap`), the swap lock, the exposure-dictionary history, the pseudonymiser, the wait-for-init signal; every swap's checks | shared state, no I/O | whichever thread offers a snapshot |
 //! | `pipeline::queue` | what the caller queues (compact exposures, tokens, outcomes) and the flush / close controls | yes | the caller's |
+//! | `pipeline::spool` | with `spool_path`: the disk spool's segment files, record format (length, CRC-32, the body as posted), bound, directory lock, corrupt-tail skipping | no (files) | `vario-sender`, `vario-poster` |
 //! | `pipeline::poster` | HTTP delivery of batch bodies in order, retries with backoff | no (HTTP) | `vario-poster` |
-//! | `pipeline::sender` | batch bodies (JSON framing, gzip) or the local sink (file, callback) | no (I/O) | `vario-sender` |
+//! | `pipeline::replay` | with a spool, the poster thread's loop: spool what fails, replay oldest first, flush = delivered or durable, close = drain to the spool | no (HTTP, files) | `vario-poster` |
+//! | `pipeline::sender` | batch bodies (JSON framing, gzip) or the local sink (file, callback); spills to the spool when the poster is busy | no (I/O) | `vario-sender` |
 //! | `pipeline::processor` | de-dup, attribution, pseudonymisation, event writing, batch cutting | owns its state, no I/O | `vario-events` |
 //! | `pipeline` | starting the three pipeline stages | - | the caller's (at build) |
 //! | `config` | config sync: local sources at start, then polling with ETag / file re-reads, persisting | no (HTTP, files) | the caller's (at build), then `vario-config` |
@@ -52,6 +54,11 @@
 //! `config_path`; a bootstrap is never refreshed), `vario-events` (the processor), `vario-sender`,
 //! and `vario-poster` (only with an `ingest_url`; without one the sender writes the local sink
 //! itself). `close` stops them all (the config thread is detached if it sits in a request).
+//!
+//! With `spool_path`, events the pipeline cannot deliver go to a disk spool and survive the
+//! process (`kill -9` after a `flush`, SIGTERM handled by the host calling `close`, a normal exit)
+//! to be replayed by the next client on the directory: see "Spool" in `contract/events.md`. The
+//! library never installs a signal handler.
 //!
 //! The dev server (a local config endpoint and ingestion sink) and the `vario` command line live in
 //! the dev-only crate `vario-tools` (`tools/`), which nothing that ships links.

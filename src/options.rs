@@ -5,7 +5,7 @@
 //! | [`Options`] itself | the caller's thread ([`Client`](crate::Client)) and every event | `sdk_name`, `sdk_version`, `default_params`, `exposure_context_keys` |
 //! | [`SyncOptions`] (`sync`) | the config thread (and every snapshot offered) | `config`, `poll_interval`, `persist_path`, `max_config_bytes`, `follow_redirects`, `snapshot_public_key` |
 //! | [`HttpOptions`] (`http`) | both HTTP stages: the config thread and the event poster | `sdk_key`, `request_timeout`, `max_backoff` |
-//! | [`DeliveryOptions`] (`delivery`) | the queue, the sender and the poster | `ingest_url`, `local_sink`, `queue_capacity`, `batch_size`, `batch_interval`, `max_attempts`, `retry_base`, `gzip_threshold`, `max_in_flight` |
+//! | [`DeliveryOptions`] (`delivery`) | the queue, the sender and the poster | `ingest_url`, `local_sink`, `queue_capacity`, `batch_size`, `batch_interval`, `max_attempts`, `retry_base`, `gzip_threshold`, `max_in_flight`, `spool_path`, `spool_max_bytes` |
 //! | [`ProcessingOptions`] (`processing`) | the processor (and the caller's early de-dup filter, and `expose`) | `id_hash_key`, `allow_unsigned_tokens`, `dedup_window`, `dedup_capacity`, `assignment_capacity` |
 //!
 //! The client keeps one `Arc<Options>` and hands it whole to each stage; a stage reads its groups
@@ -148,7 +148,18 @@ pub struct DeliveryOptions {
     /// Batches posted to the ingestion endpoint at once (default 8, 1 to [`MAX_IN_FLIGHT`]): one
     /// request at a time caps delivery at batch size ÷ round trip (500 events every 20 ms is
     /// 25 k events/s). Batches then arrive in no set order; each retry keeps its `batch_id`.
+    /// With a spool (`spool_path`) one poster thread delivers and replays (one batch in flight):
+    /// the spool's replay loop is sequential for now.
     pub max_in_flight: usize,
+    /// A directory for the disk spool (default none: off). With an ingestion URL, batches that
+    /// cannot be delivered at once are written here and replayed (oldest first, with their
+    /// original `batch_id` and `event_id`s) when the endpoint answers, in this process or the
+    /// next one to use the directory. One client per directory (a lock file; a second client's
+    /// build fails). Ignored without `ingest_url`.
+    pub spool_path: Option<PathBuf>,
+    /// Most bytes the spool's files may hold (default 256 MiB); past it, batches that cannot be
+    /// delivered are dropped and counted in `dropped_spool_full`.
+    pub spool_max_bytes: u64,
 }
 
 /// The largest [`DeliveryOptions::max_in_flight`]: each batch in flight holds its body and a
@@ -222,6 +233,8 @@ impl Default for DeliveryOptions {
             retry_base: Duration::from_millis(250),
             gzip_threshold: 16 * 1024,
             max_in_flight: 8,
+            spool_path: None,
+            spool_max_bytes: 256 << 20,
         }
     }
 }
@@ -268,6 +281,9 @@ impl Options {
         }
         if !(1..=MAX_IN_FLIGHT).contains(&d.max_in_flight) {
             return Err(BuildError::InvalidOption(format!("max_in_flight must be 1 to {MAX_IN_FLIGHT}")));
+        }
+        if d.spool_max_bytes == 0 {
+            return Err(BuildError::InvalidOption("spool_max_bytes must be positive".into()));
         }
         if s.max_config_bytes == 0 {
             return Err(BuildError::InvalidOption("max_config_bytes must be positive".into()));

@@ -34,6 +34,10 @@ pub(crate) struct Counters {
     pub dropped_stale_config: AtomicU64,
     pub dropped_at_close: AtomicU64,
     pub dropped_sink_error: AtomicU64,
+    pub events_spooled: AtomicU64,
+    pub events_replayed: AtomicU64,
+    pub dropped_spool_full: AtomicU64,
+    pub spool_corrupt_records: AtomicU64,
     pub config_fetches: AtomicU64,
     pub config_not_modified: AtomicU64,
     pub config_updates: AtomicU64,
@@ -44,6 +48,8 @@ pub(crate) struct Counters {
     /// Gauges set by the pipeline thread.
     pub dedup_entries: AtomicU64,
     pub assignment_units: AtomicU64,
+    /// Gauge set by the spool.
+    pub spool_bytes: AtomicU64,
 }
 
 pub(crate) fn inc(c: &AtomicU64) {
@@ -147,8 +153,18 @@ pub struct Stats {
     pub dropped_stale_config: u64,
     /// Events still undelivered when `close` timed out.
     pub dropped_at_close: u64,
-    /// Events the local sink failed to write.
+    /// Events the local sink failed to write (or, with a spool, whose spool write failed).
     pub dropped_sink_error: u64,
+    /// Events written to the disk spool (`spool_path`) because they could not be delivered at once.
+    pub events_spooled: u64,
+    /// Events read back from the spool and delivered (also counted in `events_sent`); includes
+    /// those an earlier process spooled.
+    pub events_replayed: u64,
+    /// Events dropped because the spool had reached `spool_max_bytes`.
+    pub dropped_spool_full: u64,
+    /// Corrupt or truncated spool records skipped on replay; one such record ends its segment,
+    /// so the records after it in that segment are skipped with it and counted once.
+    pub spool_corrupt_records: u64,
     /// Exposure tokens refused by `expose`.
     pub tokens_rejected: u64,
     /// Events given to a client inherited by a forked child, whose background threads stayed in
@@ -176,6 +192,8 @@ pub struct Stats {
     pub dedup_entries: u64,
     /// Units with remembered assignments (bounded by `assignment_capacity`).
     pub assignment_units: u64,
+    /// Bytes of spool segment files on disk right now (bounded by `spool_max_bytes`).
+    pub spool_bytes: u64,
     /// Where the snapshot in use came from.
     pub config_source: ConfigSource,
     /// The version in use.
@@ -211,6 +229,10 @@ impl Shared {
             dropped_stale_config: g(&c.dropped_stale_config),
             dropped_at_close: g(&c.dropped_at_close),
             dropped_sink_error: g(&c.dropped_sink_error),
+            events_spooled: g(&c.events_spooled),
+            events_replayed: g(&c.events_replayed),
+            dropped_spool_full: g(&c.dropped_spool_full),
+            spool_corrupt_records: g(&c.spool_corrupt_records),
             tokens_rejected: g(&c.tokens_rejected),
             dropped_after_fork: g(&c.dropped_after_fork),
             config_fetches: g(&c.config_fetches),
@@ -223,6 +245,7 @@ impl Shared {
             queue_len,
             dedup_entries: g(&c.dedup_entries),
             assignment_units: g(&c.assignment_units),
+            spool_bytes: g(&c.spool_bytes),
             config_source: cfg.source.unwrap_or(ConfigSource::None),
             config_version: cfg.version,
             config_age_ms: cfg.updated_at_ms.map(|t| now_ms - t),

@@ -81,10 +81,12 @@ fn wrap_client(host: HostClient) -> vario_client {
 /// Starts a client from options JSON: one of `config_url`, `config_path`, `bootstrap`; plus
 /// `sdk_key`, `ingest_url`, `sink_path`, `id_hash_key`, `default_params`, `poll_interval_ms`,
 /// `request_timeout_ms`, `queue_capacity`, `batch_size`, `batch_interval_ms`, `dedup_window_ms`,
-/// `max_in_flight` (batches posted at once, 1 to 64, default 8), … (the keys every surface
-/// accepts, `vario::host::JsonOptions`; `sdk_name` defaults to `vario-c`). An unknown key, a
-/// value of the wrong type, an invalid value or a second config source is
-/// `VARIO_ERR_INVALID_OPTIONS`. Never blocks on the network. Free the handle with
+/// `max_in_flight` (batches posted at once, 1 to 64, default 8), `spool_path` and
+/// `spool_max_bytes` (the disk spool: undelivered batches survive the process, see
+/// contract/events.md "Spool"; a directory another client holds is `VARIO_ERR_INVALID_OPTIONS`),
+/// … (the keys every surface accepts, `vario::host::JsonOptions`; `sdk_name` defaults to
+/// `vario-c`). An unknown key, a value of the wrong type, an invalid value or a second config
+/// source is `VARIO_ERR_INVALID_OPTIONS`. Never blocks on the network. Free the handle with
 /// `vario_client_free`. `snapshot_public_key` (base64 Ed25519 public key) makes every snapshot a
 /// signed envelope or a refusal (`SNAPSHOT_SIGNATURE`); `allow_unsigned_tokens: true` redeems
 /// unsigned exposure tokens when no `id_hash_key` is set (refused by default).

@@ -90,6 +90,10 @@ pub struct JsonOptions {
     pub gzip_threshold: Option<usize>,
     /// [`DeliveryOptions::max_in_flight`](crate::DeliveryOptions).
     pub max_in_flight: Option<usize>,
+    /// [`DeliveryOptions::spool_path`](crate::DeliveryOptions): a directory.
+    pub spool_path: Option<PathBuf>,
+    /// [`DeliveryOptions::spool_max_bytes`](crate::DeliveryOptions), in bytes.
+    pub spool_max_bytes: Option<u64>,
     /// [`Options::sdk_name`]; absent: the surface's name ([`Surface::sdk_name`]).
     pub sdk_name: Option<String>,
     /// [`Options::sdk_version`].
@@ -205,6 +209,8 @@ impl JsonOptions {
         d.max_attempts = self.max_attempts.unwrap_or(d.max_attempts);
         d.gzip_threshold = self.gzip_threshold.unwrap_or(d.gzip_threshold);
         d.max_in_flight = self.max_in_flight.unwrap_or(d.max_in_flight);
+        d.spool_path = self.spool_path;
+        d.spool_max_bytes = self.spool_max_bytes.unwrap_or(d.spool_max_bytes);
         let p = &mut o.processing;
         p.dedup_capacity = self.dedup_capacity.unwrap_or(p.dedup_capacity);
         p.assignment_capacity = self.assignment_capacity.unwrap_or(p.assignment_capacity);
@@ -272,8 +278,8 @@ mod tests {
 
     /// The documented keys: the 24 the hand-written parser accepted before this definition, then
     /// the config-body cap and the redirect switch (issue 14), the batches in flight, the
-    /// unsigned-token opt-in and the snapshot signing key (issue 14).
-    const KEYS: [&str; 29] = [
+    /// unsigned-token opt-in, the snapshot signing key and the spool (issue 14).
+    const KEYS: [&str; 31] = [
         "sdk_key",
         "config_url",
         "config_path",
@@ -301,6 +307,8 @@ mod tests {
         "retry_base_ms",
         "gzip_threshold",
         "max_in_flight",
+        "spool_path",
+        "spool_max_bytes",
         "sdk_name",
         "sdk_version",
     ];

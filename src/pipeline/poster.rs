@@ -13,6 +13,10 @@
 //! followed: a 301/302 would turn the POST into a body-less GET whose 2xx would count the batch
 //! as delivered. Once `close` sets its deadline, a retry that would cross it gives up and counts
 //! the batch as `dropped_at_close`.
+//!
+//! With a spool (`spool_path`), the thread runs [`replay::run`](super::replay::run) instead of
+//! [`Poster::run`]: it spools what fails instead of retrying in memory, and replays it, using
+//! [`Poster::attempt`] for each request.
 
 use crate::clock::now_ms;
 use crate::options::Options;
@@ -147,43 +151,52 @@ impl Posters {
     }
 }
 
+/// What the sender hands the spool's replay loop: a batch body built and compressed once, or a
+/// flush / close marker answered once everything before it was delivered or spooled.
+pub(crate) enum Encoded {
+    /// One batch: its id (for logs), its body, whether the body is gzipped, how many events.
+    Body { batch_id: String, body: bytes::Bytes, gzip: bool, events: u64 },
+    /// Answered in order.
+    Marker(Sender<()>),
+    /// Answered, then the thread ends.
+    Stop(Sender<()>),
+}
+
 /// How one delivery attempt ended.
-enum Attempt {
+pub(super) enum Attempt {
     Done,
     Retry(Option<Duration>),
     Reject(u16),
 }
 
-/// One worker: delivers one body at a time, retries included.
-struct Poster {
-    opts: Arc<Options>,
-    shared: Arc<Shared>,
+/// One poster: delivers one body at a time, retries included (a worker of [`Posters`], or the
+/// one poster of the spool's replay loop).
+pub(crate) struct Poster {
+    pub(super) opts: Arc<Options>,
+    pub(super) shared: Arc<Shared>,
     /// Built on first use and shared by the workers: one connection pool (and one reqwest I/O
     /// thread) for all of them.
     client: Arc<Mutex<Option<reqwest::blocking::Client>>>,
     url: String,
     /// Set by `close`: the epoch-ms deadline after which retries give up (0: not closing).
-    close_deadline_ms: Arc<AtomicI64>,
+    pub(super) close_deadline_ms: Arc<AtomicI64>,
 }
 
 impl Poster {
+    /// The single poster of the spool's replay loop (with its own HTTP client).
+    pub(crate) fn new(opts: Arc<Options>, shared: Arc<Shared>, url: String, close_deadline_ms: Arc<AtomicI64>) -> Self {
+        Poster { opts, shared, client: Arc::new(Mutex::new(None)), url, close_deadline_ms }
+    }
+
     fn post(&mut self, batch_id: &str, body: &bytes::Bytes, gzip: bool, n: u64) {
         let opts = self.opts.clone();
         let d = &opts.delivery;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match self.attempt(body.clone(), gzip) {
-                Attempt::Done => {
-                    add(&self.shared.c.events_sent, n);
-                    inc(&self.shared.c.batches_sent);
-                    return;
-                }
-                Attempt::Reject(status) => {
-                    log::warn!("vario: ingestion refused batch {batch_id} ({n} events) with HTTP {status}; dropped");
-                    add(&self.shared.c.dropped_rejected, n);
-                    return;
-                }
+            match self.attempt(body.clone(), gzip, None) {
+                Attempt::Done => return self.delivered(n),
+                Attempt::Reject(status) => return self.rejected(batch_id, n, status),
                 Attempt::Retry(after) => {
                     if attempt >= d.max_attempts {
                         log::warn!(
@@ -204,6 +217,18 @@ impl Poster {
                 }
             }
         }
+    }
+
+    /// Counts a delivered batch of `n` events.
+    pub(super) fn delivered(&self, n: u64) {
+        add(&self.shared.c.events_sent, n);
+        inc(&self.shared.c.batches_sent);
+    }
+
+    /// Counts (and logs) a batch the endpoint refused.
+    pub(super) fn rejected(&self, batch_id: &str, n: u64, status: u16) {
+        log::warn!("vario: ingestion refused batch {batch_id} ({n} events) with HTTP {status}; dropped");
+        add(&self.shared.c.dropped_rejected, n);
     }
 
     /// Sleeps `wait` in short slices; false (without sleeping it out) when `close` set a deadline
@@ -241,7 +266,8 @@ impl Poster {
         slot.clone()
     }
 
-    fn attempt(&mut self, body: bytes::Bytes, gzip: bool) -> Attempt {
+    /// One POST; `cap` shortens this request's timeout (close's deadline, with a spool).
+    pub(super) fn attempt(&mut self, body: bytes::Bytes, gzip: bool, cap: Option<Duration>) -> Attempt {
         let Some(c) = self.client() else { return Attempt::Retry(None) };
         let mut req = c.post(self.url.as_str()).header("content-type", "application/json");
         if let Some(k) = &self.opts.http.sdk_key {
@@ -249,6 +275,9 @@ impl Poster {
         }
         if gzip {
             req = req.header("content-encoding", "gzip");
+        }
+        if let Some(cap) = cap {
+            req = req.timeout(cap.min(self.opts.http.request_timeout));
         }
         match req.body(body).send() {
             Ok(resp) => {

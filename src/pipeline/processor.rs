@@ -185,10 +185,10 @@ impl Processor {
         let next = EventBuf::with_capacity(self.batch.byte_capacity(), self.opts.delivery.batch_size);
         let events = std::mem::replace(&mut self.batch, next);
         // Blocks while the sender is behind: that is the back-pressure described above.
-        if let Err(e) = self.out.send(Batch::Events(events)) {
-            if let Batch::Events(lost) = e.0 {
-                add(&self.shared.c.dropped_sink_error, lost.len() as u64);
-            }
+        if let Err(e) = self.out.send(Batch::Events(events))
+            && let Batch::Events(lost) = e.0
+        {
+            add(&self.shared.c.dropped_sink_error, lost.len() as u64);
         }
     }
 
@@ -225,10 +225,10 @@ impl Processor {
     }
 
     fn dict_for(&mut self, version: u64) -> Option<Arc<ExposureDict>> {
-        if let Some((v, d)) = &self.current {
-            if *v == version {
-                return Some(d.clone());
-            }
+        if let Some((v, d)) = &self.current
+            && *v == version
+        {
+            return Some(d.clone());
         }
         let found = self.store.exposure_dict(version);
         if let Some(d) = &found {

@@ -7,7 +7,8 @@
 //! alternating with it. The batch channel from the processor is small: a slow sink back-pressures the processor,
 //! which lets the queue fill, so memory stays bounded and every loss is counted where it happens.
 
-use super::poster::Posters;
+use super::poster::{Encoded, Poster, Posters};
+use super::spool::{Appended, SharedSpool, lock};
 use crate::clock::now_ms;
 use crate::options::{EventCallback, LocalSink, Options};
 use crate::stats::{Shared, add, inc};
@@ -75,8 +76,12 @@ impl EventBuf {
 }
 
 enum SinkImpl {
-    /// Bodies go to the `vario-poster-<i>` threads (see [`Posters`]).
+    /// Bodies go to the `vario-poster-<i>` threads (see [`Posters`]), `max_in_flight` at once.
     Http(Posters),
+    /// With a spool: bodies go to the one `vario-poster` thread running the spool's replay loop
+    /// (see [`super::replay`]); a body that thread has no room for is written to the spool instead
+    /// of waiting (see [`SenderLoop::hand_over`]).
+    Spooled(Sender<Encoded>, SharedSpool),
     File(Option<std::io::BufWriter<std::fs::File>>, std::path::PathBuf),
     Callback(EventCallback),
 }
@@ -94,10 +99,22 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     rx: Receiver<Batch>,
     close_deadline_ms: Arc<AtomicI64>,
+    spool: Option<SharedSpool>,
     threads: &mut Vec<JoinHandle<()>>,
 ) -> std::io::Result<()> {
     let sink = match (&opts.delivery.ingest_url, &opts.delivery.local_sink) {
-        (Some(url), _) => SinkImpl::Http(Posters::spawn(&opts, &shared, url, &close_deadline_ms, threads)?),
+        (Some(url), _) => match spool {
+            None => SinkImpl::Http(Posters::spawn(&opts, &shared, url, &close_deadline_ms, threads)?),
+            Some(sp) => {
+                // One body waiting beside the one in flight: the overlap, with at most two held.
+                let (tx, prx) = crossbeam_channel::bounded::<Encoded>(1);
+                let mut poster = Poster::new(opts.clone(), shared.clone(), url.clone(), close_deadline_ms);
+                let run_sp = sp.clone();
+                let run = move || super::replay::run(&mut poster, &run_sp, prx);
+                threads.push(std::thread::Builder::new().name("vario-poster".into()).spawn(run)?);
+                SinkImpl::Spooled(tx, sp)
+            }
+        },
         (None, Some(LocalSink::File(p))) => SinkImpl::File(None, p.clone()),
         (None, Some(LocalSink::Callback(f))) => SinkImpl::Callback(f.clone()),
         (None, None) => SinkImpl::File(None, "vario-events.jsonl".into()),
@@ -114,6 +131,9 @@ impl SenderLoop {
                 Batch::Events(events) => self.deliver(events),
                 Batch::Marker(ack) => match &self.sink {
                     SinkImpl::Http(posters) => posters.marker(ack),
+                    SinkImpl::Spooled(poster, _) => {
+                        let _ = poster.send(Encoded::Marker(ack));
+                    }
                     _ => {
                         let _ = ack.send(());
                     }
@@ -128,6 +148,9 @@ impl SenderLoop {
                         // Answered once the workers finished every body; dropping `self` on
                         // return then ends them.
                         SinkImpl::Http(posters) => posters.marker(ack),
+                        SinkImpl::Spooled(poster, _) => {
+                            let _ = poster.send(Encoded::Stop(ack));
+                        }
                         _ => {
                             let _ = ack.send(());
                         }
@@ -178,12 +201,21 @@ impl SenderLoop {
                     add(&self.shared.c.dropped_sink_error, n);
                 }
             }
-            SinkImpl::Http(posters) => {
+            SinkImpl::Http(_) | SinkImpl::Spooled(..) => {
                 let batch_id = uuid::Uuid::new_v4().to_string();
                 let gzip = events.bytes.len() > self.opts.delivery.gzip_threshold;
                 match encode(&self.sdk, &batch_id, &events, gzip) {
                     Ok(body) => {
-                        if !posters.post(batch_id, body.into(), gzip, n) {
+                        let handed = match &self.sink {
+                            SinkImpl::Http(posters) => posters.post(batch_id, body.into(), gzip, n),
+                            SinkImpl::Spooled(poster, spool) => Self::hand_over(
+                                poster,
+                                Some(spool),
+                                Encoded::Body { batch_id, body: body.into(), gzip, events: n },
+                            ),
+                            _ => false,
+                        };
+                        if !handed {
                             add(&self.shared.c.dropped_sink_error, n);
                         }
                     }
@@ -193,6 +225,28 @@ impl SenderLoop {
                     }
                 }
             }
+        }
+    }
+}
+
+impl SenderLoop {
+    /// Gives a body to the poster. With a spool and a busy poster (in a request or a retry wait),
+    /// the body is written to the spool instead, so the pipeline keeps moving and the caller's
+    /// queue does not fill while the spool has room; a full spool means waiting for the poster
+    /// (the back-pressure of the spool-less pipeline). False when the poster is gone.
+    fn hand_over(poster: &Sender<Encoded>, spool: Option<&SharedSpool>, body: Encoded) -> bool {
+        let Some(spool) = spool else { return poster.send(body).is_ok() };
+        match poster.try_send(body) {
+            Ok(()) => true,
+            Err(crossbeam_channel::TrySendError::Full(body)) => {
+                if let Encoded::Body { batch_id, body: bytes, gzip, events } = &body
+                    && lock(spool).append(batch_id, bytes, *gzip, *events) == Appended::Yes
+                {
+                    return true;
+                }
+                poster.send(body).is_ok()
+            }
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => false,
         }
     }
 }

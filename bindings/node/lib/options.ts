@@ -39,6 +39,8 @@ export const OPTION_KEYS = [
   'retry_base_ms',
   'gzip_threshold',
   'max_in_flight',
+  'spool_path',
+  'spool_max_bytes',
   'sdk_name',
   'sdk_version',
 ] as const
@@ -95,6 +97,14 @@ export interface ClientOptions {
   gzipThreshold?: number
   /** Batches posted at once, 1 to 64 (default 8); they reach the endpoint in no set order. */
   maxInFlight?: number
+  /**
+   * A directory for the disk spool (default: off): with `ingestUrl`, batches that cannot be
+   * delivered at once are written there and replayed (same `batch_id` and `event_id`s) when the
+   * endpoint answers, in this process or the next one. One client per directory.
+   */
+  spoolPath?: string
+  /** Most bytes the spool may hold (default 256 MiB); past it, drops are counted in `dropped_spool_full`. */
+  spoolMaxBytes?: number
   /** The `sdk.name` of events (default `vario-node`). */
   sdkName?: string
   /** The `sdk.version` of events (default: the runtime's version). */

@@ -366,6 +366,8 @@ class Client:
         retry_base: Optional[float] = ...,
         gzip_threshold: Optional[int] = ...,
         max_in_flight: Optional[int] = ...,
+        spool_path: Optional[str] = ...,
+        spool_max_bytes: Optional[int] = ...,
         sdk_name: Optional[str] = ...,
         sdk_version: Optional[str] = ...,
     ) -> Client: ...
