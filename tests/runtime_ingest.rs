@@ -105,7 +105,9 @@ fn retries_are_bounded_and_exhaustion_is_counted() {
 #[test]
 fn a_slow_server_never_blocks_the_caller_and_overflow_is_counted() {
     let server = Scripted::start(|_, _| Reply::new(200, "{}").delay(Duration::from_millis(300)));
-    let c = client(server.url("/ingest")).queue_capacity(100).batch_size(10).build().expect("client");
+    // One request at a time: with several in flight, requests queued behind the 300 ms answers
+    // outlive the 500 ms timeout and are retried, so the server would see some batches twice.
+    let c = client(server.url("/ingest")).queue_capacity(100).batch_size(10).max_in_flight(1).build().expect("client");
     let t = Instant::now();
     let n = 5_000;
     expose_n(&c, n, "u");
