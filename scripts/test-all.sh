@@ -52,7 +52,7 @@ cargo run --quiet --locked --example demo -- 20000
 step "rec service example self-test (real HTTP on 127.0.0.1)"
 cargo run --quiet --locked --example rec_service -- --self-test
 
-step "C ABI: tests/c (shared vectors, client round trip, misuse, fork; shared and static builds; valgrind), examples/c"
+step "C ABI: tests/c (shared vectors, client round trip, misuse, hostile input, fork; shared and static builds; valgrind; ASan + UBSan), examples/c"
 bash tests/c/run.sh
 
 step "python wheel: its own venv, a debug build (maturin develop), pytest (vectors, client, fork, stubs), backtest example"
@@ -73,6 +73,10 @@ git diff --exit-code -- bindings/node && [ -z "$(git status --porcelain --untrac
   || { git status --short -- bindings/node; echo "generated Node bindings (native.*, index.*, lib/*.js, lib/*.d.ts) differ from the committed ones: run npm run build in bindings/node and commit"; exit 1; }
 (cd bindings/node && node --test test/)
 node examples/node/edge_handler.mjs --self-test
+
+step "fuzzing: every fuzz/ target (nightly, cargo-fuzz, libFuzzer) for a bounded time from its seed corpus"
+# One build of every target, then FUZZ_SECONDS each on a temporary copy of the seeds.
+FUZZ_SECONDS="${FUZZ_SECONDS:-15}" bash scripts/fuzz.sh
 
 step "the run left the work tree as it found it"
 if [ -n "$(git status --porcelain)" ]; then

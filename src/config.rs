@@ -183,9 +183,56 @@ fn acceptable_content_type(value: Option<&str>) -> bool {
         || mime == "application/octet-stream"
 }
 
-/// Reads the body as it streams in (decompressed), refusing it past `cap` bytes so a small gzip
-/// body that inflates to gigabytes costs at most `cap`. `Err(None)` for too large.
-fn read_capped(resp: reqwest::blocking::Response, cap: usize) -> Result<String, Option<String>> {
+/// Why the body of a config answer (status 200) was refused before it reached the store.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyRefusal {
+    /// A content type that is not a JSON snapshot's (at most 80 characters of it).
+    ContentType(String),
+    /// Longer than `max_config_bytes` (after decompression).
+    TooLarge,
+    /// The body is not UTF-8.
+    NotUtf8,
+}
+
+/// The `content-type` header of a config answer (its raw bytes; `None` when absent): `Err` with
+/// what to show when it is not a snapshot's. Bytes other than visible ASCII and tab make the
+/// value unreadable as text (as `HeaderValue::to_str` says), which is refused.
+fn check_content_type(header: Option<&[u8]>) -> Result<(), BodyRefusal> {
+    let text = header.map(|b| {
+        let visible = b.iter().all(|&c| c == b'\t' || (0x20..0x7f).contains(&c));
+        // Visible ASCII is UTF-8.
+        if visible { std::str::from_utf8(b).unwrap_or("(not text)") } else { "(not text)" }
+    });
+    if acceptable_content_type(text) {
+        Ok(())
+    } else {
+        Err(BodyRefusal::ContentType(text.unwrap_or_default().chars().take(80).collect()))
+    }
+}
+
+/// A body read with [`read_capped`] (at most `cap` + 1 bytes) as the text to offer.
+fn body_text(buf: Vec<u8>, cap: usize) -> Result<String, BodyRefusal> {
+    if buf.len() > cap {
+        return Err(BodyRefusal::TooLarge);
+    }
+    String::from_utf8(buf).map_err(|_| BodyRefusal::NotUtf8)
+}
+
+/// The pure part of handling a config answer with status 200: its `content-type` header and its
+/// decompressed body in, the snapshot text to offer to the store out. [`fetch`] runs exactly
+/// these two checks (the header before reading the body). Public for the fuzz target
+/// `config_response` (`fuzz/`); not a stable API.
+#[doc(hidden)]
+pub fn config_body(content_type: Option<&[u8]>, body: Vec<u8>, cap: usize) -> Result<String, BodyRefusal> {
+    check_content_type(content_type)?;
+    body_text(body, cap)
+}
+
+/// Reads the body as it streams in (decompressed), stopping past `cap` bytes so a small gzip
+/// body that inflates to gigabytes costs at most `cap` + 1. `Err(Some)` for a failed read;
+/// `Err(None)` when the announced length is already too large.
+fn read_capped(resp: reqwest::blocking::Response, cap: usize) -> Result<Vec<u8>, Option<String>> {
     use std::io::Read;
     if resp.content_length().is_some_and(|n| n > cap as u64) {
         return Err(None);
@@ -193,10 +240,7 @@ fn read_capped(resp: reqwest::blocking::Response, cap: usize) -> Result<String, 
     let mut buf = Vec::with_capacity(resp.content_length().map_or(64 << 10, |n| n as usize).min(cap));
     let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
     resp.take(limit).read_to_end(&mut buf).map_err(|e| Some(e.to_string()))?;
-    if buf.len() > cap {
-        return Err(None);
-    }
-    String::from_utf8(buf).map_err(|_| Some("the body is not UTF-8".to_owned()))
+    Ok(buf)
 }
 
 /// One conditional GET. True when the endpoint answered usefully (200 accepted or refused, 304).
@@ -227,10 +271,9 @@ fn fetch(store: &Store, c: &reqwest::blocking::Client, url: &str, opts: &Options
         }
         200 => {
             let new_etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
-            let content_type = resp.headers().get("content-type").map(|v| v.to_str().unwrap_or("(not text)"));
-            if !acceptable_content_type(content_type) {
+            let content_type = resp.headers().get("content-type").map(|v| v.as_bytes());
+            if let Err(BodyRefusal::ContentType(shown)) = check_content_type(content_type) {
                 inc(&counters.config_errors);
-                let shown: String = content_type.unwrap_or_default().chars().take(80).collect();
                 store.record_error(
                     ConfigErrorKind::ContentType,
                     format!("config endpoint answered content-type `{shown}`, not a JSON snapshot"),
@@ -238,9 +281,9 @@ fn fetch(store: &Store, c: &reqwest::blocking::Client, url: &str, opts: &Options
                 return false;
             }
             let cap = opts.sync.max_config_bytes;
-            let text = match read_capped(resp, cap) {
-                Ok(t) => t,
-                Err(None) => {
+            let text = match read_capped(resp, cap).map(|buf| body_text(buf, cap)) {
+                Ok(Ok(t)) => t,
+                Err(None) | Ok(Err(BodyRefusal::TooLarge)) => {
                     inc(&counters.config_errors);
                     inc(&counters.config_too_large);
                     store.record_error(
@@ -252,6 +295,12 @@ fn fetch(store: &Store, c: &reqwest::blocking::Client, url: &str, opts: &Options
                 Err(Some(e)) => {
                     inc(&counters.config_errors);
                     store.record_error(ConfigErrorKind::Network, format!("config body: {e}"));
+                    return false;
+                }
+                // `body_text` refuses only the size and the encoding.
+                Ok(Err(_)) => {
+                    inc(&counters.config_errors);
+                    store.record_error(ConfigErrorKind::Network, "config body: the body is not UTF-8".to_owned());
                     return false;
                 }
             };
@@ -298,5 +347,23 @@ fn fetch(store: &Store, c: &reqwest::blocking::Client, url: &str, opts: &Options
             store.record_error(ConfigErrorKind::Http, format!("config endpoint answered HTTP {status}"));
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BodyRefusal, config_body};
+
+    #[test]
+    fn config_body_accepts_json_types_and_refuses_the_rest() {
+        let ok = |ct: Option<&[u8]>| config_body(ct, b"{}".to_vec(), 10);
+        assert_eq!(ok(None), Ok("{}".to_owned()));
+        assert_eq!(ok(Some(b"application/json; charset=utf-8")), Ok("{}".to_owned()));
+        assert_eq!(ok(Some(b"Application/Vnd.Vario+JSON")), Ok("{}".to_owned()));
+        assert_eq!(ok(Some(b"text/html")), Err(BodyRefusal::ContentType("text/html".into())));
+        // Not visible ASCII: unreadable as text, refused (what `HeaderValue::to_str` decides).
+        assert_eq!(ok(Some("application/json\u{e9}".as_bytes())), Err(BodyRefusal::ContentType("(not text)".into())));
+        assert_eq!(config_body(None, vec![b' '; 11], 10), Err(BodyRefusal::TooLarge));
+        assert_eq!(config_body(None, vec![0xff], 10), Err(BodyRefusal::NotUtf8));
     }
 }

@@ -89,3 +89,10 @@ pub use options::{
 pub use outcome::Outcome;
 pub use stats::{ConfigErrorKind, ConfigSource, Stats};
 pub use vario_core as core;
+
+/// The pure input handling of the runtime that has no other public door, for the fuzz targets in
+/// `fuzz/` (which build against this crate as a dependency). Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::config::{BodyRefusal, config_body};
+}

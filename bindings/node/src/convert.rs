@@ -80,78 +80,211 @@ unsafe fn read_str(
     }
 }
 
-/// A JS value as JSON (`undefined` → `None`). Functions and symbols are errors.
+/// Fails with `INVALID_REQUEST` when a Node-API call did not succeed. A getter or Proxy trap that
+/// threw leaves a pending JS exception: it is cleared here (a native call may not return with an
+/// exception pending and an error of its own), so the caller gets one coded error, not the
+/// caller's exception or a crash.
+///
+/// # Safety
+/// `env` is the live handle of the current call.
+unsafe fn check(env: sys::napi_env, st: sys::napi_status, what: &str) -> Result<()> {
+    if st == sys::Status::napi_ok {
+        return Ok(());
+    }
+    let mut pending = false;
+    unsafe { sys::napi_is_exception_pending(env, &mut pending) };
+    if pending {
+        let mut e = ptr::null_mut();
+        unsafe { sys::napi_get_and_clear_last_exception(env, &mut e) };
+        return Err(invalid(format!("reading {what} threw (a getter or Proxy trap)")));
+    }
+    Err(invalid(format!("{what} is unreadable")))
+}
+
+/// How many values (containers and their elements, all levels) one context value may hold. JS
+/// makes a sparse array of 2^32 - 1 holes for free (`new Array(2 ** 32 - 1)`); converting it would
+/// take minutes and gigabytes, so past this many the value is `INVALID_REQUEST`. `JSON.stringify`
+/// (the JSON path) refuses such a value too, once its text passes V8's string limit.
+const MAX_VALUE_ITEMS: u64 = 1 << 20;
+
+/// What one JS value is: a JSON scalar, nothing (`undefined`), or a container to open.
+enum Item {
+    Scalar(Value),
+    Undefined,
+    Container,
+}
+
+/// Classifies `v`, converting it when it is a scalar. Functions, symbols, BigInts and non-finite
+/// numbers are errors.
 ///
 /// # Safety
 /// `env` and `v` are the live handles of the current call.
-unsafe fn read_value(env: sys::napi_env, v: sys::napi_value, depth: u32) -> Result<Option<Value>> {
-    if depth > vario::host::MAX_VALUE_DEPTH {
-        return Err(invalid(format!(
-            "a value nests deeper than {} levels (or holds a cycle)",
-            vario::host::MAX_VALUE_DEPTH
-        )));
-    }
+unsafe fn scalar(env: sys::napi_env, v: sys::napi_value) -> Result<Item> {
     let mut t = 0;
-    unsafe { sys::napi_typeof(env, v, &mut t) };
-    Ok(Some(match t {
-        sys::ValueType::napi_undefined => return Ok(None),
-        sys::ValueType::napi_null => Value::Null,
+    unsafe { check(env, sys::napi_typeof(env, v, &mut t), "a context value")? };
+    Ok(match t {
+        sys::ValueType::napi_undefined => Item::Undefined,
+        sys::ValueType::napi_null => Item::Scalar(Value::Null),
         sys::ValueType::napi_boolean => {
             let mut b = false;
-            unsafe { sys::napi_get_value_bool(env, v, &mut b) };
-            Value::Bool(b)
+            unsafe { check(env, sys::napi_get_value_bool(env, v, &mut b), "a boolean")? };
+            Item::Scalar(Value::Bool(b))
         }
         sys::ValueType::napi_number => {
             let mut f = 0f64;
-            unsafe { sys::napi_get_value_double(env, v, &mut f) };
+            unsafe { check(env, sys::napi_get_value_double(env, v, &mut f), "a number")? };
             if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                Value::from(f as i64)
+                Item::Scalar(Value::from(f as i64))
             } else {
-                serde_json::Number::from_f64(f).map(Value::Number).ok_or_else(|| invalid("numbers must be finite"))?
+                Item::Scalar(
+                    serde_json::Number::from_f64(f)
+                        .map(Value::Number)
+                        .ok_or_else(|| invalid("numbers must be finite"))?,
+                )
             }
         }
         sys::ValueType::napi_string => {
             let mut s = String::new();
             unsafe { read_str(env, v, &mut s, &mut Vec::new(), "context value")? };
-            Value::String(s)
+            Item::Scalar(Value::String(s))
         }
-        sys::ValueType::napi_object => {
-            let mut is_array = false;
-            unsafe { sys::napi_is_array(env, v, &mut is_array) };
-            if is_array {
-                let mut len = 0u32;
-                unsafe { sys::napi_get_array_length(env, v, &mut len) };
-                let mut out = Vec::with_capacity(len as usize);
-                for i in 0..len {
-                    let mut e = ptr::null_mut();
-                    unsafe { sys::napi_get_element(env, v, i, &mut e) };
-                    out.push(unsafe { read_value(env, e, depth + 1)? }.unwrap_or(Value::Null));
-                }
-                Value::Array(out)
-            } else {
-                let mut names = ptr::null_mut();
-                unsafe { sys::napi_get_property_names(env, v, &mut names) };
-                let mut len = 0u32;
-                unsafe { sys::napi_get_array_length(env, names, &mut len) };
-                let mut m = Map::new();
-                let mut key = String::new();
-                for i in 0..len {
-                    let mut k = ptr::null_mut();
-                    let mut val = ptr::null_mut();
-                    unsafe {
-                        sys::napi_get_element(env, names, i, &mut k);
-                        read_str(env, k, &mut key, &mut Vec::new(), "key")?;
-                        sys::napi_get_property(env, v, k, &mut val);
-                    }
-                    if let Some(x) = unsafe { read_value(env, val, depth + 1)? } {
-                        m.insert(key.clone(), x);
-                    }
-                }
-                Value::Object(m)
+        sys::ValueType::napi_object => Item::Container,
+        sys::ValueType::napi_bigint => return Err(invalid("context values must be JSON-like (no BigInt)")),
+        _ => return Err(invalid("context values must be JSON-like (no functions or symbols)")),
+    })
+}
+
+/// A container being converted: the JS value, its keys (an object's; null for an array), how
+/// many children it has, the next one to read, what is converted so far and its key in its parent.
+struct Frame {
+    value: sys::napi_value,
+    names: sys::napi_value,
+    len: u32,
+    next: u32,
+    out: Out,
+    key: Option<String>,
+}
+
+enum Out {
+    Array(Vec<Value>),
+    Object(Map<String, Value>),
+}
+
+impl Out {
+    fn push(&mut self, key: Option<String>, v: Value) {
+        match self {
+            Out::Array(a) => a.push(v),
+            Out::Object(m) => {
+                m.insert(key.unwrap_or_default(), v);
             }
         }
-        _ => return Err(invalid("context values must be JSON-like (no functions or symbols)")),
-    }))
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Out::Array(a) => Value::Array(a),
+            Out::Object(m) => Value::Object(m),
+        }
+    }
+}
+
+/// The frame of an object or array `v`.
+///
+/// # Safety
+/// `env` and `v` are the live handles of the current call; `v` is an object.
+unsafe fn open(env: sys::napi_env, v: sys::napi_value, key: Option<String>) -> Result<Frame> {
+    let mut is_array = false;
+    unsafe { check(env, sys::napi_is_array(env, v, &mut is_array), "a value")? };
+    let mut len = 0u32;
+    if is_array {
+        unsafe { check(env, sys::napi_get_array_length(env, v, &mut len), "an array's length")? };
+        // The length is the caller's (a sparse array claims any): reserve what it could hold.
+        let out = Out::Array(Vec::with_capacity((len as usize).min(1024)));
+        return Ok(Frame { value: v, names: ptr::null_mut(), len, next: 0, out, key });
+    }
+    let mut names = ptr::null_mut();
+    unsafe {
+        check(env, sys::napi_get_property_names(env, v, &mut names), "an object's keys")?;
+        check(env, sys::napi_get_array_length(env, names, &mut len), "an object's keys")?;
+    }
+    Ok(Frame { value: v, names, len, next: 0, out: Out::Object(Map::new()), key })
+}
+
+/// A JS value as JSON (`undefined` → `None`), converted with an explicit stack instead of
+/// recursion: however deep the value, the native stack use is constant (a worker thread's
+/// included). Nesting is bounded by [`vario::host::MAX_VALUE_DEPTH`] (the snapshot parser's
+/// bound) and a container that contains itself is refused as a cycle, so a cyclic or
+/// 1,000,000-deep value is `INVALID_REQUEST`, never a stack overflow or an endless loop.
+///
+/// # Safety
+/// `env` and `v` are the live handles of the current call.
+unsafe fn read_value(env: sys::napi_env, v: sys::napi_value) -> Result<Option<Value>> {
+    match unsafe { scalar(env, v)? } {
+        Item::Scalar(x) => return Ok(Some(x)),
+        Item::Undefined => return Ok(None),
+        Item::Container => {}
+    }
+    let mut stack = vec![unsafe { open(env, v, None)? }];
+    let mut items = 0u64;
+    let mut key = String::new();
+    loop {
+        let Some(top) = stack.last_mut() else {
+            return Err(invalid("internal: empty conversion stack"));
+        };
+        if top.next < top.len {
+            let i = top.next;
+            top.next += 1;
+            items += 1;
+            if items > MAX_VALUE_ITEMS {
+                return Err(invalid(format!("a value holds more than {MAX_VALUE_ITEMS} items")));
+            }
+            let mut child = ptr::null_mut();
+            let child_key = if top.names.is_null() {
+                unsafe { check(env, sys::napi_get_element(env, top.value, i, &mut child), "an array element")? };
+                None
+            } else {
+                let mut k = ptr::null_mut();
+                unsafe {
+                    check(env, sys::napi_get_element(env, top.names, i, &mut k), "an object's keys")?;
+                    read_str(env, k, &mut key, &mut Vec::new(), "key")?;
+                    check(env, sys::napi_get_property(env, top.value, k, &mut child), "a property")?;
+                }
+                Some(key.clone())
+            };
+            match unsafe { scalar(env, child)? } {
+                Item::Scalar(x) => top.out.push(child_key, x),
+                // An undefined element is null (as in `JSON.stringify`); an undefined property is left out.
+                Item::Undefined => {
+                    if child_key.is_none() {
+                        top.out.push(None, Value::Null);
+                    }
+                }
+                Item::Container => {
+                    if stack.len() > vario::host::MAX_VALUE_DEPTH as usize {
+                        return Err(invalid(format!(
+                            "a value nests deeper than {} levels (or holds a cycle)",
+                            vario::host::MAX_VALUE_DEPTH
+                        )));
+                    }
+                    for f in &stack {
+                        let mut same = false;
+                        unsafe { check(env, sys::napi_strict_equals(env, f.value, child, &mut same), "a value")? };
+                        if same {
+                            return Err(invalid("a value holds a cycle (it contains itself)"));
+                        }
+                    }
+                    stack.push(unsafe { open(env, child, child_key)? });
+                }
+            }
+            continue;
+        }
+        let Some(done) = stack.pop() else { continue };
+        let value = done.out.into_value();
+        match stack.last_mut() {
+            Some(parent) => parent.out.push(done.key, value),
+            None => return Ok(Some(value)),
+        }
+    }
 }
 
 /// Buffers reused by every decision of one native object (its facade calls it from one JS
@@ -188,7 +321,9 @@ unsafe fn fill_context(
             Some(&v) => v,
             None => {
                 let mut v = ptr::null_mut();
-                unsafe { sys::napi_get_named_property(env, ctx, cname.as_ptr(), &mut v) };
+                unsafe {
+                    check(env, sys::napi_get_named_property(env, ctx, cname.as_ptr(), &mut v), "a context attribute")?
+                };
                 v
             }
         };
@@ -197,7 +332,7 @@ unsafe fn fill_context(
                 continue;
             }
         }
-        match unsafe { read_value(env, v, 0)? } {
+        match unsafe { read_value(env, v)? } {
             Some(val) => match map.get_mut(name.as_str()) {
                 Some(slot) => *slot = val,
                 None => {
