@@ -95,4 +95,34 @@ pub use vario_core as core;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::config::{BodyRefusal, config_body};
+
+    /// Replays `segment` as a spool segment an earlier process left in `dir` (which must not
+    /// exist yet or be empty), exactly as a client does at start: open the spool, then read and
+    /// acknowledge records until none is left. Returns the records read and the corrupt records
+    /// counted. A second segment written by this process's own append is read back too, so the
+    /// writer and the reader are checked against each other.
+    pub fn spool_replay(dir: &std::path::Path, segment: &[u8]) -> std::io::Result<(u64, u64)> {
+        use crate::pipeline::spool::{Appended, Spool};
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("00000000000000000001.vspool"), segment)?;
+        let shared = std::sync::Arc::new(crate::stats::Shared::default());
+        let mut spool = Spool::open(dir, 1 << 20, shared.clone()).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let appended = spool.append("fuzz-batch", segment, false, 3) == Appended::Yes;
+        let mut read = 0u64;
+        let mut last = None;
+        while let Some(r) = spool.peek() {
+            read += 1;
+            last = Some(r);
+            spool.ack();
+        }
+        if appended {
+            // Our own record is the last one read, intact.
+            let r = last.ok_or_else(|| std::io::Error::other("the appended record was not read back"))?;
+            if r.batch_id != "fuzz-batch" || r.body.as_ref() != segment || r.events != 3 {
+                return Err(std::io::Error::other("the appended record came back changed"));
+            }
+        }
+        let corrupt = shared.c.spool_corrupt_records.load(std::sync::atomic::Ordering::Relaxed);
+        Ok((read, corrupt))
+    }
 }
