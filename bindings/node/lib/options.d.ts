@@ -7,7 +7,7 @@
  * `ClientOptions` has exactly one member per name (see `OPTIONS_MATCH`).
  */
 /** The JSON name of every client option, in the order of `vario::host::OPTION_KEYS`. */
-export declare const OPTION_KEYS: readonly ["sdk_key", "config_url", "config_path", "bootstrap", "ingest_url", "sink_path", "poll_interval_ms", "request_timeout_ms", "max_backoff_ms", "id_hash_key", "default_params", "queue_capacity", "batch_size", "batch_interval_ms", "dedup_window_ms", "dedup_capacity", "assignment_capacity", "exposure_context_keys", "persist_path", "max_config_bytes", "follow_redirects", "max_attempts", "retry_base_ms", "gzip_threshold", "spool_path", "spool_max_bytes", "sdk_name", "sdk_version"];
+export declare const OPTION_KEYS: readonly ["sdk_key", "config_url", "config_path", "bootstrap", "ingest_url", "sink_path", "poll_interval_ms", "request_timeout_ms", "max_backoff_ms", "id_hash_key", "allow_unsigned_tokens", "default_params", "queue_capacity", "batch_size", "batch_interval_ms", "dedup_window_ms", "dedup_capacity", "assignment_capacity", "exposure_context_keys", "persist_path", "max_config_bytes", "follow_redirects", "snapshot_public_key", "max_attempts", "retry_base_ms", "gzip_threshold", "max_in_flight", "spool_path", "spool_max_bytes", "sdk_name", "sdk_version"];
 /** A JSON option name. */
 export type OptionKey = (typeof OPTION_KEYS)[number];
 /** The camelCase form of a JSON name: `poll_interval_ms` → `pollIntervalMs`. */
@@ -23,6 +23,12 @@ export interface ClientOptions {
     ingestUrl?: string;
     sinkPath?: string;
     idHashKey?: string;
+    /**
+     * Without any `idHashKey` (options or snapshot), redeem unsigned exposure tokens unverified
+     * (default `false`: a keyless client signs its tokens with a random per-process key and refuses
+     * unsigned ones with `TOKEN_UNSIGNED`; cross-process redemption needs a shared `idHashKey`).
+     */
+    allowUnsignedTokens?: boolean;
     /** Params per placement while no snapshot is loaded (`NO_CONFIG`). */
     defaultParams?: Record<string, Record<string, unknown>>;
     pollIntervalMs?: number;
@@ -41,8 +47,16 @@ export interface ClientOptions {
     maxConfigBytes?: number;
     /** Follow same-host redirects of the config endpoint (default `false`: refuse every redirect). */
     followRedirects?: boolean;
+    /**
+     * Base64 Ed25519 public key: every snapshot (HTTP, file, bootstrap, persisted copy,
+     * `updateSnapshot`) must be a signed envelope that verifies with it, else it is refused with
+     * `SNAPSHOT_SIGNATURE` and counted in `config_signature_rejected` (`vario snapshot keygen`).
+     */
+    snapshotPublicKey?: string;
     maxAttempts?: number;
     gzipThreshold?: number;
+    /** Batches posted at once, 1 to 64 (default 8); they reach the endpoint in no set order. */
+    maxInFlight?: number;
     /**
      * A directory for the disk spool (default: off): with `ingestUrl`, batches that cannot be
      * delivered at once are written there and replayed (same `batch_id` and `event_id`s) when the
