@@ -163,7 +163,7 @@ impl Processor {
                     self.handled += 1;
                     // A producer that keeps the queue busy would otherwise leave the gauges at
                     // their last idle value (0 from the start) for as long as traffic flows.
-                    if self.handled % GAUGE_EVERY == 0 {
+                    if self.handled.is_multiple_of(GAUGE_EVERY) {
                         self.publish_gauges();
                     }
                 }
