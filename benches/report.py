@@ -207,6 +207,36 @@ def main() -> int:
         bulk = row(data, "vario_decide_many")
         if bulk:
             budgets.append((f"{lang} {bulk['label']}", "≥ 10 M decisions/s", rate(bulk["evals_per_s"]), bulk["evals_per_s"] >= 10e6))
+    c100k = criterion(t, "compile", "compile_100k_experiments_one_layer")
+    budgets.append(
+        (
+            "compile of 100,000 experiments in one layer (issue 14)",
+            "≤ 2 s",
+            f"{c100k['median_ns'] / 1e9:.2f} s" if c100k else "not run",
+            None if not c100k else c100k["median_ns"] <= 2e9,
+        )
+    )
+    for m in ("team_draft", "balanced"):
+        r = criterion(t, "interleave", f"{m}_50x50")
+        budgets.append(
+            (
+                f"Rust interleave {m}, two 50-item rankings (issue 19)",
+                "≤ 2 µs",
+                f"{r['median_ns'] / 1000:.2f} µs" if r else "not run",
+                None if not r else r["median_ns"] <= 2000,
+            )
+        )
+        for lang in ("python", "node"):
+            d = load(bench / f"interleave-{lang}.json")
+            v = d.get(m) if d else None
+            budgets.append(
+                (
+                    f"{lang.capitalize()} interleave {m}, two 50-item rankings, per call (issue 19)",
+                    "≤ 3 µs",
+                    f"{v['median_ns'] / 1000:.2f} µs" if v else "not run",
+                    None if not v else v["median_ns"] <= 3000,
+                )
+            )
     if scaling:
         for r in scaling["rows"]:
             budgets.append((f"2 threads vs 1, {r['id']}", "≥ 1.9×", f"{r['ratio']:.2f}×", r["ratio"] >= 1.9))

@@ -19,7 +19,7 @@ if [ "$quick" = 1 ]; then
   export VARIO_MEMORY_USERS=1000000
 fi
 mkdir -p target/bench
-rm -f target/bench/{latency,scaling,memory,peers-python,peers-node}.json
+rm -f target/bench/{latency,scaling,memory,peers-python,peers-node,interleave-python,interleave-node}.json
 rm -rf target/criterion
 
 # The peers' installs need the network more than the CPU: they run beside the cargo build.
@@ -41,6 +41,10 @@ step "python: vario wheel and the peers in a throwaway venv"
 bash benches/peers/python/run.sh "${peer_args[@]}"
 step "node: vario addon and the peers in a throwaway npm folder"
 bash benches/peers/node/run.sh "${peer_args[@]}"
+
+step "interleave: Python (release wheel) and Node (release addon), per call"
+target/bench/venv-py/bin/python benches/interleave/bench.py "${peer_args[@]}" --out target/bench/interleave-python.json
+node benches/interleave/bench.mjs "${peer_args[@]}" --out target/bench/interleave-node.json
 
 step "BENCHMARKS.md"
 python3 benches/report.py --wall "$((SECONDS / 60)) min $((SECONDS % 60)) s"
