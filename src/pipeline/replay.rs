@@ -1,8 +1,9 @@
-//! The poster thread's loop with a spool (`spool_path`): instead of [`Poster::run`]'s in-memory
-//! retries, what fails is written to the [spool](super::spool) and replayed from there, oldest
-//! first. [`run`] is started by the sender in place of `Poster::run` when a spool is open; it uses
-//! the poster's single attempt ([`Poster::attempt`]) and counters, so HTTP handling stays in one
-//! place.
+//! The poster thread's loop with a spool (`spool_path`): instead of the workers' in-memory
+//! retries ([`Posters`](super::poster::Posters)), what fails is written to the
+//! [spool](super::spool) and replayed from there, oldest first. [`run`] is started by the sender
+//! on one `vario-poster` thread in place of the workers when a spool is open; it uses the poster's
+//! single attempt ([`Poster::attempt`]) and counters, so HTTP handling stays in one place. One
+//! thread means one batch in flight with a spool (`max_in_flight` applies without one).
 
 use super::poster::{Attempt, Encoded, Poster};
 use super::spool::{Appended, SharedSpool, lock};
