@@ -14,9 +14,9 @@
 //! as delivered. Once `close` sets its deadline, a retry that would cross it gives up and counts
 //! the batch as `dropped_at_close`.
 //!
-//! With a spool (`spool_path`), the thread runs [`replay::run`](super::replay::run) instead of
-//! [`Poster::run`]: it spools what fails instead of retrying in memory, and replays it, using
-//! [`Poster::attempt`] for each request.
+//! With a spool (`spool_path`), one `vario-poster` thread runs
+//! [`replay::run`](super::replay::run) instead of the workers: it spools what fails instead of
+//! retrying in memory, and replays it, using [`Poster::attempt`] for each request.
 
 use crate::clock::now_ms;
 use crate::options::Options;
