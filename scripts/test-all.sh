@@ -44,7 +44,8 @@ step "rust tests: core (unit, shared vectors, properties, allocation, events), r
 cargo test --workspace --locked -- --skip fault_matrix
 
 step "spool fault matrix: kill -9, SIGTERM, normal exit with the endpoint down, a truncated segment, the disk bound (real child processes, loopback servers); fails on any loss"
-cargo test --locked -p vario --test runtime_spool fault_matrix -- --nocapture
+# --workspace, as above: the same feature set, so nothing is compiled again.
+cargo test --workspace --locked --test runtime_spool fault_matrix -- --nocapture
 
 step "main job smoke run (debug build, 20 000 requests, dev server on 127.0.0.1)"
 cargo run --quiet --locked --example demo -- 20000
