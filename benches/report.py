@@ -216,6 +216,16 @@ def main() -> int:
             None if not c100k else c100k["median_ns"] <= 2e9,
         )
     )
+    rc, rm = load(bench / "regex-control.json"), load(bench / "regex-matches.json")
+    extra_mb = (rm["after_decide_mib"] - rc["after_decide_mib"]) * 1.048576 if rc and rm else None
+    budgets.append(
+        (
+            "extra memory of 1,000 compiled regexes, each matched once (issue 14)",
+            "≤ 100 MB",
+            f"{extra_mb:.1f} MB" if extra_mb is not None else "not run",
+            None if extra_mb is None else extra_mb <= 100,
+        )
+    )
     for m in ("team_draft", "balanced"):
         r = criterion(t, "interleave", f"{m}_50x50")
         budgets.append(

@@ -19,7 +19,7 @@ if [ "$quick" = 1 ]; then
   export VARIO_MEMORY_USERS=1000000
 fi
 mkdir -p target/bench
-rm -f target/bench/{latency,scaling,memory,peers-python,peers-node,interleave-python,interleave-node}.json
+rm -f target/bench/{latency,scaling,memory,peers-python,peers-node,interleave-python,interleave-node,regex-control,regex-matches}.json
 rm -rf target/criterion
 
 # The peers' installs need the network more than the CPU: they run beside the cargo build.
@@ -45,6 +45,12 @@ bash benches/peers/node/run.sh "${peer_args[@]}"
 step "interleave: Python (release wheel) and Node (release addon), per call"
 target/bench/venv-py/bin/python benches/interleave/bench.py "${peer_args[@]}" --out target/bench/interleave-python.json
 node benches/interleave/bench.mjs "${peer_args[@]}" --out target/bench/interleave-node.json
+
+step "regex memory: 1,000 regex-targeted experiments against the same snapshot with starts_with (two fresh processes)"
+for mode in control matches; do
+  VARIO_DECIDES=0 VARIO_JSON_OUT="target/bench/regex-$mode.json" \
+    cargo run --quiet --locked --release -p vario-core --example regex_memory -- 1000 "$mode"
+done
 
 step "BENCHMARKS.md"
 python3 benches/report.py --wall "$((SECONDS / 60)) min $((SECONDS % 60)) s"

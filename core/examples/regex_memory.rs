@@ -12,6 +12,8 @@
 //! `starts_with` snapshot is built, with `matches` only the regex one (in a fresh process, so no
 //! memory freed by the control is reused). Under callgrind, `VARIO_DECIDES=100000` sets the
 //! decision loop; `VARIO_SHAPE=0|1|2` picks the pattern shape it decides on (default 0).
+//! `VARIO_JSON_OUT=FILE` also writes the last snapshot's figures there (`scripts/bench-all.sh` runs
+//! `control` and `matches` in two processes and `benches/report.py` takes the difference).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a probe: a failed unwrap is a failed run
 
 use serde_json::json;
@@ -60,7 +62,7 @@ fn snapshot(n: usize, regex: bool) -> String {
     json!({"schema_version": 1, "version": 1, "placements": placements, "experiments": experiments}).to_string()
 }
 
-fn measure(label: &str, n: usize, regex: bool) -> Snapshot {
+fn measure(label: &str, n: usize, regex: bool) -> (Snapshot, serde_json::Value) {
     let text = snapshot(n, regex);
     let before = status_kib("VmRSS:");
     let snap = Snapshot::from_json(&text).expect("valid snapshot");
@@ -73,6 +75,14 @@ fn measure(label: &str, n: usize, regex: bool) -> Snapshot {
         targeted += usize::from(d.reason() == Reason::Assigned);
     }
     let decided = status_kib("VmRSS:");
+    let figures = json!({
+        "mode": if regex { "matches" } else { "control" },
+        "n": n,
+        "after_compile_mib": mib(compiled.saturating_sub(before)),
+        "after_decide_mib": mib(decided.saturating_sub(before)),
+        "vmhwm_mib": mib(status_kib("VmHWM:")),
+        "refused": snap.lints().len(),
+    });
     let lints: Vec<_> = snap.lints().iter().map(|l| l.code.as_str()).collect();
     println!(
         "{label:>12} n={n:>6}: +{:>8.1} MiB after compile, +{:>8.1} MiB after one decide per placement \
@@ -83,7 +93,10 @@ fn measure(label: &str, n: usize, regex: bool) -> Snapshot {
         lints.len(),
         lints.iter().take(3).collect::<Vec<_>>(),
     );
-    snap
+    if let Ok(path) = std::env::var("VARIO_JSON_OUT") {
+        std::fs::write(path, figures.to_string()).expect("VARIO_JSON_OUT is writable");
+    }
+    (snap, figures)
 }
 
 fn main() {
@@ -94,13 +107,16 @@ fn main() {
     if mode == "control" {
         return;
     }
-    let snap = measure("matches", n, true);
+    let (snap, _) = measure("matches", n, true);
     // Decision time on one regex-targeted placement (user ids that match and that do not).
     let decides: usize = std::env::var("VARIO_DECIDES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
     let shape: usize = std::env::var("VARIO_SHAPE").ok().and_then(|v| v.parse().ok()).unwrap_or(0).min(2);
     let placement = format!("p{shape}");
     let users: Vec<String> =
         (0..1000).map(|k| if k % 2 == 0 { format!("user{shape}-{k:04x}") } else { format!("user-{k}") }).collect();
+    if decides == 0 {
+        return;
+    }
     let t = Instant::now();
     let mut hits = 0usize;
     for k in 0..decides {
