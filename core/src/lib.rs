@@ -97,6 +97,7 @@ pub use codes::{
     Coded, ErrorClass, ErrorCode, FlagReason, InterleaveMethod, LintCode, Reason, Severity, Status, TABLES, Table,
     Team, UnitKind, UnitType, UnknownName, Winner,
 };
+pub use compile::MAX_ITEMS;
 pub use decide::{BatchDecider, BatchRow, Decision, HashKey, TraceEntry};
 pub use events::{
     ExposureData, ExposureDict, ExposureEvent, ExposureFields, ExposureKey, Pseudonymizer, RawExposure, Sdk,
