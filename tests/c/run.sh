@@ -195,6 +195,7 @@ step "AddressSanitizer + UBSan (the C tests rebuilt with -fsanitize=address,unde
 san_started=$(date +%s)
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 for t in "${TESTS[@]}"; do
+  [ "$t" = fork ] && continue
   gcc "${CFLAGS[@]}" "${SAN[@]}" "tests/c/$t.c" -o "$BUILD/$t-asan" \
     -L"$LIB_DIR" -Wl,-rpath,"$LIB_DIR" -lvario_ffi -lcjson -lpthread -lm
 done
@@ -203,10 +204,13 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 "$BUILD/vectors-asan" contract/vectors
 "$BUILD/misuse-asan" examples/snapshot.json
 "$BUILD/hostile-asan" examples/snapshot.json
-# The forked child exits with the parent's background threads missing: LeakSanitizer's
-# stop-the-world at its exit hangs there (and would report the parent's state as lost, which is
-# why valgrind checks no leaks in the child either). Memory errors are still checked.
-ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 "$BUILD/fork-asan" examples/snapshot.json
+# No fork test here: GCC 12's ASan runtime (Debian 12) does not lock its allocator across fork(),
+# so when one of the parent's background threads is inside malloc at the fork, the child inherits
+# a size-class mutex of the allocator locked and the first of its threads that refills that class
+# hangs for ever. It failed a CI run; reproduced here in 5 of 40 runs, with the child's
+# `vario-events` thread parked in SizeClassAllocator64::GetFromAllocator, while the same test
+# built without ASan passed 140 of 140. glibc's malloc and valgrind's lock around fork: the fork
+# test runs on the plain builds and under valgrind above, which checks the child's memory too.
 run_client client-asan "$BUILD/client-asan"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 echo "sanitizer builds and runs took $(($(date +%s) - san_started))s"
