@@ -150,4 +150,19 @@ impl Snapshot {
         let e = &self.experiments[*self.experiment_index.get(experiment)?];
         Some(e.variants.iter().map(|v| &*v.key))
     }
+
+    /// The buckets an experiment's allocation gives each variant, as compiled: `(start, end,
+    /// variant key)` half-open ranges in bucket order (`None` for an unknown key; empty when the
+    /// experiment is disabled or owns no bucket). The control plane compares two of these to refuse
+    /// a ramp that would move units between variants.
+    pub fn bucket_ranges(&self, experiment: &str) -> Option<Vec<(u32, u32, &str)>> {
+        let e = &self.experiments[*self.experiment_index.get(experiment)?];
+        if e.error.is_some() {
+            return Some(Vec::new());
+        }
+        let mut out: Vec<(u32, u32, &str)> =
+            e.owned.iter().map(|o| (o.start, o.end, &*e.variants[o.variant].key)).collect();
+        out.sort_by_key(|r| r.0);
+        Some(out)
+    }
 }

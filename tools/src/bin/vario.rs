@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! vario dev-server --snapshot PATH [--port 8088] [--out vario-dev-events.jsonl] [--delay-ms N] [--ack-only] [--signing-key KEYFILE]
+//! vario control [--db URL] [--listen HOST:PORT] [--redis URL] [--openapi]
 //! vario snapshot keygen --out KEYFILE
 //! vario snapshot sign --key KEYFILE SNAPSHOT [--out FILE]
 //! vario snapshot verify --public-key KEY FILE
@@ -47,9 +48,77 @@ enum Command {
     /// Once listening it prints `vario dev server on http://ADDR (events -> FILE)` on standard
     /// output, then runs until it is killed.
     DevServer(DevServerArgs),
+    /// Run the control plane: author, launch, pause, ramp and roll back experiments; publish
+    ///
+    /// Serves the control-plane API (contract/control.md) on --listen, with its OpenAPI document
+    /// at /openapi.json. The database is migrated at start. `VARIO_ADMIN_TOKEN`, when set, is
+    /// accepted as an admin token named `bootstrap`. Once listening it prints `vario control on
+    /// http://ADDR`; SIGTERM or Ctrl-C stops it gracefully (in-flight requests finish).
+    Control(ControlArgs),
     /// Sign and verify snapshots (Ed25519; contract/snapshot.md "Signed snapshots")
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+}
+
+/// `vario control`.
+#[derive(Debug, Args)]
+struct ControlArgs {
+    /// `sqlite://PATH` (created on first start) or `postgres://USER@HOST/DB`
+    #[arg(long, value_name = "URL", default_value = "sqlite://vario-control.db")]
+    db: String,
+    /// Address to listen on (port 0: any free port)
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:3001")]
+    listen: String,
+    /// Redis: write `env:{name}:config` and publish `config:updates` after every publish
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// Database connections at most
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    max_connections: u32,
+    /// Seconds between Redis reconciliations
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    reconcile_secs: u64,
+    /// Print the OpenAPI document and exit
+    #[arg(long)]
+    openapi: bool,
+}
+
+impl ControlArgs {
+    fn run(self) -> ExitCode {
+        if self.openapi {
+            return match vario_control::openapi().to_pretty_json() {
+                Ok(s) => {
+                    println!("{s}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("vario control: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).try_init();
+        let config = vario_control::Config {
+            db_url: self.db,
+            listen: self.listen,
+            redis_url: self.redis,
+            admin_token: std::env::var("VARIO_ADMIN_TOKEN").ok(),
+            max_connections: self.max_connections,
+            reconcile_every: Duration::from_secs(self.reconcile_secs),
+            ..vario_control::Config::default()
+        };
+        match vario_control::Server::start(config) {
+            Ok(server) => {
+                println!("vario control on {}", server.url());
+                server.run_until_signal();
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vario control: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
 }
 
 /// `vario snapshot …`: keys, signing and verification of snapshots.
@@ -218,6 +287,7 @@ impl DevServerArgs {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::DevServer(args) => args.run(),
+        Command::Control(args) => args.run(),
         Command::Snapshot(cmd) => cmd.run(),
     }
 }

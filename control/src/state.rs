@@ -1,0 +1,66 @@
+//! What every request handler shares: the pool, the caches, the announcer. Cloned per request
+//! (every field is an `Arc` or a channel handle); everything in it is thread-safe.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use tokio::sync::broadcast;
+
+use crate::auth::SdkKeyCache;
+use crate::db::Db;
+use crate::redis_sync::RedisSync;
+
+/// A publish, as announced after its commit (SSE `version` events, Redis `config:updates`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Announcement {
+    /// The environment's name.
+    pub environment: String,
+    /// The new version.
+    pub version: i64,
+    /// Its digest.
+    pub digest: String,
+}
+
+/// The latest published snapshot of one environment, as the SDK endpoint serves it.
+#[derive(Debug)]
+pub struct Latest {
+    /// Its version.
+    pub version: i64,
+    /// Its digest (the ETag without quotes).
+    pub digest: String,
+    /// The bytes exactly as published.
+    pub bytes: Bytes,
+    /// When the database was last asked whether a newer version exists.
+    pub checked: Instant,
+}
+
+/// Environment id → [`Latest`]. This process's publishes replace entries at once; a publish by
+/// another process on the same Postgres is picked up within [`LATEST_RECHECK`].
+#[derive(Default)]
+pub struct LatestCache(pub RwLock<HashMap<String, Arc<Latest>>>);
+
+/// How long the SDK endpoint trusts its cached latest version before asking the database again.
+pub const LATEST_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The handlers' shared state.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// SHA-256 of `VARIO_ADMIN_TOKEN`, when set at start.
+    pub bootstrap_hash: Option<String>,
+    /// Resolved SDK keys.
+    pub sdk_keys: Arc<SdkKeyCache>,
+    /// What the SDK endpoint serves.
+    pub latest: Arc<LatestCache>,
+    /// Publishes, for the SSE streams.
+    pub announce: broadcast::Sender<Announcement>,
+    /// Redis, with `--redis`.
+    pub redis: Option<Arc<RedisSync>>,
+    /// The SSE ping interval.
+    pub ping_every: std::time::Duration,
+    /// Turns true when shutdown starts: SSE streams end so in-flight requests can finish.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
