@@ -129,12 +129,12 @@ fn redis_gets_the_hash_and_message_is_repaired_and_never_lowered() {
     // FLUSHALL: the reconciler (every 200 ms here) writes the latest version back.
     let _: () = redis::cmd("FLUSHALL").query(&mut r.conn().unwrap()).unwrap();
     assert!(hash(&r, &name).is_empty());
-    wait_until("the reconciler after FLUSHALL", Duration::from_secs(5), || hash(&r, &name).get("version").is_some());
+    wait_until("the reconciler after FLUSHALL", Duration::from_secs(5), || hash(&r, &name).contains_key("version"));
     assert_eq!(hash(&r, &name)["snapshot"], served);
 
     // A restart (empty, no persistence): repaired too, and publishing works again afterwards.
     r.restart();
-    wait_until("the reconciler after a restart", Duration::from_secs(10), || hash(&r, &name).get("version").is_some());
+    wait_until("the reconciler after a restart", Duration::from_secs(10), || hash(&r, &name).contains_key("version"));
     api.status(&exp, "PAUSED").ok(200);
     let p2 = api.publish(&env);
     wait_until("version 2 in Redis", Duration::from_secs(10), || {
