@@ -1,6 +1,10 @@
-//! The main job, end to end: the bundled snapshot is served by the dev server on 127.0.0.1, the
-//! client polls it, decides for simulated traffic on the demo placements, delivers exposures and
-//! add-to-cart outcomes back to the dev server, and prints a summary.
+//! The main job, the whole loop on the embedded default: the control plane (`vario control`, on
+//! SQLite in a fresh temporary folder) is started in-process; the demo environment and its
+//! experiments are created through its HTTP API and published; a client polls the control plane's
+//! `/sdk/v1/snapshot` with the environment's SDK key, decides for simulated traffic on the demo
+//! placements, and delivers exposures and add-to-cart outcomes to the dev server (the ingestion
+//! sink). Mid-run one experiment is paused and another ramped through the API, each change
+//! published; the run shows the client following each publish and the decisions before and after.
 //!
 //! ```sh
 //! cargo run --release --example demo                 # 200 000 simulated requests
@@ -22,6 +26,132 @@ use vario::core::{Reason, Request};
 use vario::{ClientBuilder, Expose, Outcome};
 use vario_tools::devserver::{DevServer, DevServerOptions};
 
+/// The control plane's admin API, as the bootstrap admin.
+struct Admin {
+    base: String,
+    token: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Admin {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Box<dyn std::error::Error>> {
+        let m = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut r = self.http.request(m, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            r = r.header("content-type", "application/json").body(b.to_string());
+        }
+        let resp = r.send()?;
+        let status = resp.status();
+        let text = resp.text()?;
+        if !status.is_success() {
+            return Err(format!("{method} {path}: {status}: {text}").into());
+        }
+        Ok(if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? })
+    }
+
+    fn status(&self, exp: &str, status: &str, shipped: Option<&str>) -> Result<Value, Box<dyn std::error::Error>> {
+        let mut b = json!({ "status": status });
+        if let Some(v) = shipped {
+            b["shipped_variant"] = json!(v);
+        }
+        self.call("PATCH", &format!("/experiments/{exp}/status"), Some(b))
+    }
+}
+
+/// What the demo authors: five placements, a layer, a 2 % global holdout, a staff segment, five
+/// experiments (one shipped), a scheduled flag. Returns (environment id, SDK key, experiment ids
+/// by key).
+/// What [`author`] made: the environment id, its SDK key, experiment ids by key.
+type Authored = (String, String, BTreeMap<String, String>);
+
+fn author(api: &Admin) -> Result<Authored, Box<dyn std::error::Error>> {
+    let env = api.call("POST", "/environments", Some(json!({"name": "demo"})))?;
+    let id = env["id"].as_str().ok_or("no environment id")?.to_string();
+    let sdk_key = env["sdk_key"].as_str().ok_or("no sdk key")?.to_string();
+    let put =
+        |kind: &str, key: &str, body: Value| api.call("PUT", &format!("/environments/{id}/{kind}/{key}"), Some(body));
+    put(
+        "placements",
+        "pdp_you_may_also_like",
+        json!({"default_params": {"algo": "co_purchase", "limit": 12, "show_price": true}}),
+    )?;
+    put("placements", "newsfeed", json!({"default_params": {"ranker": "recency", "page_size": 20}}))?;
+    put("placements", "home", json!({"default_params": {"hero": "seasonal", "rows": 4}}))?;
+    put("placements", "search", json!({"default_params": {"ranker": "bm25"}}))?;
+    put("placements", "cart", json!({"default_params": {"upsell": false}}))?;
+    put("layers", "feed_ranking", json!({"salt": "feed-2026"}))?;
+    put("segments", "staff", json!({"ids": ["u-staff-1", "u-staff-2"]}))?;
+    put(
+        "flags",
+        "cart_upsell",
+        json!({
+        "enabled": true, "kill_switch": false, "variants": {"off": false, "on": true}, "default_variant": "off",
+        "unit": "user_or_session",
+        "rules": [{"kind": "gradual", "rollout": {"variant": "on", "percent": 5},
+                   "schedule": [{"at": "2026-11-15T00:00:00Z", "percent": 25}, {"at": "2026-12-01T00:00:00Z", "percent": 50}]}]}),
+    )?;
+    let experiments = [
+        json!({"key": "ymal_algo", "name": "PDP you may also like: ranking algorithm",
+               "hypothesis": "A two-tower model lifts add-to-cart from the PDP carousel by 2%",
+               "placements": ["pdp_you_may_also_like"], "unit": "user_or_session", "start_time": "2026-10-01T00:00:00Z",
+               "targeting": {"not": {"attr": "user_id", "op": "in_segment", "value": "staff"}},
+               "variants": [{"key": "control", "is_control": true}, {"key": "two_tower", "params": {"algo": "two_tower_v3"}},
+                            {"key": "graph", "params": {"algo": "item_graph", "limit": 16}}],
+               "allocation": {"weights": {"control": 34, "two_tower": 33, "graph": 33}}}),
+        json!({"key": "feed_ranker", "name": "Newsfeed ranker", "placements": ["newsfeed"], "unit": "user",
+               "layer": {"key": "feed_ranking", "range": [0, 6000]},
+               "variants": [{"key": "control", "is_control": true}, {"key": "engagement", "params": {"ranker": "engagement_v2"}}],
+               "allocation": {"weights": {"control": 50, "engagement": 50}}}),
+        json!({"key": "feed_page_size", "name": "Newsfeed page size", "placements": ["newsfeed"], "unit": "user",
+               "layer": {"key": "feed_ranking", "range": [6000, 10000]},
+               "variants": [{"key": "control", "is_control": true}, {"key": "thirty", "params": {"page_size": 30}}],
+               "allocation": {"weights": {"control": 50, "thirty": 50}}}),
+        json!({"key": "home_hero", "name": "Home hero banner", "placements": ["home"], "unit": "user_or_session",
+               "targeting": {"attr": "locale", "op": "in", "values": ["en-GB", "en-US", "de-DE"]},
+               "variants": [{"key": "control", "is_control": true}, {"key": "personalised", "params": {"hero": "personalised"}}],
+               "allocation": {"weights": {"control": 50, "personalised": 50}, "traffic": 40}}),
+        json!({"key": "search_ltr", "name": "Search learning-to-rank", "placements": ["search"],
+               "variants": [{"key": "control", "is_control": true}, {"key": "ltr", "params": {"ranker": "ltr_v2"}}],
+               "allocation": {"weights": {"control": 50, "ltr": 50}}}),
+    ];
+    let mut ids = BTreeMap::new();
+    for mut e in experiments {
+        e["environment_id"] = json!(id);
+        let created = api.call("POST", "/experiments", Some(e))?;
+        let (key, eid) = (created["key"].as_str().unwrap_or_default(), created["id"].as_str().unwrap_or_default());
+        api.status(eid, "RUNNING", None)?;
+        ids.insert(key.to_string(), eid.to_string());
+    }
+    // Search learning-to-rank already won: shipped to everyone.
+    api.status(&ids["search_ltr"], "COMPLETED", Some("ltr"))?;
+    holdout(api, &id)?;
+    Ok((id, sdk_key, ids))
+}
+
+fn holdout(api: &Admin, env: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let body = json!({"salt": "gh26", "percent": 2, "unit": "user_or_session", "experiments": "*"});
+    api.call("PUT", &format!("/environments/{env}/holdouts/global_holdout_2026"), Some(body)).map(|_| ())
+}
+
+/// Publishes and waits until the client decides on the new version: returns it and how long the
+/// client took to follow (its poll interval bounds it).
+fn publish_and_follow(
+    api: &Admin,
+    env: &str,
+    client: &vario::Client,
+) -> Result<(u64, Duration), Box<dyn std::error::Error>> {
+    let p = api.call("POST", &format!("/environments/{env}/publish"), None)?;
+    let version = p["version"].as_u64().ok_or("no version")?;
+    let t = Instant::now();
+    while client.snapshot().map(|s| s.version()) != Some(version) {
+        if t.elapsed() > Duration::from_secs(10) {
+            return Err(format!("the client did not follow version {version} within 10 s").into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok((version, t.elapsed()))
+}
+
 /// A small deterministic generator so every run simulates the same traffic.
 struct SplitMix(u64);
 
@@ -41,6 +171,13 @@ impl SplitMix {
 /// One simulated request: (user id if logged in, session id, placement, context).
 type Visit = (Option<String>, String, &'static str, Map<String, Value>);
 
+/// Per-phase tallies.
+#[derive(Default)]
+struct Tally {
+    split: BTreeMap<(String, String), BTreeMap<String, u64>>,
+    reasons: BTreeMap<(String, String), u64>,
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(200_000);
     let out_dir = std::path::PathBuf::from("target/vario-demo");
@@ -48,18 +185,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let events_path = out_dir.join("delivered-events.jsonl");
     let _ = std::fs::remove_file(&events_path);
 
-    let server = DevServer::start(DevServerOptions {
+    // The control plane on the embedded default: SQLite in a fresh temporary folder.
+    let control_dir = std::env::temp_dir().join(format!("vario-demo-control-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&control_dir);
+    std::fs::create_dir_all(&control_dir)?;
+    let admin_token = format!("demo-admin-{}", uuid::Uuid::new_v4());
+    let control = vario_control::Server::start(vario_control::Config {
+        db_url: format!("sqlite://{}", control_dir.join("control.db").display()),
+        listen: "127.0.0.1:0".into(),
+        admin_token: Some(admin_token.clone()),
+        ..vario_control::Config::default()
+    })?;
+    println!("control plane on {} (SQLite in {})", control.url(), control_dir.display());
+    let api = Admin { base: control.url(), token: admin_token, http: reqwest::blocking::Client::new() };
+    let t = Instant::now();
+    let (env, sdk_key, exps) = author(&api)?;
+    let v1 = api.call("POST", &format!("/environments/{env}/publish"), None)?;
+    println!(
+        "authored through the API in {:?}: environment `demo`, {} experiments, published v{} (digest {}…)",
+        t.elapsed(),
+        exps.len(),
+        v1["version"],
+        &v1["digest"].as_str().unwrap_or_default()[..12]
+    );
+
+    // The dev server is the ingestion sink (its config endpoint is not used here).
+    let sink = DevServer::start(DevServerOptions {
         snapshot: concat!(env!("CARGO_MANIFEST_DIR"), "/examples/snapshot.json").into(),
         events_out: events_path.clone(),
         bind: "127.0.0.1:0".parse()?,
         signing_key: None,
     })?;
-    println!("dev server on {} serving examples/snapshot.json", server.url());
+    println!("ingestion sink (dev server) on {}", sink.url());
 
     let client = ClientBuilder::new()
-        .config_url(server.url() + "/config")
-        .ingest_url(server.url() + "/ingest")
+        .config_url(control.url() + "/sdk/v1/snapshot")
+        .sdk_key(sdk_key)
+        .poll_interval(Duration::from_millis(100))
+        .ingest_url(sink.url() + "/ingest")
         .sdk("vario-demo", env!("CARGO_PKG_VERSION"))
+        .id_hash_key("demo-only-key-rotate-me")
         .default_params(
             "pdp_you_may_also_like",
             json!({"algo": "co_purchase", "limit": 12}).as_object().cloned().unwrap_or_default(),
@@ -77,7 +242,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     client.wait_for_init(Duration::from_secs(5))?;
     let snap = client.snapshot().ok_or("no snapshot after init")?;
     println!(
-        "snapshot v{} ({} experiments, {} lints) in use after {:?}",
+        "client: snapshot v{} ({} experiments, {} lints) from /sdk/v1/snapshot after {:?}",
         snap.version(),
         snap.experiment_keys().count(),
         snap.lints().len(),
@@ -99,54 +264,97 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
 
-    let mut split: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
-    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    // Three phases: v1; `feed_page_size` paused (v2); `home_hero` ramped from 40 % to 80 % (v3).
+    let phases = [(0, n / 3), (n / 3, 2 * n / 3), (2 * n / 3, n)];
+    let mut tallies: Vec<Tally> = Vec::new();
+    // Who got which home_hero variant in phase 1, to check the ramp kept them there.
+    let mut hero_before: BTreeMap<String, String> = BTreeMap::new();
+    let mut hero_kept = (0u64, 0u64);
     let mut latencies = Vec::with_capacity(n / 16 + 1);
     let mut carts = 0u64;
+    let mut loop_time = Duration::ZERO;
     let start = Instant::now();
-    for (i, (user, session, placement, ctx)) in visits.iter().enumerate() {
-        if i % 1024 == 0 && term.load(Ordering::Relaxed) {
-            let closed = client.close(Duration::from_secs(5));
-            let s = client.stats();
-            println!(
-                "SIGTERM after {i} requests: closed ({closed:?}); {} events delivered, {} in the spool for the next run",
-                s.events_sent,
-                s.events_spooled - s.events_replayed.min(s.events_spooled)
-            );
-            return Ok(());
+    for (phase, &(from, to)) in phases.iter().enumerate() {
+        match phase {
+            1 => {
+                api.status(&exps["feed_page_size"], "PAUSED", None)?;
+                let (v, took) = publish_and_follow(&api, &env, &client)?;
+                println!(
+                    "\nPATCH feed_page_size PAUSED, published v{v}: the client decided on v{v} {took:?} after the publish"
+                );
+            }
+            2 => {
+                let ramp = json!({"weights": {"control": 50, "personalised": 50}, "traffic": 80});
+                api.call("PUT", &format!("/experiments/{}/allocations", exps["home_hero"]), Some(ramp))?;
+                let (v, took) = publish_and_follow(&api, &env, &client)?;
+                println!(
+                    "PUT home_hero allocation traffic 40 -> 80, published v{v}: the client decided on v{v} {took:?} after the publish"
+                );
+            }
+            _ => {}
         }
-        let mut req = Request::new(placement).session(session).context(ctx);
-        req.user_id = user.as_deref();
-        let t = Instant::now();
-        let (reason, exp, variant) = client.decide_with(&req, Expose::Now, |d, _| {
-            (d.reason(), d.experiment_key().map(str::to_owned), d.variant().map(str::to_owned))
-        });
-        if i % 16 == 0 {
-            latencies.push(t.elapsed());
-        }
-        *reasons.entry(format!("{reason:?}")).or_default() += 1;
-        if let (Some(exp), Some(v)) = (exp, variant) {
-            *split.entry((placement.to_string(), exp)).or_default().entry(v).or_default() += 1;
-        }
-        // One in 20 PDP visits adds the recommended item to the cart.
-        if *placement == "pdp_you_may_also_like" && reason == Reason::Assigned && i % 20 == 0 {
-            carts += 1;
-            client.track(Outcome {
-                user_id: user.clone(),
-                session_id: Some(session.clone()),
-                event_type: "add_to_cart".into(),
-                item_id: Some(format!("sku-{}", i % 977)),
-                value: Some(19.99),
-                currency: Some("EUR".into()),
-                placement: Some((*placement).into()),
-                ..Outcome::default()
+        let mut tally = Tally::default();
+        let t_phase = Instant::now();
+        for (i, (user, session, placement, ctx)) in visits[from..to].iter().enumerate() {
+            let i = from + i;
+            if i % 1024 == 0 && term.load(Ordering::Relaxed) {
+                let closed = client.close(Duration::from_secs(5));
+                let s = client.stats();
+                println!(
+                    "SIGTERM after {i} requests: closed ({closed:?}); {} events delivered, {} in the spool for the next run",
+                    s.events_sent,
+                    s.events_spooled - s.events_replayed.min(s.events_spooled)
+                );
+                return Ok(());
+            }
+            let mut req = Request::new(placement).session(session).context(ctx);
+            req.user_id = user.as_deref();
+            let t = Instant::now();
+            let (reason, exp, variant) = client.decide_with(&req, Expose::Now, |d, _| {
+                (d.reason(), d.experiment_key().map(str::to_owned), d.variant().map(str::to_owned))
             });
+            if i % 16 == 0 {
+                latencies.push(t.elapsed());
+            }
+            *tally.reasons.entry((placement.to_string(), format!("{reason:?}"))).or_default() += 1;
+            if *placement == "home"
+                && exp.as_deref() == Some("home_hero")
+                && let Some(v) = variant.clone()
+            {
+                let unit = user.clone().unwrap_or_else(|| session.clone());
+                if phase == 0 {
+                    hero_before.insert(unit, v);
+                } else if phase == 2
+                    && let Some(before) = hero_before.get(&unit)
+                {
+                    hero_kept.1 += 1;
+                    hero_kept.0 += u64::from(*before == v);
+                }
+            }
+            if let (Some(exp), Some(v)) = (exp, variant) {
+                *tally.split.entry((placement.to_string(), exp)).or_default().entry(v).or_default() += 1;
+            }
+            // One in 20 PDP visits adds the recommended item to the cart.
+            if *placement == "pdp_you_may_also_like" && reason == Reason::Assigned && i % 20 == 0 {
+                carts += 1;
+                client.track(Outcome {
+                    user_id: user.clone(),
+                    session_id: Some(session.clone()),
+                    event_type: "add_to_cart".into(),
+                    item_id: Some(format!("sku-{}", i % 977)),
+                    value: Some(19.99),
+                    currency: Some("EUR".into()),
+                    placement: Some((*placement).into()),
+                    ..Outcome::default()
+                });
+            }
         }
+        loop_time += t_phase.elapsed();
+        tallies.push(tally);
     }
-    let loop_time = start.elapsed();
     client.flush(Duration::from_secs(60))?;
     // With the spool, flush means "delivered or durable on disk"; the demo wants delivered, so it
-    // waits for the spool to drain too (the dev server is up, so it does).
+    // waits for the spool to drain too (the sink is up, so it does).
     let drain_until = Instant::now() + Duration::from_secs(60);
     while client.stats().spool_bytes > 0 && Instant::now() < drain_until {
         std::thread::sleep(Duration::from_millis(10));
@@ -155,28 +363,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     latencies.sort();
     let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
 
-    println!("\n{n} simulated requests in {loop_time:?} (decide + enqueue, one thread)");
+    println!("\n{n} simulated requests in {loop_time:?} of deciding (decide + enqueue, one thread)");
     println!("decision latency (1 in 16 timed, includes the timer): p50 {:?}, p99 {:?}", pct(0.5), pct(0.99));
-    println!("\nsplit per variant (units that received a variant):");
-    for ((placement, exp), variants) in &split {
+    println!("\nsplit per variant in phase 1 (v1; units that received a variant):");
+    for ((placement, exp), variants) in &tallies[0].split {
         let total: u64 = variants.values().sum();
         println!("  {placement} / {exp}  ({total} decisions)");
         for (v, c) in variants {
             println!("    {v:<14} {c:>8}  {:>6.2} %", 100.0 * *c as f64 / total as f64);
         }
     }
-    println!("\nreasons:");
-    for (r, c) in &reasons {
-        println!("  {r:<16} {c:>8}");
+    println!("\nbefore and after each publish (decisions per phase):");
+    let count = |t: &Tally, p: &str, e: &str| {
+        t.split.get(&(p.to_string(), e.to_string())).map_or(0, |m| m.values().sum::<u64>())
+    };
+    let reason = |t: &Tally, p: &str, r: &str| t.reasons.get(&(p.to_string(), r.to_string())).copied().unwrap_or(0);
+    let total = |t: &Tally, p: &str| t.reasons.iter().filter(|((pl, _), _)| pl == p).map(|(_, c)| c).sum::<u64>();
+    println!("  {:<44} {:>10} {:>10} {:>10}", "", "v1", "v2", "v3");
+    let row = |label: &str, f: &dyn Fn(&Tally) -> u64| {
+        println!("  {label:<44} {:>10} {:>10} {:>10}", f(&tallies[0]), f(&tallies[1]), f(&tallies[2]));
+    };
+    row("newsfeed decisions", &|t| total(t, "newsfeed"));
+    row("  in feed_page_size (paused at v2)", &|t| count(t, "newsfeed", "feed_page_size"));
+    row("  LAYER_MISS (the paused experiment's units)", &|t| reason(t, "newsfeed", "LayerMiss"));
+    row("home decisions", &|t| total(t, "home"));
+    row("  in home_hero (ramped 40 -> 80 % at v3)", &|t| count(t, "home", "home_hero"));
+    println!(
+        "  home_hero units decided in phase 1 and again in phase 3 that kept their variant: {} of {}",
+        hero_kept.0, hero_kept.1
+    );
+    if hero_kept.0 != hero_kept.1 {
+        return Err("the ramp moved a unit between variants".into());
+    }
+    if reason(&tallies[1], "newsfeed", "LayerMiss") == 0 || count(&tallies[1], "newsfeed", "feed_page_size") != 0 {
+        return Err("the pause did not reach the client".into());
     }
     let s = client.stats();
-    let written = server.stats.events.load(std::sync::atomic::Ordering::Relaxed);
+    let written = sink.stats.events.load(std::sync::atomic::Ordering::Relaxed);
     println!(
         "\nevents: {} exposures queued ({} repeats de-duplicated), {carts} add-to-cart outcomes; {} delivered in {} batches, all within {delivered_after:?}",
         s.exposures_enqueued, s.exposures_deduplicated, s.events_sent, s.batches_sent
     );
     println!(
-        "dropped: queue full {}, rejected {}, retries exhausted {}, spool full {}; spooled {}, replayed {}; dev server wrote {written} events to {}",
+        "dropped: queue full {}, rejected {}, retries exhausted {}, spool full {}; spooled {}, replayed {}; the sink wrote {written} events to {}",
         s.dropped_queue_full,
         s.dropped_rejected,
         s.dropped_retries_exhausted,
@@ -185,7 +414,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.events_replayed,
         events_path.display()
     );
+    let versions = api.call("GET", &format!("/environments/{env}/versions"), None)?;
+    let audit = api.call("GET", "/audit?limit=1000", None)?;
+    println!(
+        "control plane: {} versions published, {} audit entries",
+        versions.as_array().map_or(0, Vec::len),
+        audit.as_array().map_or(0, Vec::len)
+    );
     client.close(Duration::from_secs(5))?;
+    control.shutdown();
+    let _ = std::fs::remove_dir_all(&control_dir);
     // Repeats skipped before the queue were never enqueued; the pipeline's were. Events an
     // earlier, interrupted run left in the spool are replayed too (replayed beyond this run's
     // spooled ones).
