@@ -1,0 +1,140 @@
+//! A Rust `Client` polling the control plane's `/sdk/v1/snapshot` (SDK key, ETags) follows a
+//! pause, a ramp and a rollback, each deciding exactly as the engine does on the published bytes.
+//! The control plane runs in-process on a SQLite file over real HTTP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use vario::core::{Reason, Request, Snapshot};
+use vario::{ClientBuilder, Expose};
+
+const ADMIN: &str = "follow-admin";
+
+struct Api {
+    base: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Api {
+    fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, String) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut r = self.http.request(m, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(b) = body {
+            r = r.header("content-type", "application/json").body(b.to_string());
+        }
+        let resp = r.send().unwrap();
+        (resp.status().as_u16(), resp.text().unwrap())
+    }
+
+    fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, text) = self.call(method, path, ADMIN, body);
+        assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+}
+
+/// Waits until the client decides on `version`.
+fn follow(client: &vario::Client, version: u64) {
+    let t = Instant::now();
+    while client.snapshot().map(|s| s.version()) != Some(version) {
+        assert!(t.elapsed() < Duration::from_secs(10), "the client did not follow v{version}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// (reason, variant) for 300 users, from the client and from the engine on `bytes`.
+fn decisions(client: &vario::Client, bytes: &str) -> Vec<(Reason, Option<String>)> {
+    let snap = Snapshot::from_json(bytes).unwrap();
+    (0..300)
+        .map(|i| {
+            let user = format!("user-{i}");
+            let req = Request::new("pdp").user(&user);
+            let mine = client.decide_with(&req, Expose::Later, |d, _| (d.reason(), d.variant().map(str::to_owned)));
+            let engine = snap.decide(&req, vario_core_now());
+            assert_eq!(mine, (engine.reason(), engine.variant().map(str::to_owned)), "{user}");
+            mine
+        })
+        .collect()
+}
+
+fn vario_core_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[test]
+fn a_client_follows_pause_ramp_and_rollback() {
+    let dir = std::env::temp_dir().join(format!("vario-follow-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = vario_control::Server::start(vario_control::Config {
+        db_url: format!("sqlite://{}", dir.join("c.db").display()),
+        listen: "127.0.0.1:0".into(),
+        admin_token: Some(ADMIN.into()),
+        ..vario_control::Config::default()
+    })
+    .unwrap();
+    let api = Api { base: server.url(), http: reqwest::blocking::Client::new() };
+    let env = api.ok("POST", "/environments", Some(json!({"name": "follow"})));
+    let (env, sdk) = (env["id"].as_str().unwrap().to_string(), env["sdk_key"].as_str().unwrap().to_string());
+    api.ok("PUT", &format!("/environments/{env}/placements/pdp"), Some(json!({"default_params": {"algo": "base"}})));
+    let exp = api.ok(
+        "POST",
+        "/experiments",
+        Some(json!({
+        "environment_id": env, "key": "pdp_algo", "name": "PDP", "placements": ["pdp"],
+        "variants": [{"key": "control"}, {"key": "two_tower", "params": {"algo": "two_tower"}}],
+        "allocation": {"weights": {"control": 50, "two_tower": 50}, "traffic": 50}})),
+    );
+    let exp = exp["id"].as_str().unwrap().to_string();
+    let status = |s: &str| api.ok("PATCH", &format!("/experiments/{exp}/status"), Some(json!({"status": s})));
+    let publish = || api.ok("POST", &format!("/environments/{env}/publish"), None)["version"].as_u64().unwrap();
+    let bytes = |v: u64| api.call("GET", &format!("/environments/{env}/versions/{v}"), ADMIN, None).1;
+    status("RUNNING");
+    assert_eq!(publish(), 1);
+
+    let client = ClientBuilder::new()
+        .config_url(server.url() + "/sdk/v1/snapshot")
+        .sdk_key(sdk)
+        .poll_interval(Duration::from_millis(50))
+        .sink_file(dir.join("events.jsonl"))
+        .build()
+        .unwrap();
+    client.wait_for_init(Duration::from_secs(5)).unwrap();
+    follow(&client, 1);
+    let v1 = decisions(&client, &bytes(1));
+    let assigned = v1.iter().filter(|d| d.0 == Reason::Assigned).count();
+    assert!((100..200).contains(&assigned), "{assigned} of 300 assigned at 50 % traffic");
+
+    status("PAUSED");
+    assert_eq!(publish(), 2);
+    follow(&client, 2);
+    assert!(decisions(&client, &bytes(2)).iter().all(|d| d.0 == Reason::NotRunning && d.1.is_none()));
+
+    status("RUNNING");
+    api.ok(
+        "PUT",
+        &format!("/experiments/{exp}/allocations"),
+        Some(json!({"weights": {"control": 50, "two_tower": 50}})),
+    );
+    assert_eq!(publish(), 3);
+    follow(&client, 3);
+    let v3 = decisions(&client, &bytes(3));
+    assert!(v3.iter().all(|d| d.0 == Reason::Assigned), "at 100 % everyone is assigned");
+    for (before, after) in v1.iter().zip(&v3) {
+        if before.0 == Reason::Assigned {
+            assert_eq!(before.1, after.1, "the ramp moved a unit between variants");
+        }
+    }
+
+    let rb = api.ok("POST", &format!("/environments/{env}/rollback"), Some(json!({"version": 1})));
+    assert_eq!(rb["version"], 4);
+    follow(&client, 4);
+    assert_eq!(decisions(&client, &bytes(4)), v1, "after the rollback the client decides as on v1");
+    let stats = client.stats();
+    assert_eq!(stats.config_version, Some(4));
+    client.close(Duration::from_secs(5)).unwrap();
+    server.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
