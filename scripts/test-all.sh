@@ -32,14 +32,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+step "control plane services: PostgreSQL and Redis from Debian's packages (installed when missing), throwaway servers on 127.0.0.1"
+# Stopped (and their temporary folder removed) when this script exits, pass or fail. With
+# VARIO_REQUIRE_SERVICES=1 a control-plane test that finds no Postgres or Redis fails, never skips.
+VARIO_SERVICES_TRAP=1 source scripts/services.sh
+export VARIO_REQUIRE_SERVICES=1
+echo "postgres: $VARIO_TEST_POSTGRES_URL  redis: $VARIO_TEST_REDIS_URL"
+
 step "module graphs: no import cycle inside the core or the runtime"
-python3 scripts/check-imports.py core/src src stats/src
+python3 scripts/check-imports.py core/src src stats/src control/src
 
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "rust tests: core (unit, shared vectors, properties, allocation, events), runtime against loopback servers, doc"
+step "rust tests: core (unit, shared vectors, properties, allocation, events), runtime against loopback servers, control plane on SQLite and Postgres with Redis (API, SIGKILL mid-publish, a Client following publishes), doc"
 # The spool's fault matrix runs in the next step, where its table is shown.
 cargo test --workspace --locked -- --skip fault_matrix
 
@@ -47,7 +54,7 @@ step "spool fault matrix: kill -9, SIGTERM, normal exit with the endpoint down, 
 # --workspace, as above: the same feature set, so nothing is compiled again.
 cargo test --workspace --locked --test runtime_spool fault_matrix -- --nocapture
 
-step "main job smoke run (debug build, 20 000 requests, dev server on 127.0.0.1)"
+step "main job smoke run (debug build, 20 000 requests: control plane on SQLite, API, publishes, client, events)"
 cargo run --quiet --locked --example demo -- 20000
 
 step "rec service example self-test (real HTTP on 127.0.0.1)"
@@ -56,7 +63,7 @@ cargo run --quiet --locked --example rec_service -- --self-test
 step "C ABI: tests/c (shared vectors, client round trip, misuse, hostile input, fork; shared and static builds; valgrind; ASan + UBSan), examples/c"
 bash tests/c/run.sh
 
-step "python wheel: its own venv, a debug build (maturin develop), pytest (vectors, client, fork, stubs), backtest example"
+step "python wheel: its own venv, a debug build (maturin develop), pytest (vectors, client, fork, stubs, following the control plane), backtest example"
 cargo build --quiet --locked --bin vario
 if [ ! -x bindings/python/.venv/bin/python ]; then
   python3 -m venv bindings/python/.venv

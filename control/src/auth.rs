@@ -3,9 +3,6 @@
 //! token. SDK keys resolve through a small in-process cache (they are read-only and never revoked
 //! by the API), admin tokens through the database on every request (a deleted token stops at once).
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use base64::Engine;
@@ -77,27 +74,6 @@ fn bearer(parts: &Parts) -> Option<&str> {
     let v = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
-}
-
-/// SDK key hash → (environment id, name). Bounded: cleared whole when it reaches its cap.
-#[derive(Default)]
-pub struct SdkKeyCache(RwLock<HashMap<String, (String, String)>>);
-
-const SDK_CACHE_CAP: usize = 10_000;
-
-impl SdkKeyCache {
-    fn get(&self, hash: &str) -> Option<(String, String)> {
-        self.0.read().ok()?.get(hash).cloned()
-    }
-
-    fn put(&self, hash: String, env: (String, String)) {
-        if let Ok(mut m) = self.0.write() {
-            if m.len() >= SDK_CACHE_CAP {
-                m.clear();
-            }
-            m.insert(hash, env);
-        }
-    }
 }
 
 impl FromRequestParts<AppState> for Principal {

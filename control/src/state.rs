@@ -8,9 +8,31 @@ use std::time::Instant;
 use axum::body::Bytes;
 use tokio::sync::broadcast;
 
-use crate::auth::SdkKeyCache;
 use crate::db::Db;
 use crate::redis_sync::RedisSync;
+
+/// SDK key hash → (environment id, name). Bounded: cleared whole when it reaches its cap.
+#[derive(Default)]
+pub struct SdkKeyCache(RwLock<HashMap<String, (String, String)>>);
+
+const SDK_CACHE_CAP: usize = 10_000;
+
+impl SdkKeyCache {
+    /// The environment of a key hash, when resolved before.
+    pub fn get(&self, hash: &str) -> Option<(String, String)> {
+        self.0.read().ok()?.get(hash).cloned()
+    }
+
+    /// Remembers a resolved key.
+    pub fn put(&self, hash: String, env: (String, String)) {
+        if let Ok(mut m) = self.0.write() {
+            if m.len() >= SDK_CACHE_CAP {
+                m.clear();
+            }
+            m.insert(hash, env);
+        }
+    }
+}
 
 /// A publish, as announced after its commit (SSE `version` events, Redis `config:updates`).
 #[derive(Debug, Clone, serde::Serialize)]

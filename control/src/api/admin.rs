@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{Body, audit, id};
+use super::common::{Body, audit, corrupt, id};
 use crate::auth::{Principal, hash_secret, new_secret};
 use crate::db::now_rfc3339;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -56,7 +56,7 @@ pub async fn list_tokens(State(st): State<AppState>, p: Principal) -> ApiResult<
             .await?;
     let mut out = Vec::with_capacity(rows.len());
     for (id, name, role, created_at) in rows {
-        let role = Role::parse(&role).ok_or_else(|| super::corrupt("token role"))?;
+        let role = Role::parse(&role).ok_or_else(|| corrupt("token role"))?;
         out.push(Token { id, name, role, created_at });
     }
     Ok(Json(out))

@@ -5,11 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::{Body, audit, begin_env_write, check_key, id, load_env, valid_name};
-use crate::assemble::{ItemKind, error_lints, lint_details, new_lints};
+use super::common::{
+    Body, audit, begin_env_write, check_key, corrupt, id, load_env, publish_lints, refused, valid_name,
+};
+use crate::assemble::{ItemKind, new_lints};
 use crate::auth::{Principal, hash_secret, new_secret};
 use crate::db::now_rfc3339;
-use crate::error::{ApiCode, ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::model::{Environment, EnvironmentCreated, NewEnvironment, Role, SdkKeyCreated};
 use crate::state::AppState;
 
@@ -153,7 +155,7 @@ pub async fn list_items(
             .await?;
     let mut out = Vec::with_capacity(rows.len());
     for (key, body) in rows {
-        out.push(item_json(&key, &serde_json::from_str(&body).map_err(|_| super::corrupt("item body"))?));
+        out.push(item_json(&key, &serde_json::from_str(&body).map_err(|_| corrupt("item body"))?));
     }
     Ok(Json(out))
 }
@@ -194,12 +196,6 @@ fn item_body(kind: ItemKind, key: &str, body: Value) -> ApiResult<Value> {
         ItemKind::Layer | ItemKind::Holdout | ItemKind::Flag => {}
     }
     Ok(Value::Object(m))
-}
-
-/// The error lints of what the environment would publish now.
-pub(crate) fn publish_lints(env: &crate::assemble::EnvState) -> Vec<vario_core::Lint> {
-    let exps = crate::assemble::published_experiments(env);
-    error_lints(&crate::assemble::snapshot_json(env, exps, 1, "1970-01-01T00:00:00Z"))
 }
 
 /// Creates or replaces one item; refused (`422`) when the engine would disable anything because
@@ -286,10 +282,4 @@ pub async fn delete_item(
     audit(&mut tx, &actor, "delete", kind.entity(), &format!("{env_id}/{key}"), Some(&before), None).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// `422 VALIDATION_FAILED` carrying the engine's lints.
-pub(crate) fn refused(lints: &[vario_core::Lint]) -> ApiError {
-    ApiError::new(ApiCode::ValidationFailed, "the engine would disable what this write produces")
-        .with_details(lint_details(lints))
 }

@@ -8,8 +8,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::environments::{publish_lints, refused};
-use super::{Body, audit, begin_env_write, check_key, check_revision, corrupt, experiment_env, id, if_match, load_env};
+use super::common::{
+    Body, audit, begin_env_write, check_key, check_revision, corrupt, experiment_env, id, if_match, load_env,
+    publish_lints, refused,
+};
 use crate::assemble::{EnvState, ExperimentRow, buckets_moved, experiment_lints, new_lints};
 use crate::auth::Principal;
 use crate::db::now_rfc3339;

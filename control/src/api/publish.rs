@@ -11,8 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::environments::refused;
-use super::{Body, audit, begin_env_write, experiment_env, load_env};
+use super::common::{Body, audit, begin_env_write, corrupt, experiment_env, load_env, refused};
 use crate::assemble::{error_lints, published_experiments, snapshot_json};
 use crate::auth::{Principal, hex};
 use crate::db::now_rfc3339;
@@ -258,7 +257,7 @@ pub async fn rollback(
             .fetch_optional(&mut *tx)
             .await?;
     let (snapshot,) = row.ok_or_else(|| ApiError::not_found("version"))?;
-    let doc: Value = serde_json::from_str(&snapshot).map_err(|_| super::corrupt("snapshot"))?;
+    let doc: Value = serde_json::from_str(&snapshot).map_err(|_| corrupt("snapshot"))?;
     let latest = latest_row(&mut tx, &env_id).await?;
     let detail = json!({"rolled_back_to": b.version});
     let p = Publish { env_id: &env_id, environment: &env.name, actor: &actor, action: "rollback", detail };
