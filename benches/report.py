@@ -226,6 +226,45 @@ def main() -> int:
             None if extra_mb is None else extra_mb <= 100,
         )
     )
+    for backend in ("sqlite", "postgres"):
+        c = load(bench / f"control-{backend}.json")
+        label = "SQLite" if backend == "sqlite" else "Postgres"
+        n = c["experiments"] if c else 1000
+        budgets.append(
+            (
+                f"control plane on {label}: publish of an environment with {n:,} experiments, p50 (issue 15)",
+                "≤ 100 ms",
+                f"{c['publish_p50_ms']:.1f} ms (p90 {c['publish_p90_ms']:.1f})" if c else "not run",
+                None if not c else c["publish_p50_ms"] <= 100 and n >= 1000,
+            )
+        )
+        budgets.append(
+            (
+                f"control plane on {label}: GET /sdk/v1/snapshot answered 304, 64 connections (issue 15)",
+                "≥ 20,000 requests/s",
+                f"{c['rps_304']:,.0f} requests/s" if c else "not run",
+                None if not c else c["rps_304"] >= 20_000,
+            )
+        )
+        budgets.append(
+            (
+                f"control plane on {label}: the same answered 200 with a 1 MB snapshot (issue 15)",
+                "≥ 2,000 requests/s",
+                f"{c['rps_200_1mb']:,.0f} requests/s ({c['big_snapshot_bytes'] / 1e6:.2f} MB)" if c else "not run",
+                None if not c else c["rps_200_1mb"] >= 2_000,
+            )
+        )
+        if c:
+            r = c["rss_kib"]
+            growth = (r["after_304"] - r["after_304_warmup"] + r["after_200"] - r["after_200_warmup"]) / 1024
+            budgets.append(
+                (
+                    f"control plane on {label}: RSS growth over the second load run of each kind, after a warm-up run (issue 15)",
+                    "flat (≤ 8 MiB)",
+                    f"{growth:+.1f} MiB (warm-up: {(r['after_304_warmup'] - r['before_304']) / 1024:+.1f} MiB)",
+                    growth <= 8,
+                )
+            )
     for m in ("team_draft", "balanced"):
         r = criterion(t, "interleave", f"{m}_50x50")
         budgets.append(

@@ -19,7 +19,7 @@ if [ "$quick" = 1 ]; then
   export VARIO_MEMORY_USERS=1000000
 fi
 mkdir -p target/bench
-rm -f target/bench/{latency,scaling,memory,peers-python,peers-node,interleave-python,interleave-node,regex-control,regex-matches}.json
+rm -f target/bench/{latency,scaling,memory,peers-python,peers-node,interleave-python,interleave-node,regex-control,regex-matches,control-sqlite,control-postgres}.json
 rm -rf target/criterion
 
 # The peers' installs need the network more than the CPU: they run beside the cargo build.
@@ -51,6 +51,17 @@ for mode in control matches; do
   VARIO_DECIDES=0 VARIO_JSON_OUT="target/bench/regex-$mode.json" \
     cargo run --quiet --locked --release -p vario-core --example regex_memory -- 1000 "$mode"
 done
+
+step "control plane: publish of 1,000 experiments, the SDK endpoint under wrk (304, and 200 with 1 MB), on SQLite and Postgres"
+command -v wrk >/dev/null || { [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+VARIO_SERVICES_TRAP=1 source scripts/services.sh
+control_args=()
+[ "$quick" = 1 ] && control_args=(--quick)
+VARIO_JSON_OUT=target/bench/control-sqlite.json \
+  cargo run --quiet --locked --release -p vario-control --example control_bench -- "${control_args[@]}"
+VARIO_JSON_OUT=target/bench/control-postgres.json \
+  cargo run --quiet --locked --release -p vario-control --example control_bench -- --db "$VARIO_TEST_POSTGRES_URL" "${control_args[@]}"
+vario_services_stop
 
 step "BENCHMARKS.md"
 python3 benches/report.py --wall "$((SECONDS / 60)) min $((SECONDS % 60)) s"
