@@ -138,3 +138,72 @@ fn a_client_follows_pause_ramp_and_rollback() {
     server.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_signing_control_plane_is_trusted_only_with_its_key() {
+    use vario_core::signing::SigningKey;
+    let dir = std::env::temp_dir().join(format!("vario-follow-signed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = SigningKey::from_seed([7; 32]);
+    let server = vario_control::Server::start(vario_control::Config {
+        db_url: format!("sqlite://{}", dir.join("c.db").display()),
+        listen: "127.0.0.1:0".into(),
+        admin_token: Some(ADMIN.into()),
+        signing_key: Some(key.clone()),
+        ..vario_control::Config::default()
+    })
+    .unwrap();
+    let api = Api { base: server.url(), http: reqwest::blocking::Client::new() };
+    let env = api.ok("POST", "/environments", Some(json!({"name": "signed"})));
+    let (env, sdk) = (env["id"].as_str().unwrap().to_string(), env["sdk_key"].as_str().unwrap().to_string());
+    api.ok("PUT", &format!("/environments/{env}/placements/pdp"), Some(json!({"default_params": {"algo": "base"}})));
+    let exp = api.ok(
+        "POST",
+        "/experiments",
+        Some(json!({
+        "environment_id": env, "key": "pdp_algo", "name": "PDP", "placements": ["pdp"],
+        "variants": [{"key": "control"}, {"key": "b"}], "allocation": {"weights": {"control": 50, "b": 50}}})),
+    );
+    api.ok(
+        "PATCH",
+        &format!("/experiments/{}/status", exp["id"].as_str().unwrap()),
+        Some(json!({"status": "RUNNING"})),
+    );
+    let p1 = api.ok("POST", &format!("/environments/{env}/publish"), None);
+    // Served and stored as the envelope; the digest is over the envelope's bytes.
+    let (_, served) = api.call("GET", "/sdk/v1/snapshot", &sdk, None);
+    let inner = vario_core::signing::open_snapshot(&served, Some(&key.public_key())).expect("a valid signature");
+    assert_eq!(Snapshot::from_json(inner).unwrap().version(), 1);
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(served.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(p1["digest"], digest);
+    let build = |public: String| {
+        ClientBuilder::new()
+            .config_url(server.url() + "/sdk/v1/snapshot")
+            .sdk_key(sdk.clone())
+            .poll_interval(Duration::from_millis(50))
+            .snapshot_public_key(public)
+            .sink_file(dir.join("events.jsonl"))
+            .build()
+            .unwrap()
+    };
+    let trusting = build(key.public_key().to_text());
+    trusting.wait_for_init(Duration::from_secs(5)).unwrap();
+    follow(&trusting, 1);
+    // A rollback re-signs the old snapshot as the new version.
+    api.ok("PATCH", &format!("/experiments/{}/status", exp["id"].as_str().unwrap()), Some(json!({"status": "PAUSED"})));
+    api.ok("POST", &format!("/environments/{env}/publish"), None);
+    let rb = api.ok("POST", &format!("/environments/{env}/rollback"), Some(json!({"version": 1})));
+    assert_eq!(rb["version"], 3);
+    follow(&trusting, 3);
+    // A client expecting another key installs nothing and says why.
+    let other = build(SigningKey::from_seed([8; 32]).public_key().to_text());
+    assert!(other.wait_for_init(Duration::from_millis(1500)).is_err());
+    assert!(other.snapshot().is_none());
+    assert!(other.stats().config_signature_rejected > 0);
+    trusting.close(Duration::from_secs(5)).unwrap();
+    other.close(Duration::from_secs(5)).unwrap();
+    server.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -60,7 +60,7 @@ use crate::state::AppState;
 pub const MAX_BODY: usize = 1 << 20;
 
 /// How the service starts.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// `sqlite://PATH` (default `sqlite://vario-control.db`) or `postgres://...`.
     pub db_url: String,
@@ -78,6 +78,22 @@ pub struct Config {
     pub ping_every: Duration,
     /// A request taking longer is answered `503` (default 30 s).
     pub request_timeout: Duration,
+    /// Sign every published snapshot (Ed25519 envelope, contract/snapshot.md "Signed
+    /// snapshots"), so clients with `snapshot_public_key` install only what this service published.
+    pub signing_key: Option<vario_core::signing::SigningKey>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the admin token or the signing key.
+        f.debug_struct("Config")
+            .field("db_url", &self.db_url)
+            .field("listen", &self.listen)
+            .field("redis_url", &self.redis_url)
+            .field("max_connections", &self.max_connections)
+            .field("signing", &self.signing_key.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Config {
@@ -91,6 +107,7 @@ impl Default for Config {
             reconcile_every: Duration::from_secs(30),
             ping_every: Duration::from_secs(15),
             request_timeout: Duration::from_secs(30),
+            signing_key: None,
         }
     }
 }
@@ -266,6 +283,7 @@ async fn prepare(
         redis,
         ping_every: config.ping_every,
         shutdown,
+        signing_key: config.signing_key.clone().map(Arc::new),
     };
     Ok((listener, state))
 }

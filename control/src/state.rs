@@ -83,6 +83,8 @@ pub struct AppState {
     pub redis: Option<Arc<RedisSync>>,
     /// The SSE ping interval.
     pub ping_every: std::time::Duration,
+    /// Signs every published snapshot, when set.
+    pub signing_key: Option<Arc<vario_core::signing::SigningKey>>,
     /// Turns true when shutdown starts: SSE streams end so in-flight requests can finish.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -86,7 +86,12 @@ async fn commit_version(
     if !lints.is_empty() {
         return Err(refused(&lints));
     }
-    let bytes = doc.to_string();
+    // Signed, the stored and served bytes are the envelope: the digest (the ETag) is over what
+    // clients receive, and a rollback re-signs the inner snapshot with its new version.
+    let bytes = match &st.signing_key {
+        Some(key) => vario_core::signing::sign_snapshot(key, &doc.to_string()),
+        None => doc.to_string(),
+    };
     let digest = hex(&Sha256::digest(bytes.as_bytes()));
     sqlx::query(
         "INSERT INTO versions (environment_id, version, digest, content_digest, snapshot, published_by, published_at) \
@@ -256,8 +261,10 @@ pub async fn rollback(
             .bind(b.version)
             .fetch_optional(&mut *tx)
             .await?;
-    let (snapshot,) = row.ok_or_else(|| ApiError::not_found("version"))?;
-    let doc: Value = serde_json::from_str(&snapshot).map_err(|_| corrupt("snapshot"))?;
+    let (stored,) = row.ok_or_else(|| ApiError::not_found("version"))?;
+    // A signed version is stored as its envelope: the snapshot inside is what is republished.
+    let snapshot = vario_core::signing::open_snapshot(&stored, None).map_err(|_| corrupt("signed snapshot"))?;
+    let doc: Value = serde_json::from_str(snapshot).map_err(|_| corrupt("snapshot"))?;
     let latest = latest_row(&mut tx, &env_id).await?;
     let detail = json!({"rolled_back_to": b.version});
     let p = Publish { env_id: &env_id, environment: &env.name, actor: &actor, action: "rollback", detail };

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! vario dev-server --snapshot PATH [--port 8088] [--out vario-dev-events.jsonl] [--delay-ms N] [--ack-only] [--signing-key KEYFILE]
-//! vario control [--db URL] [--listen HOST:PORT] [--redis URL] [--openapi]
+//! vario control [--db URL] [--listen HOST:PORT] [--redis URL] [--signing-key KEYFILE] [--openapi]
 //! vario snapshot keygen --out KEYFILE
 //! vario snapshot sign --key KEYFILE SNAPSHOT [--out FILE]
 //! vario snapshot verify --public-key KEY FILE
@@ -78,6 +78,9 @@ struct ControlArgs {
     /// Seconds between Redis reconciliations
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     reconcile_secs: u64,
+    /// Sign every published snapshot with this private key (from `vario snapshot keygen`)
+    #[arg(long, value_name = "KEYFILE")]
+    signing_key: Option<PathBuf>,
     /// Print the OpenAPI document and exit
     #[arg(long)]
     openapi: bool,
@@ -98,7 +101,21 @@ impl ControlArgs {
             };
         }
         let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).try_init();
+        let signing_key = match &self.signing_key {
+            None => None,
+            Some(p) => match std::fs::read_to_string(p)
+                .map_err(|e| e.to_string())
+                .and_then(|t| SigningKey::from_text(&t).map_err(|e| e.to_string()))
+            {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    eprintln!("vario control: cannot use the signing key {}: {e}", p.display());
+                    return ExitCode::FAILURE;
+                }
+            },
+        };
         let config = vario_control::Config {
+            signing_key,
             db_url: self.db,
             listen: self.listen,
             redis_url: self.redis,
