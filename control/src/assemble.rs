@@ -243,23 +243,55 @@ pub fn experiment_lints(env: &EnvState, e: &ExperimentRow) -> Vec<Lint> {
     error_lints(&alone(env, e)).into_iter().filter(|l| l.item == item || l.item == "snapshot").collect()
 }
 
-/// How many buckets would move from one variant to another between two allocations of `e` (the
-/// `409 RESHUFFLE` count). Buckets that go from no variant to one, or from one to none, do not
-/// count: that is ramping.
-pub fn buckets_moved(env: &EnvState, before: &ExperimentRow, after: &ExperimentRow) -> u32 {
-    let a = alone(env, before);
-    let b = alone(env, after);
-    let (Ok(sa), Ok(sb)) = (Snapshot::from_value(&a), Snapshot::from_value(&b)) else { return 0 };
-    let key = &before.body.spec.key;
-    let map = |s: &Snapshot| {
-        let mut m: Vec<Option<String>> = vec![None; 10_000];
-        for (start, end, v) in s.bucket_ranges(key).unwrap_or_default() {
-            for slot in m.iter_mut().take(end as usize).skip(start as usize) {
-                *slot = Some(v.to_string());
-            }
+/// The buckets each variant of `e` owns, as the engine compiles its allocation alone.
+pub fn ranges_of(env: &EnvState, e: &ExperimentRow) -> Vec<(u32, u32, String)> {
+    let Ok(snap) = Snapshot::from_value(&alone(env, e)) else { return Vec::new() };
+    snap.bucket_ranges(&e.body.spec.key)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(a, b, v)| (a, b, v.to_string()))
+        .collect()
+}
+
+fn to_map(ranges: &[(u32, u32, String)]) -> Vec<Option<&str>> {
+    let mut m = vec![None; vario_core::BUCKETS as usize];
+    for (start, end, v) in ranges {
+        for slot in m.iter_mut().take(*end as usize).skip(*start as usize) {
+            *slot = Some(v.as_str());
         }
-        m
-    };
-    let (ma, mb) = (map(&sa), map(&sb));
-    ma.iter().zip(&mb).filter(|(x, y)| matches!((x, y), (Some(x), Some(y)) if x != y)).count() as u32
+    }
+    m
+}
+
+fn from_map(m: &[Option<&str>]) -> Vec<(u32, u32, String)> {
+    let mut out: Vec<(u32, u32, String)> = Vec::new();
+    for (b, v) in m.iter().enumerate() {
+        let Some(v) = v else { continue };
+        let b = b as u32;
+        match out.last_mut() {
+            Some(last) if last.1 == b && last.2 == *v => last.1 = b + 1,
+            _ => out.push((b, b + 1, v.to_string())),
+        }
+    }
+    out
+}
+
+/// How many buckets `next` would give a variant other than the one `history` gave them (the
+/// `409 RESHUFFLE` count). Buckets that join from unenrolled, or leave, do not count: that is
+/// ramping.
+pub fn buckets_moved(history: &[(u32, u32, String)], next: &[(u32, u32, String)]) -> u32 {
+    let (h, n) = (to_map(history), to_map(next));
+    h.iter().zip(&n).filter(|(x, y)| matches!((x, y), (Some(x), Some(y)) if x != y)).count() as u32
+}
+
+/// `history` with the buckets `next` enrols for the first time added (a bucket keeps the variant
+/// it had first).
+pub fn merge_history(history: &[(u32, u32, String)], next: &[(u32, u32, String)]) -> Vec<(u32, u32, String)> {
+    let mut h = to_map(history);
+    for (slot, v) in h.iter_mut().zip(to_map(next)) {
+        if slot.is_none() {
+            *slot = v;
+        }
+    }
+    from_map(&h)
 }

@@ -46,7 +46,14 @@ impl Principal {
     }
 }
 
-/// A new secret with a readable prefix (`vca_` admin tokens, `vcs_` SDK keys).
+/// The prefix of admin-API tokens.
+pub const ADMIN_PREFIX: &str = "vca_";
+/// The prefix of SDK keys.
+pub const SDK_PREFIX: &str = "vcs_";
+/// Characters after the prefix: 32 bytes in unpadded URL-safe base64.
+const SECRET_B64_LEN: usize = 43;
+
+/// A new secret with a readable prefix ([`ADMIN_PREFIX`], [`SDK_PREFIX`]).
 pub fn new_secret(prefix: &str) -> Result<String, ApiError> {
     let mut b = [0u8; 32];
     getrandom::getrandom(&mut b)
@@ -89,6 +96,12 @@ impl FromRequestParts<AppState> for Principal {
         }
         if let Some((environment_id, environment)) = state.sdk_keys.get(&hash) {
             return Ok(Principal::Sdk { environment_id, environment });
+        }
+        // Our secrets have a prefix and a fixed length: anything else is refused without a query,
+        // so a flood of junk tokens cannot occupy the pool.
+        let well_formed = |prefix: &str| secret.strip_prefix(prefix).is_some_and(|rest| rest.len() == SECRET_B64_LEN);
+        if !well_formed(ADMIN_PREFIX) && !well_formed(SDK_PREFIX) {
+            return Err(ApiError::new(ApiCode::Unauthorized, "unknown token"));
         }
         let row: Option<(String, String)> = sqlx::query_as("SELECT name, role FROM tokens WHERE token_hash = $1")
             .bind(&hash)

@@ -144,6 +144,13 @@ impl From<sqlx::Error> for ApiError {
         if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) {
             return ApiError::new(ApiCode::Unavailable, "no database connection available; try again");
         }
+        // Contention the client can retry: SQLite busy or locked past the busy timeout, a Postgres
+        // serialization failure or deadlock.
+        if let sqlx::Error::Database(db) = &e
+            && matches!(db.code().as_deref(), Some("5" | "6" | "517" | "40001" | "40P01"))
+        {
+            return ApiError::new(ApiCode::Unavailable, "the database is busy; nothing was changed, try again");
+        }
         log::error!("vario-control: database error: {e}");
         ApiError::new(ApiCode::Internal, "database error; nothing was changed")
     }

@@ -269,6 +269,9 @@ pub struct Experiment {
     /// For `COMPLETED`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipped_variant: Option<String>,
+    /// Every bucket's variant since this iteration went live (internal; see [`StoredBody`]).
+    #[serde(skip)]
+    pub bucket_history: Vec<(u32, u32, String)>,
     /// Everything authored.
     #[serde(flatten)]
     pub spec: ExperimentSpec,
@@ -287,6 +290,11 @@ pub struct StoredBody {
     /// For `COMPLETED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipped_variant: Option<String>,
+    /// Which variant each bucket has had since this iteration first went RUNNING, as half-open
+    /// ranges: a ramp is checked against all of it, not only the previous allocation, so two
+    /// steps that each move nobody cannot together move units between variants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bucket_history: Vec<(u32, u32, String)>,
 }
 
 /// `PATCH /experiments/{id}`: each field present replaces the stored one.

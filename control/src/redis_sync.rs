@@ -102,24 +102,44 @@ impl RedisSync {
 }
 
 /// Writes every environment's latest version into Redis where Redis holds an older one or none.
-/// Returns how many hashes it wrote.
+/// Returns how many hashes it wrote. One environment failing (a Redis value another tool wrote) is
+/// logged and skipped, never the end of the round; snapshots are read from the database only for
+/// the environments Redis is behind on.
 pub async fn reconcile(db: &Db, redis: &RedisSync) -> Result<usize, String> {
-    // The newest version of each environment, with its name.
-    let rows: Vec<(String, i64, String, String)> = sqlx::query_as(
-        "SELECT e.name, v.version, v.digest, v.snapshot FROM versions v JOIN environments e ON e.id = v.environment_id \
+    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT e.id, e.name, v.version, v.digest FROM versions v JOIN environments e ON e.id = v.environment_id \
          WHERE v.version = (SELECT MAX(version) FROM versions w WHERE w.environment_id = v.environment_id)",
     )
     .fetch_all(&db.pool)
     .await
     .map_err(|e| e.to_string())?;
     let mut wrote = 0;
-    for (name, version, digest, snapshot) in rows {
-        // Most rounds find Redis current: ask for its version before sending the snapshot.
-        if redis.version(&name).await.map_err(|e| e.to_string())?.is_some_and(|v| v >= version) {
+    for (env_id, name, version, digest) in rows {
+        let behind = match redis.version(&name).await {
+            Ok(have) => have.is_none_or(|v| v < version),
+            // Not a number (or Redis down): Redis down ends the round, the rest is per environment.
+            Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => return Err(e.to_string()),
+            Err(e) => {
+                log::warn!("vario-control: reconcile of {name}: {e}");
+                continue;
+            }
+        };
+        if !behind {
             continue;
         }
-        if redis.write(&name, version, &digest, &snapshot).await.map_err(|e| e.to_string())? {
-            wrote += 1;
+        let snapshot: Option<(String,)> =
+            sqlx::query_as("SELECT snapshot FROM versions WHERE environment_id = $1 AND version = $2")
+                .bind(&env_id)
+                .bind(version)
+                .fetch_optional(&db.pool)
+                .await
+                .map_err(|e| e.to_string())?;
+        let Some((snapshot,)) = snapshot else { continue };
+        match redis.write(&name, version, &digest, &snapshot).await {
+            Ok(true) => wrote += 1,
+            Ok(false) => {}
+            Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => return Err(e.to_string()),
+            Err(e) => log::warn!("vario-control: reconcile of {name}: {e}"),
         }
     }
     Ok(wrote)

@@ -132,17 +132,15 @@ fn a_live_ramp_that_moves_units_is_refused_unless_a_new_iteration() {
             alloc(json!({"weights": {"control": 50, "treatment": 50}, "traffic": t})).ok(200);
         }
         // New weights at 30 % traffic: control [0, 1500) → [0, 600), treatment [5000, 6500) →
-        // [2000, 4400). No bucket goes from one variant to the other (they only leave or join),
-        // so it is a ramp, as the rule counts it.
+        // [2000, 4400). Against the previous allocation alone no bucket changes variant, but
+        // [2000, 4400) was control while traffic was at 100 %: those units would move. Refused.
         assert_eq!(count_moved(), 0);
-        alloc(json!({"weights": {"control": 20, "treatment": 80}, "traffic": 30})).ok(200);
-        // At 100 %, 20/80 → 50/50: control [0, 2000) → [0, 5000) takes the 3000 buckets
-        // [2000, 5000) from treatment. Refused, with the count.
-        alloc(json!({"weights": {"control": 20, "treatment": 80}, "traffic": 100})).ok(200);
-        let r = alloc(json!({"weights": {"control": 50, "treatment": 50}}));
+        let r = alloc(json!({"weights": {"control": 20, "treatment": 80}, "traffic": 30}));
         assert_eq!((r.status, r.code()), (409, "RESHUFFLE"), "[{label}] {}", r.text);
+        assert_eq!(r.body["error"]["details"]["buckets_moved"], 2400, "[{label}] {}", r.text);
+        // At 100 %, 20/80: treatment takes [2000, 5000) from control.
+        let r = alloc(json!({"weights": {"control": 20, "treatment": 80}}));
         assert_eq!(r.body["error"]["details"]["buckets_moved"], 3000, "[{label}] {}", r.text);
-        alloc(json!({"weights": {"control": 50, "treatment": 50}, "traffic": 30})).ok(200);
         // Explicit ranges that only grow into unenrolled buckets are a ramp.
         alloc(json!({"ranges": [{"variant": "control", "start": 0, "end": 1500}, {"variant": "treatment", "start": 5000, "end": 6500}]}))
             .ok(200);
@@ -153,6 +151,20 @@ fn a_live_ramp_that_moves_units_is_refused_unless_a_new_iteration() {
         );
         assert_eq!((r.status, r.code()), (409, "RESHUFFLE"));
         assert_eq!(r.body["error"]["details"]["buckets_moved"], 100);
+        // Two steps that each move nobody cannot together: shrinking treatment away, then giving
+        // its buckets to control, is refused at the second step, against every variant a bucket
+        // has had since RUNNING ([5000, 8000) was treatment at 100 % traffic).
+        alloc(json!({"ranges": [{"variant": "control", "start": 0, "end": 2000}]})).ok(200);
+        let r = alloc(json!({"ranges": [{"variant": "control", "start": 0, "end": 8000}]}));
+        assert_eq!((r.status, r.code()), (409, "RESHUFFLE"), "[{label}] two-step reshuffle: {}", r.text);
+        assert_eq!(r.body["error"]["details"]["buckets_moved"], 3000);
+        // Pausing and resuming keeps that memory.
+        api.status(&id, "PAUSED").ok(200);
+        api.status(&id, "RUNNING").ok(200);
+        let r = alloc(json!({"ranges": [{"variant": "control", "start": 0, "end": 6000}]}));
+        assert_eq!(r.status, 409, "[{label}] after pause/resume: {}", r.text);
+        alloc(json!({"ranges": [{"variant": "control", "start": 0, "end": 2000}, {"variant": "treatment", "start": 5000, "end": 7000}]}))
+            .ok(200);
         // On purpose: a new iteration, and the published salt says so.
         api.publish(&env);
         let v1 = snapshot(&api, &sdk);

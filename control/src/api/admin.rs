@@ -26,7 +26,7 @@ pub async fn create_token(
     if b.name.is_empty() || b.name.len() > 200 {
         return Err(ApiError::bad_request("a token name is 1 to 200 bytes"));
     }
-    let (token_id, secret) = (id(), new_secret("vca_")?);
+    let (token_id, secret) = (id(), new_secret(crate::auth::ADMIN_PREFIX)?);
     let mut tx = st.db.pool.begin().await?;
     sqlx::query(
         "INSERT INTO tokens (id, name, role, token_hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -73,10 +73,13 @@ pub async fn delete_token(
 ) -> ApiResult<StatusCode> {
     let actor = p.require(Role::Admin)?.to_string();
     let mut tx = st.db.pool.begin().await?;
-    let row: Option<(String, String)> =
-        sqlx::query_as("SELECT name, role FROM tokens WHERE id = $1").bind(&token_id).fetch_optional(&mut *tx).await?;
+    // One statement: a read then a write would have to upgrade SQLite's read lock, which does not
+    // wait for a busy writer.
+    let row: Option<(String, String)> = sqlx::query_as("DELETE FROM tokens WHERE id = $1 RETURNING name, role")
+        .bind(&token_id)
+        .fetch_optional(&mut *tx)
+        .await?;
     let (name, role) = row.ok_or_else(|| ApiError::not_found("token"))?;
-    sqlx::query("DELETE FROM tokens WHERE id = $1").bind(&token_id).execute(&mut *tx).await?;
     let before = json!({"id": token_id, "name": name, "role": role});
     audit(&mut tx, &actor, "delete", "token", &token_id, Some(&before), None).await?;
     tx.commit().await?;
@@ -148,9 +151,11 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
     };
     let redis = match &st.redis {
         None => "off".to_string(),
-        Some(r) => match r.ping().await {
-            Ok(()) => "ok".to_string(),
-            Err(e) => e.to_string(),
+        // A health probe must answer quickly even while Redis is unreachable.
+        Some(r) => match tokio::time::timeout(std::time::Duration::from_millis(500), r.ping()).await {
+            Ok(Ok(())) => "ok".to_string(),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer within 500 ms".to_string(),
         },
     };
     // Redis down degrades the service (publishes still commit, the reconciler catches up); the

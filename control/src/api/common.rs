@@ -115,6 +115,9 @@ pub async fn load_env(conn: &mut AnyConnection, env_id: &str) -> ApiResult<EnvSt
         let kind = ItemKind::parse(&kind).ok_or_else(|| corrupt("item kind"))?;
         items.push(Item { kind, key, body: serde_json::from_str(&body).map_err(|_| corrupt("item body"))? });
     }
+    // Snapshot order must not depend on the database's collation (Postgres sorts text by locale):
+    // the same items give the same bytes, so the same digest, on every backend.
+    items.sort_by(|a, b| (a.kind.entity(), a.key.as_str()).cmp(&(b.kind.entity(), b.key.as_str())));
     let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
         "SELECT id, status, iteration, body FROM experiments WHERE environment_id = $1 ORDER BY created_at, id",
     )
@@ -131,6 +134,13 @@ pub async fn load_env(conn: &mut AnyConnection, env_id: &str) -> ApiResult<EnvSt
         });
     }
     Ok(EnvState { name, seed, items, experiments })
+}
+
+/// `404` unless the environment exists (without loading it).
+pub async fn env_exists(conn: &mut AnyConnection, env_id: &str) -> ApiResult<()> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM environments WHERE id = $1").bind(env_id).fetch_optional(conn).await?;
+    row.map(|_| ()).ok_or_else(|| ApiError::not_found("environment"))
 }
 
 /// A stored value this version cannot read: never the client's fault.

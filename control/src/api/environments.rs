@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::common::{
-    Body, audit, begin_env_write, check_key, corrupt, id, load_env, publish_lints, refused, valid_name,
+    Body, audit, begin_env_write, check_key, corrupt, env_exists, id, load_env, publish_lints, refused, valid_name,
 };
 use crate::assemble::{ItemKind, new_lints};
 use crate::auth::{Principal, hash_secret, new_secret};
@@ -29,7 +29,7 @@ pub async fn create_environment(
         return Err(ApiError::bad_request("an environment name is [a-z0-9_-]{1,64}"));
     }
     let env = Environment { id: id(), name: b.name, created_at: now_rfc3339() };
-    let (key_id, secret) = (id(), new_secret("vcs_")?);
+    let (key_id, secret) = (id(), new_secret(crate::auth::SDK_PREFIX)?);
     let mut tx = st.db.pool.begin().await?;
     sqlx::query("INSERT INTO environments (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(&env.id)
@@ -107,7 +107,7 @@ pub async fn create_sdk_key(
     Path(env_id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<SdkKeyCreated>)> {
     let actor = p.require(Role::Editor)?.to_string();
-    let (key_id, secret) = (id(), new_secret("vcs_")?);
+    let (key_id, secret) = (id(), new_secret(crate::auth::SDK_PREFIX)?);
     let mut tx = begin_env_write(&st, &env_id).await?;
     insert_sdk_key(&mut tx, &key_id, &env_id, &secret, &actor).await?;
     audit(&mut tx, &actor, "create", "sdk_key", &key_id, None, Some(&json!({"environment_id": env_id}))).await?;
@@ -146,7 +146,7 @@ pub async fn list_items(
     p.require(Role::Viewer)?;
     let kind = kind_of(&kind)?;
     let mut conn = st.db.pool.acquire().await?;
-    load_env(&mut conn, &env_id).await?;
+    env_exists(&mut conn, &env_id).await?;
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT key, body FROM items WHERE environment_id = $1 AND kind = $2 ORDER BY key")
             .bind(&env_id)

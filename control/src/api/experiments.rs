@@ -12,7 +12,7 @@ use super::common::{
     Body, audit, begin_env_write, check_key, check_revision, corrupt, experiment_env, id, if_match, load_env,
     publish_lints, refused,
 };
-use crate::assemble::{EnvState, ExperimentRow, buckets_moved, experiment_lints, new_lints};
+use crate::assemble::{EnvState, ExperimentRow, buckets_moved, experiment_lints, merge_history, new_lints, ranges_of};
 use crate::auth::Principal;
 use crate::db::now_rfc3339;
 use crate::error::{ApiCode, ApiError, ApiResult, ErrorBody};
@@ -35,6 +35,7 @@ fn from_row(r: Row) -> ApiResult<Experiment> {
         iteration,
         revision,
         shipped_variant: body.shipped_variant,
+        bucket_history: body.bucket_history,
         spec: body.spec,
         created_at,
         updated_at,
@@ -54,7 +55,11 @@ fn row_of(e: &Experiment) -> ExperimentRow {
         id: e.id.clone(),
         status: e.status,
         iteration: e.iteration,
-        body: StoredBody { spec: e.spec.clone(), shipped_variant: e.shipped_variant.clone() },
+        body: StoredBody {
+            spec: e.spec.clone(),
+            shipped_variant: e.shipped_variant.clone(),
+            bucket_history: e.bucket_history.clone(),
+        },
     }
 }
 
@@ -104,7 +109,11 @@ async fn store(
 ) -> ApiResult<Experiment> {
     e.revision = before.revision + 1;
     e.updated_at = now_rfc3339();
-    let body = StoredBody { spec: e.spec.clone(), shipped_variant: e.shipped_variant.clone() };
+    let body = StoredBody {
+        spec: e.spec.clone(),
+        shipped_variant: e.shipped_variant.clone(),
+        bucket_history: e.bucket_history.clone(),
+    };
     let body = serde_json::to_string(&body).map_err(|_| corrupt("experiment body"))?;
     sqlx::query(
         "UPDATE experiments SET status = $1, revision = $2, iteration = $3, body = $4, updated_at = $5 WHERE id = $6",
@@ -147,6 +156,7 @@ pub async fn create_experiment(
         iteration: 1,
         revision: 1,
         shipped_variant: None,
+        bucket_history: Vec::new(),
         spec,
         created_at: now.clone(),
         updated_at: now,
@@ -157,8 +167,9 @@ pub async fn create_experiment(
         return Err(ApiError::new(ApiCode::Conflict, format!("experiment `{}` already exists", e.spec.key)));
     }
     validate(&env, &row_of(&e))?;
-    let body = serde_json::to_string(&StoredBody { spec: e.spec.clone(), shipped_variant: None })
-        .map_err(|_| corrupt("experiment body"))?;
+    let body =
+        serde_json::to_string(&StoredBody { spec: e.spec.clone(), shipped_variant: None, bucket_history: Vec::new() })
+            .map_err(|_| corrupt("experiment body"))?;
     sqlx::query(&format!("INSERT INTO experiments ({COLUMNS}, key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
         .bind(&e.id)
         .bind(&e.environment_id)
@@ -335,6 +346,10 @@ pub async fn patch_status(
     }
     let env = load_env(&mut tx, &env_id).await?;
     validate(&env, &row_of(&e))?;
+    if change.status == Status::Running && e.bucket_history.is_empty() {
+        // This iteration goes live: from now on its units keep their variant.
+        e.bucket_history = ranges_of(&env, &row_of(&e));
+    }
     let e = store(&mut tx, &actor, "status", &before, e).await?;
     tx.commit().await?;
     Ok(with_etag(StatusCode::OK, e))
@@ -419,10 +434,20 @@ pub async fn put_allocation(
     let mut e = before.clone();
     e.spec.allocation = Some(allocation);
     let env = load_env(&mut tx, &env_id).await?;
+    let live = matches!(before.status, Status::Running | Status::Paused);
     if change.new_iteration {
         e.iteration += 1;
-    } else if matches!(before.status, Status::Running | Status::Paused) {
-        let moved = buckets_moved(&env, &row_of(&before), &row_of(&e));
+        e.bucket_history = if live { ranges_of(&env, &row_of(&e)) } else { Vec::new() };
+    } else if live {
+        // Against every variant a bucket has had in this iteration, not only the last allocation
+        // (an experiment live before the history was kept starts from its current allocation).
+        let history = if before.bucket_history.is_empty() {
+            ranges_of(&env, &row_of(&before))
+        } else {
+            before.bucket_history.clone()
+        };
+        let next = ranges_of(&env, &row_of(&e));
+        let moved = buckets_moved(&history, &next);
         if moved > 0 {
             return Err(ApiError::new(
                 ApiCode::Reshuffle,
@@ -430,6 +455,7 @@ pub async fn put_allocation(
             )
             .with_details(json!({"buckets_moved": moved})));
         }
+        e.bucket_history = merge_history(&history, &next);
     }
     validate(&env, &row_of(&e))?;
     let e = store(&mut tx, &actor, "allocation", &before, e).await?;

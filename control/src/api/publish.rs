@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::common::{Body, audit, begin_env_write, corrupt, experiment_env, load_env, refused};
+use super::common::{Body, audit, begin_env_write, corrupt, env_exists, experiment_env, load_env, refused};
 use crate::assemble::{error_lints, published_experiments, snapshot_json};
 use crate::auth::{Principal, hex};
 use crate::db::now_rfc3339;
@@ -19,15 +19,20 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::model::{Published, Role, Rollback, VersionInfo};
 use crate::state::{Announcement, AppState, Latest};
 
-/// SHA-256 of the snapshot without its `version` and `published_at`: equal for two publishes that
-/// would serve the same content.
-fn content_digest(doc: &Value) -> String {
+/// SHA-256 of the snapshot without its `version` and `published_at`, and of who signs it: equal for
+/// two publishes that would serve the same content the same way (turning signing on, or changing
+/// the key, is a change: clients with the new public key need a new version).
+fn content_digest(doc: &Value, signer: Option<&str>) -> String {
     let mut d = doc.clone();
     if let Value::Object(m) = &mut d {
         m.remove("version");
         m.remove("published_at");
     }
-    hex(&Sha256::digest(d.to_string().as_bytes()))
+    let mut h = Sha256::new();
+    h.update(signer.unwrap_or("unsigned").as_bytes());
+    h.update(b"\n");
+    h.update(d.to_string().as_bytes());
+    hex(&h.finalize())
 }
 
 type LatestRow = (i64, String, String, String);
@@ -63,7 +68,8 @@ async fn commit_version(
     latest: Option<LatestRow>,
 ) -> ApiResult<Published> {
     let Publish { env_id, environment, actor, action, detail } = p;
-    let content = content_digest(&doc);
+    let signer = st.signing_key.as_ref().map(|k| k.public_key().to_text());
+    let content = content_digest(&doc, signer.as_deref());
     if let Some((version, digest, c, published_at)) = &latest
         && *c == content
     {
@@ -167,7 +173,19 @@ pub async fn publish_environment(
     Path(env_id): Path<String>,
 ) -> ApiResult<Json<Published>> {
     let actor = p.require(Role::Editor)?.to_string();
-    Ok(Json(publish_env(&st, &actor, &env_id).await?))
+    Ok(Json(detached(async move { publish_env(&st, &actor, &env_id).await }).await?))
+}
+
+/// Runs a publish on its own task: a client that disconnects, or the request timeout, drops the
+/// handler, and must not drop it between the commit and the announcement.
+async fn detached<F>(f: F) -> ApiResult<Published>
+where
+    F: std::future::Future<Output = ApiResult<Published>> + Send + 'static,
+{
+    tokio::spawn(f).await.unwrap_or_else(|e| {
+        log::error!("vario-control: a publish task failed: {e}");
+        Err(ApiError::new(crate::error::ApiCode::Internal, "the publish failed; see the service log"))
+    })
 }
 
 /// Publishes the experiment's environment.
@@ -181,7 +199,7 @@ pub async fn publish_experiment(
 ) -> ApiResult<Json<Published>> {
     let actor = p.require(Role::Editor)?.to_string();
     let env_id = experiment_env(&st, &id).await?;
-    Ok(Json(publish_env(&st, &actor, &env_id).await?))
+    Ok(Json(detached(async move { publish_env(&st, &actor, &env_id).await }).await?))
 }
 
 /// Every published version, newest first.
@@ -195,7 +213,7 @@ pub async fn list_versions(
 ) -> ApiResult<Json<Vec<VersionInfo>>> {
     p.require(Role::Viewer)?;
     let mut conn = st.db.pool.acquire().await?;
-    load_env(&mut conn, &env_id).await?;
+    env_exists(&mut conn, &env_id).await?;
     let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
         "SELECT version, digest, published_at, published_by FROM versions WHERE environment_id = $1 ORDER BY version DESC",
     )
@@ -253,20 +271,24 @@ pub async fn rollback(
     Body(b): Body<Rollback>,
 ) -> ApiResult<Json<Published>> {
     let actor = p.require(Role::Editor)?.to_string();
-    let mut tx = begin_env_write(&st, &env_id).await?;
-    let env = load_env(&mut tx, &env_id).await?;
+    Ok(Json(detached(async move { rollback_to(&st, &actor, &env_id, b.version).await }).await?))
+}
+
+async fn rollback_to(st: &AppState, actor: &str, env_id: &str, version: i64) -> ApiResult<Published> {
+    let mut tx = begin_env_write(st, env_id).await?;
+    let env = load_env(&mut tx, env_id).await?;
     let row: Option<(String,)> =
         sqlx::query_as("SELECT snapshot FROM versions WHERE environment_id = $1 AND version = $2")
-            .bind(&env_id)
-            .bind(b.version)
+            .bind(env_id)
+            .bind(version)
             .fetch_optional(&mut *tx)
             .await?;
     let (stored,) = row.ok_or_else(|| ApiError::not_found("version"))?;
     // A signed version is stored as its envelope: the snapshot inside is what is republished.
     let snapshot = vario_core::signing::open_snapshot(&stored, None).map_err(|_| corrupt("signed snapshot"))?;
     let doc: Value = serde_json::from_str(snapshot).map_err(|_| corrupt("snapshot"))?;
-    let latest = latest_row(&mut tx, &env_id).await?;
-    let detail = json!({"rolled_back_to": b.version});
-    let p = Publish { env_id: &env_id, environment: &env.name, actor: &actor, action: "rollback", detail };
-    Ok(Json(commit_version(&st, tx, p, doc, latest).await?))
+    let latest = latest_row(&mut tx, env_id).await?;
+    let detail = json!({"rolled_back_to": version});
+    let p = Publish { env_id, environment: &env.name, actor, action: "rollback", detail };
+    commit_version(st, tx, p, doc, latest).await
 }

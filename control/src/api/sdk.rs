@@ -34,11 +34,21 @@ pub async fn latest_for(st: &AppState, env_id: &str) -> ApiResult<Arc<Latest>> {
     {
         return Ok(l.clone());
     }
-    let row: Option<(i64, String)> =
+    let row: Result<Option<(i64, String)>, sqlx::Error> =
         sqlx::query_as("SELECT version, digest FROM versions WHERE environment_id = $1 ORDER BY version DESC LIMIT 1")
             .bind(env_id)
             .fetch_optional(&st.db.pool)
-            .await?;
+            .await;
+    // The database unreachable (a failover, a full pool): what is in memory is still the latest
+    // this process knows, and better for an SDK than an error.
+    let row = match (row, &cached) {
+        (Ok(row), _) => row,
+        (Err(e), Some(l)) => {
+            log::warn!("vario-control: cannot recheck the latest version ({e}); serving v{} from memory", l.version);
+            return Ok(l.clone());
+        }
+        (Err(e), None) => return Err(e.into()),
+    };
     let Some((version, digest)) = row else {
         return Err(ApiError::new(ApiCode::NotPublished, "nothing has been published in this environment yet"));
     };
