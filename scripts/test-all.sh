@@ -55,16 +55,22 @@ step "spool fault matrix: kill -9, SIGTERM, normal exit with the endpoint down, 
 cargo test --workspace --locked --test runtime_spool fault_matrix -- --nocapture
 
 step "main job smoke run (debug build, 20 000 requests: control plane on SQLite, API, publishes, client, events)"
-cargo run --quiet --locked --example demo -- 20000
+# Built with --workspace, the test step's feature set, then run directly: `cargo run --example`
+# would select the default members and rebuild about a hundred crates with other features.
+cargo build --quiet --locked --workspace --examples
+examples_dir="${CARGO_TARGET_DIR:-target}/$CARGO_BUILD_TARGET/debug/examples"
+"$examples_dir/demo" 20000
 
 step "rec service example self-test (real HTTP on 127.0.0.1)"
-cargo run --quiet --locked --example rec_service -- --self-test
+"$examples_dir/rec_service" --self-test
 
 step "C ABI: tests/c (shared vectors, client round trip, misuse, hostile input, fork; shared and static builds; valgrind; ASan + UBSan), examples/c"
 bash tests/c/run.sh
 
 step "python wheel: its own venv, a debug build (maturin develop), pytest (vectors, client, fork, stubs, following the control plane), backtest example"
-cargo build --quiet --locked --bin vario
+# The vario CLI (the tests start its dev server and control plane): already built by the C step's
+# --workspace build, so this is a no-op there (a `--bin vario` build would rebuild with other features).
+cargo build --quiet --locked --workspace
 if [ ! -x bindings/python/.venv/bin/python ]; then
   python3 -m venv bindings/python/.venv
 fi

@@ -85,8 +85,10 @@ echo "all present"
 step "cargo build (debug): libvario_ffi.{so,a} and the vario CLI"
 # The same two commands as examples/c/Makefile and the docs use, so nothing is built twice with
 # different feature sets.
-cargo build --locked -p vario-ffi
-cargo build --locked --bin vario
+# One --workspace build: the feature set of the test command's `cargo test --workspace`, so after
+# it nothing is compiled again (`-p vario-ffi` or `--bin vario` alone would unify features
+# differently, syn's and regex's among them, and rebuild every proc macro and what uses them).
+cargo build --locked --workspace
 for f in "$LIB_DIR/libvario_ffi.so" "$LIB_DIR/libvario_ffi.a" "$LIB_DIR/vario"; do
   [ -e "$f" ] || die "$f was not built"
 done
