@@ -131,6 +131,20 @@ async fn store(
     Ok(e)
 }
 
+/// Starts a write on experiment `id`: its environment's lock, the experiment as stored, and the
+/// `If-Match` check against it (`404`, `412`).
+async fn begin_write(
+    st: &AppState,
+    id: &str,
+    expected: Option<i64>,
+) -> ApiResult<(String, sqlx::Transaction<'static, sqlx::Any>, Experiment)> {
+    let env_id = experiment_env(st, id).await?;
+    let mut tx = begin_env_write(st, &env_id).await?;
+    let before = fetch(&mut tx, id).await?;
+    check_revision(expected, before.revision)?;
+    Ok((env_id, tx, before))
+}
+
 /// Creates a DRAFT experiment.
 #[utoipa::path(post, path = "/experiments", tag = "experiments", request_body = NewExperiment,
     security(("bearer" = [])),
@@ -250,10 +264,7 @@ pub async fn patch_experiment(
 ) -> ApiResult<Response> {
     let actor = p.require(Role::Editor)?.to_string();
     let expected = if_match(&headers)?;
-    let env_id = experiment_env(&st, &id).await?;
-    let mut tx = begin_env_write(&st, &env_id).await?;
-    let before = fetch(&mut tx, &id).await?;
-    check_revision(expected, before.revision)?;
+    let (env_id, mut tx, before) = begin_write(&st, &id, expected).await?;
     let mut e = before.clone();
     let s = &mut e.spec;
     if let Some(v) = patch.name {
@@ -320,10 +331,7 @@ pub async fn patch_status(
 ) -> ApiResult<Response> {
     let actor = p.require(Role::Editor)?.to_string();
     let expected = if_match(&headers)?;
-    let env_id = experiment_env(&st, &id).await?;
-    let mut tx = begin_env_write(&st, &env_id).await?;
-    let before = fetch(&mut tx, &id).await?;
-    check_revision(expected, before.revision)?;
+    let (env_id, mut tx, before) = begin_write(&st, &id, expected).await?;
     if !before.status.allows(change.status) {
         return Err(ApiError::new(
             ApiCode::InvalidTransition,
@@ -371,10 +379,7 @@ pub async fn add_variant(
     let actor = p.require(Role::Editor)?.to_string();
     let expected = if_match(&headers)?;
     check_key(&v.key)?;
-    let env_id = experiment_env(&st, &id).await?;
-    let mut tx = begin_env_write(&st, &env_id).await?;
-    let before = fetch(&mut tx, &id).await?;
-    check_revision(expected, before.revision)?;
+    let (env_id, mut tx, before) = begin_write(&st, &id, expected).await?;
     if before.status != Status::Draft {
         return Err(ApiError::new(ApiCode::Reshuffle, "variants can be added to a DRAFT experiment only")
             .with_details(json!({"status": before.status.as_str()})));
@@ -421,10 +426,7 @@ pub async fn put_allocation(
         (None, Some(_)) => return Err(ApiError::bad_request("`traffic` goes with `weights` only")),
         _ => return Err(ApiError::bad_request("give either `weights` or `ranges`")),
     };
-    let env_id = experiment_env(&st, &id).await?;
-    let mut tx = begin_env_write(&st, &env_id).await?;
-    let before = fetch(&mut tx, &id).await?;
-    check_revision(expected, before.revision)?;
+    let (env_id, mut tx, before) = begin_write(&st, &id, expected).await?;
     if matches!(before.status, Status::Completed | Status::Archived) {
         return Err(ApiError::new(
             ApiCode::InvalidTransition,

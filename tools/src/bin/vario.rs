@@ -101,18 +101,12 @@ impl ControlArgs {
             };
         }
         let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).try_init();
-        let signing_key = match &self.signing_key {
-            None => None,
-            Some(p) => match std::fs::read_to_string(p)
-                .map_err(|e| e.to_string())
-                .and_then(|t| SigningKey::from_text(&t).map_err(|e| e.to_string()))
-            {
-                Ok(k) => Some(k),
-                Err(e) => {
-                    eprintln!("vario control: cannot use the signing key {}: {e}", p.display());
-                    return ExitCode::FAILURE;
-                }
-            },
+        let signing_key = match read_signing_key(self.signing_key.as_deref()) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("vario control: {e}");
+                return ExitCode::FAILURE;
+            }
         };
         let config = vario_control::Config {
             signing_key,
@@ -265,18 +259,12 @@ struct DevServerArgs {
 
 impl DevServerArgs {
     fn run(self) -> ExitCode {
-        let signing_key = match &self.signing_key {
-            None => None,
-            Some(p) => match std::fs::read_to_string(p)
-                .map_err(|e| e.to_string())
-                .and_then(|t| SigningKey::from_text(&t).map_err(|e| e.to_string()))
-            {
-                Ok(k) => Some(k),
-                Err(e) => {
-                    eprintln!("cannot use the signing key {}: {e}", p.display());
-                    return ExitCode::FAILURE;
-                }
-            },
+        let signing_key = match read_signing_key(self.signing_key.as_deref()) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
         };
         let opts = DevServerOptions {
             snapshot: self.snapshot,
@@ -299,6 +287,16 @@ impl DevServerArgs {
             }
         }
     }
+}
+
+/// The private key in `path` (from `vario snapshot keygen`), if a path was given.
+fn read_signing_key(path: Option<&std::path::Path>) -> Result<Option<SigningKey>, String> {
+    let Some(p) = path else { return Ok(None) };
+    std::fs::read_to_string(p)
+        .map_err(|e| e.to_string())
+        .and_then(|t| SigningKey::from_text(&t).map_err(|e| e.to_string()))
+        .map(Some)
+        .map_err(|e| format!("cannot use the signing key {}: {e}", p.display()))
 }
 
 fn main() -> ExitCode {
