@@ -29,6 +29,45 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
+    /// [`SyncOptions::stream_url`](crate::SyncOptions): push over the control plane's SSE stream
+    /// (with `config_url`).
+    pub fn stream_url(mut self, url: impl Into<String>) -> Self {
+        self.opts.sync.stream_url = Some(url.into());
+        self
+    }
+
+    /// [`SyncOptions::redis_url`](crate::SyncOptions) and
+    /// [`SyncOptions::environment`](crate::SyncOptions): push over Redis.
+    pub fn redis(mut self, url: impl Into<String>, environment: impl Into<String>) -> Self {
+        self.opts.sync.redis_url = Some(url.into());
+        self.opts.sync.environment = Some(environment.into());
+        self
+    }
+
+    /// [`SyncOptions::environment`](crate::SyncOptions): the environment notifications must name.
+    pub fn environment(mut self, name: impl Into<String>) -> Self {
+        self.opts.sync.environment = Some(name.into());
+        self
+    }
+
+    /// [`SyncOptions::push_idle_timeout`](crate::SyncOptions) (default 45 s).
+    pub fn push_idle_timeout(mut self, d: Duration) -> Self {
+        self.opts.sync.push_idle_timeout = d;
+        self
+    }
+
+    /// [`SyncOptions::push_poll_interval`](crate::SyncOptions) (default 5 min).
+    pub fn push_poll_interval(mut self, d: Duration) -> Self {
+        self.opts.sync.push_poll_interval = d;
+        self
+    }
+
+    /// [`SyncOptions::stale_after`](crate::SyncOptions) (default none).
+    pub fn stale_after(mut self, d: Duration) -> Self {
+        self.opts.sync.stale_after = Some(d);
+        self
+    }
+
     /// A builder with every default.
     pub fn new() -> Self {
         Self::default()

@@ -11,6 +11,7 @@ use crate::error::{BuildError, InitError, TimeoutError, UpdateError};
 use crate::options::Options;
 use crate::outcome::Outcome;
 use crate::pipeline::{self, queue::ContextKey, queue::Control, queue::Item, queue::QueuedExposure};
+use crate::push;
 use crate::stats::{ConfigSource, Shared, Stats, add, inc};
 use crate::store::{Installed, Security, Store, empty_snapshot};
 use crossbeam_channel::{Sender, TrySendError};
@@ -37,6 +38,10 @@ const CONFIG_JOIN_WAIT: Duration = Duration::from_millis(100);
 
 struct Threads {
     config_stop: Option<Sender<()>>,
+    /// The push thread's stop, and its handle (detached like the config thread's: a read ends
+    /// within its tick of the stop).
+    push_stop: Option<Sender<()>>,
+    push: Option<JoinHandle<()>>,
     /// The config thread is never joined by `close`: it may sit in a request for up to
     /// `request_timeout`; once told to stop, it ends on its own.
     config: Option<JoinHandle<()>>,
@@ -86,6 +91,7 @@ impl Client {
         let generation = fork_generation();
         let opts = Arc::new(o);
         let shared = Arc::new(Shared::default());
+        shared.started_at_ms.store(now_ms(), Ordering::Relaxed);
         let security = Security::from_options(&opts)?;
         let store = Arc::new(Store::new(opts.processing.id_hash_key.as_deref(), security, shared.clone()));
         // Local sources load before `build` returns; only the network is left to the thread.
@@ -98,15 +104,36 @@ impl Client {
             pipeline::spawn(opts.clone(), shared.clone(), store.clone(), rx, ctl_rx, close_deadline_ms.clone())?;
         let mut config_handle = None;
         let mut config_stop = None;
+        // The push thread's way to ask the config thread for a fetch now (coalesced: one pending).
+        let mut wake = None;
         if config::needs_thread(&opts) {
             let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+            let (wake_tx, wake_rx) = if opts.sync.push().is_some() {
+                crossbeam_channel::bounded::<()>(1)
+            } else {
+                // No push thread: nothing ever wakes the config thread early.
+                let (tx, _) = crossbeam_channel::bounded::<()>(1);
+                (tx, crossbeam_channel::never())
+            };
             let (store2, opts2) = (store.clone(), opts.clone());
             config_handle = Some(
                 std::thread::Builder::new()
                     .name("vario-config".into())
-                    .spawn(move || config::run(store2, opts2, file_fingerprint, stop_rx))?,
+                    .spawn(move || config::run(store2, opts2, file_fingerprint, stop_rx, wake_rx))?,
             );
             config_stop = Some(stop_tx);
+            wake = Some(wake_tx);
+        }
+        let (mut push_handle, mut push_stop) = (None, None);
+        if opts.sync.push().is_some() {
+            let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+            let (store2, opts2) = (store.clone(), opts.clone());
+            push_handle = Some(
+                std::thread::Builder::new()
+                    .name("vario-push".into())
+                    .spawn(move || push::run(store2, opts2, wake, stop_rx))?,
+            );
+            push_stop = Some(stop_tx);
         }
         let p = &opts.processing;
         Ok(Client {
@@ -114,7 +141,13 @@ impl Client {
             shared,
             tx,
             ctl: ctl_tx,
-            threads: Mutex::new(Some(Threads { config_stop, config: config_handle, pipeline })),
+            threads: Mutex::new(Some(Threads {
+                config_stop,
+                config: config_handle,
+                push_stop,
+                push: push_handle,
+                pipeline,
+            })),
             close_deadline_ms,
             recent: (0..p.dedup_capacity.clamp(1, 1 << 16).next_power_of_two()).map(|_| AtomicU64::new(0)).collect(),
             recent_window_min: (p.dedup_window.as_secs() / 60).min(0xFF_FFFF),
@@ -296,6 +329,10 @@ impl Client {
         if let Some(stop) = threads.config_stop.take() {
             let _ = stop.send(());
         }
+        if let Some(stop) = threads.push_stop.take() {
+            let _ = stop.send(());
+            self.shared.set_push_state(crate::stats::PushState::Off);
+        }
         let dropped_before = self.shared.c.dropped_at_close.load(Ordering::SeqCst);
         let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
         self.close_deadline_ms.store(now_ms().saturating_add(timeout_ms).max(1), Ordering::SeqCst);
@@ -311,11 +348,12 @@ impl Client {
         for h in threads.pipeline.drain(..) {
             let _ = h.join();
         }
-        if let Some(h) = threads.config.take() {
-            // Told to stop above: idle, it ends within microseconds, so a short wait lets it be
-            // joined (nothing left running, no thread stack left behind). In a request it ends
-            // when the request does (up to `request_timeout`); close does not wait for that.
-            let until = (Instant::now() + CONFIG_JOIN_WAIT).min(deadline);
+        // Told to stop above: idle, each ends within microseconds, so a short wait lets it be
+        // joined (nothing left running, no thread stack left behind). In a request (or a push
+        // read) it ends when that does (up to `request_timeout`, a push read's tick); close
+        // does not wait for that.
+        let until = (Instant::now() + CONFIG_JOIN_WAIT).min(deadline);
+        for h in [threads.config.take(), threads.push.take()].into_iter().flatten() {
             while !h.is_finished() && Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -450,7 +488,15 @@ impl Client {
 
     /// Every counter and the config status.
     pub fn stats(&self) -> Stats {
-        self.shared.snapshot(self.tx.len(), now_ms())
+        let stale_after = self.opts.sync.stale_after.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.shared.snapshot(self.tx.len(), now_ms(), stale_after)
+    }
+
+    /// Blocks until a snapshot of at least `version` is in use, or `timeout`: true when it is.
+    /// For a host that must not act before a publish it knows of has arrived (a deploy step, a
+    /// test); decisions never need it.
+    pub fn wait_for_version(&self, version: u64, timeout: Duration) -> bool {
+        self.store.wait_for_version(version, timeout)
     }
 
     /// The snapshot in use, if any (for inspection: lints, version).

@@ -10,22 +10,33 @@
 
 use crate::options::{ConfigSpec, Options};
 use crate::retry::{backoff, jitter, redact};
+use crate::stats::PushState;
 use crate::stats::{ConfigErrorKind, ConfigSource, inc};
 use crate::store::{Installed, Store};
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::Receiver;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use vario_core::Snapshot;
 
-/// Waits on `rx` for `d`; true when woken by a message or disconnection (time to stop).
-fn sleep_or_stop(rx: &Receiver<()>, d: Duration) -> bool {
-    !matches!(rx.recv_timeout(d), Err(RecvTimeoutError::Timeout))
+/// Waits on `stop` for `d`, or until `wake` (the push thread asks for a fetch now); true when
+/// `stop` fired or disconnected (time to stop).
+fn sleep_or_stop(stop: &Receiver<()>, wake: &Receiver<()>, d: Duration) -> bool {
+    let deadline = std::time::Instant::now() + d;
+    crossbeam_channel::select! {
+        recv(stop) -> _ => true,
+        recv(wake) -> r => match r {
+            Ok(()) => false,
+            // The push thread is gone: only the stop can cut the wait short now.
+            Err(_) => !matches!(stop.recv_deadline(deadline), Err(crossbeam_channel::RecvTimeoutError::Timeout)),
+        },
+        default(d) => false,
+    }
 }
 
 /// Offers `text` from `source`; a rejection is recorded in the config status with `context`
 /// before the message (e.g. the file it came from).
-fn offer_recorded(store: &Store, text: &str, source: ConfigSource, context: &str) -> Option<Installed> {
+pub(crate) fn offer_recorded(store: &Store, text: &str, source: ConfigSource, context: &str) -> Option<Installed> {
     match store.offer(text, source) {
         Ok(installed) => Some(installed),
         Err(e) => {
@@ -63,7 +74,7 @@ pub(crate) fn load_local(store: &Store, opts: &Options, inherited: Option<Arc<Sn
     file_fingerprint
 }
 
-fn persist(path: &Path, text: &str) {
+pub(crate) fn persist(path: &Path, text: &str) {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     // Owner-only: the snapshot can carry the pseudonymisation key and override ids.
@@ -100,10 +111,15 @@ fn load_file(store: &Store, path: &Path, last: &mut Option<u64>) -> bool {
                 h.finish()
             };
             if *last == Some(fp) {
+                store.mark_synced();
                 return true;
             }
             *last = Some(fp);
-            offer_recorded(store, &text, ConfigSource::File, &path.display().to_string()).is_some()
+            let ok = offer_recorded(store, &text, ConfigSource::File, &path.display().to_string()).is_some();
+            if ok {
+                store.mark_synced();
+            }
+            ok
         }
         Err(e) => {
             inc(&store.shared().c.config_errors);
@@ -118,8 +134,16 @@ pub(crate) fn needs_thread(opts: &Options) -> bool {
     matches!(opts.sync.config, Some(ConfigSpec::Url(_) | ConfigSpec::Path(_)))
 }
 
-/// The `vario-config` thread's body. Returns when `stop` fires or disconnects.
-pub(crate) fn run(store: Arc<Store>, opts: Arc<Options>, file_fingerprint: Option<u64>, stop: Receiver<()>) {
+/// The `vario-config` thread's body. Returns when `stop` fires or disconnects. `wake` (from the
+/// push thread) cuts a wait short for an immediate poll; while the push channel is connected
+/// the wait is the longer `push_poll_interval`, since polling is only the backstop then.
+pub(crate) fn run(
+    store: Arc<Store>,
+    opts: Arc<Options>,
+    file_fingerprint: Option<u64>,
+    stop: Receiver<()>,
+    wake: Receiver<()>,
+) {
     let (sync, http) = (&opts.sync, &opts.http);
     let base = sync.poll_interval.min(Duration::from_secs(1));
     let mut failures = 0u32;
@@ -148,8 +172,14 @@ pub(crate) fn run(store: Arc<Store>, opts: Arc<Options>, file_fingerprint: Optio
             }
         };
         failures = if ok { 0 } else { failures.saturating_add(1) };
-        let delay = if ok { jitter(sync.poll_interval) } else { backoff(base, failures - 1, http.max_backoff) };
-        if sleep_or_stop(&stop, delay) {
+        store.check_stale(sync.stale_after);
+        let interval = if store.shared().push_state() == PushState::Connected {
+            sync.poll_interval.max(sync.push_poll_interval)
+        } else {
+            sync.poll_interval
+        };
+        let delay = if ok { jitter(interval) } else { backoff(base, failures - 1, http.max_backoff) };
+        if sleep_or_stop(&stop, &wake, delay) {
             return;
         }
     }
@@ -267,6 +297,7 @@ fn fetch(store: &Store, c: &reqwest::blocking::Client, url: &str, opts: &Options
         304 => {
             inc(&counters.config_not_modified);
             store.clear_error();
+            store.mark_synced();
             true
         }
         200 => {
@@ -311,6 +342,7 @@ fn fetch(store: &Store, c: &reqwest::blocking::Client, url: &str, opts: &Options
             // swap never sees a stale error.
             store.clear_error();
             if let Some(installed) = offer_recorded(store, &text, ConfigSource::Http, "") {
+                store.mark_synced();
                 *etag = new_etag;
                 if let (Installed::Swapped, Some(path)) = (installed, &opts.sync.persist_path) {
                     persist(path, &text);

@@ -45,15 +45,17 @@
 //! | `pipeline::sender` | batch bodies (JSON framing, gzip) or the local sink (file, callback); spills to the spool when the poster is busy | no (I/O) | `vario-sender` |
 //! | `pipeline::processor` | de-dup, attribution, pseudonymisation, event writing, batch cutting | owns its state, no I/O | `vario-events` |
 //! | `pipeline` | starting the three pipeline stages | - | the caller's (at build) |
-//! | `config` | config sync: local sources at start, then polling with ETag / file re-reads, persisting | no (HTTP, files) | the caller's (at build), then `vario-config` |
+//! | `config` | config sync: local sources at start, then polling with ETag / file re-reads, persisting; a wake from the push thread polls at once | no (HTTP, files) | the caller's (at build), then `vario-config` |
+//! | `push` | the push channel (SPEC §9): the SSE stream (wakes the config thread to fetch) or Redis (reads the hash, offers it), dead-channel detection, reconnects with backoff; the SSE reader and the notice rule are pure | no (HTTP, Redis) | `vario-push` |
 //! | `client` | [`Client`]: decisions, enqueue, flush, close, fork | lock-free reads | the caller's |
 //! | `builder` | [`ClientBuilder`] | - | the caller's |
 //! | [`host`] | what the bindings share: [`host::HostClient`] (closed state), [`host::SnapshotCache`], attribute lists, [`host::Surface`], code tables, the one JSON options definition | - | the caller's |
 //!
-//! A client runs up to **four background threads**: `vario-config` (only with a `config_url` or
-//! `config_path`; a bootstrap is never refreshed), `vario-events` (the processor), `vario-sender`,
-//! and `vario-poster` (only with an `ingest_url`; without one the sender writes the local sink
-//! itself). `close` stops them all (the config thread is detached if it sits in a request).
+//! A client runs up to **five background threads**: `vario-config` (only with a `config_url` or
+//! `config_path`; a bootstrap is never refreshed), `vario-push` (only with `stream_url` or
+//! `redis_url`), `vario-events` (the processor), `vario-sender`, and `vario-poster` (only with an
+//! `ingest_url`; without one the sender writes the local sink itself). `close` stops them all
+//! (the config and push threads are detached if they sit in a request or a read).
 //!
 //! With `spool_path`, events the pipeline cannot deliver go to a disk spool and survive the
 //! process (`kill -9` after a `flush`, SIGTERM handled by the host calling `close`, a normal exit)
@@ -74,6 +76,7 @@ pub mod host;
 mod options;
 mod outcome;
 mod pipeline;
+mod push;
 mod retry;
 mod stats;
 mod store;
@@ -84,10 +87,10 @@ pub use clock::{fork_generation, now_ms};
 pub use error::{BuildError, InitError, TimeoutError, UpdateError};
 pub use options::{
     ConfigSpec, DeliveryOptions, EventCallback, HttpOptions, LocalSink, MAX_IN_FLIGHT, Options, ProcessingOptions,
-    SyncOptions,
+    PushSpec, SyncOptions,
 };
 pub use outcome::Outcome;
-pub use stats::{ConfigErrorKind, ConfigSource, Stats};
+pub use stats::{ConfigErrorKind, ConfigSource, PushState, Stats};
 pub use vario_core as core;
 
 /// The pure input handling of the runtime that has no other public door, for the fuzz targets in
@@ -95,6 +98,7 @@ pub use vario_core as core;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::config::{BodyRefusal, config_body};
+    pub use crate::push::{Notice, SseEvent, SseReader};
 
     /// Replays `segment` as a spool segment an earlier process left in `dir` (which must not
     /// exist yet or be empty), exactly as a client does at start: open the spool, then read and

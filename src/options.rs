@@ -3,7 +3,7 @@
 //! | group | read by | fields |
 //! |---|---|---|
 //! | [`Options`] itself | the caller's thread ([`Client`](crate::Client)) and every event | `sdk_name`, `sdk_version`, `default_params`, `exposure_context_keys` |
-//! | [`SyncOptions`] (`sync`) | the config thread (and every snapshot offered) | `config`, `poll_interval`, `persist_path`, `max_config_bytes`, `follow_redirects`, `snapshot_public_key` |
+//! | [`SyncOptions`] (`sync`) | the config and push threads (and every snapshot offered) | `config`, `poll_interval`, `persist_path`, `max_config_bytes`, `follow_redirects`, `snapshot_public_key`, `stream_url`, `redis_url`, `environment`, `push_idle_timeout`, `push_poll_interval`, `stale_after` |
 //! | [`HttpOptions`] (`http`) | both HTTP stages: the config thread and the event poster | `sdk_key`, `request_timeout`, `max_backoff` |
 //! | [`DeliveryOptions`] (`delivery`) | the queue, the sender and the poster | `ingest_url`, `local_sink`, `queue_capacity`, `batch_size`, `batch_interval`, `max_attempts`, `retry_base`, `gzip_threshold`, `max_in_flight`, `spool_path`, `spool_max_bytes` |
 //! | [`ProcessingOptions`] (`processing`) | the processor (and the caller's early de-dup filter, and `expose`) | `id_hash_key`, `allow_unsigned_tokens`, `dedup_window`, `dedup_capacity`, `assignment_capacity` |
@@ -111,6 +111,43 @@ pub struct SyncOptions {
     /// `SNAPSHOT_SIGNATURE`, counted in `config_signature_rejected`, and the last good snapshot
     /// stays. A key text that is not a key is `INVALID_OPTIONS` at build.
     pub snapshot_public_key: Option<String>,
+    /// Push over the control plane's SSE stream (SPEC §9): `GET` this URL (with `sdk_key`) and,
+    /// on a `version` event whose digest is not the one in use, fetch `config_url` at once
+    /// (default none). Needs `config_url`; not with `redis_url`.
+    pub stream_url: Option<String>,
+    /// Push over Redis (SPEC §9): read the hash `env:{environment}:config` at start, after every
+    /// reconnect and every `push_poll_interval`, and `SUBSCRIBE config:updates` (default none;
+    /// `redis://` or `unix://` URLs). Needs `environment`; not with `stream_url`. May be the only
+    /// snapshot source.
+    pub redis_url: Option<String>,
+    /// The environment the client serves (the control plane's environment name). Required with
+    /// `redis_url`; with `stream_url`, notifications naming another environment are ignored.
+    pub environment: Option<String>,
+    /// A stream that delivers no byte (not even its `: ping` comments) for this long is dead and
+    /// reconnected (default 45 s, SPEC §9).
+    pub push_idle_timeout: Duration,
+    /// The backstop poll interval while the push channel is connected (default 5 min; never
+    /// shorter than `poll_interval`). A push channel that is down polls at `poll_interval`.
+    pub push_poll_interval: Duration,
+    /// When set, the config is *stale* once this long has passed without a confirmation from the
+    /// source that the snapshot in use is the latest (an answered poll, a byte on the stream, a
+    /// Redis read or ping): `Stats::config_stale` says so and a warning is logged once per
+    /// episode (default none).
+    pub stale_after: Option<Duration>,
+}
+
+/// The push channel the options ask for (at most one: validation refuses both).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushSpec {
+    /// The control plane's SSE stream (`stream_url`).
+    Stream(String),
+    /// Redis pub/sub and the environment's config hash (`redis_url`, `environment`).
+    Redis {
+        /// The Redis URL.
+        url: String,
+        /// The environment's name.
+        environment: String,
+    },
 }
 
 /// What the two HTTP stages (the config poller and the event poster) share.
@@ -211,6 +248,12 @@ impl Default for SyncOptions {
             max_config_bytes: 32 << 20,
             follow_redirects: false,
             snapshot_public_key: None,
+            stream_url: None,
+            redis_url: None,
+            environment: None,
+            push_idle_timeout: Duration::from_secs(45),
+            push_poll_interval: Duration::from_secs(300),
+            stale_after: None,
         }
     }
 }
@@ -252,6 +295,15 @@ impl Default for ProcessingOptions {
 }
 
 impl SyncOptions {
+    /// The push channel these options ask for, if any.
+    pub fn push(&self) -> Option<PushSpec> {
+        match (&self.stream_url, &self.redis_url, &self.environment) {
+            (Some(url), None, _) => Some(PushSpec::Stream(url.clone())),
+            (None, Some(url), Some(env)) => Some(PushSpec::Redis { url: url.clone(), environment: env.clone() }),
+            _ => None,
+        }
+    }
+
     /// The parsed [`SyncOptions::snapshot_public_key`] (`INVALID_OPTIONS` when it is not a key).
     pub fn public_key(&self) -> Result<Option<PublicKey>, BuildError> {
         self.snapshot_public_key
@@ -270,8 +322,29 @@ impl Options {
     /// source, positive capacities and intervals, at least one attempt, durations up to 7 days.
     pub fn validate(&self) -> Result<(), BuildError> {
         let (s, h, d, p) = (&self.sync, &self.http, &self.delivery, &self.processing);
-        if s.config.is_none() {
+        if s.config.is_none() && s.redis_url.is_none() {
             return Err(BuildError::NoConfigSource);
+        }
+        if s.stream_url.is_some() && s.redis_url.is_some() {
+            return Err(BuildError::InvalidOption("give one push channel: stream_url or redis_url".into()));
+        }
+        if s.stream_url.is_some() && !matches!(s.config, Some(ConfigSpec::Url(_))) {
+            return Err(BuildError::InvalidOption(
+                "stream_url needs config_url (the stream says when to fetch it)".into(),
+            ));
+        }
+        if s.redis_url.is_some() && s.environment.as_deref().is_none_or(str::is_empty) {
+            return Err(BuildError::InvalidOption("redis_url needs environment (whose config hash to read)".into()));
+        }
+        if let Some(url) = &s.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("unix://"))
+        {
+            return Err(BuildError::InvalidOption("redis_url must be a redis:// or unix:// URL".into()));
+        }
+        if s.push_idle_timeout < Duration::from_millis(10) || s.push_poll_interval.is_zero() {
+            return Err(BuildError::InvalidOption(
+                "push_idle_timeout must be at least 10 ms and push_poll_interval positive".into(),
+            ));
         }
         if d.queue_capacity == 0 || d.batch_size == 0 || p.dedup_capacity == 0 || p.assignment_capacity == 0 {
             return Err(BuildError::InvalidOption("capacities and batch size must be positive".into()));
@@ -292,8 +365,17 @@ impl Options {
             return Err(BuildError::InvalidOption("intervals must be positive".into()));
         }
         s.public_key()?;
-        let durations =
-            [s.poll_interval, h.request_timeout, h.max_backoff, d.batch_interval, d.retry_base, p.dedup_window];
+        let durations = [
+            s.poll_interval,
+            s.push_idle_timeout,
+            s.push_poll_interval,
+            s.stale_after.unwrap_or_default(),
+            h.request_timeout,
+            h.max_backoff,
+            d.batch_interval,
+            d.retry_base,
+            p.dedup_window,
+        ];
         if durations.iter().any(|d| *d > MAX_DURATION) {
             return Err(BuildError::InvalidOption("durations are limited to 7 days".into()));
         }
@@ -316,7 +398,14 @@ mod tests {
         assert!(matches!(o.validate(), Err(BuildError::NoConfigSource)));
         o.sync.config = Some(ConfigSpec::Bootstrap("{}".into()));
         o.validate().expect("defaults are valid");
-        let bad: [fn(&mut Options); 9] = [
+        let bad: [fn(&mut Options); 13] = [
+            |o| o.sync.stream_url = Some("http://127.0.0.1:1/s".into()),
+            |o| o.sync.redis_url = Some("redis://127.0.0.1:1".into()),
+            |o| {
+                o.sync.redis_url = Some("http://127.0.0.1:1".into());
+                o.sync.environment = Some("prod".into());
+            },
+            |o| o.sync.push_idle_timeout = Duration::ZERO,
             |o| o.delivery.max_in_flight = 0,
             |o| o.delivery.max_in_flight = MAX_IN_FLIGHT + 1,
             |o| o.sync.snapshot_public_key = Some("not a key".into()),

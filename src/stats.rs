@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 
 /// Counters written by callers come first and are padded away from those written by the
 /// pipeline and config threads, so the threads do not invalidate each other's cache lines.
@@ -45,6 +45,11 @@ pub(crate) struct Counters {
     pub config_rejected: AtomicU64,
     pub config_too_large: AtomicU64,
     pub config_signature_rejected: AtomicU64,
+    pub push_connects: AtomicU64,
+    pub push_disconnects: AtomicU64,
+    pub push_idle_timeouts: AtomicU64,
+    pub push_notifications: AtomicU64,
+    pub push_notifications_ignored: AtomicU64,
     /// Gauges set by the pipeline thread.
     pub dedup_entries: AtomicU64,
     pub assignment_units: AtomicU64,
@@ -78,6 +83,30 @@ pub enum ConfigSource {
     Http,
     /// Carried over from the parent process by [`Client::after_fork`](crate::Client::after_fork).
     Inherited,
+    /// The environment's config hash in Redis (`redis_url`).
+    Redis,
+}
+
+/// The push channel's state (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushState {
+    /// No push channel is configured.
+    Off,
+    /// Connecting for the first time, or again after the channel was lost (backing off).
+    Reconnecting,
+    /// Subscribed: a publish reaches the client without waiting for a poll.
+    Connected,
+}
+
+impl PushState {
+    fn from_u8(v: u8) -> PushState {
+        match v {
+            1 => PushState::Reconnecting,
+            2 => PushState::Connected,
+            _ => PushState::Off,
+        }
+    }
 }
 
 /// What kind of error the config sync last hit.
@@ -113,12 +142,50 @@ pub(crate) struct ConfigState {
     pub updated_at_ms: Option<i64>,
     pub last_error: Option<(ConfigErrorKind, String)>,
     pub last_error_at_ms: Option<i64>,
+    /// SHA-256 (lowercase hex) of the snapshot text in use, as received.
+    pub digest: Option<String>,
+    /// The snapshot's `published_at`, in ms since the epoch, when it has a readable one.
+    pub published_at_ms: Option<i64>,
+    /// The last time the source confirmed what is in use is the latest (see `stale_after`).
+    pub synced_at_ms: Option<i64>,
+    /// Why the push channel was last lost or could not connect.
+    pub push_error: Option<String>,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub c: Counters,
     pub config: Mutex<ConfigState>,
+    /// [`PushState`] as a number (0 off, 1 reconnecting, 2 connected): read by the config thread
+    /// for its backstop cadence, written by the push thread.
+    pub push_state: AtomicU8,
+    /// A stale episode was logged already (cleared by the next sync).
+    pub stale_logged: AtomicBool,
+    /// When the client started (ms since the epoch): staleness before the first sync counts
+    /// from here.
+    pub started_at_ms: std::sync::atomic::AtomicI64,
+}
+
+impl Shared {
+    pub(crate) fn push_state(&self) -> PushState {
+        PushState::from_u8(self.push_state.load(Relaxed))
+    }
+
+    pub(crate) fn set_push_state(&self, s: PushState) {
+        self.push_state.store(
+            match s {
+                PushState::Off => 0,
+                PushState::Reconnecting => 1,
+                PushState::Connected => 2,
+            },
+            Relaxed,
+        );
+    }
+
+    /// Milliseconds since the last sync (or since start before any), at `now`.
+    pub(crate) fn sync_age_ms(&self, cfg: &ConfigState, now: i64) -> i64 {
+        now - cfg.synced_at_ms.unwrap_or_else(|| self.started_at_ms.load(Relaxed))
+    }
 }
 
 /// A point-in-time copy of every counter and the config status.
@@ -186,6 +253,23 @@ pub struct Stats {
     /// Snapshots refused because `snapshot_public_key` is set and they were unsigned or their
     /// signature did not verify (any source). Also counted in `config_rejected`.
     pub config_signature_rejected: u64,
+    /// Push notifications received for this client's environment (stream `version` events,
+    /// Redis `config:updates` messages), acted on or not.
+    pub push_notifications: u64,
+    /// Of those, the ones that changed nothing: another environment, a version not above the one
+    /// in use, the digest in use, or an unreadable message.
+    pub push_notifications_ignored: u64,
+    /// Push channel connections made (the first and every reconnect).
+    pub push_connects: u64,
+    /// Push channels lost (server gone, connection killed, a silent stream declared dead).
+    pub push_disconnects: u64,
+    /// Of those, streams declared dead because no byte came for `push_idle_timeout`.
+    pub push_idle_timeouts: u64,
+    /// The push channel: `off`, `reconnecting` or `connected`.
+    pub push: PushState,
+    /// Why the push channel was last lost or failed to connect (kept after it reconnects, to
+    /// explain `push_disconnects`); polling errors are in `last_config_error`.
+    pub last_push_error: Option<String>,
     /// Events waiting in the queue right now.
     pub queue_len: usize,
     /// Entries in the exposure de-dup LRU (bounded by `dedup_capacity`).
@@ -198,8 +282,17 @@ pub struct Stats {
     pub config_source: ConfigSource,
     /// The version in use.
     pub config_version: Option<u64>,
-    /// Milliseconds since the snapshot in use was swapped in.
+    /// SHA-256 (lowercase hex) of the snapshot in use as received: what the control plane calls
+    /// its `digest` (the stream and Redis announce it).
+    pub config_digest: Option<String>,
+    /// Milliseconds since the snapshot in use was published (its `published_at`), or since it was
+    /// swapped in when it has no readable `published_at`.
     pub config_age_ms: Option<i64>,
+    /// Milliseconds since the source last confirmed the snapshot in use is the latest (an
+    /// answered poll, a byte on the stream, a Redis read or ping); since start before any.
+    pub config_sync_age_ms: i64,
+    /// With `stale_after`: `config_sync_age_ms` is past it. Always false without.
+    pub config_stale: bool,
     /// The last config error since the last good fetch (cleared by one), if any.
     pub last_config_error: Option<String>,
     /// Its kind.
@@ -209,7 +302,8 @@ pub struct Stats {
 }
 
 impl Shared {
-    pub(crate) fn snapshot(&self, queue_len: usize, now_ms: i64) -> Stats {
+    /// The stats at `now_ms`; `stale_after_ms` is the option (`None`: never stale).
+    pub(crate) fn snapshot(&self, queue_len: usize, now_ms: i64, stale_after_ms: Option<i64>) -> Stats {
         let g = |c: &AtomicU64| c.load(Relaxed);
         let c = &self.c;
         let cfg = self.config.lock().unwrap_or_else(|p| p.into_inner());
@@ -242,13 +336,24 @@ impl Shared {
             config_rejected: g(&c.config_rejected),
             config_too_large: g(&c.config_too_large),
             config_signature_rejected: g(&c.config_signature_rejected),
+            push_notifications: g(&c.push_notifications),
+            push_notifications_ignored: g(&c.push_notifications_ignored),
+            push_connects: g(&c.push_connects),
+            push_disconnects: g(&c.push_disconnects),
+            push_idle_timeouts: g(&c.push_idle_timeouts),
+            push: self.push_state(),
+            last_push_error: cfg.push_error.clone(),
             queue_len,
             dedup_entries: g(&c.dedup_entries),
             assignment_units: g(&c.assignment_units),
             spool_bytes: g(&c.spool_bytes),
             config_source: cfg.source.unwrap_or(ConfigSource::None),
             config_version: cfg.version,
-            config_age_ms: cfg.updated_at_ms.map(|t| now_ms - t),
+            config_digest: cfg.digest.clone(),
+            // Clamped: the clock is coarse, and a publisher's may run a little ahead.
+            config_age_ms: cfg.published_at_ms.or(cfg.updated_at_ms).map(|t| (now_ms - t).max(0)),
+            config_sync_age_ms: self.sync_age_ms(&cfg, now_ms),
+            config_stale: stale_after_ms.is_some_and(|s| self.sync_age_ms(&cfg, now_ms) > s),
             last_config_error: cfg.last_error.as_ref().map(|e| e.1.clone()),
             last_config_error_kind: cfg.last_error.as_ref().map(|e| e.0),
             last_config_error_at_ms: cfg.last_error.as_ref().and(cfg.last_error_at_ms),

@@ -24,6 +24,16 @@ use std::time::{Duration, Instant};
 use vario_core::signing::{PublicKey, open_snapshot};
 use vario_core::{ExposureDict, Pseudonymizer, Severity, Snapshot};
 
+/// Lowercase hex SHA-256.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    use std::fmt::Write;
+    sha2::Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
 /// What the store checks offered snapshots and exposure tokens with.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Security {
@@ -149,6 +159,7 @@ impl Store {
     /// in when it is newer (see [`Store::install`]). Used by every source, so no source can skip
     /// the signature check. Compiles outside the swap lock.
     pub(crate) fn offer(&self, text: &str, source: ConfigSource) -> Result<Installed, UpdateError> {
+        let received = text;
         let text = match open_snapshot(text, self.security.snapshot_key.as_ref()) {
             Ok(t) => t,
             Err(e) => {
@@ -158,7 +169,9 @@ impl Store {
             }
         };
         match Snapshot::from_json(text) {
-            Ok(s) => self.install(Arc::new(s), source),
+            // The digest of the text as received (the envelope when signed): what the control
+            // plane announces, so a push naming it is known to be in use.
+            Ok(s) => self.install_with(Arc::new(s), source, Some(sha256_hex(received.as_bytes()))),
             Err(e) => {
                 inc(&self.shared.c.config_rejected);
                 Err(UpdateError::Rejected(e))
@@ -169,6 +182,16 @@ impl Store {
     /// Swaps in a compiled snapshot unless the one in use is newer; an equal version is left as
     /// is. Check and swap happen under the swap lock.
     pub(crate) fn install(&self, snap: Arc<Snapshot>, source: ConfigSource) -> Result<Installed, UpdateError> {
+        self.install_with(snap, source, None)
+    }
+
+    /// [`Store::install`], recording `digest` (of the text the snapshot came from) with it.
+    fn install_with(
+        &self,
+        snap: Arc<Snapshot>,
+        source: ConfigSource,
+        digest: Option<String>,
+    ) -> Result<Installed, UpdateError> {
         let _swap = self.swap_lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(cur) = self.current.load().as_ref() {
             if snap.version() < cur.version() {
@@ -204,6 +227,7 @@ impl Store {
                 h.pop_front();
             }
         }
+        let published_at_ms = snap.published_at().and_then(vario_core::time::parse_rfc3339);
         self.current.store(Some(snap));
         inc(&self.shared.c.config_updates);
         {
@@ -211,6 +235,9 @@ impl Store {
             st.source = Some(source);
             st.version = Some(version);
             st.updated_at_ms = Some(now_ms());
+            st.published_at_ms = published_at_ms;
+            // A compiled snapshot installed directly (inherited across a fork) has no text.
+            st.digest = digest;
         }
         self.notify_init();
         log::info!("vario: snapshot v{version} in use (source {source:?})");
@@ -223,6 +250,60 @@ impl Store {
         let mut st = self.shared.config.lock().unwrap_or_else(|p| p.into_inner());
         st.last_error = None;
         st.last_error_at_ms = None;
+    }
+
+    /// The source confirmed (an answered poll, a live push channel) that what is in use is the
+    /// latest: the config is fresh again.
+    pub(crate) fn mark_synced(&self) {
+        let mut st = self.shared.config.lock().unwrap_or_else(|p| p.into_inner());
+        st.synced_at_ms = Some(now_ms());
+        drop(st);
+        self.shared.stale_logged.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The version and digest in use (`None` before the first snapshot), for the push channel's
+    /// "is this notification news?" check.
+    pub(crate) fn in_use(&self) -> (Option<u64>, Option<String>) {
+        let st = self.shared.config.lock().unwrap_or_else(|p| p.into_inner());
+        (st.version, st.digest.clone())
+    }
+
+    /// Logs once per stale episode when `stale_after` has passed without a sync.
+    pub(crate) fn check_stale(&self, stale_after: Option<Duration>) {
+        let Some(limit) = stale_after else { return };
+        let age = {
+            let st = self.shared.config.lock().unwrap_or_else(|p| p.into_inner());
+            self.shared.sync_age_ms(&st, now_ms())
+        };
+        let limit_ms = i64::try_from(limit.as_millis()).unwrap_or(i64::MAX);
+        if age > limit_ms && !self.shared.stale_logged.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            log::warn!(
+                "vario: config is stale: no confirmation from the source for {age} ms (stale_after {limit_ms} ms)"
+            );
+        }
+    }
+
+    /// Blocks until a snapshot with a version of at least `version` is in use, or `timeout`;
+    /// true when it is.
+    pub(crate) fn wait_for_version(&self, version: u64, timeout: Duration) -> bool {
+        let start = Instant::now();
+        let mut ready = self.init.0.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if self.current.load().as_ref().is_some_and(|s| s.version() >= version) {
+                return true;
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return false;
+            }
+            ready = self.init.1.wait_timeout(ready, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// Records why the push channel was lost (logged; kept in `Stats::last_push_error`).
+    pub(crate) fn record_push_error(&self, msg: String) {
+        log::warn!("vario: push: {msg}");
+        self.shared.config.lock().unwrap_or_else(|p| p.into_inner()).push_error = Some(msg);
     }
 
     pub(crate) fn record_error(&self, kind: ConfigErrorKind, msg: String) {

@@ -82,6 +82,18 @@ pub struct JsonOptions {
     pub follow_redirects: Option<bool>,
     /// [`SyncOptions::snapshot_public_key`](crate::SyncOptions): base64 Ed25519 public key.
     pub snapshot_public_key: Option<String>,
+    /// [`SyncOptions::stream_url`](crate::SyncOptions): push over the control plane's SSE stream.
+    pub stream_url: Option<String>,
+    /// [`SyncOptions::redis_url`](crate::SyncOptions): push over Redis (with `environment`).
+    pub redis_url: Option<String>,
+    /// [`SyncOptions::environment`](crate::SyncOptions).
+    pub environment: Option<String>,
+    /// [`SyncOptions::push_idle_timeout`](crate::SyncOptions), in ms.
+    pub push_idle_timeout_ms: Option<u64>,
+    /// [`SyncOptions::push_poll_interval`](crate::SyncOptions), in ms.
+    pub push_poll_interval_ms: Option<u64>,
+    /// [`SyncOptions::stale_after`](crate::SyncOptions), in ms.
+    pub stale_after_ms: Option<u64>,
     /// [`DeliveryOptions::max_attempts`](crate::DeliveryOptions).
     pub max_attempts: Option<u32>,
     /// [`DeliveryOptions::retry_base`](crate::DeliveryOptions), in ms.
@@ -194,6 +206,12 @@ impl JsonOptions {
         set(&mut o.delivery.batch_interval, self.batch_interval_ms);
         set(&mut o.delivery.retry_base, self.retry_base_ms);
         set(&mut o.processing.dedup_window, self.dedup_window_ms);
+        set(&mut o.sync.push_idle_timeout, self.push_idle_timeout_ms);
+        set(&mut o.sync.push_poll_interval, self.push_poll_interval_ms);
+        o.sync.stale_after = self.stale_after_ms.map(ms);
+        o.sync.stream_url = self.stream_url;
+        o.sync.redis_url = self.redis_url;
+        o.sync.environment = self.environment;
         o.sync.persist_path = self.persist_path;
         o.sync.max_config_bytes = self.max_config_bytes.unwrap_or(o.sync.max_config_bytes);
         o.sync.follow_redirects = self.follow_redirects.unwrap_or(o.sync.follow_redirects);
@@ -278,8 +296,9 @@ mod tests {
 
     /// The documented keys: the 24 the hand-written parser accepted before this definition, then
     /// the config-body cap and the redirect switch (issue 14), the batches in flight, the
-    /// unsigned-token opt-in, the snapshot signing key and the spool (issue 14).
-    const KEYS: [&str; 31] = [
+    /// unsigned-token opt-in, the snapshot signing key and the spool (issue 14), the push channel
+    /// (issue 16).
+    const KEYS: [&str; 37] = [
         "sdk_key",
         "config_url",
         "config_path",
@@ -303,6 +322,12 @@ mod tests {
         "max_config_bytes",
         "follow_redirects",
         "snapshot_public_key",
+        "stream_url",
+        "redis_url",
+        "environment",
+        "push_idle_timeout_ms",
+        "push_poll_interval_ms",
+        "stale_after_ms",
         "max_attempts",
         "retry_base_ms",
         "gzip_threshold",
@@ -324,6 +349,9 @@ mod tests {
                 "max_backoff_ms",
                 "batch_interval_ms",
                 "dedup_window_ms",
+                "push_idle_timeout_ms",
+                "push_poll_interval_ms",
+                "stale_after_ms",
                 "retry_base_ms"
             ]
         );

@@ -191,3 +191,65 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// A `redis-server` of the test's own on 127.0.0.1 (so it can be killed and restarted), from
+/// `VARIO_TEST_REDIS_SERVER` or the PATH. `None` (with a note) when there is none, unless
+/// `VARIO_REQUIRE_SERVICES=1`, where that fails the test.
+pub struct RedisServer {
+    child: std::process::Child,
+    pub port: u16,
+    bin: String,
+}
+
+impl RedisServer {
+    pub fn start() -> Option<RedisServer> {
+        let bin = std::env::var("VARIO_TEST_REDIS_SERVER").ok().filter(|b| !b.is_empty()).or_else(|| {
+            let out = std::process::Command::new("sh").args(["-c", "command -v redis-server"]).output().ok()?;
+            Some(String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|p| !p.is_empty())
+        });
+        match bin {
+            Some(b) => Some(RedisServer::start_on(&b, free_addr().port())),
+            None if std::env::var("VARIO_REQUIRE_SERVICES").is_ok_and(|v| v == "1") => {
+                panic!("VARIO_REQUIRE_SERVICES=1 but redis-server is not installed")
+            }
+            None => {
+                eprintln!("note: no redis-server: the Redis tests did not run");
+                None
+            }
+        }
+    }
+
+    fn start_on(bin: &str, port: u16) -> RedisServer {
+        let child = std::process::Command::new(bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let r = RedisServer { child, port, bin: bin.to_string() };
+        assert!(wait_until(Duration::from_secs(10), || r.conn().is_ok()), "redis-server did not come up on {port}");
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn conn(&self) -> redis::RedisResult<redis::Connection> {
+        redis::Client::open(self.url())?.get_connection_with_timeout(Duration::from_secs(1))
+    }
+
+    /// kill -9, then a new server on the same port (empty: nothing is saved).
+    pub fn restart(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+        *self = RedisServer::start_on(&self.bin.clone(), self.port);
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -193,6 +193,18 @@ export class Client {
     }
   }
 
+  /**
+   * Resolves `true` once a snapshot of at least `version` is in use (a publish reached this
+   * client, by push or poll), `false` after `timeoutMs`.
+   */
+  async waitForVersion(version: number, timeoutMs = 5000): Promise<boolean> {
+    try {
+      return await this.native.waitForVersion(version, timeoutMs)
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
   /** Delivers what is queued; rejects with `TIMEOUT` when not done in time. */
   async flush(timeoutMs = 5000): Promise<void> {
     try {

@@ -118,6 +118,30 @@ impl Task for Blocking {
     }
 }
 
+/// `waitForVersion` on the thread pool: true once a snapshot of at least `version` is in use,
+/// false after the timeout.
+pub struct VersionWait {
+    host: Arc<HostClient>,
+    version: u64,
+    timeout: Duration,
+}
+
+impl Task for VersionWait {
+    type Output = bool;
+    type JsValue = bool;
+
+    fn compute(&mut self) -> Result<bool> {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.host.inner().wait_for_version(self.version, self.timeout)
+        }));
+        r.map_err(|p| panicked(&*p))
+    }
+
+    fn resolve(&mut self, _env: Env, output: bool) -> Result<bool> {
+        Ok(output)
+    }
+}
+
 impl NativeClient {
     fn blocking(&self, op: BlockingOp, timeout_ms: u32) -> AsyncTask<Blocking> {
         AsyncTask::new(Blocking { host: self.host.clone(), op, timeout: Duration::from_millis(u64::from(timeout_ms)) })
@@ -254,6 +278,21 @@ impl NativeClient {
     pub fn wait_for_init(&self, timeout_ms: u32) -> Result<AsyncTask<Blocking>> {
         self.open()?;
         Ok(self.blocking(BlockingOp::Init, timeout_ms))
+    }
+
+    /// Resolves `true` once a snapshot of at least `version` is in use, `false` after
+    /// `timeoutMs` (versions are integers below 2^53).
+    #[napi(catch_unwind, ts_return_type = "Promise<boolean>")]
+    pub fn wait_for_version(&self, version: f64, timeout_ms: u32) -> Result<AsyncTask<VersionWait>> {
+        self.open()?;
+        if !((0.0..=9_007_199_254_740_991.0).contains(&version) && version.fract() == 0.0) {
+            return Err(invalid("version must be a non-negative integer below 2^53"));
+        }
+        Ok(AsyncTask::new(VersionWait {
+            host: self.host.clone(),
+            version: version as u64,
+            timeout: Duration::from_millis(u64::from(timeout_ms)),
+        }))
     }
 
     /// Delivers what is queued; rejects with `TIMEOUT` when not done in time.

@@ -195,6 +195,18 @@ impl Client {
         })
     }
 
+    /// Blocks (GIL released) until a snapshot of at least `version` is in use: True when it is,
+    /// False after `timeout` seconds (a deploy step or a test waiting for a publish it knows of).
+    #[pyo3(signature = (version, timeout=5.0))]
+    fn wait_for_version(&self, py: Python<'_>, version: u64, timeout: f64) -> PyResult<bool> {
+        safe(|| {
+            self.with_client(py, |_, client| {
+                let t = secs(timeout)?;
+                Ok(py.detach(|| client.wait_for_version(version, t)))
+            })
+        })
+    }
+
     /// Delivers everything queued so far (GIL released); raises `TimeoutError` when not done in
     /// time (the events stay queued).
     #[pyo3(signature = (timeout=5.0))]

@@ -362,6 +362,12 @@ class Client:
         max_config_bytes: Optional[int] = ...,
         follow_redirects: Optional[bool] = ...,
         snapshot_public_key: Optional[str] = ...,
+        stream_url: Optional[str] = ...,
+        redis_url: Optional[str] = ...,
+        environment: Optional[str] = ...,
+        push_idle_timeout: Optional[float] = ...,
+        push_poll_interval: Optional[float] = ...,
+        stale_after: Optional[float] = ...,
         max_attempts: Optional[int] = ...,
         retry_base: Optional[float] = ...,
         gzip_threshold: Optional[int] = ...,
@@ -387,6 +393,7 @@ class Client:
         properties: Optional[Mapping[str, Any]] = None,
     ) -> bool: ...
     def wait_for_init(self, timeout: float = 5.0) -> None: ...
+    def wait_for_version(self, version: int, timeout: float = 5.0) -> bool: ...
     def flush(self, timeout: float = 5.0) -> None: ...
     def close(self, timeout: float = 5.0) -> None: ...
     @property
