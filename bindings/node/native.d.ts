@@ -60,6 +60,11 @@ export declare class NativeClient {
   updateSnapshot(json: string): boolean
   /** Resolves when the first snapshot is in use; rejects with `TIMEOUT` after `timeoutMs`. */
   waitForInit(timeoutMs: number): Promise<void>
+  /**
+   * Resolves `true` once a snapshot of at least `version` is in use, `false` after
+   * `timeoutMs` (versions are integers below 2^53).
+   */
+  waitForVersion(version: number, timeoutMs: number): Promise<boolean>
   /** Delivers what is queued; rejects with `TIMEOUT` when not done in time. */
   flush(timeoutMs: number): Promise<void>
   /**

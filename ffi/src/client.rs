@@ -91,6 +91,14 @@ fn wrap_client(host: HostClient) -> vario_client {
 /// signed envelope or a refusal (`SNAPSHOT_SIGNATURE`); `allow_unsigned_tokens: true` redeems
 /// unsigned exposure tokens when no `id_hash_key` is set (refused by default).
 ///
+/// Push (contract/push.md), so a publish arrives without waiting for the poll: `stream_url` (the
+/// control plane's `/sdk/v1/stream`, needs `config_url`) or `redis_url` (`redis://` or `unix://`,
+/// needs `environment`; may be the only source, then no `config_url` is needed), not both;
+/// `push_idle_timeout_ms` (default 45000), `push_poll_interval_ms` (the backstop poll while the
+/// channel is up, default 300000) and `stale_after_ms` (stats say `config_stale` once the source
+/// has not confirmed the config for this long). There is no C `wait_for_version`: watch
+/// `config_version` in `vario_client_stats_json`.
+///
 /// # Safety
 /// `options_json` is NUL-terminated; `out` is writable. Thread-safe.
 #[unsafe(no_mangle)]

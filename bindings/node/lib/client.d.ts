@@ -50,6 +50,11 @@ export declare class Client {
     updateSnapshot(json: string): boolean;
     /** Resolves once the first snapshot is in use; rejects with `TIMEOUT` (and the cause). */
     waitForInit(timeoutMs?: number): Promise<void>;
+    /**
+     * Resolves `true` once a snapshot of at least `version` is in use (a publish reached this
+     * client, by push or poll), `false` after `timeoutMs`.
+     */
+    waitForVersion(version: number, timeoutMs?: number): Promise<boolean>;
     /** Delivers what is queued; rejects with `TIMEOUT` when not done in time. */
     flush(timeoutMs?: number): Promise<void>;
     /** Delivers what is queued and stops the background threads. Idempotent. */

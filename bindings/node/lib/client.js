@@ -175,6 +175,18 @@ class Client {
             (0, errors_1.rethrow)(e);
         }
     }
+    /**
+     * Resolves `true` once a snapshot of at least `version` is in use (a publish reached this
+     * client, by push or poll), `false` after `timeoutMs`.
+     */
+    async waitForVersion(version, timeoutMs = 5000) {
+        try {
+            return await this.native.waitForVersion(version, timeoutMs);
+        }
+        catch (e) {
+            (0, errors_1.rethrow)(e);
+        }
+    }
     /** Delivers what is queued; rejects with `TIMEOUT` when not done in time. */
     async flush(timeoutMs = 5000) {
         try {

@@ -7,7 +7,7 @@
  * `ClientOptions` has exactly one member per name (see `OPTIONS_MATCH`).
  */
 /** The JSON name of every client option, in the order of `vario::host::OPTION_KEYS`. */
-export declare const OPTION_KEYS: readonly ["sdk_key", "config_url", "config_path", "bootstrap", "ingest_url", "sink_path", "poll_interval_ms", "request_timeout_ms", "max_backoff_ms", "id_hash_key", "allow_unsigned_tokens", "default_params", "queue_capacity", "batch_size", "batch_interval_ms", "dedup_window_ms", "dedup_capacity", "assignment_capacity", "exposure_context_keys", "persist_path", "max_config_bytes", "follow_redirects", "snapshot_public_key", "max_attempts", "retry_base_ms", "gzip_threshold", "max_in_flight", "spool_path", "spool_max_bytes", "sdk_name", "sdk_version"];
+export declare const OPTION_KEYS: readonly ["sdk_key", "config_url", "config_path", "bootstrap", "ingest_url", "sink_path", "poll_interval_ms", "request_timeout_ms", "max_backoff_ms", "id_hash_key", "allow_unsigned_tokens", "default_params", "queue_capacity", "batch_size", "batch_interval_ms", "dedup_window_ms", "dedup_capacity", "assignment_capacity", "exposure_context_keys", "persist_path", "max_config_bytes", "follow_redirects", "snapshot_public_key", "stream_url", "redis_url", "environment", "push_idle_timeout_ms", "push_poll_interval_ms", "stale_after_ms", "max_attempts", "retry_base_ms", "gzip_threshold", "max_in_flight", "spool_path", "spool_max_bytes", "sdk_name", "sdk_version"];
 /** A JSON option name. */
 export type OptionKey = (typeof OPTION_KEYS)[number];
 /** The camelCase form of a JSON name: `poll_interval_ms` → `pollIntervalMs`. */
@@ -53,6 +53,25 @@ export interface ClientOptions {
      * `SNAPSHOT_SIGNATURE` and counted in `config_signature_rejected` (`vario snapshot keygen`).
      */
     snapshotPublicKey?: string;
+    /**
+     * Push over the control plane's SSE stream (`/sdk/v1/stream`, with `sdkKey`): a publish is
+     * fetched from `configUrl` as soon as it is announced. Not with `redisUrl`.
+     */
+    streamUrl?: string;
+    /**
+     * Push over Redis (`redis://host:port/db`, with `environment`): the hash
+     * `env:{environment}:config` is read at start and on every `config:updates` message for it.
+     * May be the only snapshot source.
+     */
+    redisUrl?: string;
+    /** The control plane's environment name (required with `redisUrl`). */
+    environment?: string;
+    /** A stream silent this long is dead and reconnected (default 45 000). */
+    pushIdleTimeoutMs?: number;
+    /** The backstop poll interval while push is connected (default 300 000). */
+    pushPollIntervalMs?: number;
+    /** Stats say `config_stale: true` once the source has not confirmed the config for this long. */
+    staleAfterMs?: number;
     maxAttempts?: number;
     gzipThreshold?: number;
     /** Batches posted at once, 1 to 64 (default 8); they reach the endpoint in no set order. */

@@ -44,11 +44,11 @@ class Reply:
 class ControlPlane:
     """`vario control` in a child process (port 0: the printed URL is parsed), on its own SQLite file."""
 
-    def __init__(self, tmp: pathlib.Path) -> None:
+    def __init__(self, tmp: pathlib.Path, *args: str) -> None:
         db = tmp / f"control-{time.monotonic_ns()}.db"
         env = dict(os.environ, VARIO_ADMIN_TOKEN=ADMIN, RUST_LOG="warn")
         self.proc = subprocess.Popen(
-            [str(vario_bin()), "control", "--db", f"sqlite://{db}", "--listen", "127.0.0.1:0"],
+            [str(vario_bin()), "control", "--db", f"sqlite://{db}", "--listen", "127.0.0.1:0", *args],
             stdout=subprocess.PIPE,
             text=True,
             env=env,
