@@ -85,7 +85,7 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Starts a client from validated options (see [`ClientBuilder::build`](crate::ClientBuilder::build)),
     /// serving `inherited` (a forked parent's snapshot) from its first decision when given.
-    pub(crate) fn start(o: Options, inherited: Option<Arc<Snapshot>>) -> Result<Client, BuildError> {
+    pub(crate) fn start(o: Options, inherited: Option<(Arc<Snapshot>, Option<String>)>) -> Result<Client, BuildError> {
         o.validate()?;
         watch_forks();
         let generation = fork_generation();
@@ -109,10 +109,10 @@ impl Client {
         if config::needs_thread(&opts) {
             let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
             let (wake_tx, wake_rx) = if opts.sync.push().is_some() {
-                crossbeam_channel::bounded::<()>(1)
+                crossbeam_channel::bounded::<u64>(1)
             } else {
                 // No push thread: nothing ever wakes the config thread early.
-                let (tx, _) = crossbeam_channel::bounded::<()>(1);
+                let (tx, _) = crossbeam_channel::bounded::<u64>(1);
                 (tx, crossbeam_channel::never())
             };
             let (store2, opts2) = (store.clone(), opts.clone());
@@ -416,7 +416,8 @@ impl Client {
         if self.is_forked_copy() {
             self.forget_parent_threads();
         }
-        Client::start((*self.opts).clone(), self.store.load_full())
+        // With its digest, so a push announcing the same snapshot is known to be in use.
+        Client::start((*self.opts).clone(), self.store.load_full().map(|s| (s, self.store.in_use().1)))
     }
 
     /// In a forked child, the parent's thread handles must never be joined or detached: glibc

@@ -19,20 +19,39 @@ use std::sync::Arc;
 use std::time::Duration;
 use vario_core::Snapshot;
 
-/// Waits on `stop` for `d`, or until `wake` (the push thread asks for a fetch now); true when
-/// `stop` fired or disconnected (time to stop).
-fn sleep_or_stop(stop: &Receiver<()>, wake: &Receiver<()>, d: Duration) -> bool {
+/// How a wait of the config thread ended.
+enum Woken {
+    /// `stop` fired or disconnected: time to stop.
+    Stop,
+    /// The push thread announced this version (0: poll now, the push channel was lost).
+    Push(u64),
+    /// The wait is over.
+    Timeout,
+}
+
+/// Waits on `stop` for `d`, or until `wake` (the push thread asks for a fetch now).
+fn sleep_or_stop(stop: &Receiver<()>, wake: &Receiver<u64>, d: Duration) -> Woken {
     let deadline = std::time::Instant::now() + d;
+    let stopped = |r: Result<(), crossbeam_channel::RecvTimeoutError>| match r {
+        Err(crossbeam_channel::RecvTimeoutError::Timeout) => Woken::Timeout,
+        _ => Woken::Stop,
+    };
     crossbeam_channel::select! {
-        recv(stop) -> _ => true,
+        recv(stop) -> _ => Woken::Stop,
         recv(wake) -> r => match r {
-            Ok(()) => false,
+            Ok(v) => Woken::Push(v),
             // The push thread is gone: only the stop can cut the wait short now.
-            Err(_) => !matches!(stop.recv_deadline(deadline), Err(crossbeam_channel::RecvTimeoutError::Timeout)),
+            Err(_) => stopped(stop.recv_deadline(deadline)),
         },
-        default(d) => false,
+        default(d) => Woken::Timeout,
     }
 }
+
+/// A fetch after a notice that still did not bring the announced version (a 304 from a replica
+/// a moment behind, a refused body) is retried this often, this many times, before the backstop
+/// poll takes over.
+const CHASE_DELAY: Duration = Duration::from_millis(250);
+const CHASE_TRIES: u32 = 8;
 
 /// Offers `text` from `source`; a rejection is recorded in the config status with `context`
 /// before the message (e.g. the file it came from).
@@ -51,14 +70,18 @@ pub(crate) fn offer_recorded(store: &Store, text: &str, source: ConfigSource, co
 /// snapshot `inherited` from the parent of a forked process, then the bootstrap or the config
 /// file. Returns the config file's content fingerprint, so the config thread does not offer it
 /// again unchanged.
-pub(crate) fn load_local(store: &Store, opts: &Options, inherited: Option<Arc<Snapshot>>) -> Option<u64> {
+pub(crate) fn load_local(
+    store: &Store,
+    opts: &Options,
+    inherited: Option<(Arc<Snapshot>, Option<String>)>,
+) -> Option<u64> {
     if let Some(path) = &opts.sync.persist_path {
         load_persisted(store, path);
     }
-    if let Some(snap) = inherited {
+    if let Some((snap, digest)) = inherited {
         // The parent's snapshot serves the child from its first decision; the config thread then
         // polls as usual. Failure means a newer persisted one is in use already.
-        let _ = store.install(snap, ConfigSource::Inherited);
+        let _ = store.install(snap, ConfigSource::Inherited, digest);
     }
     let mut file_fingerprint = None;
     match &opts.sync.config {
@@ -142,7 +165,7 @@ pub(crate) fn run(
     opts: Arc<Options>,
     file_fingerprint: Option<u64>,
     stop: Receiver<()>,
-    wake: Receiver<()>,
+    wake: Receiver<u64>,
 ) {
     let (sync, http) = (&opts.sync, &opts.http);
     let base = sync.poll_interval.min(Duration::from_secs(1));
@@ -151,6 +174,8 @@ pub(crate) fn run(
     // `load_local` already loaded the file once; start from its fingerprint.
     let mut file_fp: Option<u64> = file_fingerprint;
     let mut client: Option<reqwest::blocking::Client> = None;
+    // The version a push announced and the fetches made since to get it.
+    let mut chase: Option<(u64, u32)> = None;
     loop {
         let ok = match &sync.config {
             Some(ConfigSpec::Bootstrap(_)) | None => return,
@@ -173,14 +198,25 @@ pub(crate) fn run(
         };
         failures = if ok { 0 } else { failures.saturating_add(1) };
         store.check_stale(sync.stale_after);
-        let interval = if store.shared().push_state() == PushState::Connected {
-            sync.poll_interval.max(sync.push_poll_interval)
-        } else {
-            sync.poll_interval
+        // Only a config endpoint is what the push channel announces; a file keeps its cadence.
+        let pushed =
+            store.shared().push_state() == PushState::Connected && matches!(sync.config, Some(ConfigSpec::Url(_)));
+        let interval = if pushed { sync.poll_interval.max(sync.push_poll_interval) } else { sync.poll_interval };
+        let behind = chase.is_some_and(|(want, _)| store.in_use().0.is_none_or(|v| v < want));
+        let delay = match chase {
+            Some((want, tries)) if behind && tries < CHASE_TRIES => {
+                chase = Some((want, tries + 1));
+                jitter(CHASE_DELAY)
+            }
+            _ => {
+                chase = None;
+                if ok { jitter(interval) } else { backoff(base, failures - 1, http.max_backoff) }
+            }
         };
-        let delay = if ok { jitter(interval) } else { backoff(base, failures - 1, http.max_backoff) };
-        if sleep_or_stop(&stop, &wake, delay) {
-            return;
+        match sleep_or_stop(&stop, &wake, delay) {
+            Woken::Stop => return,
+            Woken::Push(v) if v > 0 => chase = Some((chase.map_or(v, |(w, _)| w.max(v)), 0)),
+            Woken::Push(_) | Woken::Timeout => {}
         }
     }
 }

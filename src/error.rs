@@ -21,8 +21,8 @@ use vario_core::{Coded, ErrorCode, SnapshotError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// No `config_url`, `config_path` or bootstrap was given.
-    #[error("no config source: set config_url, config_path or bootstrap")]
+    /// No `config_url`, `config_path`, bootstrap or `redis_url` was given.
+    #[error("no config source: set config_url, config_path, bootstrap or redis_url")]
     NoConfigSource,
     /// An option is out of range, unknown, or of the wrong type.
     #[error("invalid option: {0}")]

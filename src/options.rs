@@ -341,9 +341,12 @@ impl Options {
         {
             return Err(BuildError::InvalidOption("redis_url must be a redis:// or unix:// URL".into()));
         }
-        if s.push_idle_timeout < Duration::from_millis(10) || s.push_poll_interval.is_zero() {
+        if s.push_idle_timeout < Duration::from_millis(10)
+            || s.push_poll_interval.is_zero()
+            || s.stale_after.is_some_and(|d| d.is_zero())
+        {
             return Err(BuildError::InvalidOption(
-                "push_idle_timeout must be at least 10 ms and push_poll_interval positive".into(),
+                "push_idle_timeout must be at least 10 ms, push_poll_interval and stale_after positive".into(),
             ));
         }
         if d.queue_capacity == 0 || d.batch_size == 0 || p.dedup_capacity == 0 || p.assignment_capacity == 0 {

@@ -181,7 +181,7 @@ fn stopped(stop: &Receiver<()>) -> bool {
 
 /// The `vario-push` thread's body: connect, follow, reconnect with backoff, until `stop`.
 /// `wake` reaches the config thread (the stream's fetches, and a poll when the channel is lost).
-pub(crate) fn run(store: Arc<Store>, opts: Arc<Options>, wake: Option<Sender<()>>, stop: Receiver<()>) {
+pub(crate) fn run(store: Arc<Store>, opts: Arc<Options>, wake: Option<Sender<u64>>, stop: Receiver<()>) {
     let Some(spec) = opts.sync.push() else { return };
     let shared = store.shared();
     let mut failures = 0u32;
@@ -204,7 +204,7 @@ pub(crate) fn run(store: Arc<Store>, opts: Arc<Options>, wake: Option<Sender<()>
                     // Polling is the backstop again at its normal cadence: the config thread
                     // slept on the push interval, so wake it for a poll now.
                     if let Some(w) = &wake {
-                        let _ = w.try_send(());
+                        let _ = w.try_send(0);
                     }
                 }
                 store.record_push_error(why);
@@ -226,8 +226,12 @@ pub(crate) fn run(store: Arc<Store>, opts: Arc<Options>, wake: Option<Sender<()>
 /// How long one blocking read may take: short enough to see `close` and to time the idle limit,
 /// never more than a request's timeout.
 fn read_tick(opts: &Options) -> Duration {
-    opts.http.request_timeout.min(opts.sync.push_idle_timeout / 3).max(Duration::from_millis(5))
+    opts.http.request_timeout.min(opts.sync.push_idle_timeout / 3).min(MAX_TICK).max(Duration::from_millis(5))
 }
+
+/// The longest blocking read: how long a closed client's push thread may linger, and the wait
+/// for a stream's response head (an SSE endpoint answers its head at once).
+const MAX_TICK: Duration = Duration::from_secs(2);
 
 /// The environment a notification must name: the option, else the snapshot's.
 fn own_environment(store: &Store, opts: &Options) -> Option<String> {
@@ -237,18 +241,24 @@ fn own_environment(store: &Store, opts: &Options) -> Option<String> {
         .or_else(|| store.load().as_ref().map(|s| s.environment().to_owned()).filter(|e| !e.is_empty()))
 }
 
-/// Counts a notification and tells whether it is news.
-fn judge(store: &Store, env: Option<&str>, payload: &[u8]) -> bool {
+/// Counts a notification; the version it announces when it is news.
+fn judge(store: &Store, env: Option<&str>, payload: &[u8]) -> Option<u64> {
     let c = &store.shared().c;
     inc(&c.push_notifications);
-    let news = Notice::parse(payload).is_some_and(|n| {
+    let news = Notice::parse(payload).filter(|n| {
         let (v, d) = store.in_use();
         n.is_news(env, (v, d.as_deref()))
     });
-    if !news {
+    if news.is_none() {
         inc(&c.push_notifications_ignored);
     }
-    news
+    news.map(|n| n.version)
+}
+
+/// True when the version in use is at least `announced`: only then does a live channel prove
+/// the config fresh (a channel announcing what the client cannot get is no comfort).
+fn caught_up(store: &Store, announced: u64) -> bool {
+    store.in_use().0.unwrap_or(0) >= announced
 }
 
 /// A reqwest read timeout (surfaced as an I/O error wrapping the client's timeout).
@@ -258,7 +268,7 @@ fn is_read_timeout(e: &std::io::Error) -> bool {
 }
 
 /// One connection to the SSE stream, followed until it fails, goes silent or `stop`.
-fn stream_session(store: &Store, opts: &Options, url: &str, wake: Option<&Sender<()>>, stop: &Receiver<()>) -> Ended {
+fn stream_session(store: &Store, opts: &Options, url: &str, wake: Option<&Sender<u64>>, stop: &Receiver<()>) -> Ended {
     use std::io::Read;
     let lost = |connected, why: String| Ended::Lost { connected, why };
     let idle = opts.sync.push_idle_timeout;
@@ -293,6 +303,8 @@ fn stream_session(store: &Store, opts: &Options, url: &str, wake: Option<&Sender
     let mut events = Vec::new();
     let mut buf = vec![0u8; 8 << 10];
     let mut last_byte = Instant::now();
+    // The highest version announced as news on this connection.
+    let mut announced = 0u64;
     loop {
         if stopped(stop) {
             return Ended::Stop;
@@ -301,16 +313,27 @@ fn stream_session(store: &Store, opts: &Options, url: &str, wake: Option<&Sender
             Ok(0) => return lost(true, "stream closed by the server".into()),
             Ok(n) => {
                 last_byte = Instant::now();
-                store.mark_synced();
                 reader.feed(&buf[..n], &mut events);
-                let mut fetch = false;
+                let mut fetch = None;
                 for ev in events.drain(..) {
-                    if ev.event == "version" && judge(store, env.as_deref(), &ev.data) {
-                        fetch = true;
+                    if ev.event == "version"
+                        && let Some(v) = judge(store, env.as_deref(), &ev.data)
+                    {
+                        fetch = fetch.max(Some(v));
                     }
                 }
-                if fetch && let Some(w) = wake {
-                    let _ = w.try_send(());
+                if let Some(v) = fetch {
+                    announced = announced.max(v);
+                    if let Some(w) = wake {
+                        // A full slot holds a wake already; the config thread chases the highest
+                        // version it has been told of, and this one is at most a moment newer.
+                        if w.try_send(v).is_err() {
+                            let _ = w.send_timeout(v, Duration::from_millis(50));
+                        }
+                    }
+                }
+                if caught_up(store, announced) {
+                    store.mark_synced();
                 }
             }
             Err(e) if is_read_timeout(&e) => {
@@ -326,41 +349,47 @@ fn stream_session(store: &Store, opts: &Options, url: &str, wake: Option<&Sender
 }
 
 /// Reads the environment's hash and offers its snapshot when its version is above the one in
-/// use (first `HGET version`, so the backstop costs a few bytes while nothing changed).
-fn read_hash(store: &Store, opts: &Options, con: &mut redis::Connection, key: &str) -> redis::RedisResult<()> {
+/// use (first `HGET version`, so the backstop costs a few bytes while nothing changed). `Ok(true)`
+/// when what is in use is now what the hash holds (the config is fresh), `Ok(false)` when the
+/// hash holds a newer snapshot that was refused.
+fn read_hash(store: &Store, opts: &Options, con: &mut redis::Connection, key: &str) -> redis::RedisResult<bool> {
     let version: Option<String> = redis::cmd("HGET").arg(key).arg("version").query(con)?;
-    store.mark_synced();
-    let Some(version) = version else { return Ok(()) };
+    // Nothing published yet: nothing newer to miss.
+    let Some(version) = version else {
+        store.mark_synced();
+        return Ok(true);
+    };
     let (current, _) = store.in_use();
     if let (Some(cur), Ok(v)) = (current, version.trim().parse::<u64>())
         && v <= cur
     {
-        return Ok(());
+        store.mark_synced();
+        return Ok(true);
     }
     let snapshot: Option<Vec<u8>> = redis::cmd("HGET").arg(key).arg("snapshot").query(con)?;
-    let Some(bytes) = snapshot else { return Ok(()) };
+    let Some(bytes) = snapshot else { return Ok(false) };
     if bytes.len() > opts.sync.max_config_bytes {
         inc(&store.shared().c.config_too_large);
         store.record_error(
             ConfigErrorKind::TooLarge,
             format!("Redis snapshot of {} bytes exceeds max_config_bytes; refused", bytes.len()),
         );
-        return Ok(());
+        return Ok(false);
     }
-    match String::from_utf8(bytes) {
-        Ok(text) => {
-            if let Some(Installed::Swapped) = offer_recorded(store, &text, ConfigSource::Redis, "Redis snapshot")
-                && let Some(path) = &opts.sync.persist_path
-            {
-                persist(path, &text);
-            }
-        }
-        Err(_) => {
-            inc(&store.shared().c.config_rejected);
-            store.record_error(ConfigErrorKind::Invalid, "Redis snapshot: not UTF-8".into());
-        }
+    let Ok(text) = String::from_utf8(bytes) else {
+        inc(&store.shared().c.config_rejected);
+        store.record_error(ConfigErrorKind::Invalid, "Redis snapshot: not UTF-8".into());
+        return Ok(false);
+    };
+    let installed = offer_recorded(store, &text, ConfigSource::Redis, "Redis snapshot");
+    if let (Some(Installed::Swapped), Some(path)) = (installed, &opts.sync.persist_path) {
+        persist(path, &text);
     }
-    Ok(())
+    if installed.is_some() {
+        store.clear_error();
+        store.mark_synced();
+    }
+    Ok(installed.is_some())
 }
 
 /// One Redis session: subscribe, read the hash, follow messages until an error or `stop`.
@@ -391,12 +420,14 @@ fn redis_session(store: &Store, opts: &Options, url: &str, environment: &str, st
     shared.set_push_state(PushState::Connected);
     let key = format!("env:{environment}:config");
     // Subscribed first, then read: a publish between the two is in the hash or in a message.
-    if let Err(e) = read_hash(store, opts, &mut data, &key) {
-        return lost(true, format!("Redis read: {e}"));
-    }
+    let mut fresh = match read_hash(store, opts, &mut data, &key) {
+        Ok(f) => f,
+        Err(e) => return lost(true, format!("Redis read: {e}")),
+    };
     let ping_every = (opts.sync.push_idle_timeout / 3).min(Duration::from_secs(15));
+    let backstop = opts.sync.push_poll_interval.max(opts.sync.poll_interval);
     let mut last_ping = Instant::now();
-    let mut next_backstop = Instant::now() + jitter(opts.sync.push_poll_interval);
+    let mut next_backstop = Instant::now() + jitter(backstop);
     loop {
         if stopped(stop) {
             return Ended::Stop;
@@ -404,10 +435,12 @@ fn redis_session(store: &Store, opts: &Options, url: &str, environment: &str, st
         match ps.get_message() {
             Ok(msg) => {
                 if msg.get_channel_name() == UPDATES_CHANNEL
-                    && judge(store, Some(environment), msg.get_payload_bytes())
-                    && let Err(e) = read_hash(store, opts, &mut data, &key)
+                    && judge(store, Some(environment), msg.get_payload_bytes()).is_some()
                 {
-                    return lost(true, format!("Redis read: {e}"));
+                    match read_hash(store, opts, &mut data, &key) {
+                        Ok(f) => fresh = f,
+                        Err(e) => return lost(true, format!("Redis read: {e}")),
+                    }
                 }
             }
             Err(e) if e.is_timeout() => {}
@@ -419,13 +452,16 @@ fn redis_session(store: &Store, opts: &Options, url: &str, environment: &str, st
                 return lost(true, format!("Redis PING: {e}"));
             }
             last_ping = Instant::now();
-            store.mark_synced();
+            if fresh {
+                store.mark_synced();
+            }
         }
         if Instant::now() >= next_backstop {
-            if let Err(e) = read_hash(store, opts, &mut data, &key) {
-                return lost(true, format!("Redis read: {e}"));
+            match read_hash(store, opts, &mut data, &key) {
+                Ok(f) => fresh = f,
+                Err(e) => return lost(true, format!("Redis read: {e}")),
             }
-            next_backstop = Instant::now() + jitter(opts.sync.push_poll_interval);
+            next_backstop = Instant::now() + jitter(backstop);
         }
         store.check_stale(opts.sync.stale_after);
     }

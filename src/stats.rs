@@ -253,8 +253,8 @@ pub struct Stats {
     /// Snapshots refused because `snapshot_public_key` is set and they were unsigned or their
     /// signature did not verify (any source). Also counted in `config_rejected`.
     pub config_signature_rejected: u64,
-    /// Push notifications received for this client's environment (stream `version` events,
-    /// Redis `config:updates` messages), acted on or not.
+    /// Push notifications received (stream `version` events, Redis `config:updates` messages),
+    /// acted on or not, whatever environment they name.
     pub push_notifications: u64,
     /// Of those, the ones that changed nothing: another environment, a version not above the one
     /// in use, the digest in use, or an unreadable message.

@@ -171,7 +171,7 @@ impl Store {
         match Snapshot::from_json(text) {
             // The digest of the text as received (the envelope when signed): what the control
             // plane announces, so a push naming it is known to be in use.
-            Ok(s) => self.install_with(Arc::new(s), source, Some(sha256_hex(received.as_bytes()))),
+            Ok(s) => self.install(Arc::new(s), source, Some(sha256_hex(received.as_bytes()))),
             Err(e) => {
                 inc(&self.shared.c.config_rejected);
                 Err(UpdateError::Rejected(e))
@@ -181,12 +181,8 @@ impl Store {
 
     /// Swaps in a compiled snapshot unless the one in use is newer; an equal version is left as
     /// is. Check and swap happen under the swap lock.
-    pub(crate) fn install(&self, snap: Arc<Snapshot>, source: ConfigSource) -> Result<Installed, UpdateError> {
-        self.install_with(snap, source, None)
-    }
-
-    /// [`Store::install`], recording `digest` (of the text the snapshot came from) with it.
-    fn install_with(
+    /// `digest` is that of the text the snapshot came from (`None` for one installed compiled).
+    pub(crate) fn install(
         &self,
         snap: Arc<Snapshot>,
         source: ConfigSource,

@@ -383,3 +383,48 @@ fn the_control_plane_publishes_reach_a_redis_client() {
     assert!(s.config_age_ms.is_some_and(|a| (0..60_000).contains(&a)), "age since published_at: {s:?}");
     server.shutdown();
 }
+
+#[test]
+fn a_fetch_that_lags_the_notice_is_retried_and_an_unreachable_announced_version_is_stale() {
+    let dir = temp_dir("push-chase");
+    let server = StreamServer::start(env_snapshot(5));
+    let client = ClientBuilder::new()
+        .config_url(server.url("/config"))
+        .stream_url(server.url("/stream"))
+        .environment("prod")
+        .poll_interval(Duration::from_secs(60))
+        .stale_after(Duration::from_millis(300))
+        .sink_file(dir.join("events.jsonl"))
+        .build()
+        .unwrap();
+    client.wait_for_init(Duration::from_secs(5)).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || client.stats().push == PushState::Connected));
+
+    // The notice comes before the endpoint serves v6 (a replica a moment behind): the first
+    // fetch still gets v5, and the retries a few hundred ms apart get v6, long before the poll.
+    server.send(json!({"environment": "prod", "version": 6, "digest": "a"}));
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(client.snapshot().map(|s| s.version()), Some(5));
+    *server.config.lock().unwrap() = env_snapshot(6);
+    assert!(client.wait_for_version(6, Duration::from_secs(3)), "{:?}", client.stats());
+
+    // v7 is announced but never served (the endpoint keeps v6): the stream stays alive with
+    // pings, yet the config is not confirmed as the latest, so it turns stale.
+    server.send(json!({"environment": "prod", "version": 7, "digest": "b"}));
+    let ping = || {
+        for c in server.streams.lock().unwrap().iter_mut() {
+            let _ = c.write_all(b": ping\n\n");
+        }
+    };
+    let stale = wait_until(Duration::from_secs(5), || {
+        ping();
+        client.stats().config_stale
+    });
+    assert!(stale, "{:?}", client.stats());
+    assert_eq!(client.stats().push, PushState::Connected);
+    // Served at last: fresh again.
+    *server.config.lock().unwrap() = env_snapshot(7);
+    server.send(json!({"environment": "prod", "version": 7, "digest": "b"}));
+    assert!(client.wait_for_version(7, Duration::from_secs(3)));
+    assert!(wait_until(Duration::from_secs(2), || !client.stats().config_stale), "{:?}", client.stats());
+}
