@@ -46,7 +46,7 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "rust tests: core (unit, shared vectors, properties, allocation, events), runtime against loopback servers, control plane on SQLite and Postgres with Redis (API, SIGKILL mid-publish, a Client following publishes), doc"
+step "rust tests: core (unit, shared vectors, properties, allocation, events), runtime against loopback servers (push over the control plane's stream and redis-server included), control plane on SQLite and Postgres with Redis (API, SIGKILL mid-publish, a Client following publishes), doc"
 # The spool's fault matrix runs in the next step, where its table is shown.
 cargo test --workspace --locked -- --skip fault_matrix
 
@@ -87,6 +87,9 @@ git diff --exit-code -- bindings/node && [ -z "$(git status --porcelain --untrac
   || { git status --short -- bindings/node; echo "generated Node bindings (native.*, index.*, lib/*.js, lib/*.d.ts) differ from the committed ones: run npm run build in bindings/node and commit"; exit 1; }
 (cd bindings/node && node --test test/)
 node examples/node/edge_handler.mjs --self-test
+
+step "push fleet: 50 client processes (25 Python, 25 Node; half on the SSE stream, half on Redis) all deciding on v2 after one publish through vario control --redis"
+bindings/python/.venv/bin/python tests/fleet/push_fleet.py "${CARGO_TARGET_DIR:-target}/$CARGO_BUILD_TARGET/debug/vario" node
 
 step "fuzzing: every fuzz/ target (nightly, cargo-fuzz, libFuzzer) for a bounded time from its seed corpus"
 # One build of every target, then FUZZ_SECONDS each on a temporary copy of the seeds.
