@@ -1,7 +1,8 @@
 //! The main job, the whole loop on the embedded default: the control plane (`vario control`, on
 //! SQLite in a fresh temporary folder) is started in-process; the demo environment and its
-//! experiments are created through its HTTP API and published; a client polls the control plane's
-//! `/sdk/v1/snapshot` with the environment's SDK key, decides for simulated traffic on the demo
+//! experiments are created through its HTTP API and published; a client follows the control
+//! plane's SSE stream (`/sdk/v1/stream`: push, SPEC §9) and fetches `/sdk/v1/snapshot` with the
+//! environment's SDK key when a publish is announced (polling every 30 s stays as the backstop), decides for simulated traffic on the demo
 //! placements, and delivers exposures and add-to-cart outcomes to the dev server (the ingestion
 //! sink). Mid-run one experiment is paused and another ramped through the API, each change
 //! published; the run shows the client following each publish and the decisions before and after.
@@ -133,21 +134,18 @@ fn holdout(api: &Admin, env: &str) -> Result<(), Box<dyn std::error::Error>> {
     api.call("PUT", &format!("/environments/{env}/holdouts/global_holdout_2026"), Some(body)).map(|_| ())
 }
 
-/// Publishes and waits until the client decides on the new version: returns it and how long the
-/// client took to follow (its poll interval bounds it).
+/// Publishes and waits until the client decides on the new version: returns it and how long
+/// after the publish request was sent the client had it (pushed: the poll is 30 s away).
 fn publish_and_follow(
     api: &Admin,
     env: &str,
     client: &vario::Client,
 ) -> Result<(u64, Duration), Box<dyn std::error::Error>> {
+    let t = Instant::now();
     let p = api.call("POST", &format!("/environments/{env}/publish"), None)?;
     let version = p["version"].as_u64().ok_or("no version")?;
-    let t = Instant::now();
-    while client.snapshot().map(|s| s.version()) != Some(version) {
-        if t.elapsed() > Duration::from_secs(10) {
-            return Err(format!("the client did not follow version {version} within 10 s").into());
-        }
-        std::thread::sleep(Duration::from_millis(1));
+    if !client.wait_for_version(version, Duration::from_secs(10)) {
+        return Err(format!("the client did not follow version {version} within 10 s").into());
     }
     Ok((version, t.elapsed()))
 }
@@ -220,8 +218,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let client = ClientBuilder::new()
         .config_url(control.url() + "/sdk/v1/snapshot")
+        .stream_url(control.url() + "/sdk/v1/stream")
         .sdk_key(sdk_key)
-        .poll_interval(Duration::from_millis(100))
         .ingest_url(sink.url() + "/ingest")
         .sdk("vario-demo", env!("CARGO_PKG_VERSION"))
         .id_hash_key("demo-only-key-rotate-me")
@@ -280,7 +278,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 api.status(&exps["feed_page_size"], "PAUSED", None)?;
                 let (v, took) = publish_and_follow(&api, &env, &client)?;
                 println!(
-                    "\nPATCH feed_page_size PAUSED, published v{v}: the client decided on v{v} {took:?} after the publish"
+                    "\nPATCH feed_page_size PAUSED, published v{v}: pushed, the client decided on v{v} {took:?} after the publish request"
                 );
             }
             2 => {
@@ -288,7 +286,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 api.call("PUT", &format!("/experiments/{}/allocations", exps["home_hero"]), Some(ramp))?;
                 let (v, took) = publish_and_follow(&api, &env, &client)?;
                 println!(
-                    "PUT home_hero allocation traffic 40 -> 80, published v{v}: the client decided on v{v} {took:?} after the publish"
+                    "PUT home_hero allocation traffic 40 -> 80, published v{v}: pushed, the client decided on v{v} {took:?} after the publish request"
                 );
             }
             _ => {}
@@ -414,6 +412,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.events_replayed,
         events_path.display()
     );
+    println!(
+        "config: v{} in use (digest {}…), push {:?}: {} notices ({} not news), {} fetches, {} connects; polled every 30 s as the backstop",
+        s.config_version.unwrap_or(0),
+        s.config_digest.as_deref().unwrap_or("-").get(..12).unwrap_or("-"),
+        s.push,
+        s.push_notifications,
+        s.push_notifications_ignored,
+        s.config_fetches,
+        s.push_connects
+    );
+    if s.push != vario::PushState::Connected {
+        return Err("the push channel was not connected at the end of the run".into());
+    }
     let versions = api.call("GET", &format!("/environments/{env}/versions"), None)?;
     let audit = api.call("GET", "/audit?limit=1000", None)?;
     println!(
