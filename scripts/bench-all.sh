@@ -19,7 +19,7 @@ if [ "$quick" = 1 ]; then
   export VARIO_MEMORY_USERS=1000000
 fi
 mkdir -p target/bench
-rm -f target/bench/{latency,scaling,memory,peers-python,peers-node,interleave-python,interleave-node,regex-control,regex-matches,control-sqlite,control-postgres}.json
+rm -f target/bench/{latency,scaling,memory,push,peers-python,peers-node,interleave-python,interleave-node,regex-control,regex-matches,control-sqlite,control-postgres}.json
 rm -rf target/criterion
 
 # The peers' installs need the network more than the CPU: they run beside the cargo build.
@@ -29,12 +29,15 @@ installs=$!
 
 # One cargo invocation for every bench target of the three crates: separate `-p` runs would
 # unify features differently and rebuild the shared crates each time.
+# Redis for the push probe (it starts a redis-server of its own; services.sh installs the package)
+# and PostgreSQL for the control-plane bench further down, both idle until used.
+VARIO_SERVICES_TRAP=1 source scripts/services.sh
 benches=(--locked -p vario -p vario-core -p vario-ffi --bench core --bench ffi --bench runtime --bench probes)
 step "rust: build every bench"
 cargo bench "${benches[@]}" --no-run
 # Nothing else may run beside the measurements.
 wait "$installs" || { cat target/bench/peer-installs.log; exit 1; }
-step "rust: run every bench (core, C ABI, runtime; latency, scaling, memory)"
+step "rust: run every bench (core, C ABI, runtime; latency, scaling, memory, push)"
 cargo bench "${benches[@]}" -- "${crit[@]}"
 
 step "python: vario wheel and the peers in a throwaway venv"
@@ -54,7 +57,6 @@ done
 
 step "control plane: publish of 1,000 experiments, the SDK endpoint under wrk (304, and 200 with 1 MB), on SQLite and Postgres"
 command -v wrk >/dev/null || { [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-VARIO_SERVICES_TRAP=1 source scripts/services.sh
 control_args=()
 [ "$quick" = 1 ] && control_args=(--quick)
 VARIO_JSON_OUT=target/bench/control-sqlite.json \

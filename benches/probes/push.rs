@@ -297,7 +297,7 @@ pub fn run() {
     server.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
     crate::common::write_result(
-        "push",
+        "push.json",
         &json!({"clients": clients, "rounds": rounds, "stream": stream, "redis": redis_row, "poll": poll,
                 "poll_interval_ms": 30_000, "decide": decide}),
     );
