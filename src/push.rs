@@ -153,10 +153,11 @@ impl SseReader {
         match field {
             b"event" => self.event = String::from_utf8_lossy(value).into_owned(),
             b"data" => {
-                if self.has_data {
-                    self.data.push(b'\n');
-                }
-                if self.data.len() + value.len() <= MAX_LINE {
+                // Bounded with its separators: a run of empty `data:` lines must not grow it.
+                if self.data.len() + value.len() < MAX_LINE {
+                    if self.has_data {
+                        self.data.push(b'\n');
+                    }
                     self.data.extend_from_slice(value);
                 }
                 self.has_data = true;
@@ -505,6 +506,13 @@ mod tests {
         assert!(r.line.len() <= MAX_LINE);
         r.feed(b"\nevent: version\ndata: ok\n\n", &mut out);
         assert_eq!(out, [SseEvent { event: "version".into(), data: b"ok".to_vec() }]);
+        // Empty data lines cost nothing past the bound either.
+        out.clear();
+        for _ in 0..100_000 {
+            r.feed(b"data:\n", &mut out);
+        }
+        r.feed(b"\n", &mut out);
+        assert!(out[0].data.len() < MAX_LINE);
     }
 
     #[test]
