@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import pathlib
 import time
-from typing import Iterator
 
 import pytest
 import vario
 
 from conftest import wait_until
-from test_control import ControlPlane
+from test_control import ControlPlane, control  # noqa: F401 (the fixture)
 
 PDP = {"placement": "pdp"}
 
@@ -47,15 +46,6 @@ def author(cp: ControlPlane, name: str) -> tuple[str, str, str]:
 def pause_and_publish(cp: ControlPlane, env_id: str, exp_id: str, version: int) -> None:
     cp.ok("PATCH", f"/experiments/{exp_id}/status", {"status": "PAUSED"})
     assert cp.ok("POST", f"/environments/{env_id}/publish")["version"] == version
-
-
-@pytest.fixture
-def control(tmp_path: pathlib.Path) -> Iterator[ControlPlane]:
-    c = ControlPlane(tmp_path)
-    try:
-        yield c
-    finally:
-        c.stop()
 
 
 def test_the_stream_brings_a_publish_to_the_parent_and_a_forked_child(control: ControlPlane, tmp_path: pathlib.Path) -> None:
