@@ -6,34 +6,15 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use vario::core::{Reason, Request, Snapshot};
 use vario::{ClientBuilder, Expose};
 
+#[path = "common/admin.rs"]
+mod admin;
+use admin::Admin as Api;
+
 const ADMIN: &str = "follow-admin";
-
-struct Api {
-    base: String,
-    http: reqwest::blocking::Client,
-}
-
-impl Api {
-    fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, String) {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut r = self.http.request(m, format!("{}{path}", self.base)).bearer_auth(token);
-        if let Some(b) = body {
-            r = r.header("content-type", "application/json").body(b.to_string());
-        }
-        let resp = r.send().unwrap();
-        (resp.status().as_u16(), resp.text().unwrap())
-    }
-
-    fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let (status, text) = self.call(method, path, ADMIN, body);
-        assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-}
 
 /// Waits until the client decides on `version`.
 fn follow(client: &vario::Client, version: u64) {
@@ -75,7 +56,7 @@ fn a_client_follows_pause_ramp_and_rollback() {
         ..vario_control::Config::default()
     })
     .unwrap();
-    let api = Api { base: server.url(), http: reqwest::blocking::Client::new() };
+    let api = Api::new(server.url(), ADMIN);
     let env = api.ok("POST", "/environments", Some(json!({"name": "follow"})));
     let (env, sdk) = (env["id"].as_str().unwrap().to_string(), env["sdk_key"].as_str().unwrap().to_string());
     api.ok("PUT", &format!("/environments/{env}/placements/pdp"), Some(json!({"default_params": {"algo": "base"}})));
@@ -154,7 +135,7 @@ fn a_signing_control_plane_is_trusted_only_with_its_key() {
         ..vario_control::Config::default()
     })
     .unwrap();
-    let api = Api { base: server.url(), http: reqwest::blocking::Client::new() };
+    let api = Api::new(server.url(), ADMIN);
     let env = api.ok("POST", "/environments", Some(json!({"name": "signed"})));
     let (env, sdk) = (env["id"].as_str().unwrap().to_string(), env["sdk_key"].as_str().unwrap().to_string());
     api.ok("PUT", &format!("/environments/{env}/placements/pdp"), Some(json!({"default_params": {"algo": "base"}})));

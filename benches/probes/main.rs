@@ -10,6 +10,8 @@
 //! Each writes its result file into `target/bench/` for `benches/report.py`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test, bench or example: a failed unwrap is a failed run
 
+#[path = "../../tests/common/admin.rs"]
+mod admin;
 #[path = "../common/mod.rs"]
 mod common;
 mod latency;

@@ -16,29 +16,13 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
+
+#[path = "../../tests/common/admin.rs"]
+mod admin;
+use admin::Admin as Api;
 
 const ADMIN: &str = "bench-admin";
-
-struct Api {
-    base: String,
-    http: reqwest::blocking::Client,
-}
-
-impl Api {
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut r = self.http.request(m, format!("{}{path}", self.base)).bearer_auth(ADMIN);
-        if let Some(b) = body {
-            r = r.header("content-type", "application/json").body(b.to_string());
-        }
-        let resp = r.send().unwrap();
-        let status = resp.status();
-        let text = resp.text().unwrap();
-        assert!(status.is_success(), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-}
 
 fn rss_kib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -89,19 +73,19 @@ fn main() {
         ..vario_control::Config::default()
     })
     .unwrap();
-    let api = Api { base: server.url(), http: reqwest::blocking::Client::new() };
+    let api = Api::new(server.url(), ADMIN);
     let name = format!("bench-{}", std::process::id());
 
     // 1,000 RUNNING experiments in one layer on one placement (10 buckets each), and a flag.
-    let env = api.call("POST", "/environments", Some(json!({"name": name})));
+    let env = api.ok("POST", "/environments", Some(json!({"name": name})));
     let (env, key) = (env["id"].as_str().unwrap().to_string(), env["sdk_key"].as_str().unwrap().to_string());
-    api.call("PUT", &format!("/environments/{env}/placements/pdp"), Some(json!({"default_params": {"algo": "base"}})));
-    api.call("PUT", &format!("/environments/{env}/layers/l"), Some(json!({"salt": "l"})));
+    api.ok("PUT", &format!("/environments/{env}/placements/pdp"), Some(json!({"default_params": {"algo": "base"}})));
+    api.ok("PUT", &format!("/environments/{env}/layers/l"), Some(json!({"salt": "l"})));
     let n = if quick { 200 } else { 1000 };
     let t = Instant::now();
     for i in 0..n {
         let start = i * 10;
-        let e = api.call(
+        let e = api.ok(
             "POST",
             "/experiments",
             Some(json!({
@@ -112,7 +96,7 @@ fn main() {
                 "allocation": {"weights": {"control": 50, "treatment": 50}},
             })),
         );
-        api.call(
+        api.ok(
             "PATCH",
             &format!("/experiments/{}/status", e["id"].as_str().unwrap()),
             Some(json!({"status": "RUNNING"})),
@@ -120,17 +104,17 @@ fn main() {
     }
     let setup = t.elapsed();
     let flag = |on: bool| json!({"enabled": on, "variants": {"on": true, "off": false}, "default_variant": "off"});
-    api.call("PUT", &format!("/environments/{env}/flags/bench"), Some(flag(true)));
-    let first = api.call("POST", &format!("/environments/{env}/publish"), None);
-    let bytes = api.call("GET", &format!("/environments/{env}/versions/{}", first["version"]), None).to_string().len();
+    api.ok("PUT", &format!("/environments/{env}/flags/bench"), Some(flag(true)));
+    let first = api.ok("POST", &format!("/environments/{env}/publish"), None);
+    let bytes = api.ok("GET", &format!("/environments/{env}/versions/{}", first["version"]), None).to_string().len();
 
     // Publish latency: each round changes the flag (so every publish is a new version).
     let rounds = if quick { 10 } else { 40 };
     let mut times = Vec::new();
     for r in 0..rounds {
-        api.call("PUT", &format!("/environments/{env}/flags/bench"), Some(flag(r % 2 == 1)));
+        api.ok("PUT", &format!("/environments/{env}/flags/bench"), Some(flag(r % 2 == 1)));
         let t = Instant::now();
-        let p = api.call("POST", &format!("/environments/{env}/publish"), None);
+        let p = api.ok("POST", &format!("/environments/{env}/publish"), None);
         times.push(t.elapsed());
         assert_eq!(p["changed"], true);
     }
@@ -167,14 +151,14 @@ fn main() {
         "[{backend}] GET /sdk/v1/snapshot answered 304: {rps_304:.0} requests/s (64 connections; warm-up run {warm_304:.0}); RSS {rss0} -> {rss1} -> {rss_304} KiB"
     );
 
-    let big = api.call("POST", "/environments", Some(json!({"name": format!("{name}-big")})));
+    let big = api.ok("POST", "/environments", Some(json!({"name": format!("{name}-big")})));
     let (big, big_key) = (big["id"].as_str().unwrap().to_string(), big["sdk_key"].as_str().unwrap().to_string());
     for s in 0..2 {
         let ids: Vec<String> = (0..17_500).map(|i| format!("user-{s}-{i:010}-padding")).collect();
-        api.call("PUT", &format!("/environments/{big}/segments/s{s}"), Some(json!({"ids": ids})));
+        api.ok("PUT", &format!("/environments/{big}/segments/s{s}"), Some(json!({"ids": ids})));
     }
-    let p = api.call("POST", &format!("/environments/{big}/publish"), None);
-    let big_bytes = api.call("GET", &format!("/environments/{big}/versions/{}", p["version"]), None).to_string().len();
+    let p = api.ok("POST", &format!("/environments/{big}/publish"), None);
+    let big_bytes = api.ok("GET", &format!("/environments/{big}/versions/{}", p["version"]), None).to_string().len();
     let rss2 = rss_kib();
     let (warm_200, _) = wrk(&url, &big_key, None, secs);
     let rss3 = rss_kib();

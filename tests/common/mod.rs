@@ -2,6 +2,10 @@
 //! the test chooses, to play a failing config or ingestion endpoint), snapshots, temp dirs.
 #![allow(dead_code)]
 
+pub mod admin;
+#[allow(unused_imports)]
+pub use admin::Admin;
+
 use flate2::read::GzDecoder;
 use serde_json::{Value, json};
 use std::io::Read;
