@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{RedisServer, snapshot, temp_dir, wait_until};
+use common::{Admin as Api, RedisServer, snapshot, temp_dir, wait_until};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,26 +18,6 @@ use vario::core::{Reason, Request};
 use vario::{Client, ClientBuilder, Expose, PushState};
 
 const ADMIN: &str = "push-admin";
-
-struct Api {
-    base: String,
-    http: reqwest::blocking::Client,
-}
-
-impl Api {
-    fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut r = self.http.request(m, format!("{}{path}", self.base)).bearer_auth(ADMIN);
-        if let Some(b) = body {
-            r = r.header("content-type", "application/json").body(b.to_string());
-        }
-        let resp = r.send().unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().unwrap();
-        assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-}
 
 fn control(db: &std::path::Path, listen: &str, redis: Option<String>) -> vario_control::Server {
     vario_control::Server::start(vario_control::Config {
@@ -77,7 +57,7 @@ fn the_stream_delivers_a_publish_and_survives_a_control_plane_restart() {
     let db = dir.join("c.db");
     let server = control(&db, "127.0.0.1:0", None);
     let listen = server.addr().to_string();
-    let api = Api { base: server.url(), http: reqwest::blocking::Client::new() };
+    let api = Api::new(server.url(), ADMIN);
     let (env, sdk, exp) = author(&api, "push");
     let publish =
         |api: &Api| api.ok("POST", &format!("/environments/{env}/publish"), None)["version"].as_u64().unwrap();
@@ -117,7 +97,7 @@ fn the_stream_delivers_a_publish_and_survives_a_control_plane_restart() {
     // Back on the same port and database; the publish may come before the client reconnects (its
     // notice is then lost), and the version event at connect brings it anyway.
     let server = control(&db, &listen, None);
-    let api = Api { base: server.url(), http: reqwest::blocking::Client::new() };
+    let api = Api::new(server.url(), ADMIN);
     api.ok("PATCH", &format!("/experiments/{exp}/status"), Some(json!({"status": "RUNNING"})));
     assert_eq!(publish(&api), 3);
     assert!(client.wait_for_version(3, Duration::from_secs(10)), "v3 after the restart: {:?}", client.stats());
@@ -362,7 +342,7 @@ fn the_control_plane_publishes_reach_a_redis_client() {
     let Some(r) = RedisServer::start() else { return };
     let dir = temp_dir("push-control-redis");
     let server = control(&dir.join("c.db"), "127.0.0.1:0", Some(r.url()));
-    let api = Api { base: server.url(), http: reqwest::blocking::Client::new() };
+    let api = Api::new(server.url(), ADMIN);
     let (env, _sdk, exp) = author(&api, "live");
     assert_eq!(api.ok("POST", &format!("/environments/{env}/publish"), None)["version"], 1);
     let client = ClientBuilder::new()
@@ -382,6 +362,65 @@ fn the_control_plane_publishes_reach_a_redis_client() {
     assert!(!s.config_stale && s.config_sync_age_ms < 60_000, "{s:?}");
     assert!(s.config_age_ms.is_some_and(|a| (0..60_000).contains(&a)), "age since published_at: {s:?}");
     server.shutdown();
+}
+
+/// Two control-plane instances on one database and one Redis: a publish made through one reaches
+/// a stream client of the other at once (the other hears it on `config:updates`), not at its next
+/// poll; and each instance announces each publish once.
+#[test]
+fn a_publish_through_another_instance_reaches_this_instances_stream() {
+    let Some(r) = RedisServer::start() else { return };
+    let dir = temp_dir("push-two-instances");
+    let db = dir.join("c.db");
+    let a = control(&db, "127.0.0.1:0", Some(r.url()));
+    let b = control(&db, "127.0.0.1:0", Some(r.url()));
+    let api_b = Api::new(b.url(), ADMIN);
+    let (env, sdk, exp) = author(&api_b, "shared");
+    assert_eq!(api_b.ok("POST", &format!("/environments/{env}/publish"), None)["version"], 1);
+
+    // Polling every minute: only a stream can bring a publish in time. `client` follows A, the
+    // instance that does not publish; `own` follows B, which hears its own publishes back.
+    let follower = |server: &vario_control::Server, events: &str| {
+        let c = ClientBuilder::new()
+            .config_url(server.url() + "/sdk/v1/snapshot")
+            .stream_url(server.url() + "/sdk/v1/stream")
+            .sdk_key(sdk.clone())
+            .poll_interval(Duration::from_secs(60))
+            .sink_file(dir.join(events))
+            .build()
+            .unwrap();
+        c.wait_for_init(Duration::from_secs(5)).unwrap();
+        assert!(wait_until(Duration::from_secs(5), || c.stats().push == PushState::Connected));
+        c
+    };
+    let (client, own) = (follower(&a, "a.jsonl"), follower(&b, "b.jsonl"));
+    assert_eq!(reason(&client), Reason::Assigned);
+    let before = [client.stats(), own.stats()];
+
+    for (v, status, want) in [(2, "PAUSED", Reason::NotRunning), (3, "RUNNING", Reason::Assigned)] {
+        api_b.ok("PATCH", &format!("/experiments/{exp}/status"), Some(json!({"status": status})));
+        let t = Instant::now();
+        assert_eq!(api_b.ok("POST", &format!("/environments/{env}/publish"), None)["version"], v);
+        assert!(
+            client.wait_for_version(v, Duration::from_secs(5)),
+            "B's v{v} through A's stream: {:?}",
+            client.stats()
+        );
+        eprintln!("publish on B -> v{v} in use on A's client: {:?}", t.elapsed());
+        assert_eq!(reason(&client), want);
+    }
+    assert!(own.wait_for_version(3, Duration::from_secs(5)));
+    // Give a duplicate announcement time to arrive, then count: v2 and v3, one notice each on
+    // either instance (a duplicate would be counted as ignored).
+    std::thread::sleep(Duration::from_millis(300));
+    for (c, was) in [(&client, &before[0]), (&own, &before[1])] {
+        let s = c.stats();
+        assert_eq!(s.push_notifications - was.push_notifications, 2, "{s:?}");
+        assert_eq!(s.push_notifications_ignored, was.push_notifications_ignored, "{s:?}");
+        c.close(Duration::from_secs(2)).unwrap();
+    }
+    a.shutdown();
+    b.shutdown();
 }
 
 #[test]

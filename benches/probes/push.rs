@@ -11,11 +11,13 @@
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use vario::core::Request;
 use vario::{ClientBuilder, Expose, PushState};
+
+use crate::admin::Admin as Api;
 
 const ADMIN: &str = "push-bench-admin";
 
@@ -57,52 +59,6 @@ pub fn child(args: &[String]) {
             client.decide_with(&Request::new("pdp").user("bench-user"), Expose::Later, |d, _| d.config_version());
         println!("got {seen} {t}");
         std::io::stdout().flush().unwrap();
-    }
-}
-
-struct Redis(Child, u16);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn redis_server() -> Redis {
-    let bin = std::env::var("VARIO_TEST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(bin)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (apt-get install redis-server)");
-    let url = format!("redis://127.0.0.1:{port}/");
-    let t = Instant::now();
-    while redis::Client::open(url.as_str()).and_then(|c| c.get_connection()).is_err() {
-        assert!(t.elapsed() < Duration::from_secs(10), "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Redis(child, port)
-}
-
-struct Api {
-    base: String,
-    http: reqwest::blocking::Client,
-}
-
-impl Api {
-    fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut r = self.http.request(m, format!("{}{path}", self.base)).bearer_auth(ADMIN);
-        if let Some(b) = body {
-            r = r.header("content-type", "application/json").body(b.to_string());
-        }
-        let resp = r.send().unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().unwrap();
-        assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 }
 
@@ -176,24 +132,8 @@ fn summary(name: &str, mut lat: Vec<f64>) -> Value {
 fn decide_under_notifications(redis_url: &str) -> Value {
     let text = crate::common::snapshot_json();
     let mut doc: Value = serde_json::from_str(&text).unwrap();
-    fn put(con: &mut redis::Connection, doc: &mut Value, v: u64) {
-        doc["version"] = json!(v);
-        let body = doc.to_string();
-        let _: () = redis::cmd("HSET")
-            .arg("env:quiet:config")
-            .arg("version")
-            .arg(v)
-            .arg("digest")
-            .arg(v)
-            .arg("snapshot")
-            .arg(body)
-            .query(con)
-            .unwrap();
-        let msg = json!({"environment": "quiet", "version": v}).to_string();
-        let _: i64 = redis::cmd("PUBLISH").arg("config:updates").arg(msg).query(con).unwrap();
-    }
     let mut con = redis::Client::open(redis_url).unwrap().get_connection().unwrap();
-    put(&mut con, &mut doc, 1);
+    crate::common::redis_publish(&mut con, "quiet", &mut doc, 1);
     let client = ClientBuilder::new()
         .redis(redis_url, "quiet")
         .sink_callback(|e| {
@@ -217,7 +157,7 @@ fn decide_under_notifications(redis_url: &str) -> Value {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 if notifying.load(std::sync::atomic::Ordering::Relaxed) {
                     v += 1;
-                    put(&mut con, &mut doc, v);
+                    crate::common::redis_publish(&mut con, "quiet", &mut doc, v);
                     sent += 1;
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -271,8 +211,8 @@ fn decide_under_notifications(redis_url: &str) -> Value {
 pub fn run() {
     let clients: usize = std::env::var("VARIO_PUSH_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let rounds: u64 = std::env::var("VARIO_PUSH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-    let redis = redis_server();
-    let redis_url = format!("redis://127.0.0.1:{}/", redis.1);
+    let redis = crate::common::redis_server();
+    let redis_url = redis.url();
     let dir = std::env::temp_dir().join(format!("vario-push-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let server = vario_control::Server::start(vario_control::Config {
@@ -283,7 +223,7 @@ pub fn run() {
         ..vario_control::Config::default()
     })
     .unwrap();
-    let api = Api { base: server.url(), http: reqwest::blocking::Client::new() };
+    let api = Api::new(server.url(), ADMIN);
     let env = api.ok("POST", "/environments", Some(json!({"name": "bench"})));
     let (env_id, sdk) = (env["id"].as_str().unwrap().to_string(), env["sdk_key"].as_str().unwrap().to_string());
     api.ok("PUT", &format!("/environments/{env_id}/placements/pdp"), Some(json!({"default_params": {"algo": "base"}})));

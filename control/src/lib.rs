@@ -9,6 +9,7 @@
 //! HTTP (axum) ──▶ api::* handler ──▶ one SQL transaction (sqlx, SQLite | Postgres)
 //!                      │                 └─ assemble: authoring state → snapshot JSON → vario-core lints
 //!                      └─ after commit ──▶ latest cache (SDK endpoint) · SSE broadcast · Redis CAS + PUBLISH
+//! Redis config:updates (another instance's publish) ──▶ follow ──▶ latest cache · SSE broadcast
 //! ```
 //!
 //! | module | owns | pure? | thread-safe? |
@@ -19,6 +20,7 @@
 //! | [`db`] | the pool (`Any` driver), migrations, ids and timestamps | no (I/O) | yes (pool) |
 //! | [`auth`] | bearer tokens, roles, SDK keys (hashed at rest) | no (DB) | yes |
 //! | [`redis_sync`] | the `env:{name}:config` compare-and-set, `config:updates`, the reconciler | no (I/O) | yes |
+//! | [`follow`] | other instances' publishes, heard on `config:updates`, announced to this one's streams | no (I/O) | yes |
 //! | [`state`] | what handlers share: pool, caches, announcer | — | yes (`Arc`s) |
 //! | [`api`] | the routes, one submodule per family; transaction helpers | no | yes |
 //!
@@ -42,6 +44,7 @@ pub mod assemble;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod follow;
 pub mod model;
 pub mod redis_sync;
 pub mod state;
@@ -51,6 +54,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt;
 use tokio::sync::{broadcast, watch};
 
 use crate::error::{ApiCode, ApiError};
@@ -178,7 +182,8 @@ impl Server {
             .spawn(move || {
                 rt.block_on(async move {
                     if let Some(r) = state.redis.clone() {
-                        redis_sync::spawn_reconciler(state.db.clone(), r, reconcile_every);
+                        redis_sync::spawn_reconciler(state.db.clone(), r.clone(), reconcile_every);
+                        follow::spawn_follower(state.clone(), r);
                     }
                     serve(listener, state, stop_rx, request_timeout).await;
                 });
@@ -280,6 +285,7 @@ async fn prepare(
         sdk_keys: Arc::default(),
         latest: Arc::default(),
         announce,
+        announced: Arc::default(),
         redis,
         ping_every: config.ping_every,
         shutdown,
@@ -298,6 +304,13 @@ async fn serve(
     request_timeout: Duration,
 ) {
     let (router, _) = app(state, request_timeout);
+    // An SSE event is one small write, often right after another (the version event after the
+    // response head): Nagle's algorithm would hold it for the client's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            log::debug!("vario-control: TCP_NODELAY: {e}");
+        }
+    });
     let mut first = stop.clone();
     let shutdown = async move {
         let _ = first.wait_for(|s| *s).await;

@@ -49,6 +49,11 @@ impl RedisSync {
         Ok(RedisSync { client: redis::Client::open(url)?, conn: RwLock::new(None), script: redis::Script::new(CAS) })
     }
 
+    /// The client, for a connection of one's own (the follower's subscription).
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
     async fn conn(&self) -> Result<ConnectionManager, redis::RedisError> {
         if let Some(c) = self.conn.read().await.as_ref() {
             return Ok(c.clone());

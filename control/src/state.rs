@@ -2,7 +2,7 @@
 //! (every field is an `Arc` or a channel handle); everything in it is thread-safe.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -45,6 +45,36 @@ pub struct Announcement {
     pub digest: String,
 }
 
+/// The highest version announced to this process's SSE streams, per environment name. A publish
+/// is announced once: this process's own after its commit, and (with `--redis`) one that another
+/// instance published when its `config:updates` message arrives, but not this process's own
+/// heard back from Redis.
+#[derive(Default)]
+pub struct Announced(Mutex<HashMap<String, i64>>);
+
+impl Announced {
+    /// True, and remembered, when `version` is above every version announced for `environment`.
+    pub fn first(&self, environment: &str, version: i64) -> bool {
+        let Ok(mut m) = self.0.lock() else { return true };
+        match m.get_mut(environment) {
+            Some(v) if *v >= version => false,
+            Some(v) => {
+                *v = version;
+                true
+            }
+            None => {
+                m.insert(environment.to_owned(), version);
+                true
+            }
+        }
+    }
+
+    /// The highest version announced for `environment` (0 when none).
+    pub fn highest(&self, environment: &str) -> i64 {
+        self.0.lock().ok().and_then(|m| m.get(environment).copied()).unwrap_or(0)
+    }
+}
+
 /// The latest published snapshot of one environment, as the SDK endpoint serves it.
 #[derive(Debug)]
 pub struct Latest {
@@ -79,6 +109,8 @@ pub struct AppState {
     pub latest: Arc<LatestCache>,
     /// Publishes, for the SSE streams.
     pub announce: broadcast::Sender<Announcement>,
+    /// What was sent on `announce` (each publish once).
+    pub announced: Arc<Announced>,
     /// Redis, with `--redis`.
     pub redis: Option<Arc<RedisSync>>,
     /// The SSE ping interval.

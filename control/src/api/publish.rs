@@ -139,7 +139,9 @@ fn announce(st: &AppState, env_id: &str, p: &Published, bytes: String) {
         }
     }
     let a = Announcement { environment: p.environment.clone(), version: p.version, digest: p.digest.clone() };
-    let _ = st.announce.send(a.clone());
+    if st.announced.first(&a.environment, a.version) {
+        let _ = st.announce.send(a.clone());
+    }
     if let Some(redis) = st.redis.clone() {
         tokio::spawn(async move {
             if let Err(e) = redis.write(&a.environment, a.version, &a.digest, &bytes).await {

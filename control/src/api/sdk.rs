@@ -28,8 +28,19 @@ fn sdk_env(p: Principal) -> ApiResult<(String, String)> {
 
 /// The latest version of an environment, from the cache when it was checked within a second.
 pub async fn latest_for(st: &AppState, env_id: &str) -> ApiResult<Arc<Latest>> {
+    latest(st, env_id, false).await
+}
+
+/// The latest version of an environment, asking the database whatever the cache holds (another
+/// instance announced a publish).
+pub async fn refresh_latest(st: &AppState, env_id: &str) -> ApiResult<Arc<Latest>> {
+    latest(st, env_id, true).await
+}
+
+async fn latest(st: &AppState, env_id: &str, force: bool) -> ApiResult<Arc<Latest>> {
     let cached = st.latest.0.read().ok().and_then(|m| m.get(env_id).cloned());
     if let Some(l) = &cached
+        && !force
         && l.checked.elapsed() < LATEST_RECHECK
     {
         return Ok(l.clone());
