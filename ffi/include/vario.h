@@ -405,6 +405,16 @@ void vario_client_free(vario_client *client);
 // `client` is a live handle. Thread-safe.
 vario_status vario_client_wait_for_init(const vario_client *client, uint32_t timeout_ms);
 
+// Waits up to `timeout_ms` until the snapshot in use has at least `version` (a publish the host
+// knows of, reaching this client by push or poll). `VARIO_OK` once it has, `VARIO_ERR_TIMEOUT`
+// (the message names the version in use) if not in time.
+//
+// # Safety
+// `client` is a live handle. Thread-safe; blocks only the calling thread.
+vario_status vario_client_wait_for_version(const vario_client *client,
+                                           uint64_t version,
+                                           uint32_t timeout_ms);
+
 // The JSON-free decide on the client's current snapshot; an `ASSIGNED` decision's exposure is
 // queued (never blocking). Call `vario_decision_release(out)` when done with the strings.
 //

@@ -146,6 +146,32 @@ pub unsafe extern "C" fn vario_client_wait_for_init(client: *const vario_client,
     })
 }
 
+/// Waits up to `timeout_ms` until the snapshot in use has at least `version` (a publish the host
+/// knows of, reaching this client by push or poll). `VARIO_OK` once it has, `VARIO_ERR_TIMEOUT`
+/// (the message names the version in use) if not in time.
+///
+/// # Safety
+/// `client` is a live handle. Thread-safe; blocks only the calling thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_wait_for_version(
+    client: *const vario_client,
+    version: u64,
+    timeout_ms: u32,
+) -> vario_status {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { open_client(client)? };
+        if c.wait_for_version(version, ms(timeout_ms)) {
+            return Ok(());
+        }
+        let in_use = c.snapshot().map_or_else(|| "none".to_owned(), |s| format!("v{}", s.version()));
+        Err(Error::new(
+            vario_core::ErrorCode::Timeout,
+            format!("version {version} not in use within {timeout_ms} ms (in use: {in_use})"),
+        ))
+    })
+}
+
 /// The JSON-free decide on the client's current snapshot; an `ASSIGNED` decision's exposure is
 /// queued (never blocking). Call `vario_decision_release(out)` when done with the strings.
 ///

@@ -81,6 +81,14 @@ static long round_trip(const char *base) {
         vario_client_free(c);
         return -1;
     }
+    /* Any loaded snapshot has a version >= 1; none will ever have the largest one. */
+    CHECK_OK(vario_client_wait_for_version(c, 1, 100));
+    double t0 = now_monotonic_ms();
+    if (CHECK_STATUS(vario_client_wait_for_version(c, 9007199254740991ULL, 200), VARIO_ERR_TIMEOUT)) {
+        const char *code = vario_last_error_code();
+        CHECK(code && strcmp(code, "TIMEOUT") == 0, "wait_for_version code %s", last_code_text());
+    }
+    CHECK(now_monotonic_ms() - t0 >= 150, "wait_for_version(200 ms) returned after %.0f ms", now_monotonic_ms() - t0);
 
     vario_context *ctx = vario_context_new();
     CHECK_OK(vario_context_set_str(ctx, "page_type", "feed"));
