@@ -4,6 +4,9 @@
 //!   without the client (ArcSwap load, clock read, exposure enqueue). Timed in rounds of 50 000
 //!   calls with an untimed flush between rounds, so the queue never fills and every enqueue
 //!   succeeds (the drop path is not what is measured).
+//! - `client_decide_enqueue_push_10hz`: `client_decide_enqueue` on a client that follows Redis
+//!   while a new version is published (and swapped in) every 100 ms; needs `redis-server` (on the
+//!   PATH or in `VARIO_TEST_REDIS_SERVER`).
 //! - `pipeline_to_dev_server`: events per second from enqueue to acknowledged delivery at the
 //!   loopback dev server (gzip, JSON, HMAC pseudonyms, de-dup all included).
 //! - `pipeline_to_20ms_endpoint_gzip_in_flight_<n>`: the same to an endpoint that acknowledges
@@ -74,9 +77,69 @@ fn benches(c: &mut Criterion) {
             total
         })
     });
-    g.finish();
     let s = client.stats();
     assert_eq!(s.dropped_queue_full, 0, "the bench measured drops, not enqueues: {s:?}");
+
+    // The same on a client that follows Redis, while a publisher announces a new version (a real
+    // swap each time) every 100 ms (issue 16: decisions unchanged while notifications arrive).
+    let redis = common::redis_server();
+    let mut con = redis::Client::open(redis.url()).expect("url").get_connection().expect("redis");
+    let mut doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+    common::redis_publish(&mut con, "bench", &mut doc, 1);
+    let pushed = ClientBuilder::new()
+        .redis(redis.url(), "bench")
+        .sink_callback(|e| {
+            black_box(e);
+        })
+        .queue_capacity(ROUND as usize * 2)
+        .build()
+        .expect("client");
+    pushed.wait_for_init(Duration::from_secs(10)).expect("first snapshot from Redis");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publisher = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut v = 1;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+                v += 1;
+                common::redis_publish(&mut con, "bench", &mut doc, v);
+            }
+            v - 1
+        })
+    };
+    let mut i = 0;
+    g.bench_function("client_decide_enqueue_push_10hz", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(ROUND);
+                let t = Instant::now();
+                for _ in 0..n {
+                    i += 1;
+                    if i == ids.len() {
+                        i = 0;
+                    }
+                    pushed.decide_with(&Request::new("pdp_ymal").user(&ids[i]).context(ctx), Expose::Now, |d, _| {
+                        black_box(d.params());
+                    });
+                }
+                total += t.elapsed();
+                left -= n;
+                let _ = pushed.flush(Duration::from_secs(60));
+            }
+            total
+        })
+    });
+    g.finish();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = publisher.join().expect("publisher");
+    let s = pushed.stats();
+    assert_eq!(s.dropped_queue_full, 0, "the bench measured drops, not enqueues: {s:?}");
+    eprintln!("client_decide_enqueue_push_10hz: {sent} notifications, {} swaps", s.config_updates);
+    drop(pushed);
+    drop(redis);
 
     // Pipeline throughput to the loopback dev server.
     let dir = std::env::temp_dir().join("vario-bench-pipeline");
