@@ -18,12 +18,37 @@
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
 mod common;
 
+use serde_json::{Map, Value};
 use std::time::{Duration, Instant};
 use vario::core::{Request, Snapshot};
-use vario::{ClientBuilder, Expose};
+use vario::{Client, ClientBuilder, Expose};
 use vario_tools::devserver::{DevServer, DevServerOptions, IngestMode};
 
 const ROUND: u64 = 50_000;
+
+/// `iters` decide + enqueue calls on `client`, timed in rounds of [`ROUND`] with an untimed flush
+/// between rounds; `i` walks `ids` across calls.
+fn decide_rounds(client: &Client, ids: &[String], ctx: &Map<String, Value>, i: &mut usize, iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(ROUND);
+        let t = Instant::now();
+        for _ in 0..n {
+            *i += 1;
+            if *i == ids.len() {
+                *i = 0;
+            }
+            client.decide_with(&Request::new("pdp_ymal").user(&ids[*i]).context(ctx), Expose::Now, |d, _| {
+                black_box(d.params());
+            });
+        }
+        total += t.elapsed();
+        left -= n;
+        let _ = client.flush(Duration::from_secs(60));
+    }
+    total
+}
 
 fn benches(c: &mut Criterion) {
     let text = common::snapshot_json();
@@ -55,27 +80,7 @@ fn benches(c: &mut Criterion) {
         .expect("client");
     let mut i = 0;
     g.bench_function("client_decide_enqueue", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(ROUND);
-                let t = Instant::now();
-                for _ in 0..n {
-                    i += 1;
-                    if i == ids.len() {
-                        i = 0;
-                    }
-                    client.decide_with(&Request::new("pdp_ymal").user(&ids[i]).context(ctx), Expose::Now, |d, _| {
-                        black_box(d.params());
-                    });
-                }
-                total += t.elapsed();
-                left -= n;
-                let _ = client.flush(Duration::from_secs(60));
-            }
-            total
-        })
+        b.iter_custom(|iters| decide_rounds(&client, &ids, ctx, &mut i, iters))
     });
     let s = client.stats();
     assert_eq!(s.dropped_queue_full, 0, "the bench measured drops, not enqueues: {s:?}");
@@ -110,27 +115,7 @@ fn benches(c: &mut Criterion) {
     };
     let mut i = 0;
     g.bench_function("client_decide_enqueue_push_10hz", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(ROUND);
-                let t = Instant::now();
-                for _ in 0..n {
-                    i += 1;
-                    if i == ids.len() {
-                        i = 0;
-                    }
-                    pushed.decide_with(&Request::new("pdp_ymal").user(&ids[i]).context(ctx), Expose::Now, |d, _| {
-                        black_box(d.params());
-                    });
-                }
-                total += t.elapsed();
-                left -= n;
-                let _ = pushed.flush(Duration::from_secs(60));
-            }
-            total
-        })
+        b.iter_custom(|iters| decide_rounds(&pushed, &ids, ctx, &mut i, iters))
     });
     g.finish();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

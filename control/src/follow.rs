@@ -16,26 +16,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use serde::Deserialize;
-
 use crate::api::sdk::refresh_latest;
-use crate::redis_sync::RedisSync;
+use crate::redis_sync::{RedisSync, UPDATES_CHANNEL as CHANNEL};
 use crate::state::{Announcement, AppState};
-
-/// The channel every publish is announced on (SPEC §8).
-const CHANNEL: &str = "config:updates";
+use futures_util::StreamExt;
 
 /// First delay before re-subscribing after the connection failed (doubling up to [`MAX_RETRY`]).
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
-
-/// A `config:updates` message (SPEC §8).
-#[derive(Debug, Deserialize)]
-struct Notice {
-    environment: String,
-    version: i64,
-}
 
 /// Subscribes until the process ends, re-subscribing with backoff after a failure.
 pub fn spawn_follower(state: AppState, redis: Arc<RedisSync>) -> tokio::task::JoinHandle<()> {
@@ -68,7 +56,7 @@ async fn follow(
     *delay = FIRST_RETRY;
     let mut messages = pubsub.on_message();
     while let Some(msg) = messages.next().await {
-        let Ok(n) = serde_json::from_slice::<Notice>(msg.get_payload_bytes()) else { continue };
+        let Ok(n) = serde_json::from_slice::<Announcement>(msg.get_payload_bytes()) else { continue };
         if state.announced.highest(&n.environment) >= n.version {
             continue;
         }
@@ -81,7 +69,7 @@ async fn follow(
 
 /// Reads the environment's latest version and announces it when it is at least the one the
 /// message named and not announced yet.
-async fn announce_from_db(state: &AppState, ids: &mut HashMap<String, String>, n: &Notice) -> Result<(), String> {
+async fn announce_from_db(state: &AppState, ids: &mut HashMap<String, String>, n: &Announcement) -> Result<(), String> {
     let id = match ids.get(&n.environment) {
         Some(id) => id.clone(),
         None => {

@@ -16,6 +16,9 @@ use tokio::sync::RwLock;
 
 use crate::db::Db;
 
+/// The channel every publish is announced on (SPEC §8; also named in [`CAS`]).
+pub const UPDATES_CHANNEL: &str = "config:updates";
+
 /// Returns 1 when it wrote (and published), 0 when Redis already holds this version or a newer one.
 const CAS: &str = r"
 local cur = redis.call('HGET', KEYS[1], 'version')

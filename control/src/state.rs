@@ -35,7 +35,7 @@ impl SdkKeyCache {
 }
 
 /// A publish, as announced after its commit (SSE `version` events, Redis `config:updates`).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Announcement {
     /// The environment's name.
     pub environment: String,
