@@ -20,12 +20,13 @@ const CLOSE_MARGIN: Duration = Duration::from_millis(200);
 /// The poster's loop with a spool: deliver live while the spool is empty; spool a batch whose
 /// first attempt fails (or that arrives while older ones wait on disk); replay the oldest record
 /// whenever the backoff allows; answer flush markers once everything before them is delivered or
-/// durable; at close, replay until the deadline (less [`CLOSE_MARGIN`]) and leave the rest on disk.
+/// durable; at close, replay until the deadline (less [`CLOSE_MARGIN`]) or the first failed
+/// attempt, and leave the rest on disk.
 ///
 /// Retries are the replay: with a spool, `max_attempts` does not apply (a batch stays until it is
 /// delivered, refused with a 4xx, or the spool is full when it needs to be written).
 pub(crate) fn run(poster: &mut Poster, spool: &SharedSpool, rx: Receiver<Encoded>) {
-    let mut r = Replay { fails: 0, next_try: Instant::now(), stop: None };
+    let mut r = Replay { fails: 0, next_try: Instant::now(), stop: None, gave_up: false };
     loop {
         // Everything waiting, without blocking: bodies are written down before any replay, so the
         // sender never waits behind a retry.
@@ -40,7 +41,8 @@ pub(crate) fn run(poster: &mut Poster, spool: &SharedSpool, rx: Receiver<Encoded
         }
         let left = r.stop.as_ref().map(|_| close_time_left(poster));
         if let Some(left) = left {
-            let replayable = !lock(spool).is_empty() && r.next_try.saturating_duration_since(Instant::now()) < left;
+            let replayable =
+                !r.gave_up && !lock(spool).is_empty() && r.next_try.saturating_duration_since(Instant::now()) < left;
             if !replayable {
                 lock(spool).sync();
                 if let Some(ack) = r.stop.take() {
@@ -50,11 +52,16 @@ pub(crate) fn run(poster: &mut Poster, spool: &SharedSpool, rx: Receiver<Encoded
             }
         }
         let now = Instant::now();
-        if now >= r.next_try && !lock(spool).is_empty() {
+        if !r.gave_up && now >= r.next_try && !lock(spool).is_empty() {
             r.replay_one(poster, spool, left);
             continue;
         }
-        let wait = if lock(spool).is_empty() { Duration::from_secs(3600) } else { r.next_try - now };
+        // Given up (closing; the stop is on its way) or nothing on disk: wait for the next body.
+        let wait = if r.gave_up || lock(spool).is_empty() {
+            Duration::from_secs(3600)
+        } else {
+            r.next_try.saturating_duration_since(now)
+        };
         if r.stop.is_some() {
             // Closing: nothing more will arrive; wait for the next replay.
             std::thread::sleep(wait);
@@ -86,6 +93,10 @@ struct Replay {
     next_try: Instant,
     /// Close's answer, once the stop arrived.
     stop: Option<Sender<()>>,
+    /// An attempt failed while closing: the endpoint is down or refusing, and what is left is
+    /// durable on disk. Retrying until the deadline would only hold up the host's shutdown (and
+    /// leave no time for the last `fsync` on a slow machine), so close stops replaying.
+    gave_up: bool,
 }
 
 impl Replay {
@@ -94,7 +105,10 @@ impl Replay {
             Encoded::Body { batch_id, body, gzip, events } => {
                 let closing = self.stop.is_some() || poster.close_deadline_ms.load(Ordering::Relaxed) != 0;
                 let cap = closing.then(|| close_time_left(poster));
-                let live = lock(spool).is_empty() && Instant::now() >= self.next_try && cap != Some(Duration::ZERO);
+                let live = !self.gave_up
+                    && lock(spool).is_empty()
+                    && Instant::now() >= self.next_try
+                    && cap != Some(Duration::ZERO);
                 if live {
                     match poster.attempt(body.clone(), gzip, cap) {
                         Attempt::Done => {
@@ -118,6 +132,7 @@ impl Replay {
 
     fn failed(&mut self, poster: &Poster, after: Option<Duration>) {
         self.fails = self.fails.saturating_add(1);
+        self.gave_up |= self.stop.is_some() || poster.close_deadline_ms.load(Ordering::Relaxed) != 0;
         inc(&poster.shared.c.batch_retries);
         let o = &poster.opts;
         let b = backoff(o.delivery.retry_base, self.fails - 1, o.http.max_backoff);
