@@ -3,7 +3,8 @@
 # Used by .ci/run and named in the README. Debug builds only (benches are not tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-step() { printf '\n=== %s\n' "$*"; }
+# Each step line shows the seconds since the run started, so a slow step is visible in CI's log.
+step() { printf '\n=== [%ss] %s\n' "$SECONDS" "$*"; }
 
 # napi-rs always builds the Node addon with an explicit `--target`, which cargo keeps apart from
 # target-less builds (target/<triple>/ vs target/debug/). Every build here names the host triple
@@ -101,4 +102,4 @@ if [ -n "$(git status --porcelain)" ]; then
   echo "the test run changed or left files in the work tree (see above)"; exit 1
 fi
 
-printf '\nall suites passed\n'
+printf "\nall suites passed in %ss\n" "$SECONDS"

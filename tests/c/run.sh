@@ -30,7 +30,7 @@ LIB_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TA
 # The misuse test panics on purpose; a backtrace is noise (and slow under valgrind).
 export RUST_BACKTRACE=0
 
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== [%ss] %s\n' "$SECONDS" "$*"; }
 die() {
   printf 'FAIL: %s\n' "$*" >&2
   exit 1
