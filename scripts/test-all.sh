@@ -58,7 +58,7 @@ cargo test --workspace --locked --test runtime_spool fault_matrix -- --nocapture
 step "main job smoke run (debug build, 20 000 requests: control plane on SQLite, API, publishes, client, events)"
 # Built with --workspace, the test step's feature set, then run directly: `cargo run --example`
 # would select the default members and rebuild about a hundred crates with other features.
-cargo build --quiet --locked --workspace --examples
+cargo build --quiet --locked --workspace --lib --bins --examples
 examples_dir="${CARGO_TARGET_DIR:-target}/$CARGO_BUILD_TARGET/debug/examples"
 "$examples_dir/demo" 20000
 
@@ -69,9 +69,9 @@ step "C ABI: tests/c (shared vectors, client round trip, misuse, hostile input, 
 bash tests/c/run.sh
 
 step "python wheel: its own venv, a debug build (maturin develop), pytest (vectors, client, fork, stubs, following the control plane), backtest example"
-# The vario CLI (the tests start its dev server and control plane): already built by the C step's
-# --workspace build, so this is a no-op there (a `--bin vario` build would rebuild with other features).
-cargo build --quiet --locked --workspace
+# The vario CLI (the tests start its dev server and control plane): already built, with the test
+# step's feature set, by the C step's identical build, so this is a no-op (see tests/c/run.sh).
+cargo build --quiet --locked --workspace --lib --bins --examples
 if [ ! -x bindings/python/.venv/bin/python ]; then
   python3 -m venv bindings/python/.venv
 fi

@@ -83,12 +83,12 @@ fi
 echo "all present"
 
 step "cargo build (debug): libvario_ffi.{so,a} and the vario CLI"
-# The same two commands as examples/c/Makefile and the docs use, so nothing is built twice with
-# different feature sets.
-# One --workspace build: the feature set of the test command's `cargo test --workspace`, so after
-# it nothing is compiled again (`-p vario-ffi` or `--bin vario` alone would unify features
-# differently, syn's and regex's among them, and rebuild every proc macro and what uses them).
-cargo build --locked --workspace
+# One --workspace build with the feature set of the test command's `cargo test --workspace`, so
+# after it nothing is compiled again. `--examples` matters: building a target that has
+# dev-dependencies unifies their features into the shared crates, as `cargo test` does; a plain
+# `cargo build --workspace` resolves without them and recompiled some thirty crates (3 min on the
+# CI machine). `-p vario-ffi` or `--bin vario` alone would differ again.
+cargo build --locked --workspace --lib --bins --examples
 for f in "$LIB_DIR/libvario_ffi.so" "$LIB_DIR/libvario_ffi.a" "$LIB_DIR/vario"; do
   [ -e "$f" ] || die "$f was not built"
 done
