@@ -11,14 +11,18 @@ step() { printf '\n=== [%ss] %s\n' "$SECONDS" "$*"; }
 # too, so the whole run shares one set of artifacts instead of compiling the runtime twice.
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
 
-step "python venv for the vector generator (.venv)"
+step "python venv for the vector generators (.venv): the shared vectors' and the statistics crate's scipy answers"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r contract/vectors/requirements.txt
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r contract/vectors/requirements.txt \
+  -r stats/vectors/requirements.txt
 
 step "shared vectors: the independent generator reproduces contract/vectors/*.json exactly"
 .venv/bin/python contract/vectors/gen.py --check
+
+step "statistics known answers: scipy and statsmodels reproduce stats/vectors/scipy.json (stats/tests/scipy_vectors.rs holds vario-stats to it)"
+.venv/bin/python stats/vectors/gen.py --check
 
 step "system packages the C suite needs (Debian: libcjson-dev, valgrind), installed when missing"
 missing=()

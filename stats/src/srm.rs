@@ -50,6 +50,6 @@ pub fn srm(observed: &[u64], weights: &[f64], alpha: f64) -> Result<Srm, StatsEr
         })
         .sum();
     let dist = ChiSquared::new(f64::from(dof)).map_err(|e| StatsError::Domain(e.to_string()))?;
-    let p_value = if stray { 0.0 } else { 1.0 - dist.cdf(chi2) };
+    let p_value = if stray { 0.0 } else { dist.sf(chi2) };
     Ok(Srm { chi2, dof, p_value, mismatch: p_value < alpha })
 }
