@@ -37,6 +37,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+step "Java for PySpark's local mode (the analysis tests run vario.analysis on a Spark DataFrame): Debian's openjdk-17-jre-headless, installed when missing"
+if ! command -v java >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  else
+    echo "java is missing (sudo apt-get install -y openjdk-17-jre-headless)"; exit 1
+  fi
+fi
+java -version 2>&1 | head -n 1
+
 step "control plane services: PostgreSQL and Redis from Debian's packages (installed when missing), throwaway servers on 127.0.0.1"
 # Stopped (and their temporary folder removed) when this script exits, pass or fail. With
 # VARIO_REQUIRE_SERVICES=1 a control-plane test that finds no Postgres or Redis fails, never skips.
@@ -72,7 +82,7 @@ step "rec service example self-test (real HTTP on 127.0.0.1)"
 step "C ABI: tests/c (shared vectors, client round trip, misuse, hostile input, fork; shared and static builds; valgrind; ASan + UBSan), examples/c"
 bash tests/c/run.sh
 
-step "python wheel: its own venv, a debug build (maturin develop), pytest (vectors, client, fork, stubs, following the control plane), backtest example"
+step "python wheel: its own venv, a debug build (maturin develop), pytest (vectors, client, fork, stubs, following the control plane, analysis on DuckDB and Spark), backtest example"
 # The vario CLI (the tests start its dev server and control plane): already built, with the test
 # step's feature set, by the C step's identical build, so this is a no-op (see tests/c/run.sh).
 cargo build --quiet --locked --workspace --lib --bins --examples

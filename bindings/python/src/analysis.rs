@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use vario_stats::{AdjustMethod, MeanStats, Spending};
+use vario_stats::{AdjustMethod, MeanStats, PairStats, Spending};
 
 use crate::errors::{coded, invalid, safe};
 
@@ -19,18 +19,65 @@ pub(crate) fn _compare<'py>(
     safe(|| {
         let m = |(n, sum, sum_sq): (f64, f64, f64)| MeanStats { n, sum, sum_sq };
         let r = vario_stats::compare(&m(control), &m(treatment), alpha).map_err(|e| coded(&e))?;
-        let d = PyDict::new(py);
-        d.set_item("control_mean", r.control_mean)?;
-        d.set_item("treatment_mean", r.treatment_mean)?;
-        d.set_item("abs_effect", r.abs_effect)?;
-        d.set_item("abs_ci", r.abs_ci)?;
-        d.set_item("p_value", r.p_value)?;
-        d.set_item("rel_effect", r.rel_effect)?;
-        d.set_item("rel_ci", r.rel_ci)?;
-        d.set_item("rel_p_value", r.rel_p_value)?;
-        d.set_item("dof", r.dof)?;
-        d.set_item("adjustments", r.adjustments)?;
-        Ok(d)
+        comparison_dict(py, &r, None)
+    })
+}
+
+/// Fills the dict `compare` returns (plus `theta` when given).
+fn comparison_dict<'py>(
+    py: Python<'py>,
+    r: &vario_stats::Comparison,
+    theta: Option<f64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("control_mean", r.control_mean)?;
+    d.set_item("treatment_mean", r.treatment_mean)?;
+    d.set_item("abs_effect", r.abs_effect)?;
+    d.set_item("abs_ci", r.abs_ci)?;
+    d.set_item("p_value", r.p_value)?;
+    d.set_item("rel_effect", r.rel_effect)?;
+    d.set_item("rel_ci", r.rel_ci)?;
+    d.set_item("rel_p_value", r.rel_p_value)?;
+    d.set_item("dof", r.dof)?;
+    d.set_item("adjustments", r.adjustments.clone())?;
+    if let Some(t) = theta {
+        d.set_item("theta", t)?;
+    }
+    Ok(d)
+}
+
+/// A paired comparison on `(n, sum_y, sum_y_sq, sum_x, sum_x_sq, sum_xy)` per arm: `kind`
+/// `"cuped"` (y the metric, x its covariate; the dict carries `theta`) or `"ratio"` (y / x by the
+/// delta method).
+#[pyfunction]
+pub(crate) fn _compare_pair<'py>(
+    py: Python<'py>,
+    control: (f64, f64, f64, f64, f64, f64),
+    treatment: (f64, f64, f64, f64, f64, f64),
+    alpha: f64,
+    kind: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    safe(|| {
+        let p = |(n, sum_y, sum_y_sq, sum_x, sum_x_sq, sum_xy): (f64, f64, f64, f64, f64, f64)| PairStats {
+            n,
+            sum_y,
+            sum_y_sq,
+            sum_x,
+            sum_x_sq,
+            sum_xy,
+        };
+        let (c, t) = (p(control), p(treatment));
+        match kind {
+            "cuped" => {
+                let (r, theta) = vario_stats::compare_cuped(&c, &t, alpha).map_err(|e| coded(&e))?;
+                comparison_dict(py, &r, Some(theta))
+            }
+            "ratio" => {
+                let r = vario_stats::compare_ratio(&c, &t, alpha).map_err(|e| coded(&e))?;
+                comparison_dict(py, &r, None)
+            }
+            other => Err(invalid(format!("kind must be \"cuped\" or \"ratio\", not {other:?}"))),
+        }
     })
 }
 

@@ -22,6 +22,7 @@ __all__ = [
     "_code_tables",
     "_option_keys",
     "_compare",
+    "_compare_pair",
     "_srm",
     "_adjust",
     "_preference",
@@ -214,6 +215,12 @@ def winner(credit: Mapping[str, int]) -> Winner:
 
 def _compare(
     control: tuple[float, float, float], treatment: tuple[float, float, float], alpha: float
+) -> dict[str, Any]: ...
+def _compare_pair(
+    control: tuple[float, float, float, float, float, float],
+    treatment: tuple[float, float, float, float, float, float],
+    alpha: float,
+    kind: str,
 ) -> dict[str, Any]: ...
 def _srm(observed: Sequence[int], weights: Sequence[float], alpha: float) -> dict[str, Any]: ...
 def _adjust(p_values: Sequence[float], method: str) -> list[float]: ...

@@ -9,23 +9,39 @@ merges days or strata), so nothing here needs the raw rows::
     r = compare(c, t)              # r.abs_effect, r.abs_ci, r.p_value, r.rel_effect, ...
     srm([5000, 5200], [50, 50])    # SrmResult(chi2=3.92, dof=1, p_value=0.0477, mismatch=False)
 
+From the raw event log (the JSONL the dev server or the SDK's file sink writes, Parquet, a pandas
+DataFrame, an Arrow table, or a PySpark DataFrame) ``analyze`` computes those statistics in an
+embedded DuckDB (or in Spark) and compares every variant with control::
+
+    from vario.analysis import analyze
+    a = analyze("events.jsonl", "pdp_reco_algo", metrics=["add_to_cart", "purchase:value", "click/impression"])
+    a.srm.mismatch, a.excluded_multiple_variants
+    for r in a.results: print(r.metric, r.variant, r.rel_effect, r.rel_ci, r.p_value_adjusted)
+
 Every error is a ``vario.InvalidRequestError`` (code ``INVALID_REQUEST``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Sequence
+import datetime as _dt
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Sequence, Union
 
-from . import _vario
+from . import _aggregate, _vario
 
 __all__ = [
+    "Analysis",
     "Comparison",
+    "CupedStats",
     "MeanStats",
+    "Metric",
+    "MetricResult",
     "Preference",
     "ProportionStats",
+    "RatioStats",
     "SrmResult",
     "adjust",
+    "analyze",
     "compare",
     "mde",
     "preference",
@@ -67,6 +83,32 @@ class ProportionStats:
 
 
 @dataclass(frozen=True)
+class RatioStats:
+    """A ratio metric of one arm (e.g. clicks / impressions): per-unit numerator and denominator
+    statistics over the same units, and the sum over units of numerator × denominator."""
+
+    num: MeanStats
+    den: MeanStats
+    sum_products: float
+
+    def __add__(self, other: RatioStats) -> RatioStats:
+        return RatioStats(self.num + other.num, self.den + other.den, self.sum_products + other.sum_products)
+
+
+@dataclass(frozen=True)
+class CupedStats:
+    """A metric with its pre-period covariate (CUPED), over the same units: ``post`` the metric,
+    ``pre`` the covariate, ``sum_products`` the sum over units of metric × covariate."""
+
+    post: MeanStats
+    pre: MeanStats
+    sum_products: float
+
+    def __add__(self, other: CupedStats) -> CupedStats:
+        return CupedStats(self.post + other.post, self.pre + other.pre, self.sum_products + other.sum_products)
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Treatment against control: Welch's t for the difference, the delta method for the lift."""
 
@@ -80,6 +122,8 @@ class Comparison:
     rel_p_value: float
     dof: float
     adjustments: list[str] = field(default_factory=list)
+    theta: float | None = None
+    """CUPED's theta (pooled over both arms), for a ``CupedStats`` comparison."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +151,33 @@ def _stats(m: MeanStats | ProportionStats) -> tuple[float, float, float]:
     return (float(s.n), float(s.sum), float(s.sum_sq))
 
 
-def compare(control: MeanStats | ProportionStats, treatment: MeanStats | ProportionStats, alpha: float = 0.05) -> Comparison:
-    """Compares two arms at two-sided level ``alpha``."""
-    return Comparison(**_vario._compare(_stats(control), _stats(treatment), alpha))
+Stats = Union[MeanStats, ProportionStats, RatioStats, CupedStats]
+
+
+def _pair(m: RatioStats | CupedStats) -> tuple[float, float, float, float, float, float]:
+    y, x = (m.num, m.den) if isinstance(m, RatioStats) else (m.post, m.pre)
+    if y.n != x.n:
+        raise _invalid(f"both halves of a {type(m).__name__} count the same units ({y.n} != {x.n})")
+    return (float(y.n), float(y.sum), float(y.sum_sq), float(x.sum), float(x.sum_sq), float(m.sum_products))
+
+
+def compare(control: Stats, treatment: Stats, alpha: float = 0.05) -> Comparison:
+    """Compares two arms at two-sided level ``alpha``.
+
+    Mean and proportion metrics: Welch's t for the difference, the delta method for the relative
+    lift. ``RatioStats``: the ratio of means by the delta method (``adjustments`` says
+    ``delta_method``). ``CupedStats``: CUPED with theta pooled over both arms, the adjusted means
+    centred on the pooled pre-period mean (``adjustments`` says ``cuped``, unless the covariate is
+    constant and the raw metric was compared).
+    """
+    if type(control) is not type(treatment) and not (
+        isinstance(control, (MeanStats, ProportionStats)) and isinstance(treatment, (MeanStats, ProportionStats))
+    ):
+        raise _invalid(f"cannot compare {type(control).__name__} with {type(treatment).__name__}")
+    if isinstance(control, (RatioStats, CupedStats)):
+        kind = "ratio" if isinstance(control, RatioStats) else "cuped"
+        return Comparison(**_vario._compare_pair(_pair(control), _pair(treatment), alpha, kind))  # type: ignore[arg-type]
+    return Comparison(**_vario._compare(_stats(control), _stats(treatment), alpha))  # type: ignore[arg-type]
 
 
 def srm(observed: Sequence[int], weights: Sequence[float], alpha: float = 0.01) -> SrmResult:
@@ -137,3 +205,252 @@ def sequential_bounds(
 def mde(n_per_arm: float, variance: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """The minimum detectable absolute effect of a two-arm test."""
     return _vario._mde(n_per_arm, variance, alpha, power)
+
+
+def _invalid(msg: str) -> _vario.InvalidRequestError:
+    e = _vario.InvalidRequestError(msg)
+    e.code = "INVALID_REQUEST"
+    return e
+
+
+# ---------------------------------------------------------------------------------------------
+# From events to answers.
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What is measured per unit, from the outcomes in the unit's window.
+
+    Written as a string in ``analyze(metrics=...)``:
+
+    ``"add_to_cart"``
+        conversion: the proportion of units with at least one ``add_to_cart`` (variance
+        ``p(1 - p)``);
+    ``"add_to_cart:count"``
+        the mean number of ``add_to_cart`` outcomes per unit;
+    ``"purchase:value"``
+        the mean sum of ``value`` per unit (a missing value counts as 0);
+    ``"click/impression"``
+        a ratio metric: clicks over impressions, per arm, by the delta method (CTR).
+    """
+
+    name: str
+    kind: Literal["conversion", "count", "value", "ratio"]
+    event: str
+    denominator: str | None = None
+
+    @staticmethod
+    def parse(spec: str | Metric) -> Metric:
+        """The metric a string names (see the class docs)."""
+        if isinstance(spec, Metric):
+            return spec
+        if not isinstance(spec, str) or not spec.strip():
+            raise _invalid(f"a metric is a non-empty string, not {spec!r}")
+        if "/" in spec:
+            num, _, den = spec.partition("/")
+            if not num or not den or "/" in den or ":" in spec:
+                raise _invalid(f"a ratio metric is 'numerator_event/denominator_event', not {spec!r}")
+            return Metric(spec, "ratio", num, den)
+        event, _, agg = spec.partition(":")
+        if not event:
+            raise _invalid(f"a metric names an event type: {spec!r}")
+        if agg in ("", "conversion"):
+            return Metric(spec, "conversion", event)
+        if agg in ("count", "value"):
+            return Metric(spec, agg, event)  # type: ignore[arg-type]
+        raise _invalid(f"unknown aggregation {agg!r} in {spec!r} (conversion, count or value)")
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric, one treatment variant against control (the fields of ``Comparison`` and more)."""
+
+    metric: str
+    kind: str
+    variant: str
+    control: str
+    n_control: int
+    n_treatment: int
+    control_mean: float
+    treatment_mean: float
+    abs_effect: float
+    abs_ci: tuple[float, float]
+    p_value: float
+    rel_effect: float
+    rel_ci: tuple[float, float]
+    rel_p_value: float
+    p_value_adjusted: float
+    """``p_value`` adjusted by Benjamini–Hochberg across every (metric, variant) row of the
+    analysis (equal to ``p_value`` when there is one row)."""
+    adjustments: list[str]
+    """What the numbers carry: ``cuped``, ``delta_method``, ``bh``."""
+    theta: float | None = None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The answer of ``analyze``: one row per (metric, variant vs control) and the guardrails."""
+
+    experiment_key: str
+    iteration: int
+    control: str
+    units: dict[str, int]
+    """Units kept per variant (exposed to exactly one variant of the iteration)."""
+    excluded_multiple_variants: int
+    """Units exposed to more than one variant of the iteration: left out of every number."""
+    weights: dict[str, float]
+    """The expected split SRM tests against (given, or the logged allocation shares)."""
+    srm: SrmResult
+    results: list[MetricResult]
+    daily: list[tuple[_dt.date, str, int]]
+    """New kept units per UTC day (of their first exposure) and variant."""
+    window_seconds: float
+    engine: str
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """The rows as dicts (for ``pandas.DataFrame(a.to_records())`` or JSON)."""
+        return [asdict(r) for r in self.results]
+
+
+Window = Union[int, float, _dt.timedelta]
+
+
+def analyze(
+    events: Any,
+    experiment_key: str,
+    metrics: Sequence[str | Metric] = ("add_to_cart",),
+    unit: Literal["user", "session"] | None = None,
+    covariates: Literal["pre_period"] | None = None,
+    window: Window = _dt.timedelta(days=7),
+    *,
+    alpha: float = 0.05,
+    control: str | None = None,
+    iteration: int | None = None,
+    weights: dict[str, float] | None = None,
+    srm_alpha: float = 0.01,
+    memory_limit: str | None = "3GB",
+    threads: int | None = None,
+) -> Analysis:
+    """Joins outcomes to exposures and compares every variant of ``experiment_key`` with control.
+
+    ``events``: a path (or list of paths, or a folder) of JSONL or Parquet files, a pandas or
+    polars DataFrame, an Arrow table, or a PySpark DataFrame (then Spark runs the aggregation and
+    ``memory_limit`` / ``threads``, DuckDB's, do not apply).
+
+    The rules (contract/analysis.md pins each with a test):
+
+    - the unit is the id the exposure's ``unit_type`` names (``user_id`` or ``session_id``, as
+      logged: pseudonymised), or the one ``unit`` names;
+    - ``iteration`` defaults to the highest one logged for the experiment; a unit's variant and
+      start time ``t0`` come from its first exposure of that iteration;
+    - units exposed to more than one variant of it are excluded and counted;
+    - an outcome counts for a unit when it carries the unit's id and ``t0 <= timestamp < t0 +
+      window`` (``window``: seconds or a ``timedelta``, default 7 days);
+    - ``covariates="pre_period"``: CUPED, each metric's covariate being the same metric over
+      ``[t0 - window, t0)``; ratio metrics are compared without it;
+    - ``control`` defaults to the variant named ``control`` (an error when there is none);
+    - SRM tests the kept units per variant against ``weights``, by default the allocation share
+      logged with the latest first exposure of each variant; BH adjusts across all rows.
+    """
+    if not isinstance(experiment_key, str) or not experiment_key:
+        raise _invalid("experiment_key must be a non-empty string")
+    if unit not in (None, "user", "session"):
+        raise _invalid(f"unit must be 'user', 'session' or None, not {unit!r}")
+    if covariates not in (None, "pre_period"):
+        raise _invalid(f"covariates must be None or 'pre_period', not {covariates!r}")
+    window_s = window.total_seconds() if isinstance(window, _dt.timedelta) else float(window)
+    if not window_s > 0:
+        raise _invalid(f"window must be positive, not {window!r}")
+    window_ms = int(round(window_s * 1000))
+    parsed = [Metric.parse(m) for m in metrics]
+    if not parsed:
+        raise _invalid("at least one metric is needed")
+    if len({m.name for m in parsed}) != len(parsed):
+        raise _invalid("each metric once")
+    cuped = covariates == "pre_period"
+    msql = [_aggregate.MetricSql(m.kind, m.event, m.denominator, cuped and m.kind != "ratio") for m in parsed]
+
+    if _aggregate.is_spark_dataframe(events):
+        runner: _aggregate.DuckDbRunner | _aggregate.SparkRunner = _aggregate.SparkRunner(events)
+        engine = "spark"
+    else:
+        try:
+            runner = _aggregate.DuckDbRunner(events, memory_limit=memory_limit, threads=threads)
+        except ValueError as e:
+            raise _invalid(str(e)) from e
+        engine = "duckdb"
+    try:
+        runner.materialise_units(_aggregate.units_select(experiment_key, unit))
+        iterations = {int(r["iteration"]): int(r["units"]) for r in runner.run(_aggregate.ITERATIONS_SQL) if r["iteration"] is not None}
+        if not iterations:
+            raise _invalid(f"no exposures of experiment {experiment_key!r} in the events")
+        it = max(iterations) if iteration is None else int(iteration)
+        if it not in iterations:
+            raise _invalid(f"experiment {experiment_key!r} has no exposures in iteration {it} (logged: {sorted(iterations)})")
+        meta = runner.run(_aggregate.meta_sql(it))
+        unit_types = {r["unit_type_min"] for r in meta} | {r["unit_type_max"] for r in meta}
+        arms = {r["variant"]: r for r in runner.run(_aggregate.arms_sql(msql, window_ms, it, unit_types))}
+        daily = runner.run(_aggregate.daily_sql(it))
+    finally:
+        runner.close()
+
+    units = {r["variant"]: int(r["kept"]) for r in meta}
+    excluded = sum(int(r["excluded"]) for r in meta)
+    if control is None:
+        if "control" not in units:
+            raise _invalid(f"no variant is named 'control' ({sorted(units)}): pass control=")
+        control = "control"
+    if control not in arms:
+        raise _invalid(f"control variant {control!r} has no kept units (variants: {sorted(units)})")
+    if weights is None:
+        weights = {r["variant"]: float(r["share"] or 0.0) for r in meta}
+    order = sorted(set(units) | set(weights))
+    srm_result = srm([units.get(v, 0) for v in order], [float(weights.get(v, 0.0)) for v in order], srm_alpha)
+
+    rows: list[dict[str, Any]] = []
+    treatments = [v for v in sorted(arms) if v != control]
+    for i, (m, q) in enumerate(zip(parsed, msql)):
+        for v in treatments:
+            c, t = _arm_stats(arms[control], i, m, q), _arm_stats(arms[v], i, m, q)
+            r = compare(c, t, alpha)
+            rows.append(
+                dict(
+                    metric=m.name, kind=m.kind, variant=v, control=control,
+                    n_control=int(arms[control]["n"]), n_treatment=int(arms[v]["n"]),
+                    control_mean=r.control_mean, treatment_mean=r.treatment_mean,
+                    abs_effect=r.abs_effect, abs_ci=tuple(r.abs_ci), p_value=r.p_value,
+                    rel_effect=r.rel_effect, rel_ci=tuple(r.rel_ci), rel_p_value=r.rel_p_value,
+                    adjustments=list(r.adjustments), theta=r.theta,
+                )
+            )  # fmt: skip
+    adjusted = adjust([row["p_value"] for row in rows], "bh") if rows else []
+    results = []
+    for row, p in zip(rows, adjusted):
+        if len(rows) > 1:
+            row["adjustments"].append("bh")
+        results.append(MetricResult(p_value_adjusted=p, **row))
+    return Analysis(
+        experiment_key=experiment_key,
+        iteration=it,
+        control=control,
+        units=units,
+        excluded_multiple_variants=excluded,
+        weights=weights,
+        srm=srm_result,
+        results=results,
+        daily=[(_dt.date(1970, 1, 1) + _dt.timedelta(days=int(r["day"])), r["variant"], int(r["units"])) for r in daily],
+        window_seconds=window_s,
+        engine=engine,
+    )
+
+
+def _arm_stats(row: dict[str, Any], i: int, m: Metric, q: _aggregate.MetricSql) -> Stats:
+    n = float(row["n"])
+    y = MeanStats(n, float(row[f"y_{i}"] or 0.0), float(row[f"yy_{i}"] or 0.0))
+    if m.kind == "ratio" or q.cuped:
+        x = MeanStats(n, float(row[f"x_{i}"] or 0.0), float(row[f"xx_{i}"] or 0.0))
+        xy = float(row[f"xy_{i}"] or 0.0)
+        return RatioStats(y, x, xy) if m.kind == "ratio" else CupedStats(y, x, xy)
+    if m.kind == "conversion":
+        return ProportionStats(n, y.sum)
+    return y

@@ -1,0 +1,60 @@
+"""vario.analysis.analyze on a PySpark DataFrame (Spark in local mode, Java from Debian's packages):
+the same SQL as DuckDB's, run by Spark, must give the same answer on the same log.
+
+Skipped only outside CI: with VARIO_REQUIRE_SERVICES=1 (the test command sets it) a missing
+pyspark or Java fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from vario.analysis import analyze
+
+import synthetic_log as sl
+from test_analyze import METRICS, assert_same
+
+
+def _need(what: str) -> None:
+    if os.environ.get("VARIO_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{what} is required (VARIO_REQUIRE_SERVICES=1)")
+    pytest.skip(f"{what} not available")
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[object]:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        _need("pyspark")
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        _need("java")
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("vario-analysis-test")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "1g")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def test_spark_gives_the_duckdb_answer(spark: object, tmp_path: Path) -> None:
+    events, truth = sl.generate(8_000, seed=5, drop_treatment=0.1)
+    path = tmp_path / "events.jsonl"
+    sl.write_jsonl(events, str(path))
+    want = analyze(path, sl.KEY, metrics=METRICS, covariates="pre_period")
+    df = spark.read.json(str(path))  # type: ignore[attr-defined]
+    got = analyze(df, sl.KEY, metrics=METRICS, covariates="pre_period")
+    assert got.engine == "spark"
+    assert got.units == {arm: len(truth.arms[arm]["carts"]) for arm in ("control", "treatment")}
+    assert_same(got, want)
