@@ -44,6 +44,7 @@
 //! | `pipeline::replay` | with a spool, the poster thread's loop: spool what fails, replay oldest first, flush = delivered or durable, close = drain to the spool | no (HTTP, files) | `vario-poster` |
 //! | `pipeline::sender` | batch bodies (JSON framing, gzip) or the local sink (file, callback); spills to the spool when the poster is busy | no (I/O) | `vario-sender` |
 //! | `pipeline::processor` | de-dup, attribution, pseudonymisation, event writing, batch cutting | owns its state, no I/O | `vario-events` |
+//! | `srm` | the SRM monitor: distinct units per experiment, iteration and variant, the chi-square against the snapshot's split ([`SrmStatus`], in [`Stats::srm`]) | yes (memory bounded) | `vario-events` |
 //! | `pipeline` | starting the three pipeline stages | - | the caller's (at build) |
 //! | `config` | config sync: local sources at start, then polling with ETag / file re-reads, persisting; a wake from the push thread polls at once | no (HTTP, files) | the caller's (at build), then `vario-config` |
 //! | `push` | the push channel (SPEC §9): the SSE stream (wakes the config thread to fetch) or Redis (reads the hash, offers it), dead-channel detection, reconnects with backoff; the SSE reader and the notice rule are pure | no (HTTP, Redis) | `vario-push` |
@@ -78,6 +79,7 @@ mod outcome;
 mod pipeline;
 mod push;
 mod retry;
+mod srm;
 mod stats;
 mod store;
 
@@ -90,6 +92,7 @@ pub use options::{
     PushSpec, SyncOptions,
 };
 pub use outcome::Outcome;
+pub use srm::SrmStatus;
 pub use stats::{ConfigErrorKind, ConfigSource, PushState, Stats};
 pub use vario_core as core;
 

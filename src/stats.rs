@@ -164,6 +164,8 @@ pub(crate) struct Shared {
     /// When the client started (ms since the epoch): staleness before the first sync counts
     /// from here.
     pub started_at_ms: std::sync::atomic::AtomicI64,
+    /// The SRM monitor's last summary, written by the processor thread (crate::srm).
+    pub srm: Mutex<Vec<crate::srm::SrmStatus>>,
 }
 
 impl Shared {
@@ -299,6 +301,10 @@ pub struct Stats {
     pub last_config_error_kind: Option<ConfigErrorKind>,
     /// When it happened (milliseconds since the epoch).
     pub last_config_error_at_ms: Option<i64>,
+    /// The SRM monitor: per experiment exposed through this client, the distinct units per
+    /// variant since start, the expected shares from the snapshot, the chi-square p-value and
+    /// `srm_mismatch` (see [`SrmStatus`](crate::SrmStatus)).
+    pub srm: Vec<crate::srm::SrmStatus>,
 }
 
 impl Shared {
@@ -357,6 +363,7 @@ impl Shared {
             last_config_error: cfg.last_error.as_ref().map(|e| e.1.clone()),
             last_config_error_kind: cfg.last_error.as_ref().map(|e| e.0),
             last_config_error_at_ms: cfg.last_error.as_ref().and(cfg.last_error_at_ms),
+            srm: self.srm.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
 }

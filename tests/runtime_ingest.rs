@@ -449,3 +449,57 @@ fn one_batch_in_flight_is_strictly_sequential() {
     assert_eq!(c.stats().events_sent, 60);
     assert_eq!(server.stats.ingest_in_flight_max.load(Ordering::SeqCst), 1);
 }
+
+/// Ids of users the 50/50 `home_algo` of [`snapshot`] puts in each variant, from the pure engine.
+fn users_by_variant(per_variant: usize) -> (Vec<String>, Vec<String>) {
+    let snap = vario::core::Snapshot::from_json(&snapshot(1).to_string()).unwrap();
+    let (mut control, mut treatment) = (Vec::new(), Vec::new());
+    let mut i = 0;
+    while control.len() < per_variant || treatment.len() < per_variant {
+        let id = format!("srm-{i}");
+        i += 1;
+        let variant = snap.decide(&Request::new("home").user(&id), 0).variant().map(str::to_owned);
+        match variant.as_deref() {
+            Some("control") if control.len() < per_variant => control.push(id),
+            Some("treatment") if treatment.len() < per_variant => treatment.push(id),
+            _ => {}
+        }
+    }
+    (control, treatment)
+}
+
+#[test]
+fn the_srm_monitor_flags_a_52_48_split_and_not_50_50() {
+    let (control, treatment) = users_by_variant(5200);
+    for (name, n_c, n_t, mismatch) in [("skewed", 5200, 4800, true), ("even", 5000, 5000, false)] {
+        let dir = temp_dir(&format!("srm_{name}"));
+        let c = ClientBuilder::new()
+            .bootstrap(snapshot(1).to_string())
+            .sink_file(dir.join("events.jsonl"))
+            .id_hash_key("k")
+            .build()
+            .expect("client");
+        for id in control[..n_c].iter().chain(&treatment[..n_t]) {
+            // Twice: a unit counts once, however often it is decided.
+            for _ in 0..2 {
+                c.decide_with(&Request::new("home").user(id).session("s"), Expose::Now, |_, _| ());
+            }
+        }
+        c.flush(Duration::from_secs(10)).expect("flush");
+        let srm = c.stats().srm;
+        assert_eq!(srm.len(), 1, "{name}: {srm:?}");
+        let s = &srm[0];
+        assert_eq!((s.experiment_key.as_str(), s.iteration), ("home_algo", 1));
+        assert_eq!((s.units["control"], s.units["treatment"]), (n_c as u64, n_t as u64), "{name}");
+        assert_eq!((s.expected["control"], s.expected["treatment"]), (0.5, 0.5), "{name}");
+        let p = s.p_value.expect("a p-value");
+        assert_eq!(s.srm_mismatch, mismatch, "{name}: p = {p}");
+        if mismatch {
+            assert!(p < 1e-3, "{name}: p = {p}");
+        } else {
+            assert!(p > 0.5, "{name}: p = {p}");
+        }
+        assert!(!s.units_capped);
+        c.close(Duration::from_secs(5)).expect("close");
+    }
+}

@@ -18,6 +18,7 @@ use super::sender::{Batch, EventBuf};
 use crate::clock::now_ms;
 use crate::options::Options;
 use crate::outcome::Outcome;
+use crate::srm::SrmMonitor;
 use crate::stats::{Shared, add, inc};
 use crate::store::Store;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -66,6 +67,9 @@ const ASSIGNMENTS_PER_UNIT: usize = 16;
 /// at every batch cut and whenever the queue drains): three relaxed stores per 4,096 items.
 const GAUGE_EVERY: u64 = 4096;
 
+/// How often the SRM summary is recomputed while exposures flow (and at every batch cut).
+const SRM_EVERY: Duration = Duration::from_millis(100);
+
 pub(crate) struct Processor {
     opts: Arc<Options>,
     sdk: Sdk,
@@ -81,6 +85,9 @@ pub(crate) struct Processor {
     batch: EventBuf,
     batch_started: Option<Instant>,
     handled: u64,
+    /// The SRM monitor (crate::srm), and when and against which snapshot version it last published.
+    srm: SrmMonitor,
+    srm_published: Option<(Instant, Option<u64>)>,
     out: Sender<Batch>,
 }
 
@@ -102,6 +109,8 @@ impl Processor {
             batch: EventBuf::default(),
             batch_started: None,
             handled: 0,
+            srm: SrmMonitor::default(),
+            srm_published: None,
             out,
         }
     }
@@ -178,6 +187,8 @@ impl Processor {
     fn cut(&mut self) {
         self.batch_started = None;
         self.publish_gauges();
+        // A cut is also where `flush` lands: the SRM summary is then current for `stats()`.
+        self.publish_srm(true);
         if self.batch.len() == 0 {
             return;
         }
@@ -213,6 +224,7 @@ impl Processor {
             return false;
         }
         *expires = now + self.dedup_window_ms;
+        self.srm.record(unit, names.0, names.1, names.2);
         for id in ids.into_iter().flatten() {
             let list = self.assignments.get_or_insert_mut(hash_of(&[id], 0), Vec::new);
             list.retain(|x| x.names().is_some_and(|n| n.1 != names.0));
@@ -250,12 +262,28 @@ impl Processor {
 
     /// Publishes the gauges: at every drain, batch cut and [`GAUGE_EVERY`] items, not per item
     /// (the stores would cost more than the work they report on).
-    fn publish_gauges(&self) {
+    fn publish_gauges(&mut self) {
         use std::sync::atomic::Ordering::Relaxed;
         let c = &self.shared.c;
         c.dedup_entries.store(self.dedup.len() as u64, Relaxed);
         c.assignment_units.store(self.assignments.len() as u64, Relaxed);
         c.picked_up.store(self.handled, Relaxed);
+        self.publish_srm(false);
+    }
+
+    /// Publishes the SRM summary when new units were counted or the snapshot changed: at most
+    /// every [`SRM_EVERY`] unless `force` (its chi-square and the snapshot's bucket ranges are
+    /// cheap, but gauges are published after every 1 ms tick while events flow).
+    fn publish_srm(&mut self, force: bool) {
+        let snapshot = self.store.load_full();
+        let version = snapshot.as_ref().map(|s| s.version());
+        let changed = self.srm.dirty() || self.srm_published.is_some_and(|(_, v)| v != version);
+        if !changed || (!force && self.srm_published.is_some_and(|(at, _)| at.elapsed() < SRM_EVERY)) {
+            return;
+        }
+        self.srm_published = Some((Instant::now(), version));
+        let summary = self.srm.summarize(snapshot.as_deref());
+        *self.shared.srm.lock().unwrap_or_else(|p| p.into_inner()) = summary;
     }
 
     /// The hot path of the pipeline: resolve against the deciding snapshot's dictionary,

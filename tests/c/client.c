@@ -11,6 +11,8 @@
  *    and one outcome is tracked. After flush, stats must report exactly that many events sent.
  * 2. A client whose config URL is a closed port serves NO_CONFIG with the caller's default params,
  *    and wait_for_init times out.
+ * 3. The SRM monitor (stats "srm"): a 50/50 experiment fed 52/48 distinct users is flagged, 50/50
+ *    is not (the scenario of the Rust, Python and Node suites).
  *
  * On success the last lines printed are EXPECTED_EVENTS=<n>, PSEUDONYM=<hex> (the pseudonym of a
  * user that was ASSIGNED) and RAW_ID_PREFIX=<prefix of every raw user id used>: tests/c/run.sh
@@ -252,6 +254,93 @@ static void no_config(void) {
     printf("client: NO_CONFIG fallback and init timeout ok (config port %d closed)\n", port);
 }
 
+/* Part 3: the SRM monitor. */
+#define SRM_SNAPSHOT                                                                                         \
+    "{\"schema_version\": 1, \"version\": 1, \"placements\": {\"home\": {\"default_params\": {}}},"          \
+    " \"experiments\": [{\"id\": \"e-home\", \"key\": \"home_algo\", \"status\": \"RUNNING\","              \
+    " \"placements\": [\"home\"], \"variants\": [{\"key\": \"control\"}, {\"key\": \"treatment\"}],"         \
+    " \"allocation\": {\"weights\": {\"control\": 50, \"treatment\": 50}}}]}"
+#define SRM_PER_VARIANT 5200
+
+static void srm_monitor(void) {
+    static char ids[2][SRM_PER_VARIANT][24];
+    int have[2] = {0, 0};
+    vario_snapshot *snap = NULL;
+    if (!CHECK_OK(vario_snapshot_from_json(SRM_SNAPSHOT, &snap))) return;
+    for (int i = 0; have[0] < SRM_PER_VARIANT || have[1] < SRM_PER_VARIANT; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "srm-%d", i);
+        vario_request req = {0};
+        req.placement = "home";
+        req.user_id = id;
+        vario_decision d;
+        if (!CHECK_OK(vario_snapshot_decide(snap, &req, 0, &d))) break;
+        int arm = d.variant == NULL ? -1 : strcmp(d.variant, "control") == 0 ? 0 : 1;
+        if (arm >= 0 && have[arm] < SRM_PER_VARIANT) snprintf(ids[arm][have[arm]++], sizeof ids[0][0], "%s", id);
+    }
+    vario_snapshot_free(snap);
+
+    const struct {
+        const char *name;
+        int control, treatment;
+        bool mismatch;
+    } cases[] = {{"skewed", 5200, 4800, true}, {"even", 5000, 5000, false}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char dir[] = "/tmp/vario-c-srm-XXXXXX";
+        if (!mkdtemp(dir)) {
+            CHECK(false, "mkdtemp failed");
+            return;
+        }
+        /* The snapshot goes into the options as a JSON string: its quotes escaped. */
+        char escaped[1200], *o = escaped;
+        for (const char *p = SRM_SNAPSHOT; *p && o < escaped + sizeof escaped - 2; p++) {
+            if (*p == '"') *o++ = '\\';
+            *o++ = *p;
+        }
+        *o = '\0';
+        char full[1600];
+        snprintf(full, sizeof full, "{\"bootstrap\": \"%s\", \"sink_path\": \"%s/events.jsonl\", \"id_hash_key\": \"k\"}",
+                 escaped, dir);
+        vario_client *c = NULL;
+        if (!CHECK_OK(vario_client_new(full, &c))) return;
+        for (int arm = 0; arm < 2; arm++) {
+            int n = arm == 0 ? cases[k].control : cases[k].treatment;
+            for (int i = 0; i < n; i++)
+                for (int twice = 0; twice < 2; twice++) /* a unit counts once */
+                    decide_user(c, ids[arm][i], "home", false, NULL);
+        }
+        CHECK_OK(vario_client_flush(c, 10000));
+        char *stats = NULL;
+        if (CHECK_OK(vario_client_stats_json(c, &stats))) {
+            cJSON *s = PARSE_JSON(stats);
+            cJSON *srm = cJSON_GetObjectItemCaseSensitive(s, "srm");
+            CHECK(cJSON_IsArray(srm) && cJSON_GetArraySize(srm) == 1, "%s: srm %s", cases[k].name, stats);
+            cJSON *e = cJSON_GetArrayItem(srm, 0);
+            cJSON *units = cJSON_GetObjectItemCaseSensitive(e, "units");
+            cJSON *expected = cJSON_GetObjectItemCaseSensitive(e, "expected");
+            const char *key = json_str(e, "experiment_key");
+            CHECK(key && strcmp(key, "home_algo") == 0, "%s: experiment %s", cases[k].name, key ? key : "(null)");
+            CHECK(json_num(units, "control", -1) == cases[k].control && json_num(units, "treatment", -1) == cases[k].treatment,
+                  "%s: units %s", cases[k].name, stats);
+            CHECK(json_num(expected, "control", -1) == 0.5 && json_num(expected, "treatment", -1) == 0.5,
+                  "%s: expected %s", cases[k].name, stats);
+            cJSON *flag = cJSON_GetObjectItemCaseSensitive(e, "srm_mismatch");
+            double p = json_num(e, "p_value", -1);
+            CHECK(cJSON_IsBool(flag) && cJSON_IsTrue(flag) == cases[k].mismatch, "%s: srm_mismatch (p = %g)", cases[k].name, p);
+            CHECK(cases[k].mismatch ? (p >= 0 && p < 1e-3) : p > 0.5, "%s: p = %g", cases[k].name, p);
+            cJSON_Delete(s);
+        }
+        vario_string_free(stats);
+        CHECK_OK(vario_client_close(c, 5000));
+        vario_client_free(c);
+        char events[200];
+        snprintf(events, sizeof events, "%s/events.jsonl", dir);
+        remove(events);
+        rmdir(dir);
+    }
+    printf("client: SRM monitor flags 5200/4800 and not 5000/5000\n");
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s BASE_URL\n", argv[0]);
@@ -265,6 +354,7 @@ int main(int argc, char **argv) {
 
     long expected = round_trip(base);
     no_config();
+    srm_monitor();
     if (g_failures) {
         fprintf(stderr, "client: %d checks failed\n", g_failures);
         return 1;

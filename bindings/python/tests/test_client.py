@@ -120,3 +120,42 @@ def test_client_snapshot_and_update(tmp_path: pathlib.Path) -> None:
         with pytest.raises(vario.SnapshotError):
             c.update_snapshot("{broken")
         assert c.decide({"user_id": "u", "context": PDP}).config_version == newer["version"]
+
+
+SRM_SNAPSHOT = json.dumps({
+    "schema_version": 1, "version": 1,
+    "placements": {"home": {"default_params": {"algo": "baseline"}}},
+    "experiments": [{
+        "id": "e-home", "key": "home_algo", "status": "RUNNING", "placements": ["home"],
+        "variants": [{"key": "control"}, {"key": "treatment", "params": {"algo": "two_tower"}}],
+        "allocation": {"weights": {"control": 50, "treatment": 50}},
+    }],
+})  # fmt: skip
+
+
+def test_the_srm_monitor_flags_a_52_48_split_and_not_50_50(tmp_path: pathlib.Path) -> None:
+    """stats()["srm"]: the same scenario as the Rust, C and Node suites."""
+    snap = vario.Snapshot.from_json(SRM_SNAPSHOT)
+    ids: dict[str, list[str]] = {"control": [], "treatment": []}
+    i = 0
+    while min(len(v) for v in ids.values()) < 5200:
+        uid = f"srm-{i}"
+        i += 1
+        v = snap.decide({"user_id": uid, "context": {"placement": "home"}}).variant
+        if v in ids and len(ids[v]) < 5200:
+            ids[v].append(uid)
+    for name, n_c, n_t, mismatch in [("skewed", 5200, 4800, True), ("even", 5000, 5000, False)]:
+        with vario.Client(bootstrap=SRM_SNAPSHOT, sink_path=str(tmp_path / f"{name}.jsonl"), id_hash_key="k") as c:
+            for uid in ids["control"][:n_c] + ids["treatment"][:n_t]:
+                for _ in range(2):  # a unit counts once
+                    c.decide({"user_id": uid, "context": {"placement": "home"}})
+            c.flush(10.0)
+            srm = c.stats()["srm"]
+        assert len(srm) == 1, srm
+        s = srm[0]
+        assert s["experiment_key"] == "home_algo" and s["iteration"] == 1
+        assert s["units"] == {"control": n_c, "treatment": n_t}
+        assert s["expected"] == {"control": 0.5, "treatment": 0.5}
+        assert s["srm_mismatch"] is mismatch, (name, s["p_value"])
+        assert (s["p_value"] < 1e-3) if mismatch else (s["p_value"] > 0.5), (name, s["p_value"])
+        assert s["units_capped"] is False
