@@ -2,7 +2,7 @@
 .PHONY: demo test bench bench-quick
 
 demo:
-	cargo run --release --example demo
+	bash scripts/demo.sh
 
 test:
 	bash scripts/test-all.sh
