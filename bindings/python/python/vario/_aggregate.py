@@ -230,6 +230,9 @@ class DuckDbRunner:
             self.con.execute(f"SET threads = {int(threads)}")
         # The engine keeps no insertion order it is not asked for; that frees memory on big joins.
         self.con.execute("SET preserve_insertion_order = false")
+        # A library call writes nothing to the caller's stdout (DuckDB draws a progress bar there
+        # on long queries, which corrupts a script's own output).
+        self.con.execute("SET enable_progress_bar = false")
         dialect = Dialect("duckdb")
         source, materialise = self._source(events)
         cols = [r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
