@@ -19,7 +19,7 @@ if [ "$quick" = 1 ]; then
   export VARIO_MEMORY_USERS=1000000
 fi
 mkdir -p target/bench
-rm -f target/bench/{latency,scaling,memory,push,peers-python,peers-node,interleave-python,interleave-node,regex-control,regex-matches,control-sqlite,control-postgres}.json
+rm -f target/bench/{latency,scaling,memory,push,peers-python,peers-node,interleave-python,interleave-node,regex-control,regex-matches,control-sqlite,control-postgres,analysis}.json
 rm -rf target/criterion
 
 # The peers' installs need the network more than the CPU: they run beside the cargo build.
@@ -48,6 +48,11 @@ bash benches/peers/node/run.sh "${peer_args[@]}"
 step "interleave: Python (release wheel) and Node (release addon), per call"
 target/bench/venv-py/bin/python benches/interleave/bench.py "${peer_args[@]}" --out target/bench/interleave-python.json
 node benches/interleave/bench.mjs "${peer_args[@]}" --out target/bench/interleave-node.json
+
+step "analysis: vario.analysis.analyze on 10 M exposures + 30 M outcomes in Parquet and 1 M + 3 M in JSONL (release wheel, DuckDB; logs generated once under target/bench/analysis-data)"
+# shellcheck disable=SC2046
+target/bench/venv-py/bin/python -m pip install --quiet --disable-pip-version-check $(grep -E '^duckdb==' bindings/python/requirements-dev.txt)
+target/bench/venv-py/bin/python benches/analysis/bench.py "${peer_args[@]}" --out target/bench/analysis.json
 
 step "regex memory: 1,000 regex-targeted experiments against the same snapshot with starts_with (two fresh processes)"
 for mode in control matches; do
