@@ -12,7 +12,11 @@
 //! | [`preference`](mod@preference) | interleaving: the preference score with its CI and the sign test | yes |
 //!
 //! Everything is pure and thread-safe (plain values in, plain values out). Distributions come from
-//! `statrs`. Every error is an [`StatsError`] whose code is the core's `INVALID_REQUEST`, so each
+//! `statrs` (maintained, pure Rust, no linear algebra without its default features), held to
+//! scipy 1.17 and statsmodels 0.15 by `tests/scipy_vectors.rs` on answers `vectors/gen.py`
+//! wrote: p-values come from its survival functions (to 1e-6 relative, down to 1e-243), and its
+//! Student's t quantile, about 2e-6 off at hundreds of thousands of degrees of freedom, is
+//! polished by Newton steps (CI widths to 1e-8). Every error is an [`StatsError`] whose code is the core's `INVALID_REQUEST`, so each
 //! surface reports it like any other bad input.
 //!
 //! ```
