@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import math
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -23,8 +24,10 @@ from vario.analysis import (
     Metric,
     ProportionStats,
     RatioStats,
+    Sequential,
     analyze,
     compare,
+    sequential_bounds,
 )
 
 import synthetic_log as sl
@@ -259,3 +262,37 @@ def test_the_report_prints_the_table_and_writes_the_page(log: tuple[Path, sl.Tru
     bad = subprocess.run([sys.executable, "-m", "vario.report", str(log[0]), "--experiment", "nope", "--html", ""],
                          capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "INVALID_REQUEST" in bad.stderr
+
+
+def test_a_sequential_look_builds_its_intervals_at_the_bound(log: tuple[Path, sl.Truth]) -> None:
+    path, _ = log
+    fixed = analyze(path, sl.KEY, metrics=["add_to_cart:count"]).results[0]
+    plan = Sequential([0.25, 0.5, 0.75, 1.0], look=2)
+    seq = analyze(path, sl.KEY, metrics=["add_to_cart:count"], sequential=plan).results[0]
+    bound = sequential_bounds(plan.fractions, 0.05, "pocock")[1]
+    assert 2.2 < bound < 2.6  # Pocock-type spending over four looks
+    assert seq.adjustments == ["sequential"] and fixed.adjustments == [] and fixed.alpha == 0.05
+    assert seq.alpha == pytest.approx(math.erfc(bound / math.sqrt(2)), rel=1e-12)
+    # The estimate and its p are the look's data; only the level it is held to moves.
+    assert (seq.abs_effect, seq.p_value) == (fixed.abs_effect, fixed.p_value)
+    width = lambda r: r.abs_ci[1] - r.abs_ci[0]  # noqa: E731
+    # Welch's t at about 19 000 degrees of freedom: the widths scale as the normal quantiles.
+    assert width(seq) / width(fixed) == pytest.approx(bound / NormalDist().inv_cdf(0.975), rel=1e-3)
+    # At the last look of an O'Brien-Fleming plan nearly all of alpha is left: close to 1.96.
+    last = analyze(path, sl.KEY, metrics=["add_to_cart:count"], sequential=Sequential([0.5, 1.0], 2, "obrien_fleming"))
+    assert 0.03 < last.results[0].alpha < 0.05
+    for bad in (Sequential([0.5, 1.0], look=3), Sequential([0.5, 1.0], look=0), Sequential([0.7, 0.3], look=1)):
+        with pytest.raises(vario.InvalidRequestError):
+            analyze(path, sl.KEY, sequential=bad)
+
+
+def test_the_report_shows_a_sequential_look(log: tuple[Path, sl.Truth], capsys: pytest.CaptureFixture[str]) -> None:
+    from vario.report import main
+
+    assert main([str(log[0]), "--experiment", sl.KEY, "--sequential", "0.25,0.5,0.75,1", "--look", "2", "--html", ""]) == 0
+    out = capsys.readouterr().out
+    alpha = analyze(log[0], sl.KEY, sequential=Sequential([0.25, 0.5, 0.75, 1], 2)).results[0].alpha
+    assert f"{100 * (1 - alpha):.4g}% CI" in out and "95% CI" not in out
+    assert "sequential" in out and "crossed this look's bound" in out
+    with pytest.raises(SystemExit):
+        main([str(log[0]), "--experiment", sl.KEY, "--look", "2"])  # a look without its plan

@@ -24,6 +24,7 @@ Every error is a ``vario.InvalidRequestError`` (code ``INVALID_REQUEST``).
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Sequence, Union
 
@@ -39,6 +40,7 @@ __all__ = [
     "Preference",
     "ProportionStats",
     "RatioStats",
+    "Sequential",
     "SrmResult",
     "adjust",
     "analyze",
@@ -283,8 +285,27 @@ class MetricResult:
     """``p_value`` adjusted by Benjamini–Hochberg across every (metric, variant) row of the
     analysis (equal to ``p_value`` when there is one row)."""
     adjustments: list[str]
-    """What the numbers carry: ``cuped``, ``delta_method``, ``bh``."""
+    """What the numbers carry: ``cuped``, ``delta_method``, ``sequential``, ``bh``."""
     theta: float | None = None
+    alpha: float = 0.05
+    """The two-sided level the CIs were built at, and the one to hold ``p_value`` to: ``alpha`` of
+    ``analyze``, or with a ``Sequential`` plan the nominal level of this look's bound."""
+
+
+@dataclass(frozen=True)
+class Sequential:
+    """A group-sequential plan for ``analyze``: the planned looks at these information fractions
+    (increasing, the last 1.0), this analysis being look ``look`` (1-based), with Lan–DeMets
+    ``spending`` of ``analyze``'s ``alpha`` (Pocock-type by default, as the framework asks).
+
+    At each look the CIs are built at the nominal level whose normal quantile is that look's bound,
+    so a row whose ``p_value`` is below its ``alpha`` has crossed the bound; the overall false
+    positive rate over all the looks stays at ``alpha``.
+    """
+
+    fractions: Sequence[float]
+    look: int
+    spending: Literal["pocock", "obrien_fleming"] = "pocock"
 
 
 @dataclass(frozen=True)
@@ -330,6 +351,7 @@ def analyze(
     srm_alpha: float = 0.01,
     memory_limit: str | None = "3GB",
     threads: int | None = None,
+    sequential: Sequential | None = None,
 ) -> Analysis:
     """Joins outcomes to exposures and compares every variant of ``experiment_key`` with control.
 
@@ -350,7 +372,9 @@ def analyze(
       ``[t0 - window, t0)``; ratio metrics are compared without it;
     - ``control`` defaults to the variant named ``control`` (an error when there is none);
     - SRM tests the kept units per variant against ``weights``, by default the allocation share
-      logged with the latest first exposure of each variant; BH adjusts across all rows.
+      logged with the latest first exposure of each variant; BH adjusts across all rows;
+    - ``sequential``: an interim look of a group-sequential plan (see ``Sequential``): every row's
+      CI is built at the look's nominal level and carries ``sequential``.
     """
     if not isinstance(experiment_key, str) or not experiment_key:
         raise _invalid("experiment_key must be a non-empty string")
@@ -367,6 +391,16 @@ def analyze(
         raise _invalid("at least one metric is needed")
     if len({m.name for m in parsed}) != len(parsed):
         raise _invalid("each metric once")
+    row_alpha = alpha
+    if sequential is not None:
+        if not isinstance(sequential, Sequential):
+            raise _invalid(f"sequential must be a vario.analysis.Sequential, not {type(sequential).__name__}")
+        fractions = list(sequential.fractions)
+        if not (isinstance(sequential.look, int) and 1 <= sequential.look <= len(fractions)):
+            raise _invalid(f"look must be between 1 and {len(fractions)} (the planned looks), not {sequential.look!r}")
+        bound = sequential_bounds(fractions, alpha, sequential.spending)[sequential.look - 1]
+        # The two-sided level whose normal quantile is the bound.
+        row_alpha = math.erfc(bound / math.sqrt(2.0))
     cuped = covariates == "pre_period"
     msql = [_aggregate.MetricSql(m.kind, m.event, m.denominator, cuped and m.kind != "ratio") for m in parsed]
 
@@ -412,7 +446,7 @@ def analyze(
     for i, (m, q) in enumerate(zip(parsed, msql)):
         for v in treatments:
             c, t = _arm_stats(arms[control], i, m, q), _arm_stats(arms[v], i, m, q)
-            r = compare(c, t, alpha)
+            r = compare(c, t, row_alpha)
             rows.append(
                 dict(
                     metric=m.name, kind=m.kind, variant=v, control=control,
@@ -420,7 +454,8 @@ def analyze(
                     control_mean=r.control_mean, treatment_mean=r.treatment_mean,
                     abs_effect=r.abs_effect, abs_ci=tuple(r.abs_ci), p_value=r.p_value,
                     rel_effect=r.rel_effect, rel_ci=tuple(r.rel_ci), rel_p_value=r.rel_p_value,
-                    adjustments=list(r.adjustments), theta=r.theta,
+                    adjustments=list(r.adjustments) + (["sequential"] if sequential else []), theta=r.theta,
+                    alpha=row_alpha,
                 )
             )  # fmt: skip
     adjusted = adjust([row["p_value"] for row in rows], "bh") if rows else []

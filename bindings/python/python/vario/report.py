@@ -25,7 +25,7 @@ from collections import defaultdict
 from typing import Sequence
 
 from . import VarioError
-from .analysis import Analysis, MetricResult, analyze
+from .analysis import Analysis, MetricResult, Sequential, analyze
 
 
 def parse_window(text: str) -> dt.timedelta:
@@ -57,7 +57,10 @@ def srm_verdict(a: Analysis) -> str:
     return f"{head}: ok (the split matches the configured weights)"
 
 
-COLUMNS = ("metric", "variant", "control", "treatment", "lift", "95% CI", "p", "p (BH)", "adjusted for")
+def columns(a: Analysis) -> tuple[str, ...]:
+    """The table's header; the CI's level is the analysis' (a sequential look's is its bound's)."""
+    level = 100 * (1 - (a.results[0].alpha if a.results else 0.05))
+    return ("metric", "variant", "control", "treatment", "lift", f"{level:.4g}% CI", "p", "p (BH)", "adjusted for")
 
 
 def rows(a: Analysis) -> list[tuple[str, ...]]:
@@ -81,14 +84,17 @@ def text(a: Analysis) -> str:
         srm_verdict(a),
         "",
     ]
-    table = [COLUMNS, *rows(a)]
-    widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
+    head = columns(a)
+    table = [head, *rows(a)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     for i, r in enumerate(table):
         lines.append("  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("")
     lines.append("lift: treatment over control, relative; CI and p by the delta method; p (BH): Benjamini-Hochberg over all rows")
+    if a.results and "sequential" in a.results[0].adjustments:
+        lines.append(f"sequential: an interim look; a row with p below {a.results[0].alpha:.4g} has crossed this look's bound")
     return "\n".join(lines)
 
 
@@ -114,7 +120,8 @@ def forest_plot(results: Sequence[MetricResult]) -> str:
         ax.plot([100 * r.rel_effect], [y], "o", color=colour)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(ys, labels)
-    ax.set_xlabel("relative lift over control, % (95% CI)")
+    level = 100 * (1 - (results[0].alpha if results else 0.05))
+    ax.set_xlabel(f"relative lift over control, % ({level:.4g}% CI)")
     ax.grid(axis="x", alpha=0.3)
     out = _png(fig)
     plt.close(fig)
@@ -153,7 +160,7 @@ def daily_plot(daily: Sequence[tuple[dt.date, str, int]]) -> str:
 def to_html(a: Analysis) -> str:
     """The report as a self-contained HTML page."""
     e = html.escape
-    head = "".join(f"<th>{e(c)}</th>" for c in COLUMNS)
+    head = "".join(f"<th>{e(c)}</th>" for c in columns(a))
     body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows(a))
     srm_class = "bad" if a.srm.mismatch else "ok"
     units = ", ".join(f"{e(v)}: {n}" for v, n in sorted(a.units.items()))
@@ -189,8 +196,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--control", help="the control variant (default: the one named control)")
     ap.add_argument("--iteration", type=int, help="default: the highest logged")
     ap.add_argument("--alpha", type=float, default=0.05)
+    ap.add_argument("--sequential", metavar="FRACTIONS", help="a group-sequential plan: the looks' information "
+                    "fractions, e.g. 0.25,0.5,0.75,1 (with --look)")  # fmt: skip
+    ap.add_argument("--look", type=int, help="which look of --sequential this report is (1-based)")
+    ap.add_argument("--spending", choices=["pocock", "obrien_fleming"], default="pocock")
     ap.add_argument("--html", default=None, help="where to write the HTML page (default: KEY-report.html; '' for none)")
     args = ap.parse_args(argv)
+    plan = None
+    if args.sequential is not None or args.look is not None:
+        try:
+            fractions = [float(x) for x in (args.sequential or "").split(",") if x.strip()]
+        except ValueError:
+            ap.error(f"--sequential takes fractions like 0.25,0.5,1, not {args.sequential!r}")
+        if not fractions or args.look is None:
+            ap.error("--sequential and --look go together")
+        plan = Sequential(fractions, args.look, args.spending)
     try:
         a = analyze(
             args.events if len(args.events) > 1 else args.events[0],
@@ -201,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             alpha=args.alpha,
             control=args.control,
             iteration=args.iteration,
+            sequential=plan,
         )
     except VarioError as e:
         print(f"vario.report: {e} ({getattr(e, 'code', '?')})", file=sys.stderr)
