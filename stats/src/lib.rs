@@ -10,6 +10,7 @@
 //! | [`srm`](mod@srm) | the sample-ratio-mismatch chi-square guardrail | yes |
 //! | [`adjust`](mod@adjust) | multiple-testing control: Benjamini–Hochberg and Holm adjusted p-values | yes |
 //! | [`preference`](mod@preference) | interleaving: the preference score with its CI and the sign test | yes |
+//! | [`offpolicy`] | off-policy value from logged propensities: IPS, self-normalised IPS, doubly robust, the effective sample size | yes |
 //!
 //! Everything is pure and thread-safe (plain values in, plain values out). Distributions come from
 //! `statrs` (maintained, pure Rust, no linear algebra without its default features), held to
@@ -35,6 +36,7 @@
 pub mod adjust;
 pub mod compare;
 pub mod cuped;
+pub mod offpolicy;
 pub mod preference;
 pub mod sequential;
 pub mod srm;
@@ -43,6 +45,7 @@ pub mod suff;
 pub use adjust::{AdjustMethod, adjust};
 pub use compare::{Comparison, Estimate, compare, compare_estimates};
 pub use cuped::{PairStats, compare_cuped, compare_ratio};
+pub use offpolicy::{OffPolicy, OffPolicyStats, PolicyValue, off_policy};
 pub use preference::{Preference, preference};
 pub use sequential::{Spending, mde, sequential_bounds};
 pub use srm::{Srm, srm};

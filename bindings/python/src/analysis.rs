@@ -133,6 +133,31 @@ pub(crate) fn _preference<'py>(
     })
 }
 
+/// Off-policy estimates from the sums `(n, Σw, Σw², Σwr, Σ(wr)², Σw·wr, Σd, Σd²)`: a dict with
+/// `ips`, `snips` and `dr` (each `(value, se, (lo, hi))`, `dr` `None` without `with_dr`), `ess`
+/// and `n`.
+#[pyfunction]
+pub(crate) fn _off_policy<'py>(
+    py: Python<'py>,
+    sums: (f64, f64, f64, f64, f64, f64, f64, f64),
+    alpha: f64,
+    with_dr: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    safe(|| {
+        let (n, sum_w, sum_w_sq, sum_wr, sum_wr_sq, sum_w_wr, sum_d, sum_d_sq) = sums;
+        let s = vario_stats::OffPolicyStats { n, sum_w, sum_w_sq, sum_wr, sum_wr_sq, sum_w_wr, sum_d, sum_d_sq };
+        let r = vario_stats::off_policy(&s, alpha, with_dr).map_err(|e| coded(&e))?;
+        let v = |p: vario_stats::PolicyValue| (p.value, p.se, p.ci);
+        let d = PyDict::new(py);
+        d.set_item("ips", v(r.ips))?;
+        d.set_item("snips", v(r.snips))?;
+        d.set_item("dr", r.dr.map(v))?;
+        d.set_item("ess", r.ess)?;
+        d.set_item("n", r.n)?;
+        Ok(d)
+    })
+}
+
 /// Two-sided z bounds by Lan–DeMets alpha spending (`spending`: `"pocock"` or `"obrien_fleming"`).
 #[pyfunction]
 pub(crate) fn _sequential_bounds(fractions: Vec<f64>, alpha: f64, spending: &str) -> PyResult<Vec<f64>> {

@@ -30,7 +30,7 @@ mod view;
 
 use pyo3::prelude::*;
 
-use crate::analysis::{_adjust, _compare, _compare_pair, _mde, _preference, _sequential_bounds, _srm};
+use crate::analysis::{_adjust, _compare, _compare_pair, _mde, _off_policy, _preference, _sequential_bounds, _srm};
 use crate::client::Client;
 use crate::codes::{_code_tables, add_aliases};
 use crate::decision::{Decision, FlagDecision};
@@ -62,6 +62,7 @@ fn _vario(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_srm, m)?)?;
     m.add_function(wrap_pyfunction!(_adjust, m)?)?;
     m.add_function(wrap_pyfunction!(_preference, m)?)?;
+    m.add_function(wrap_pyfunction!(_off_policy, m)?)?;
     m.add_function(wrap_pyfunction!(_sequential_bounds, m)?)?;
     m.add_function(wrap_pyfunction!(_mde, m)?)?;
     add_aliases(m)?;

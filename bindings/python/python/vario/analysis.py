@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Sequence, Union
 
@@ -35,8 +36,11 @@ __all__ = [
     "Comparison",
     "CupedStats",
     "MeanStats",
+    "LowEffectiveSampleSize",
     "Metric",
     "MetricResult",
+    "OffPolicyResult",
+    "PolicyValue",
     "Preference",
     "ProportionStats",
     "RatioStats",
@@ -46,6 +50,7 @@ __all__ = [
     "analyze",
     "compare",
     "mde",
+    "off_policy",
     "preference",
     "sequential_bounds",
     "srm",
@@ -195,6 +200,128 @@ def adjust(p_values: Sequence[float], method: Literal["bh", "holm"] = "bh") -> l
 def preference(wins_a: int, wins_b: int, ties: int = 0, alpha: float = 0.05) -> Preference:
     """The preference score with its CI and the sign-test p-value, from per-impression winners."""
     return Preference(**_vario._preference(wins_a, wins_b, ties, alpha))
+
+
+class LowEffectiveSampleSize(UserWarning):
+    """Off-policy estimates that rest on few effective units (``OffPolicyResult.ess`` below
+    ``ESS_WARNING``): a handful of heavily weighted units decide them, and their intervals are
+    not to be trusted."""
+
+
+ESS_WARNING = 100.0
+"""The effective sample size below which ``off_policy`` warns."""
+
+
+@dataclass(frozen=True)
+class PolicyValue:
+    """One estimate of a target policy's mean reward per unit."""
+
+    value: float
+    se: float
+    ci: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class OffPolicyResult:
+    """The target policy's value by three estimators (``vario-stats``' ``offpolicy`` module)."""
+
+    ips: PolicyValue
+    """Inverse propensity scoring: ``Σ w r / n``."""
+    snips: PolicyValue
+    """Self-normalised IPS: ``Σ w r / Σ w`` (delta-method interval)."""
+    dr: PolicyValue | None
+    """Doubly robust, when a reward model (``q_logged``, ``q_target``) was given."""
+    ess: float
+    """The effective sample size ``(Σ w)² / Σ w²``."""
+    n: int
+    clipped: int
+    """Units whose weight was cut to ``clip``."""
+
+
+def off_policy(
+    rewards: Any,
+    logged_propensity: Any,
+    target_probability: Any,
+    *,
+    q_logged: Any = None,
+    q_target: Any = None,
+    clip: float | None = None,
+    alpha: float = 0.05,
+) -> OffPolicyResult:
+    """The value a target policy would have had, from traffic another policy decided.
+
+    One entry per logged unit, as sequences or numpy arrays: ``rewards`` (the outcome, e.g. 1 for
+    an add-to-cart), ``logged_propensity`` (the probability the logging policy gave the variant
+    the unit got: the exposure's ``allocation_share``), ``target_probability`` (the probability
+    the target policy gives that same variant for that unit). The weight is their ratio, cut at
+    ``clip`` when given. For the doubly robust estimate give a reward model: ``q_logged`` (its
+    prediction for the variant shown) and ``q_target`` (its prediction averaged over the target
+    policy's variants for the unit). Warns ``LowEffectiveSampleSize`` when the effective sample
+    size is below 100. Bad input raises ``vario.InvalidRequestError``.
+    """
+    import numpy as np
+
+    def column(name: str, x: Any) -> Any:
+        try:
+            a = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise _invalid(f"{name} must be numbers: {e}") from e
+        if a.ndim != 1:
+            raise _invalid(f"{name} must be one-dimensional, not of shape {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise _invalid(f"{name} holds a NaN or an infinity")
+        return a
+
+    r = column("rewards", rewards)
+    p = column("logged_propensity", logged_propensity)
+    pi = column("target_probability", target_probability)
+    if not (len(r) == len(p) == len(pi)):
+        raise _invalid(f"one entry per unit in each column: {len(r)} rewards, {len(p)} propensities, {len(pi)} target probabilities")
+    if np.any((p <= 0) | (p > 1)):
+        raise _invalid("logged_propensity must be in (0, 1]: a variant the logging policy could not give was not logged by it")
+    if np.any((pi < 0) | (pi > 1)):
+        raise _invalid("target_probability must be in [0, 1]")
+    w = pi / p
+    clipped = 0
+    if clip is not None:
+        if not (isinstance(clip, (int, float)) and clip > 0 and math.isfinite(clip)):
+            raise _invalid(f"clip must be a positive number, not {clip!r}")
+        clipped = int(np.count_nonzero(w > clip))
+        w = np.minimum(w, float(clip))
+    wr = w * r
+    with_dr = q_logged is not None or q_target is not None
+    if with_dr:
+        if q_logged is None or q_target is None:
+            raise _invalid("the doubly robust estimate needs both q_logged and q_target")
+        ql, qt = column("q_logged", q_logged), column("q_target", q_target)
+        if not (len(ql) == len(qt) == len(r)):
+            raise _invalid("q_logged and q_target need one entry per unit")
+        d = qt + w * (r - ql)
+    else:
+        d = np.zeros(0)
+    sums = (float(len(r)), float(w.sum()), float((w * w).sum()), float(wr.sum()), float((wr * wr).sum()),
+            float((w * wr).sum()), float(d.sum()), float((d * d).sum()))  # fmt: skip
+    out = _vario._off_policy(sums, alpha, with_dr)
+
+    def value(t: Any) -> PolicyValue:
+        return PolicyValue(float(t[0]), float(t[1]), (float(t[2][0]), float(t[2][1])))
+
+    result = OffPolicyResult(
+        ips=value(out["ips"]),
+        snips=value(out["snips"]),
+        dr=value(out["dr"]) if out["dr"] is not None else None,
+        ess=float(out["ess"]),
+        n=len(r),
+        clipped=clipped,
+    )
+    if result.ess < ESS_WARNING:
+        warnings.warn(
+            LowEffectiveSampleSize(
+                f"effective sample size {result.ess:.1f} of {result.n} units: a few heavily weighted units decide these estimates"
+            ),
+            stacklevel=2,
+        )
+    return result
 
 
 def sequential_bounds(
