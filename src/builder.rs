@@ -177,6 +177,12 @@ impl ClientBuilder {
         self.opts.sync.max_config_bytes = bytes;
         self
     }
+    /// How far ahead of the version in use an offered snapshot may be (default 2^36; see
+    /// [`SyncOptions::max_version_jump`](crate::SyncOptions)).
+    pub fn max_version_jump(mut self, jump: u64) -> Self {
+        self.opts.sync.max_version_jump = jump;
+        self
+    }
     /// Follow same-host redirects of the config endpoint (default: refuse every redirect).
     pub fn follow_redirects(mut self, follow: bool) -> Self {
         self.opts.sync.follow_redirects = follow;

@@ -103,6 +103,20 @@ pub enum UpdateError {
         /// The version in use.
         current: u64,
     },
+    /// The document is a valid snapshot, but its version is further ahead of the one in use than
+    /// `max_version_jump` allows (code `INVALID_SNAPSHOT`): a suspicious publish that would
+    /// make every later one look like a regression.
+    #[error(
+        "snapshot version {offered} is more than max_version_jump ({max}) ahead of the version in use, {current}; refused as suspicious"
+    )]
+    VersionJump {
+        /// The version offered.
+        offered: u64,
+        /// The version in use.
+        current: u64,
+        /// The bound.
+        max: u64,
+    },
 }
 
 impl UpdateError {
@@ -112,6 +126,7 @@ impl UpdateError {
             UpdateError::Rejected(_) => ConfigErrorKind::Invalid,
             UpdateError::Signature(_) => ConfigErrorKind::Signature,
             UpdateError::VersionRegression { .. } => ConfigErrorKind::VersionRegression,
+            UpdateError::VersionJump { .. } => ConfigErrorKind::VersionJump,
         }
     }
 
@@ -119,18 +134,19 @@ impl UpdateError {
     pub fn snapshot_error(&self) -> Option<&SnapshotError> {
         match self {
             UpdateError::Rejected(e) => Some(e),
-            UpdateError::Signature(_) | UpdateError::VersionRegression { .. } => None,
+            UpdateError::Signature(_) | UpdateError::VersionRegression { .. } | UpdateError::VersionJump { .. } => None,
         }
     }
 }
 
 impl Coded for UpdateError {
-    /// `VERSION_REGRESSION`, `SNAPSHOT_SIGNATURE`, or the snapshot error's `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`.
+    /// `VERSION_REGRESSION`, `INVALID_SNAPSHOT` for a version jump, `SNAPSHOT_SIGNATURE`, or the snapshot error's `NOT_JSON`, `SCHEMA_VERSION`, `INVALID_SNAPSHOT`.
     fn code(&self) -> ErrorCode {
         match self {
             UpdateError::Rejected(e) => e.code(),
             UpdateError::Signature(e) => e.code(),
             UpdateError::VersionRegression { .. } => ErrorCode::VersionRegression,
+            UpdateError::VersionJump { .. } => ErrorCode::InvalidSnapshot,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! | group | read by | fields |
 //! |---|---|---|
 //! | [`Options`] itself | the caller's thread ([`Client`](crate::Client)) and every event | `sdk_name`, `sdk_version`, `default_params`, `exposure_context_keys` |
-//! | [`SyncOptions`] (`sync`) | the config and push threads (and every snapshot offered) | `config`, `poll_interval`, `persist_path`, `max_config_bytes`, `follow_redirects`, `snapshot_public_key`, `stream_url`, `redis_url`, `environment`, `push_idle_timeout`, `push_poll_interval`, `stale_after` |
+//! | [`SyncOptions`] (`sync`) | the config and push threads (and every snapshot offered) | `config`, `poll_interval`, `persist_path`, `max_config_bytes`, `follow_redirects`, `max_version_jump`, `snapshot_public_key`, `stream_url`, `redis_url`, `environment`, `push_idle_timeout`, `push_poll_interval`, `stale_after` |
 //! | [`HttpOptions`] (`http`) | both HTTP stages: the config thread and the event poster | `sdk_key`, `request_timeout`, `max_backoff` |
 //! | [`DeliveryOptions`] (`delivery`) | the queue, the sender and the poster | `ingest_url`, `local_sink`, `queue_capacity`, `batch_size`, `batch_interval`, `max_attempts`, `retry_base`, `gzip_threshold`, `max_in_flight`, `spool_path`, `spool_max_bytes` |
 //! | [`ProcessingOptions`] (`processing`) | the processor (and the caller's early de-dup filter, and `expose`) | `id_hash_key`, `allow_unsigned_tokens`, `dedup_window`, `dedup_capacity`, `assignment_capacity` |
@@ -104,6 +104,13 @@ pub struct SyncOptions {
     /// Follow redirects of the config endpoint to the same host and port (default `false`: a
     /// redirect is refused, so a misrouted endpoint cannot hand over another server's snapshot).
     pub follow_redirects: bool,
+    /// How far ahead of the version in use an offered snapshot's version may be (default 2^36,
+    /// about 68.7 billion). A larger jump is refused (`INVALID_SNAPSHOT`, error kind
+    /// `version_jump`) and counted, and the snapshot in use stays: one bad publish of a huge
+    /// version would otherwise make every later, real publish a "regression". The default lets
+    /// counters and millisecond timestamps as versions through (a jump of two years of ms); the
+    /// first snapshot of a process is not bounded (nothing to compare with) beyond 2^53 − 1.
+    pub max_version_jump: u64,
     /// An Ed25519 public key (base64 of its 32 bytes, optionally `ed25519:`-prefixed; default
     /// none). When set, every snapshot from every source (HTTP, file, bootstrap, the persisted
     /// copy, `update_snapshot`) must be a signed envelope that verifies with it
@@ -239,6 +246,9 @@ impl Default for Options {
     }
 }
 
+/// The default of [`SyncOptions::max_version_jump`]: 2^36.
+pub const DEFAULT_MAX_VERSION_JUMP: u64 = 1 << 36;
+
 impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
@@ -247,6 +257,7 @@ impl Default for SyncOptions {
             persist_path: None,
             max_config_bytes: 32 << 20,
             follow_redirects: false,
+            max_version_jump: DEFAULT_MAX_VERSION_JUMP,
             snapshot_public_key: None,
             stream_url: None,
             redis_url: None,
@@ -363,6 +374,9 @@ impl Options {
         }
         if s.max_config_bytes == 0 {
             return Err(BuildError::InvalidOption("max_config_bytes must be positive".into()));
+        }
+        if s.max_version_jump == 0 {
+            return Err(BuildError::InvalidOption("max_version_jump must be at least 1".into()));
         }
         if s.poll_interval.is_zero() || d.batch_interval.is_zero() {
             return Err(BuildError::InvalidOption("intervals must be positive".into()));

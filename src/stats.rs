@@ -123,6 +123,8 @@ pub enum ConfigErrorKind {
     Invalid,
     /// The snapshot's version is lower than the one in use.
     VersionRegression,
+    /// The snapshot's version is more than `max_version_jump` ahead of the one in use.
+    VersionJump,
     /// Reading a local file failed.
     Io,
     /// The body exceeded `max_config_bytes` after decompression (refused, never persisted).

@@ -44,6 +44,9 @@ pub(crate) struct Security {
     pub token_secret: Option<[u8; 32]>,
     /// Redeem unsigned tokens unverified when no key signs them.
     pub allow_unsigned_tokens: bool,
+    /// `SyncOptions::max_version_jump` (0, the `Default` of tests that build a store by hand:
+    /// no bound).
+    pub max_version_jump: u64,
 }
 
 impl Security {
@@ -58,7 +61,12 @@ impl Security {
             getrandom::getrandom(&mut s).map_err(|e| crate::error::BuildError::Random(e.to_string()))?;
             Some(s)
         };
-        Ok(Security { snapshot_key: opts.sync.public_key()?, token_secret, allow_unsigned_tokens: allow })
+        Ok(Security {
+            snapshot_key: opts.sync.public_key()?,
+            token_secret,
+            allow_unsigned_tokens: allow,
+            max_version_jump: opts.sync.max_version_jump,
+        })
     }
 
     fn pseudonymizer(&self, key: Option<&str>) -> Pseudonymizer {
@@ -196,6 +204,11 @@ impl Store {
             }
             if snap.version() == cur.version() {
                 return Ok(Installed::Unchanged);
+            }
+            let max = self.security.max_version_jump;
+            if max > 0 && snap.version() - cur.version() > max {
+                inc(&self.shared.c.config_rejected);
+                return Err(UpdateError::VersionJump { offered: snap.version(), current: cur.version(), max });
             }
         }
         for l in snap.lints() {

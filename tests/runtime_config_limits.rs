@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use std::time::Duration;
+use vario::core::Coded;
 use vario::{ClientBuilder, ConfigErrorKind};
 
 fn fast(b: ClientBuilder) -> ClientBuilder {
@@ -136,4 +137,46 @@ fn a_good_fetch_clears_the_last_config_error() {
     c.wait_for_init(Duration::from_secs(10)).expect("recovers");
     let s = c.stats();
     assert_eq!((s.last_config_error.as_deref(), s.last_config_error_at_ms), (None, None), "{s:?}");
+}
+
+#[test]
+fn a_suspicious_version_jump_is_refused_and_the_next_real_publish_gets_through() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let dir = temp_dir("cfg_version_jump");
+    let serving = Arc::new(AtomicU64::new(5));
+    let s2 = serving.clone();
+    let server = Scripted::start(move |_, _| {
+        Reply::new(200, snapshot(s2.load(Ordering::SeqCst)).to_string()).header("content-type", "application/json")
+    });
+    let c = config_client(server.url("/config"), &dir).build().expect("client");
+    c.wait_for_init(Duration::from_secs(5)).expect("v5");
+    // One bad publish of the largest version a snapshot may carry: with nothing bounding the jump,
+    // every later real publish would be a "regression".
+    serving.store((1 << 53) - 1, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(400));
+    let s = c.stats();
+    assert_eq!((s.config_version, s.last_config_error_kind), (Some(5), Some(ConfigErrorKind::VersionJump)), "{s:?}");
+    assert!(s.config_rejected >= 1, "{s:?}");
+    assert!(s.last_config_error.as_deref().unwrap_or("").contains("max_version_jump"), "{s:?}");
+    serving.store(6, Ordering::SeqCst);
+    assert!(c.wait_for_version(6, Duration::from_secs(5)), "the real publish after the bad one: {:?}", c.stats());
+    c.close(Duration::from_secs(1)).ok();
+
+    // The bound is exact: with max_version_jump 10 on v6, 16 is accepted and then 27 is not.
+    let c = config_client(server.url("/config"), &dir).max_version_jump(10).build().expect("client");
+    c.wait_for_init(Duration::from_secs(5)).expect("v6");
+    serving.store(16, Ordering::SeqCst);
+    assert!(c.wait_for_version(16, Duration::from_secs(5)), "a jump of exactly the bound: {:?}", c.stats());
+    serving.store(27, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(c.stats().config_version, Some(16));
+    assert_eq!(
+        c.update_snapshot(&snapshot(27).to_string()).unwrap_err().code(),
+        vario::core::ErrorCode::InvalidSnapshot
+    );
+    c.close(Duration::from_secs(1)).ok();
+
+    let e = config_client(server.url("/config"), &dir).max_version_jump(0).build().map(|_| ()).unwrap_err();
+    assert_eq!(e.code(), vario::core::ErrorCode::InvalidOptions);
 }

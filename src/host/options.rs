@@ -80,6 +80,8 @@ pub struct JsonOptions {
     pub max_config_bytes: Option<usize>,
     /// [`SyncOptions::follow_redirects`](crate::SyncOptions).
     pub follow_redirects: Option<bool>,
+    /// [`SyncOptions::max_version_jump`](crate::SyncOptions).
+    pub max_version_jump: Option<u64>,
     /// [`SyncOptions::snapshot_public_key`](crate::SyncOptions): base64 Ed25519 public key.
     pub snapshot_public_key: Option<String>,
     /// [`SyncOptions::stream_url`](crate::SyncOptions): push over the control plane's SSE stream.
@@ -215,6 +217,7 @@ impl JsonOptions {
         o.sync.persist_path = self.persist_path;
         o.sync.max_config_bytes = self.max_config_bytes.unwrap_or(o.sync.max_config_bytes);
         o.sync.follow_redirects = self.follow_redirects.unwrap_or(o.sync.follow_redirects);
+        o.sync.max_version_jump = self.max_version_jump.unwrap_or(o.sync.max_version_jump);
         o.sync.snapshot_public_key = self.snapshot_public_key;
         o.http.sdk_key = self.sdk_key;
         o.delivery.ingest_url = self.ingest_url;
@@ -298,7 +301,7 @@ mod tests {
     /// the config-body cap and the redirect switch (issue 14), the batches in flight, the
     /// unsigned-token opt-in, the snapshot signing key and the spool (issue 14), the push channel
     /// (issue 16).
-    const KEYS: [&str; 37] = [
+    const KEYS: [&str; 38] = [
         "sdk_key",
         "config_url",
         "config_path",
@@ -321,6 +324,7 @@ mod tests {
         "persist_path",
         "max_config_bytes",
         "follow_redirects",
+        "max_version_jump",
         "snapshot_public_key",
         "stream_url",
         "redis_url",

@@ -7,7 +7,7 @@
  * `ClientOptions` has exactly one member per name (see `OPTIONS_MATCH`).
  */
 /** The JSON name of every client option, in the order of `vario::host::OPTION_KEYS`. */
-export declare const OPTION_KEYS: readonly ["sdk_key", "config_url", "config_path", "bootstrap", "ingest_url", "sink_path", "poll_interval_ms", "request_timeout_ms", "max_backoff_ms", "id_hash_key", "allow_unsigned_tokens", "default_params", "queue_capacity", "batch_size", "batch_interval_ms", "dedup_window_ms", "dedup_capacity", "assignment_capacity", "exposure_context_keys", "persist_path", "max_config_bytes", "follow_redirects", "snapshot_public_key", "stream_url", "redis_url", "environment", "push_idle_timeout_ms", "push_poll_interval_ms", "stale_after_ms", "max_attempts", "retry_base_ms", "gzip_threshold", "max_in_flight", "spool_path", "spool_max_bytes", "sdk_name", "sdk_version"];
+export declare const OPTION_KEYS: readonly ["sdk_key", "config_url", "config_path", "bootstrap", "ingest_url", "sink_path", "poll_interval_ms", "request_timeout_ms", "max_backoff_ms", "id_hash_key", "allow_unsigned_tokens", "default_params", "queue_capacity", "batch_size", "batch_interval_ms", "dedup_window_ms", "dedup_capacity", "assignment_capacity", "exposure_context_keys", "persist_path", "max_config_bytes", "follow_redirects", "max_version_jump", "snapshot_public_key", "stream_url", "redis_url", "environment", "push_idle_timeout_ms", "push_poll_interval_ms", "stale_after_ms", "max_attempts", "retry_base_ms", "gzip_threshold", "max_in_flight", "spool_path", "spool_max_bytes", "sdk_name", "sdk_version"];
 /** A JSON option name. */
 export type OptionKey = (typeof OPTION_KEYS)[number];
 /** The camelCase form of a JSON name: `poll_interval_ms` → `pollIntervalMs`. */
@@ -47,6 +47,11 @@ export interface ClientOptions {
     maxConfigBytes?: number;
     /** Follow same-host redirects of the config endpoint (default `false`: refuse every redirect). */
     followRedirects?: boolean;
+    /**
+     * How far ahead of the version in use an offered snapshot's version may be (default 2^36); a
+     * larger jump is refused as suspicious (`INVALID_SNAPSHOT`, error kind `version_jump`).
+     */
+    maxVersionJump?: number;
     /**
      * Base64 Ed25519 public key: every snapshot (HTTP, file, bootstrap, persisted copy,
      * `updateSnapshot`) must be a signed envelope that verifies with it, else it is refused with

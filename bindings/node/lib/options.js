@@ -36,6 +36,7 @@ exports.OPTION_KEYS = [
     'persist_path',
     'max_config_bytes',
     'follow_redirects',
+    'max_version_jump',
     'snapshot_public_key',
     'stream_url',
     'redis_url',

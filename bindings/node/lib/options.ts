@@ -34,6 +34,7 @@ export const OPTION_KEYS = [
   'persist_path',
   'max_config_bytes',
   'follow_redirects',
+  'max_version_jump',
   'snapshot_public_key',
   'stream_url',
   'redis_url',
@@ -93,6 +94,11 @@ export interface ClientOptions {
   maxConfigBytes?: number
   /** Follow same-host redirects of the config endpoint (default `false`: refuse every redirect). */
   followRedirects?: boolean
+  /**
+   * How far ahead of the version in use an offered snapshot's version may be (default 2^36); a
+   * larger jump is refused as suspicious (`INVALID_SNAPSHOT`, error kind `version_jump`).
+   */
+  maxVersionJump?: number
   /**
    * Base64 Ed25519 public key: every snapshot (HTTP, file, bootstrap, persisted copy,
    * `updateSnapshot`) must be a signed envelope that verifies with it, else it is refused with

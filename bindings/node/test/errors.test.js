@@ -154,6 +154,19 @@ test('updateSnapshot: VERSION_REGRESSION for an older version, the snapshot code
   }
 })
 
+test('updateSnapshot: a version more than maxVersionJump ahead is INVALID_SNAPSHOT, kind version_jump', () => {
+  const c = client({ maxVersionJump: 10 })
+  try {
+    const doc = (version) => JSON.stringify({ ...JSON.parse(BOOTSTRAP), version })
+    assert.throws(() => c.updateSnapshot(doc(VERSION + 11)), (e) => coded('INVALID_SNAPSHOT')(e) && /max_version_jump/.test(e.message))
+    assert.strictEqual(c.stats().last_config_error_kind, 'version_jump')
+    assert.strictEqual(c.updateSnapshot(doc(VERSION + 10)), true)
+  } finally {
+    c.closeSync(1000)
+  }
+  assert.throws(() => client({ maxVersionJump: 0 }), coded('INVALID_OPTIONS'))
+})
+
 test('a caught panic: PANIC, and the addon keeps working', () => {
   assert.throws(() => vario.debugPanic(), (e) => coded('PANIC')(e) && /debugPanic was called/.test(e.message))
   assert.strictEqual(typeof vario.bucket('still', 'alive', 'here'), 'number')

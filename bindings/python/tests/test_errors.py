@@ -225,6 +225,16 @@ def test_update_snapshot_rejections(client: Any) -> None:
     assert client.snapshot().version == newer["version"]
 
 
+def test_a_version_jump_beyond_max_version_jump_is_refused(tmp_path: pathlib.Path) -> None:
+    doc = json.loads(SNAPSHOT.read_text())
+    at = lambda v: json.dumps({**doc, "version": v})  # noqa: E731
+    with vario.Client(bootstrap=at(17), sink_path=str(tmp_path / "e.jsonl"), id_hash_key="k", max_version_jump=10) as c:
+        e = raises(vario.SnapshotError, "INVALID_SNAPSHOT", lambda: c.update_snapshot(at(28)))
+        assert "max_version_jump" in str(e) and c.stats()["last_config_error_kind"] == "version_jump"
+        assert c.update_snapshot(at(27)) is True and c.snapshot().version == 27
+    raises(vario.OptionsError, "INVALID_OPTIONS", lambda: vario.Client(bootstrap=at(1), max_version_jump=0))
+
+
 def test_timeout() -> None:
     url = f"http://127.0.0.1:{free_port()}/"
     with vario.Client(config_url=url + "config", ingest_url=url + "ingest", request_timeout=0.2, id_hash_key="k") as c:

@@ -372,6 +372,7 @@ class Client:
         persist_path: Optional[str] = ...,
         max_config_bytes: Optional[int] = ...,
         follow_redirects: Optional[bool] = ...,
+        max_version_jump: Optional[int] = ...,
         snapshot_public_key: Optional[str] = ...,
         stream_url: Optional[str] = ...,
         redis_url: Optional[str] = ...,
