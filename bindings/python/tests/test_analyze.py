@@ -296,3 +296,15 @@ def test_the_report_shows_a_sequential_look(log: tuple[Path, sl.Truth], capsys: 
     assert "sequential" in out and "crossed this look's bound" in out
     with pytest.raises(SystemExit):
         main([str(log[0]), "--experiment", sl.KEY, "--look", "2"])  # a look without its plan
+
+
+def test_an_experiment_key_with_quotes_is_matched_as_given(tmp_path: Path) -> None:
+    events, _ = sl.generate(600, seed=2)
+    key = "it's \\ a key"
+    for e in events:
+        if e.get("experiment_key") == sl.KEY:
+            e["experiment_key"] = key
+    path = tmp_path / "quoted.jsonl"
+    sl.write_jsonl(events, str(path))
+    a = analyze(path, key, metrics=["add_to_cart:count"])
+    assert a.experiment_key == key and sum(a.units.values()) > 500

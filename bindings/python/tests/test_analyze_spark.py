@@ -58,3 +58,18 @@ def test_spark_gives_the_duckdb_answer(spark: object, tmp_path: Path) -> None:
     assert got.engine == "spark"
     assert got.units == {arm: len(truth.arms[arm]["carts"]) for arm in ("control", "treatment")}
     assert_same(got, want)
+
+
+# Quotes, backslashes and what an injection would look like: each engine must read them back as
+# given (Spark escapes with backslashes inside literals, DuckDB does not).
+NASTY = ["", "plain", "it's", "a\\b", "x\\' OR 1=1 --", "''", "é ü 漢", "'", "\\", "tab\there"]
+
+
+def test_strings_reach_both_engines_as_given(spark: object) -> None:
+    import duckdb
+
+    from vario._aggregate import quote
+
+    for s in NASTY:
+        assert duckdb.sql(f"SELECT {quote(s)} AS v").fetchall()[0][0] == s, s
+        assert spark.sql(f"SELECT {quote(s)} AS v").collect()[0]["v"] == s, s  # type: ignore[attr-defined]

@@ -60,9 +60,33 @@ class MetricSql:
     cuped: bool
 
 
-def quote(s: str) -> str:
-    """A SQL string literal (single quotes doubled); both engines read it the same way."""
+def duck_literal(s: str) -> str:
+    """A DuckDB string literal (single quotes doubled), for DuckDB-only statements (settings,
+    file lists) that take a literal, not an expression."""
     return "'" + s.replace("'", "''") + "'"
+
+
+def quote(s: str) -> str:
+    """A SQL string expression that DuckDB and Spark both read as ``s``.
+
+    The engines escape differently inside a literal (DuckDB doubles a quote and keeps a backslash;
+    Spark escapes with a backslash and reads two adjacent literals as one), so the two characters
+    that matter are spelled ``chr(39)`` and ``chr(92)`` and everything else stays in plain
+    literals joined with ``||``.
+    """
+    parts: list[str] = []
+    run: list[str] = []
+    for ch in s:
+        if ch in "'\\":
+            if run:
+                parts.append("'" + "".join(run) + "'")
+                run = []
+            parts.append(f"chr({ord(ch)})")
+        else:
+            run.append(ch)
+    if run or not parts:
+        parts.append("'" + "".join(run) + "'")
+    return parts[0] if len(parts) == 1 else "(" + " || ".join(parts) + ")"
 
 
 class Dialect:
@@ -225,7 +249,7 @@ class DuckDbRunner:
         self.con = duckdb.connect(config={"temp_directory": self._tmp.name})
         self.con.execute("SET TimeZone = 'UTC'")
         if memory_limit:
-            self.con.execute(f"SET memory_limit = {quote(memory_limit)}")
+            self.con.execute(f"SET memory_limit = {duck_literal(memory_limit)}")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         # The engine keeps no insertion order it is not asked for; that frees memory on big joins.
@@ -261,10 +285,10 @@ class DuckDbRunner:
                     expanded.append(p)
             if not expanded:
                 raise ValueError(f"no event files in {paths}")
-            lst = "[" + ", ".join(quote(p) for p in expanded) + "]"
+            lst = "[" + ", ".join(duck_literal(p) for p in expanded) + "]"
             if all(_is_parquet(p) for p in expanded):
                 return f"read_parquet({lst}, union_by_name = true)", False
-            cols = "{" + ", ".join(f"{quote(c)}: {quote(t)}" for c, t in COLUMNS.items()) + "}"
+            cols = "{" + ", ".join(f"{duck_literal(c)}: {duck_literal(t)}" for c, t in COLUMNS.items()) + "}"
             return f"read_json({lst}, format = 'newline_delimited', columns = {cols})", True
         # A pandas or polars DataFrame, an Arrow table, dataset or record batch reader: scanned
         # in place by DuckDB.
