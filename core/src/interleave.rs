@@ -87,6 +87,31 @@ pub struct Coin<'a> {
     pub seed: u32,
 }
 
+/// The coins of one interleaving, with the hash state of their shared prefix
+/// (`unit_id ":" key ":" salt ":" query ":"`) computed once: team draft tosses a coin at every
+/// tie, a few dozen per list, and each would otherwise hash the same prefix again.
+struct Coins {
+    prefix: xxhash_rust::xxh32::Xxh32,
+}
+
+impl Coins {
+    fn new(coin: &Coin<'_>) -> Coins {
+        let mut prefix = xxhash_rust::xxh32::Xxh32::new(coin.seed);
+        for part in [coin.unit_id, ":", coin.key, ":", coin.salt, ":", coin.query, ":"] {
+            prefix.update(part.as_bytes());
+        }
+        Coins { prefix }
+    }
+
+    /// The same answer as [`Coin::a_first`] (xxh32 streamed over the same bytes).
+    fn a_first(&self, i: u32) -> bool {
+        let mut num = [0u8; 10];
+        let mut h = self.prefix.clone();
+        h.update(decimal(i, &mut num));
+        h.digest() % BUCKETS < BUCKETS / 2
+    }
+}
+
 impl Coin<'_> {
     /// Coin number `i`: true when ranking `a` picks first.
     pub fn a_first(&self, i: u32) -> bool {
@@ -138,9 +163,7 @@ pub fn parse_team(name: &str) -> Result<Team, InterleaveError> {
 struct Ids {
     a_id: Vec<u32>,
     b_id: Vec<u32>,
-    /// 1-based first rank of each id in `a` and in `b` (`u32::MAX`: absent).
-    rank_a: Vec<u32>,
-    rank_b: Vec<u32>,
+    distinct: usize,
 }
 
 impl Ids {
@@ -156,20 +179,25 @@ impl Ids {
         };
         let a_id: Vec<u32> = a.iter().map(&mut id_of).collect();
         let b_id: Vec<u32> = b.iter().map(&mut id_of).collect();
-        let n = next as usize;
-        let mut rank_a = vec![u32::MAX; n];
-        let mut rank_b = vec![u32::MAX; n];
-        for (i, &id) in a_id.iter().enumerate().rev() {
-            rank_a[id as usize] = i as u32 + 1;
-        }
-        for (j, &id) in b_id.iter().enumerate().rev() {
-            rank_b[id as usize] = j as u32 + 1;
-        }
-        Ids { a_id, b_id, rank_a, rank_b }
+        Ids { a_id, b_id, distinct: next as usize }
     }
 
     fn distinct(&self) -> usize {
-        self.rank_a.len()
+        self.distinct
+    }
+
+    /// The 1-based first rank of each id in `a` and in `b` (`u32::MAX`: absent); only credit
+    /// needs them, so interleaving does not build them.
+    fn ranks(&self) -> (Vec<u32>, Vec<u32>) {
+        let mut rank_a = vec![u32::MAX; self.distinct];
+        let mut rank_b = vec![u32::MAX; self.distinct];
+        for (i, &id) in self.a_id.iter().enumerate().rev() {
+            rank_a[id as usize] = i as u32 + 1;
+        }
+        for (j, &id) in self.b_id.iter().enumerate().rev() {
+            rank_b[id as usize] = j as u32 + 1;
+        }
+        (rank_a, rank_b)
     }
 }
 
@@ -215,12 +243,13 @@ pub fn interleave<T: Hash + Eq>(
     };
     match method {
         InterleaveMethod::TeamDraft => {
+            let coins = Coins::new(coin);
             let (mut picks_a, mut picks_b, mut tie) = (0usize, 0usize, 0u32);
             while out.len() < length {
                 let (na, nb) = (ca.peek(&placed), cb.peek(&placed));
                 let a_turn = if picks_a == picks_b {
                     tie += 1;
-                    coin.a_first(tie - 1)
+                    coins.a_first(tie - 1)
                 } else {
                     picks_a < picks_b
                 };
@@ -335,12 +364,13 @@ pub fn credit<T: Hash + Eq>(
         }
         InterleaveMethod::Balanced => {
             let Some(deepest) = clicked.iter().rposition(|c| *c) else { return Ok(c) };
+            let (rank_a, rank_b) = ids.ranks();
             let l = id_of(&picks[deepest]) as usize;
-            let k = ids.rank_a[l].min(ids.rank_b[l]);
+            let k = rank_a[l].min(rank_b[l]);
             for (p, _) in picks.iter().zip(&clicked).filter(|(_, c)| **c) {
                 let id = id_of(p) as usize;
-                c.a += u32::from(ids.rank_a[id] <= k);
-                c.b += u32::from(ids.rank_b[id] <= k);
+                c.a += u32::from(rank_a[id] <= k);
+                c.b += u32::from(rank_b[id] <= k);
             }
         }
     }
