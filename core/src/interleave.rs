@@ -19,7 +19,7 @@
 //! - A click position is 0-based; out of range is refused; a position clicked twice counts once.
 
 use crate::codes::{Coded, ErrorCode, InterleaveMethod, Team, Winner};
-use crate::hash::{BUCKETS, digest_parts};
+use crate::hash::BUCKETS;
 use rustc_hash::FxHashMap;
 use std::hash::Hash;
 
@@ -103,7 +103,7 @@ impl Coins {
         Coins { prefix }
     }
 
-    /// The same answer as [`Coin::a_first`] (xxh32 streamed over the same bytes).
+    /// Coin number `i` (SPEC §10): the prefix state, then `i` in decimal.
     fn a_first(&self, i: u32) -> bool {
         let mut num = [0u8; 10];
         let mut h = self.prefix.clone();
@@ -115,23 +115,7 @@ impl Coins {
 impl Coin<'_> {
     /// Coin number `i`: true when ranking `a` picks first.
     pub fn a_first(&self, i: u32) -> bool {
-        let mut num = [0u8; 10];
-        let digits = decimal(i, &mut num);
-        let d = digest_parts(
-            &[
-                self.unit_id.as_bytes(),
-                b":",
-                self.key.as_bytes(),
-                b":",
-                self.salt.as_bytes(),
-                b":",
-                self.query.as_bytes(),
-                b":",
-                digits,
-            ],
-            self.seed,
-        );
-        d % BUCKETS < BUCKETS / 2
+        Coins::new(self).a_first(i)
     }
 }
 
