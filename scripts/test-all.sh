@@ -24,25 +24,18 @@ step "shared vectors: the independent generator reproduces contract/vectors/*.js
 step "statistics known answers: scipy and statsmodels reproduce stats/vectors/scipy.json (stats/tests/scipy_vectors.rs holds vario-stats to it)"
 .venv/bin/python stats/vectors/gen.py --check
 
-step "system packages the C suite needs (Debian: libcjson-dev, valgrind), installed when missing"
+step "system packages (Debian): libcjson-dev and valgrind for the C suite, Java (openjdk-17-jre-headless) for PySpark's local mode in the analysis tests; installed when missing"
 missing=()
 for pkg in libcjson-dev valgrind; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
+# Any Java will do for Spark; Debian's headless JRE only when there is none.
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
     echo "missing Debian packages: ${missing[*]} (sudo apt-get install -y ${missing[*]})"; exit 1
-  fi
-fi
-
-step "Java for PySpark's local mode (the analysis tests run vario.analysis on a Spark DataFrame): Debian's openjdk-17-jre-headless, installed when missing"
-if ! command -v java >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
-  else
-    echo "java is missing (sudo apt-get install -y openjdk-17-jre-headless)"; exit 1
   fi
 fi
 java -version 2>&1 | head -n 1
