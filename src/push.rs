@@ -245,14 +245,16 @@ fn own_environment(store: &Store, opts: &Options) -> Option<String> {
 /// Counts a notification; the version it announces when it is news.
 fn judge(store: &Store, env: Option<&str>, payload: &[u8]) -> Option<u64> {
     let c = &store.shared().c;
-    inc(&c.push_notifications);
     let news = Notice::parse(payload).filter(|n| {
         let (v, d) = store.in_use();
         n.is_news(env, (v, d.as_deref()))
     });
+    // Judged before it is counted, so a reader who sees a notification counted also sees
+    // whether it was ignored (a test reading both in between once saw the one without the other).
     if news.is_none() {
         inc(&c.push_notifications_ignored);
     }
+    inc(&c.push_notifications);
     news.map(|n| n.version)
 }
 

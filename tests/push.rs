@@ -395,6 +395,11 @@ fn a_publish_through_another_instance_reaches_this_instances_stream() {
     };
     let (client, own) = (follower(&a, "a.jsonl"), follower(&b, "b.jsonl"));
     assert_eq!(reason(&client), Reason::Assigned);
+    // The stream announces the version in use on connect; count from after that notice, which
+    // can arrive after `Connected` (a fresh-clone CI run once counted it as a late ignored one).
+    for c in [&client, &own] {
+        assert!(wait_until(Duration::from_secs(5), || c.stats().push_notifications >= 1), "{:?}", c.stats());
+    }
     let before = [client.stats(), own.stats()];
 
     for (v, status, want) in [(2, "PAUSED", Reason::NotRunning), (3, "RUNNING", Reason::Assigned)] {
