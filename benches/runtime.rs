@@ -4,9 +4,10 @@
 //!   without the client (ArcSwap load, clock read, exposure enqueue). Timed in rounds of 50 000
 //!   calls with an untimed flush between rounds, so the queue never fills and every enqueue
 //!   succeeds (the drop path is not what is measured).
-//! - `client_decide_enqueue_push_10hz`: `client_decide_enqueue` on a client that follows Redis
-//!   while a new version is published (and swapped in) every 100 ms; needs `redis-server` (on the
-//!   PATH or in `VARIO_TEST_REDIS_SERVER`).
+//! - `client_decide_enqueue_redis_quiet`, `client_decide_enqueue_push_10hz`,
+//!   `client_decide_enqueue_redis_quiet_after`: the same on one client that follows Redis, with no
+//!   publish, then while a new version is published (and swapped in) every 100 ms, then with no
+//!   publish again (an A-B-A design against drift); needs `redis-server` (on the PATH or in `VARIO_TEST_REDIS_SERVER`).
 //! - `pipeline_to_dev_server`: events per second from enqueue to acknowledged delivery at the
 //!   loopback dev server (gzip, JSON, HMAC pseudonyms, de-dup all included).
 //! - `pipeline_to_20ms_endpoint_gzip_in_flight_<n>`: the same to an endpoint that acknowledges
@@ -85,8 +86,11 @@ fn benches(c: &mut Criterion) {
     let s = client.stats();
     assert_eq!(s.dropped_queue_full, 0, "the bench measured drops, not enqueues: {s:?}");
 
-    // The same on a client that follows Redis, while a publisher announces a new version (a real
-    // swap each time) every 100 ms (issue 16: decisions unchanged while notifications arrive).
+    // The same on a client that follows Redis: quiet, then while a publisher announces a new
+    // version (a real swap each time) every 100 ms, then quiet again (issue 16: decisions
+    // unchanged while notifications arrive). One client for all three rows, so the notifications
+    // are the only difference; the push row is compared with the mean of the two quiet rows
+    // around it, so a machine that drifts one way during the run does not read as a push cost.
     let redis = common::redis_server();
     let mut con = redis::Client::open(redis.url()).expect("url").get_connection().expect("redis");
     let mut doc: serde_json::Value = serde_json::from_str(&text).expect("json");
@@ -101,20 +105,33 @@ fn benches(c: &mut Criterion) {
         .expect("client");
     pushed.wait_for_init(Duration::from_secs(10)).expect("first snapshot from Redis");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let notifying = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let publisher = {
-        let stop = stop.clone();
+        let (stop, notifying) = (stop.clone(), notifying.clone());
         std::thread::spawn(move || {
             let mut v = 1;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(100));
-                v += 1;
-                common::redis_publish(&mut con, "bench", &mut doc, v);
+                if notifying.load(std::sync::atomic::Ordering::Relaxed) {
+                    v += 1;
+                    common::redis_publish(&mut con, "bench", &mut doc, v);
+                }
             }
             v - 1
         })
     };
     let mut i = 0;
+    g.bench_function("client_decide_enqueue_redis_quiet", |b| {
+        b.iter_custom(|iters| decide_rounds(&pushed, &ids, ctx, &mut i, iters))
+    });
+    let quiet_updates = pushed.stats().config_updates;
+    notifying.store(true, std::sync::atomic::Ordering::Relaxed);
     g.bench_function("client_decide_enqueue_push_10hz", |b| {
+        b.iter_custom(|iters| decide_rounds(&pushed, &ids, ctx, &mut i, iters))
+    });
+    let push_updates = pushed.stats().config_updates;
+    notifying.store(false, std::sync::atomic::Ordering::Relaxed);
+    g.bench_function("client_decide_enqueue_redis_quiet_after", |b| {
         b.iter_custom(|iters| decide_rounds(&pushed, &ids, ctx, &mut i, iters))
     });
     g.finish();
@@ -122,7 +139,11 @@ fn benches(c: &mut Criterion) {
     let sent = publisher.join().expect("publisher");
     let s = pushed.stats();
     assert_eq!(s.dropped_queue_full, 0, "the bench measured drops, not enqueues: {s:?}");
-    eprintln!("client_decide_enqueue_push_10hz: {sent} notifications, {} swaps", s.config_updates);
+    assert!(push_updates > quiet_updates, "no notification was swapped in during the push row: {s:?}");
+    eprintln!(
+        "client_decide_enqueue_push_10hz: {sent} notifications, {} swaps during the row",
+        push_updates - quiet_updates
+    );
     drop(pushed);
     drop(redis);
 
