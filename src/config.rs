@@ -298,7 +298,7 @@ pub fn config_body(content_type: Option<&[u8]>, body: Vec<u8>, cap: usize) -> Re
 /// Reads the body as it streams in (decompressed), stopping past `cap` bytes so a small gzip
 /// body that inflates to gigabytes costs at most `cap` + 1. `Err(Some)` for a failed read;
 /// `Err(None)` when the announced length is already too large.
-fn read_capped(resp: reqwest::blocking::Response, cap: usize) -> Result<Vec<u8>, Option<String>> {
+pub(crate) fn read_capped(resp: reqwest::blocking::Response, cap: usize) -> Result<Vec<u8>, Option<String>> {
     use std::io::Read;
     if resp.content_length().is_some_and(|n| n > cap as u64) {
         return Err(None);

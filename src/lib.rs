@@ -48,6 +48,7 @@
 //! | `pipeline` | starting the three pipeline stages | - | the caller's (at build) |
 //! | `config` | config sync: local sources at start, then polling with ETag / file re-reads, persisting; a wake from the push thread polls at once | no (HTTP, files) | the caller's (at build), then `vario-config` |
 //! | `push` | the push channel (SPEC §9): the SSE stream (wakes the config thread to fetch) or Redis (reads the hash, offers it), dead-channel detection, reconnects with backoff; the SSE reader and the notice rule are pure | no (HTTP, Redis) | `vario-push` |
+//! | [`history`] | loading a backtest's [`core::History`] from a folder of snapshot files or the control plane's versions API | no (files, HTTP) | the caller's |
 //! | `client` | [`Client`]: decisions, enqueue, flush, close, fork | lock-free reads | the caller's |
 //! | `builder` | [`ClientBuilder`] | - | the caller's |
 //! | [`host`] | what the bindings share: [`host::HostClient`] (closed state), [`host::SnapshotCache`], attribute lists, [`host::Surface`], code tables, the one JSON options definition | - | the caller's |
@@ -73,6 +74,7 @@ mod client;
 mod clock;
 mod config;
 mod error;
+pub mod history;
 pub mod host;
 mod options;
 mod outcome;

@@ -44,7 +44,7 @@ enum Choice<'a> {
 
 /// One unit's bulk decision: what `decide_many` stores per row. Equal to the fields of the
 /// [`Decision`] that [`Snapshot::decide`] makes for the same unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BatchRow {
     /// [`Decision::reason`].
     pub reason: Reason,
@@ -54,6 +54,18 @@ pub struct BatchRow {
     pub variant_index: Option<usize>,
     /// [`Decision::bucket`].
     pub bucket: Option<u32>,
+    /// [`Decision::unit_type`].
+    pub unit_type: Option<UnitType>,
+    /// [`Decision::allocation_share`].
+    pub allocation_share: Option<f64>,
+}
+
+/// The served variant's propensity: its share of the experiment's enrolled buckets when the unit
+/// was randomised into it, 1 when it was served for any other reason (forced, shipped, ...).
+/// One rule for full decisions and bulk rows.
+#[inline(always)]
+fn share_of(o: &Outcome<'_>, vi: usize) -> f64 {
+    if o.reason == Reason::Assigned { o.exp.shares[vi] } else { 1.0 }
 }
 
 /// The outcome of one candidate.
@@ -349,16 +361,29 @@ impl<'a> BatchDecider<'a> {
     /// The compact row of one unit (no params, ids or trace): the bulk path, which skips building
     /// the full decision.
     pub fn row(&self, user_id: Option<&'a str>, session_id: Option<&'a str>) -> BatchRow {
+        self.row_at(user_id, session_id, self.now)
+    }
+
+    /// [`BatchDecider::row`] at another `now` than the batch's: a replay decides each row at its
+    /// own timestamp (schedules read `now`; the targeting the batch knows ahead does not).
+    pub fn row_at(&self, user_id: Option<&'a str>, session_id: Option<&'a str>, now: Millis) -> BatchRow {
         let mut req = self.template;
         req.user_id = user_id;
         req.session_id = session_id;
         req.trace = false;
         let (user, session) = (req.norm_user(), req.norm_session());
-        let none = |reason| BatchRow { reason, experiment_index: None, variant_index: None, bucket: None };
+        let none = |reason| BatchRow {
+            reason,
+            experiment_index: None,
+            variant_index: None,
+            bucket: None,
+            unit_type: None,
+            allocation_share: None,
+        };
         let Some(pi) = self.placement else {
             return none(Reason::UnknownPlacement);
         };
-        match choose(self.snap, pi, &req, user, session, self.now, &self.targeting, &mut None) {
+        match choose(self.snap, pi, &req, user, session, now, &self.targeting, &mut None) {
             Choice::UnknownPlacement => none(Reason::UnknownPlacement),
             Choice::Defaults(_, reason) => none(reason),
             Choice::Forced(_, e, _, vi) => BatchRow {
@@ -366,12 +391,16 @@ impl<'a> BatchDecider<'a> {
                 experiment_index: Some(e.index),
                 variant_index: Some(vi),
                 bucket: None,
+                unit_type: e.unit.resolve(user, session).map(|u| u.0),
+                allocation_share: Some(1.0),
             },
             Choice::Candidate(_, o) => BatchRow {
                 reason: o.reason,
                 experiment_index: Some(o.exp.index),
                 variant_index: o.variant,
                 bucket: o.bucket,
+                unit_type: o.unit.map(|u| u.0),
+                allocation_share: o.variant.map(|vi| share_of(&o, vi)),
             },
         }
     }
@@ -482,7 +511,7 @@ pub(crate) fn decide_memo<'a>(
                 d.variant = Some(vi);
                 d.params = &o.exp.merged[o.slot][vi];
                 d.params_id = o.exp.params_base + (o.slot * o.exp.variants.len() + vi) as u32;
-                d.allocation_share = Some(if o.reason == Reason::Assigned { o.exp.shares[vi] } else { 1.0 });
+                d.allocation_share = Some(share_of(&o, vi));
             }
         }
     }

@@ -30,7 +30,7 @@
 //! | [`request`] | the borrowed request and its JSON form | yes |
 //! | `matcher` | the `matches` operator: match-only regexes (lazy DFA, PikeVM) and the per-snapshot regex budget | yes |
 //! | [`targeting`] | compiled targeting rules (typed operators, regexes, semvers, segments) | yes |
-//! //! | [`signing`] | signed snapshots: the Ed25519 envelope, signing (for the control plane and `vario snapshot sign`) and verification, key texts | yes |
+//! | [`signing`] | signed snapshots: the Ed25519 envelope, signing (for the control plane and `vario snapshot sign`) and verification, key texts | yes |
 //! | [`events`] | exposure shapes (keys, dictionaries, events), pseudonymised ids, exposure tokens | yes |
 //! | `model` | the compiled snapshot's data (placements, layers, holdouts, experiments, flags) | yes |
 //! | `compile` | snapshot JSON → model: the top level and shared items (`compile`), experiments (`compile::experiments`), flags (`compile::flags`); per-item isolation | yes |
@@ -38,6 +38,7 @@
 //! | [`flags`] | feature-flag evaluation (kill switch, overrides, rule kinds, schedules) | yes |
 //! | [`interleave`] | SPEC §10: team-draft and balanced interleaving of two rankings with hash-seeded coins, click credit, winner | yes |
 //! | [`snapshot`] | the one home of every public [`Snapshot`] method, delegating to the modules above | yes |
+//! | [`history`] | which snapshot version was live at an instant ([`History`]): the lookup of a replay, with its refusals (gaps, duplicates, disorder) | yes |
 //!
 //! Everything here is pure: no I/O, no threads, no clock (the caller passes `now` in milliseconds
 //! since the epoch), no randomness, no global state. Whatever the runtime needs from the outside
@@ -82,6 +83,7 @@ pub mod decide;
 pub mod events;
 pub mod flags;
 pub mod hash;
+pub mod history;
 pub mod interleave;
 pub mod lint;
 mod matcher;
@@ -105,6 +107,7 @@ pub use events::{
 };
 pub use flags::FlagDecision;
 pub use hash::{BUCKETS, bucket, digest};
+pub use history::{History, HistoryError};
 pub use interleave::{Coin, Credit, InterleaveError, Pick};
 pub use lint::Lint;
 pub use request::{OwnedRequest, Request, RequestError};

@@ -130,9 +130,14 @@ fn run_case(case: &Value, file_snap: Option<&(Value, Snapshot)>, errors: &mut Ve
                 experiment_index: d.experiment_index(),
                 variant_index: d.variant_index(),
                 bucket: d.bucket(),
+                unit_type: d.unit_type(),
+                allocation_share: d.allocation_share(),
             };
             if row != want {
                 errors.push(format!("{id}: the bulk row is {row:?}, the decision says {want:?}"));
+            }
+            if batch.row_at(r.user_id, r.session_id, now) != want {
+                errors.push(format!("{id}: row_at(now) differs from row"));
             }
             // Bindings resolve params, experiment and variant by index: the indices must name
             // exactly what the decision borrowed.
