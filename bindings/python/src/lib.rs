@@ -10,11 +10,15 @@
 //!   variant key and params map to a Python object once, on first use; decisions hand out
 //!   references. Params are read-only mappings (`types.MappingProxyType`), so a caller cannot
 //!   corrupt what the next decision returns.
+//! - **Arrow in, Arrow out** (`arrow.rs`): `decide_arrow` reads Arrow string columns in place
+//!   through the PyCapsule interface and returns a `pyarrow.Table` built from the loop's vectors;
+//!   `SnapshotHistory` replays rows through the version live at each row's time.
 //! - **GIL released** for bulk decisions and for everything that waits (flush, close, init).
 //! - **Panics** are caught at every entry point and raised as `vario.PanicError` (an
 //!   `InternalError`); every exception carries `.code` from the core's table (`errors.rs`).
 
 mod analysis;
+mod arrow;
 mod client;
 mod codes;
 mod convert;
@@ -31,6 +35,7 @@ mod view;
 use pyo3::prelude::*;
 
 use crate::analysis::{_adjust, _compare, _compare_pair, _mde, _off_policy, _preference, _sequential_bounds, _srm};
+use crate::arrow::SnapshotHistory;
 use crate::client::Client;
 use crate::codes::{_code_tables, add_aliases};
 use crate::decision::{Decision, FlagDecision};
@@ -67,6 +72,7 @@ fn _vario(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_mde, m)?)?;
     add_aliases(m)?;
     m.add_class::<Snapshot>()?;
+    m.add_class::<SnapshotHistory>()?;
     m.add_class::<Decision>()?;
     m.add_class::<FlagDecision>()?;
     m.add_class::<DecisionBatch>()?;

@@ -271,6 +271,25 @@ impl Snapshot {
         })
     }
 
+    /// Decides one placement for every row of Arrow columns, with the GIL released, and returns a
+    /// `pyarrow.Table` (see `bindings/python/README.md`, "Backtests"). `user_ids` and
+    /// `session_ids`: Arrow string columns (string, large_string, string_view or dictionary;
+    /// nulls for absent ids), read in place through the Arrow PyCapsule interface; `context`: a
+    /// dict with the `placement` and other attributes, each a scalar or an Arrow column of per-row
+    /// values; `at`: per-row timestamps, each row's `now` (default: `now` for every row).
+    #[pyo3(signature = (user_ids, session_ids=None, context=None, now=None, at=None))]
+    fn decide_arrow<'py>(
+        &self,
+        py: Python<'py>,
+        user_ids: &Bound<'py, PyAny>,
+        session_ids: Option<&Bound<'py, PyAny>>,
+        context: Option<&Bound<'py, PyAny>>,
+        now: Option<&Bound<'py, PyAny>>,
+        at: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        safe(|| crate::arrow::decide_snapshot(py, &self.view.snap, user_ids, session_ids, context, now, at))
+    }
+
     /// Test hook: the core's own decision JSON for request JSON text, so the Python suite can
     /// check that `Decision.to_dict()` serialises byte for byte like the Rust engine.
     fn _decide_json(&self, request_json: &str, now: i64) -> PyResult<String> {

@@ -3,7 +3,7 @@
 from datetime import datetime
 from os import PathLike
 from types import MappingProxyType
-from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union, final
+from typing import Any, Iterable, Literal, Mapping, Optional, Protocol, Sequence, Union, final
 
 from typing_extensions import disjoint_base
 
@@ -37,6 +37,7 @@ __all__ = [
     "Team",
     "Winner",
     "Snapshot",
+    "SnapshotHistory",
     "Decision",
     "FlagDecision",
     "DecisionBatch",
@@ -134,6 +135,16 @@ Winner = Literal[
 
 _Now = Union[int, str, datetime, None]
 _Ids = Union[Sequence[Optional[str]], npt.NDArray[Any], Iterable[Optional[str]]]
+
+class _ArrowArrayLike(Protocol):
+    def __arrow_c_array__(self, requested_schema: Any = ...) -> tuple[Any, Any]: ...
+
+class _ArrowStreamLike(Protocol):
+    def __arrow_c_stream__(self, requested_schema: Any = ...) -> Any: ...
+
+# An Arrow column through the PyCapsule interface: a pyarrow Array or ChunkedArray, a Polars
+# Series, a DuckDB or nanoarrow result.
+_Arrow = Union[_ArrowArrayLike, _ArrowStreamLike]
 
 # Every exception raised carries `code`, a name of the core's `ErrorCode` table, and is the class
 # of that code's `ErrorClass` (NULL_ARGUMENT and INVALID_UTF8, C's, are InvalidRequestError here).
@@ -341,7 +352,41 @@ class Snapshot:
         context: Optional[Mapping[str, Any]] = None,
         now: _Now = None,
     ) -> DecisionBatch: ...
+    def decide_arrow(
+        self,
+        user_ids: _Arrow,
+        session_ids: Optional[_Arrow] = None,
+        context: Optional[Mapping[str, Any]] = None,
+        now: _Now = None,
+        at: Optional[_Arrow] = None,
+    ) -> Any:
+        """A `pyarrow.Table` with one row per input row: `experiment_key`, `variant`, `reason`,
+        `unit_type` (dictionary-encoded), `bucket` (uint16), `allocation_share` (float64),
+        `config_version` (uint64). `context` values may be Arrow columns (per-row attributes)."""
     def _decide_json(self, request_json: str, now: int) -> str: ...
+
+@final
+class SnapshotHistory:
+    @staticmethod
+    def from_folder(path: Union[str, PathLike[str]]) -> SnapshotHistory: ...
+    @staticmethod
+    def from_texts(texts: list[Union[str, tuple[str, _Now]]]) -> SnapshotHistory: ...
+    @staticmethod
+    def from_control_plane(url: str, environment_id: str, token: str) -> SnapshotHistory: ...
+    @property
+    def versions(self) -> list[int]: ...
+    @property
+    def published_at(self) -> list[int]: ...
+    def at(self, t: Union[int, str, datetime]) -> Optional[Snapshot]: ...
+    def decide_arrow(
+        self,
+        user_ids: _Arrow,
+        at: _Arrow,
+        session_ids: Optional[_Arrow] = None,
+        context: Optional[Mapping[str, Any]] = None,
+    ) -> Any:
+        """`Snapshot.decide_arrow` with each row decided by the version live at its `at`."""
+    def __len__(self) -> int: ...
 
 @disjoint_base
 class Client:
