@@ -129,6 +129,16 @@ def test_a_million_random_ids_in_every_layout(snap: vario.Snapshot) -> None:
         assert got.equals(base), f"{name}: the table differs from the plain string column's"
 
 
+def test_a_duckdb_result_column(snap: vario.Snapshot) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    t = con.sql("select 'duck-' || i::varchar as user_id from range(5000) t(i)").to_arrow_table()
+    got = rows(snap.decide_arrow(t["user_id"], context=PDP, now=NOW))
+    for i, r in enumerate(got):
+        assert r == expected(snap.decide({"user_id": f"duck-{i}", "context": PDP}, now=NOW)), i
+
+
 def test_sessions_and_chunking_that_differs_between_columns(snap: vario.Snapshot) -> None:
     users = random_ids(20_000, 1)
     sessions = random_ids(20_000, 2)
