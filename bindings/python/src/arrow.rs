@@ -16,7 +16,7 @@ use arrow_array::{
     Array, ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int64Array, LargeStringArray, RecordBatch,
     StringArray, StringViewArray, UInt16Array, UInt64Array,
 };
-use arrow_buffer::{NullBuffer, ScalarBuffer};
+use arrow_buffer::{BooleanBufferBuilder, NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -303,107 +303,107 @@ impl Codes {
     }
 }
 
-/// The output columns, one entry per row; -1 / NaN-free sentinels become nulls at the end.
+/// The output columns as they are written, one entry per row: values, and a validity bitmap
+/// where a column can be null (bit-packed as it goes, so no second pass builds it).
 struct Out {
     experiment: Vec<i32>,
+    experiment_valid: BooleanBufferBuilder,
     variant: Vec<i32>,
+    variant_valid: BooleanBufferBuilder,
     bucket: Vec<u16>,
-    bucket_valid: Vec<bool>,
+    bucket_valid: BooleanBufferBuilder,
     reason: Vec<i8>,
     unit: Vec<i8>,
+    unit_valid: BooleanBufferBuilder,
     share: Vec<f64>,
-    share_valid: Vec<bool>,
+    share_valid: BooleanBufferBuilder,
     version: Vec<u64>,
-    version_valid: Vec<bool>,
+    version_valid: BooleanBufferBuilder,
 }
 
 impl Out {
     fn with_capacity(n: usize) -> Out {
         Out {
             experiment: Vec::with_capacity(n),
+            experiment_valid: BooleanBufferBuilder::new(n),
             variant: Vec::with_capacity(n),
+            variant_valid: BooleanBufferBuilder::new(n),
             bucket: Vec::with_capacity(n),
-            bucket_valid: Vec::with_capacity(n),
+            bucket_valid: BooleanBufferBuilder::new(n),
             reason: Vec::with_capacity(n),
             unit: Vec::with_capacity(n),
+            unit_valid: BooleanBufferBuilder::new(n),
             share: Vec::with_capacity(n),
-            share_valid: Vec::with_capacity(n),
+            share_valid: BooleanBufferBuilder::new(n),
             version: Vec::with_capacity(n),
-            version_valid: Vec::with_capacity(n),
+            version_valid: BooleanBufferBuilder::new(n),
         }
     }
 
     #[inline]
     fn push(&mut self, codes: &Codes, si: usize, version: u64, r: &vario_core::BatchRow) {
-        let e = r.experiment_index.and_then(|e| codes.experiments[si].get(e).copied()).unwrap_or(-1);
+        let e = r.experiment_index.and_then(|e| codes.experiments[si].get(e).copied()).filter(|e| *e >= 0);
         let v = match (r.experiment_index, r.variant_index) {
-            (Some(e), Some(v)) => {
-                codes.variant_base[si].get(e).and_then(|b| codes.variants[si].get(b + v)).copied().unwrap_or(-1)
-            }
-            _ => -1,
+            (Some(e), Some(v)) => codes.variant_base[si].get(e).and_then(|b| codes.variants[si].get(b + v)).copied(),
+            _ => None,
         };
-        self.experiment.push(e);
-        self.variant.push(v);
+        self.experiment.push(e.unwrap_or(0));
+        self.experiment_valid.append(e.is_some());
+        self.variant.push(v.unwrap_or(0));
+        self.variant_valid.append(v.is_some());
         self.bucket.push(r.bucket.map_or(0, |b| b as u16));
-        self.bucket_valid.push(r.bucket.is_some());
+        self.bucket_valid.append(r.bucket.is_some());
         self.reason.push(reason_index(r.reason) as i8);
-        self.unit.push(r.unit_type.map_or(-1, |u| u.code() as i8 - 1));
+        // UnitType codes are 1 (user) and 2 (session): the dictionary is `UnitType::ALL`.
+        self.unit.push(r.unit_type.map_or(0, |u| u.code() as i8 - 1));
+        self.unit_valid.append(r.unit_type.is_some());
         self.share.push(r.allocation_share.unwrap_or(0.0));
-        self.share_valid.push(r.allocation_share.is_some());
+        self.share_valid.append(r.allocation_share.is_some());
         self.version.push(version);
-        self.version_valid.push(true);
+        self.version_valid.append(true);
     }
 
     /// A row no snapshot was live for: the caller's defaults, reason `NO_CONFIG`.
     fn push_no_config(&mut self) {
-        self.experiment.push(-1);
-        self.variant.push(-1);
+        self.experiment.push(0);
+        self.experiment_valid.append(false);
+        self.variant.push(0);
+        self.variant_valid.append(false);
         self.bucket.push(0);
-        self.bucket_valid.push(false);
+        self.bucket_valid.append(false);
         self.reason.push(reason_index(vario_core::Reason::NoConfig) as i8);
-        self.unit.push(-1);
+        self.unit.push(0);
+        self.unit_valid.append(false);
         self.share.push(0.0);
-        self.share_valid.push(false);
+        self.share_valid.append(false);
         self.version.push(0);
-        self.version_valid.push(false);
+        self.version_valid.append(false);
     }
 
-    fn table(self, codes: Codes) -> PyResult<RecordBatch> {
+    fn table(mut self, codes: Codes) -> PyResult<RecordBatch> {
         let arrow = |e: arrow_schema::ArrowError| crate::errors::error(vario_core::ErrorCode::Internal, e.to_string());
+        let nulls = |b: &mut BooleanBufferBuilder| Some(NullBuffer::new(b.finish())).filter(|n| n.null_count() > 0);
         fn dict<K: arrow_array::types::ArrowDictionaryKeyType>(
             keys: Vec<K::Native>,
-            valid: Option<Vec<bool>>,
+            nulls: Option<NullBuffer>,
             values: Vec<String>,
-        ) -> Result<ArrayRef, arrow_schema::ArrowError>
-        where
-            K::Native: Default,
-        {
-            let nulls = valid.map(NullBuffer::from).filter(|n| n.null_count() > 0);
+        ) -> Result<ArrayRef, arrow_schema::ArrowError> {
             let keys = arrow_array::PrimitiveArray::<K>::new(ScalarBuffer::from(keys), nulls);
             Ok(Arc::new(DictionaryArray::<K>::try_new(keys, Arc::new(StringArray::from(values)))?))
         }
-        let nulls = |v: Vec<bool>| Some(NullBuffer::from(v)).filter(|n| n.null_count() > 0);
-        let fix = |v: Vec<i32>| -> (Vec<i32>, Vec<bool>) {
-            let valid = v.iter().map(|x| *x >= 0).collect();
-            (v.into_iter().map(|x| x.max(0)).collect(), valid)
-        };
-        let (exp, exp_valid) = fix(self.experiment);
-        let (var, var_valid) = fix(self.variant);
-        let unit_valid: Vec<bool> = self.unit.iter().map(|u| *u >= 0).collect();
-        let unit: Vec<i8> = self.unit.into_iter().map(|u| u.max(0)).collect();
         let units = UnitType::ALL.iter().map(|u| u.as_str().to_owned()).collect();
         let reasons = REASON_NAMES.iter().map(|r| (*r).to_owned()).collect();
         let columns: Vec<ArrayRef> = vec![
-            dict::<Int32Type>(exp, Some(exp_valid), codes.experiment_keys).map_err(arrow)?,
-            dict::<Int32Type>(var, Some(var_valid), codes.variant_keys).map_err(arrow)?,
-            Arc::new(UInt16Array::new(ScalarBuffer::from(self.bucket), nulls(self.bucket_valid))),
+            dict::<Int32Type>(self.experiment, nulls(&mut self.experiment_valid), codes.experiment_keys)
+                .map_err(arrow)?,
+            dict::<Int32Type>(self.variant, nulls(&mut self.variant_valid), codes.variant_keys).map_err(arrow)?,
+            Arc::new(UInt16Array::new(ScalarBuffer::from(self.bucket), nulls(&mut self.bucket_valid))),
             dict::<Int8Type>(self.reason, None, reasons).map_err(arrow)?,
-            dict::<Int8Type>(unit, Some(unit_valid), units).map_err(arrow)?,
-            Arc::new(Float64Array::new(ScalarBuffer::from(self.share), nulls(self.share_valid))),
-            Arc::new(UInt64Array::new(ScalarBuffer::from(self.version), nulls(self.version_valid))),
+            dict::<Int8Type>(self.unit, nulls(&mut self.unit_valid), units).map_err(arrow)?,
+            Arc::new(Float64Array::new(ScalarBuffer::from(self.share), nulls(&mut self.share_valid))),
+            Arc::new(UInt64Array::new(ScalarBuffer::from(self.version), nulls(&mut self.version_valid))),
         ];
-        let field =
-            |name: &str, a: &ArrayRef| Field::new(name, a.data_type().clone(), a.null_count() > 0 || name != "reason");
+        let field = |name: &str, a: &ArrayRef| Field::new(name, a.data_type().clone(), name != "reason");
         let names =
             ["experiment_key", "variant", "bucket", "reason", "unit_type", "allocation_share", "config_version"];
         let schema = Schema::new(names.iter().zip(&columns).map(|(n, a)| field(n, a)).collect::<Vec<_>>());

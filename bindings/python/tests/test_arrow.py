@@ -349,3 +349,11 @@ def test_history_from_the_control_plane(tmp_path: pathlib.Path) -> None:
         assert "401" in str(e.value)
     finally:
         cp.stop()
+
+
+def test_a_snapshot_without_experiments() -> None:
+    """Empty dictionaries: every row null in experiment_key and variant, none out of bounds."""
+    sn = vario.Snapshot.from_json(json.dumps({"schema_version": 1, "version": 4, "placements": {"home": {"default_params": {}}}}))
+    got = rows(sn.decide_arrow(pa.array(["a", None, "b"]), context={"placement": "home"}, now=NOW))
+    assert [r["reason"] for r in got] == [str(sn.decide({"user_id": u, "context": {"placement": "home"}}, now=NOW).reason) for u in ("a", None, "b")]
+    assert all(r["variant"] is None and r["experiment_key"] is None for r in got)
