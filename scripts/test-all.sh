@@ -75,7 +75,7 @@ step "rec service example self-test (real HTTP on 127.0.0.1)"
 step "C ABI: tests/c (shared vectors, client round trip, misuse, hostile input, fork; shared and static builds; valgrind; ASan + UBSan), examples/c"
 bash tests/c/run.sh
 
-step "python wheel: its own venv, a debug build (maturin develop), pytest (vectors, client, fork, stubs, following the control plane, analysis on DuckDB and Spark), backtest example, the demo's report"
+step "python wheel: its own venv, a debug build (maturin develop), pytest (vectors, client, fork, stubs, following the control plane, analysis on DuckDB and Spark, decide_arrow, vario.spark), the backtest examples (numpy, DuckDB, Spark replay), the demo's report"
 # The vario CLI (the tests start its dev server and control plane): already built, with the test
 # step's feature set, by the C step's identical build, so this is a no-op (see tests/c/run.sh).
 cargo build --quiet --locked --workspace --lib --bins --examples
@@ -86,6 +86,8 @@ bindings/python/.venv/bin/python -m pip install --quiet --disable-pip-version-ch
 (cd bindings/python && VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" maturin develop --quiet --locked)
 bindings/python/.venv/bin/python -m pytest -q bindings/python/tests
 bindings/python/.venv/bin/python examples/python/backtest.py 200000
+bindings/python/.venv/bin/python examples/python/backtest_duckdb.py 100000
+bindings/python/.venv/bin/python examples/python/backtest_spark.py 20000
 # The main job's last part: the report for the smoke run's own traffic (the demo step above).
 bindings/python/.venv/bin/python -m vario.report target/vario-demo/delivered-events.jsonl --experiment ymal_algo \
   --metric add_to_cart --metric add_to_cart:count --html target/vario-demo/ymal_algo-report.html
