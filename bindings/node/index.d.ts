@@ -30,6 +30,7 @@ export { bucket, digest, pseudonymize } from './lib/hashing';
 export type { Credit, InterleaveOptions, Interleaving } from './lib/interleave';
 export { credit, interleave, winner } from './lib/interleave';
 export { Snapshot } from './lib/snapshot';
+export type { ArrowStrings } from './lib/snapshot';
 export type { ClientOptions } from './lib/options';
 export type { Outcome } from './lib/client';
 export { Client } from './lib/client';

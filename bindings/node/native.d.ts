@@ -122,6 +122,14 @@ export declare class NativeSnapshot {
    * to the array form. Empty pieces are absent ids, as null entries are.
    */
   decideManyJoined(userIds: string, count: number, sessionIds: string | undefined | null, contextJson: string, now?: number | undefined | null): DecideManyResult | null
+  /**
+   * `decideMany` over ids in Arrow's string layout, so no JS string per id crosses: id `i` is
+   * the UTF-8 bytes `data[offsets[i]..offsets[i + 1]]` (`offsets` has one entry more than there
+   * are ids); `validity`, when given, is Arrow's bitmap (bit `i` of byte `i / 8`, least
+   * significant first; clear = null; empty = no nulls). Null and empty ids are absent. The same
+   * for the sessions.
+   */
+  decideManyBuffer(data: Uint8Array, offsets: Int32Array, validity: Uint8Array | undefined | null, sessionData: Uint8Array | undefined | null, sessionOffsets: Int32Array | undefined | null, sessionValidity: Uint8Array | undefined | null, contextJson: string, now?: number | undefined | null): DecideManyResult
 }
 
 /** The SPEC §1 bucket: `xxh32("unit:key:salt", seed) % 10000`. */

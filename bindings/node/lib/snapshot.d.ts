@@ -36,6 +36,30 @@ export declare class Snapshot {
         };
         now?: number | Date | string;
     }): DecisionBatch;
+    /**
+     * `decideMany` over ids in Arrow's string layout (a column's buffers, as apache-arrow's
+     * `Vector.data[0]` holds them: `valueOffsets`, `values`, `nullBitmap`), so no JS string per id
+     * crosses: id `i` is the UTF-8 bytes `data[offsets[i]..offsets[i + 1]]`; `validity` is Arrow's
+     * bitmap (bit clear = null). Null and empty ids are absent.
+     */
+    decideManyBuffer(userIds: ArrowStrings, options: {
+        sessionIds?: ArrowStrings;
+        context: {
+            placement: string;
+            [k: string]: unknown;
+        };
+        now?: number | Date | string;
+    }): DecisionBatch;
+    private batch;
     /** @internal The engine's own decision JSON, for byte-for-byte tests. */
     decideJsonForTest(requestJson: string, now?: number): string;
+}
+/** One Arrow string column's buffers (`decideManyBuffer`). */
+export interface ArrowStrings {
+    /** Every id's UTF-8 bytes, back to back. */
+    data: Uint8Array;
+    /** Where each id starts, plus the end of the last: one entry more than there are ids. */
+    offsets: Int32Array;
+    /** Arrow's validity bitmap (least significant bit first; a clear bit is a null id). */
+    validity?: Uint8Array;
 }

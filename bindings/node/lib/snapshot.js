@@ -101,28 +101,52 @@ class Snapshot {
             // the engine reads as absent, as it does null); an id holding a NUL takes the array path.
             const r = this.native.decideManyJoined(userIds.join('\0'), userIds.length, sessionIds == null ? undefined : sessionIds.join('\0'), ctx, now) ??
                 this.native.decideMany(userIds, sessionIds, ctx, now);
-            const variantKeys = [];
-            const variantExperiments = [];
-            for (const e of this.tables.experiments) {
-                for (const v of e.variants) {
-                    variantKeys.push(v);
-                    variantExperiments.push(e.key);
-                }
-            }
-            return {
-                variantCodes: r.variantCodes,
-                experimentCodes: r.experimentCodes,
-                buckets: r.buckets,
-                reasonCodes: r.reasonCodes,
-                variantKeys,
-                variantExperiments,
-                experimentKeys: this.tables.experiments.map((e) => e.key),
-                reasonNames: codes_1.REASONS.slice(),
-            };
+            return this.batch(r);
         }
         catch (e) {
             (0, errors_1.rethrow)(e);
         }
+    }
+    /**
+     * `decideMany` over ids in Arrow's string layout (a column's buffers, as apache-arrow's
+     * `Vector.data[0]` holds them: `valueOffsets`, `values`, `nullBitmap`), so no JS string per id
+     * crosses: id `i` is the UTF-8 bytes `data[offsets[i]..offsets[i + 1]]`; `validity` is Arrow's
+     * bitmap (bit clear = null). Null and empty ids are absent.
+     */
+    decideManyBuffer(userIds, options) {
+        try {
+            if (typeof options !== 'object' || options === null)
+                throw new errors_1.VarioError('INVALID_REQUEST', '`options` must be an object');
+            const ctx = JSON.stringify(options.context);
+            const now = (0, request_1.nowArg)(options.now);
+            const u = arrowStrings(userIds, 'userIds');
+            const s = options.sessionIds == null ? undefined : arrowStrings(options.sessionIds, 'sessionIds');
+            const r = this.native.decideManyBuffer(u.data, u.offsets, u.validity, s?.data, s?.offsets, s?.validity, ctx, now);
+            return this.batch(r);
+        }
+        catch (e) {
+            (0, errors_1.rethrow)(e);
+        }
+    }
+    batch(r) {
+        const variantKeys = [];
+        const variantExperiments = [];
+        for (const e of this.tables.experiments) {
+            for (const v of e.variants) {
+                variantKeys.push(v);
+                variantExperiments.push(e.key);
+            }
+        }
+        return {
+            variantCodes: r.variantCodes,
+            experimentCodes: r.experimentCodes,
+            buckets: r.buckets,
+            reasonCodes: r.reasonCodes,
+            variantKeys,
+            variantExperiments,
+            experimentKeys: this.tables.experiments.map((e) => e.key),
+            reasonNames: codes_1.REASONS.slice(),
+        };
     }
     /** @internal The engine's own decision JSON, for byte-for-byte tests. */
     decideJsonForTest(requestJson, now) {
@@ -130,3 +154,12 @@ class Snapshot {
     }
 }
 exports.Snapshot = Snapshot;
+function arrowStrings(v, what) {
+    if (typeof v !== 'object' || v === null || !(v.data instanceof Uint8Array) || !(v.offsets instanceof Int32Array)) {
+        throw new errors_1.VarioError('INVALID_REQUEST', `\`${what}\` must be {data: Uint8Array, offsets: Int32Array, validity?: Uint8Array}`);
+    }
+    if (v.validity != null && !(v.validity instanceof Uint8Array)) {
+        throw new errors_1.VarioError('INVALID_REQUEST', `\`${what}.validity\` must be a Uint8Array`);
+    }
+    return v;
+}

@@ -113,26 +113,53 @@ export class Snapshot {
       const r =
         this.native.decideManyJoined(userIds.join('\0'), userIds.length, sessionIds == null ? undefined : sessionIds.join('\0'), ctx, now) ??
         this.native.decideMany(userIds, sessionIds, ctx, now)
-      const variantKeys: string[] = []
-      const variantExperiments: string[] = []
-      for (const e of this.tables.experiments) {
-        for (const v of e.variants) {
-          variantKeys.push(v)
-          variantExperiments.push(e.key)
-        }
-      }
-      return {
-        variantCodes: r.variantCodes,
-        experimentCodes: r.experimentCodes,
-        buckets: r.buckets,
-        reasonCodes: r.reasonCodes,
-        variantKeys,
-        variantExperiments,
-        experimentKeys: this.tables.experiments.map((e) => e.key),
-        reasonNames: REASONS.slice(),
-      }
+      return this.batch(r)
     } catch (e) {
       rethrow(e)
+    }
+  }
+
+  /**
+   * `decideMany` over ids in Arrow's string layout (a column's buffers, as apache-arrow's
+   * `Vector.data[0]` holds them: `valueOffsets`, `values`, `nullBitmap`), so no JS string per id
+   * crosses: id `i` is the UTF-8 bytes `data[offsets[i]..offsets[i + 1]]`; `validity` is Arrow's
+   * bitmap (bit clear = null). Null and empty ids are absent.
+   */
+  decideManyBuffer(
+    userIds: ArrowStrings,
+    options: { sessionIds?: ArrowStrings; context: { placement: string; [k: string]: unknown }; now?: number | Date | string },
+  ): DecisionBatch {
+    try {
+      if (typeof options !== 'object' || options === null) throw new VarioError('INVALID_REQUEST', '`options` must be an object')
+      const ctx = JSON.stringify(options.context)
+      const now = nowArg(options.now)
+      const u = arrowStrings(userIds, 'userIds')
+      const s = options.sessionIds == null ? undefined : arrowStrings(options.sessionIds, 'sessionIds')
+      const r = this.native.decideManyBuffer(u.data, u.offsets, u.validity, s?.data, s?.offsets, s?.validity, ctx, now)
+      return this.batch(r)
+    } catch (e) {
+      rethrow(e)
+    }
+  }
+
+  private batch(r: { variantCodes: Int32Array; experimentCodes: Int32Array; buckets: Int32Array; reasonCodes: Uint8Array }): DecisionBatch {
+    const variantKeys: string[] = []
+    const variantExperiments: string[] = []
+    for (const e of this.tables.experiments) {
+      for (const v of e.variants) {
+        variantKeys.push(v)
+        variantExperiments.push(e.key)
+      }
+    }
+    return {
+      variantCodes: r.variantCodes,
+      experimentCodes: r.experimentCodes,
+      buckets: r.buckets,
+      reasonCodes: r.reasonCodes,
+      variantKeys,
+      variantExperiments,
+      experimentKeys: this.tables.experiments.map((e) => e.key),
+      reasonNames: REASONS.slice(),
     }
   }
 
@@ -140,4 +167,24 @@ export class Snapshot {
   decideJsonForTest(requestJson: string, now?: number): string {
     return guard(() => this.native.decideJson(requestJson, now))
   }
+}
+
+/** One Arrow string column's buffers (`decideManyBuffer`). */
+export interface ArrowStrings {
+  /** Every id's UTF-8 bytes, back to back. */
+  data: Uint8Array
+  /** Where each id starts, plus the end of the last: one entry more than there are ids. */
+  offsets: Int32Array
+  /** Arrow's validity bitmap (least significant bit first; a clear bit is a null id). */
+  validity?: Uint8Array
+}
+
+function arrowStrings(v: ArrowStrings, what: string): ArrowStrings {
+  if (typeof v !== 'object' || v === null || !(v.data instanceof Uint8Array) || !(v.offsets instanceof Int32Array)) {
+    throw new VarioError('INVALID_REQUEST', `\`${what}\` must be {data: Uint8Array, offsets: Int32Array, validity?: Uint8Array}`)
+  }
+  if (v.validity != null && !(v.validity instanceof Uint8Array)) {
+    throw new VarioError('INVALID_REQUEST', `\`${what}.validity\` must be a Uint8Array`)
+  }
+  return v
 }

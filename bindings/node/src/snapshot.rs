@@ -184,6 +184,33 @@ impl NativeSnapshot {
         };
         self.bulk(&users, sessions.as_deref(), &context_json, now).map(Some)
     }
+
+    /// `decideMany` over ids in Arrow's string layout, so no JS string per id crosses: id `i` is
+    /// the UTF-8 bytes `data[offsets[i]..offsets[i + 1]]` (`offsets` has one entry more than there
+    /// are ids); `validity`, when given, is Arrow's bitmap (bit `i` of byte `i / 8`, least
+    /// significant first; clear = null; empty = no nulls). Null and empty ids are absent. The same
+    /// for the sessions.
+    #[napi(catch_unwind)]
+    #[allow(clippy::too_many_arguments)] // two Arrow columns of three buffers each; the facade takes objects
+    pub fn decide_many_buffer(
+        &self,
+        data: Uint8Array,
+        offsets: Int32Array,
+        validity: Option<Uint8Array>,
+        session_data: Option<Uint8Array>,
+        session_offsets: Option<Int32Array>,
+        session_validity: Option<Uint8Array>,
+        context_json: String,
+        now: Option<f64>,
+    ) -> Result<DecideManyResult> {
+        let users = arrow_strings(&data, &offsets, validity.as_deref(), "userIds")?;
+        let sessions = match (&session_data, &session_offsets) {
+            (Some(d), Some(o)) => Some(arrow_strings(d, o, session_validity.as_deref(), "sessionIds")?),
+            (None, None) => None,
+            _ => return Err(invalid("`sessionIds` needs both `data` and `offsets`")),
+        };
+        self.bulk(&users, sessions.as_deref(), &context_json, now)
+    }
 }
 
 impl NativeSnapshot {
@@ -285,4 +312,43 @@ pub struct DecideManyResult {
     /// The reason's number (`vario::host::reason_index`, = `Reason::code`; the facade names it
     /// with `codeTables()`).
     pub reason_codes: Uint8Array,
+}
+
+/// The ids of one Arrow string column (`decideManyBuffer`), borrowed from its buffers; checked:
+/// offsets ascending within `data`, each id UTF-8, the bitmap long enough.
+fn arrow_strings<'a>(
+    data: &'a [u8],
+    offsets: &[i32],
+    validity: Option<&[u8]>,
+    what: &str,
+) -> Result<Vec<Option<&'a str>>> {
+    let Some(n) = offsets.len().checked_sub(1) else {
+        return Err(invalid(format!("`{what}.offsets` must have one entry more than there are ids (at least 1)")));
+    };
+    // An empty bitmap is an absent one (apache-arrow leaves `nullBitmap` empty without nulls).
+    let validity = validity.filter(|v| !v.is_empty());
+    if let Some(v) = validity
+        && v.len() < n.div_ceil(8)
+    {
+        return Err(invalid(format!("`{what}.validity` has {} bytes, {n} ids need {}", v.len(), n.div_ceil(8))));
+    }
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let (a, b) = (offsets[i], offsets[i + 1]);
+        if a < 0 || b < a || b as usize > data.len() {
+            return Err(invalid(format!(
+                "`{what}.offsets[{i}..{}]` = {a}..{b} is not an ascending range within the {} bytes of `data`",
+                i + 1,
+                data.len()
+            )));
+        }
+        if validity.is_some_and(|v| v[i / 8] & (1 << (i % 8)) == 0) || a == b {
+            out.push(None);
+            continue;
+        }
+        let s = std::str::from_utf8(&data[a as usize..b as usize])
+            .map_err(|e| invalid(format!("`{what}` id {i} is not UTF-8: {e}")))?;
+        out.push(Some(s));
+    }
+    Ok(out)
 }
