@@ -332,6 +332,42 @@ def main() -> int:
             units = f"{1 // scale} M" if scale == 1 else "0.1 M"
             what = f"`analyze` on {units} exposures + {3 / scale:g} M outcomes, JSONL ({r['files_mib']:,.0f} MiB), 3 metrics (issue 17)"
             budgets.append((f"{what}: wall", "≤ 10 s", f"{r['analyze_s']:.1f} s (peak RSS {r['peak_rss_mib'] / 1024:.2f} GiB)", r["analyze_s"] <= 10))
+    backtest = load(bench / "backtest.json")
+    if backtest:
+        a = backtest["arrow"]
+        budgets.append(
+            (
+                f"Python `decide_arrow`, one call over {a['rows'] / 1e6:g} M Arrow string ids, first call, one core (issue 18)",
+                "≥ 20 M/s",
+                f"{a['per_s'] / 1e6:.1f} M/s",
+                a["per_s"] >= 20e6,
+            )
+        )
+        budgets.append(
+            (
+                f"the same: memory taken during the call over input + output ({a['input_mib']:,.0f} + {a['output_mib']:,.0f} MiB) (issue 18)",
+                "≤ 2×",
+                f"{a['rise_over_io']:.2f}× ({a['rise_mib']:,.0f} MiB)",
+                a["rise_over_io"] <= 2,
+            )
+        )
+        li = backtest["list"]
+        budgets.append((f"Python `decide_many`, first call over a list of {li['rows'] / 1e6:g} M str (issue 18)", "≥ 10 M/s", f"{li['per_s'] / 1e6:.1f} M/s", li["per_s"] >= 10e6))
+        lo = backtest["python_loop"]
+        budgets.append((f"Python loop of `Snapshot.decide`, {lo['rows']:,} ids (issue 18, for comparison)", "none", f"{lo['per_s'] / 1e6:.2f} M/s", "for comparison"))
+        sp = backtest["spark"]
+        budgets.append(
+            (
+                f"`vario.spark.assign`, {sp['rows'] / 1e6:g} M rows, local mode on 2 cores; share of the job that is vario (vs the same `mapInArrow` passing columns through) (issue 18)",
+                "none (measure)",
+                f"{sp['per_s'] / 1e6:.2f} M rows/s; vario {sp['vario_share'] * 100:.0f} % ({sp['wall_s']:.1f} s vs {sp['transfer_only_s']:.1f} s transfer only)",
+                "measured",
+            )
+        )
+    bn = load(bench / "backtest-node.json")
+    if bn:
+        b = bn["buffer"]
+        budgets.append((f"Node `decideManyBuffer`, one call over {b['rows'] / 1e6:g} M ids in Arrow layout (issue 18)", "≥ 10 M/s", f"{b['per_s'] / 1e6:.1f} M/s (array `decideMany` {bn['array']['per_s'] / 1e6:.1f} M/s)", b["per_s"] >= 10e6))
     pushed = criterion(t, "decide", "client_decide_enqueue_push_10hz")
     before = criterion(t, "decide", "client_decide_enqueue_redis_quiet")
     after = criterion(t, "decide", "client_decide_enqueue_redis_quiet_after")

@@ -19,7 +19,7 @@ if [ "$quick" = 1 ]; then
   export VARIO_MEMORY_USERS=1000000
 fi
 mkdir -p target/bench
-rm -f target/bench/{latency,scaling,memory,push,peers-python,peers-node,interleave-python,interleave-node,regex-control,regex-matches,control-sqlite,control-postgres,analysis}.json
+rm -f target/bench/{latency,scaling,memory,push,peers-python,peers-node,interleave-python,interleave-node,regex-control,regex-matches,control-sqlite,control-postgres,analysis,backtest,backtest-node}.json
 rm -rf target/criterion
 
 # The peers' installs need the network more than the CPU: they run beside the cargo build.
@@ -53,6 +53,12 @@ step "analysis: vario.analysis.analyze on 10 M exposures + 30 M outcomes in Parq
 # shellcheck disable=SC2046
 target/bench/venv-py/bin/python -m pip install --quiet --disable-pip-version-check $(grep -E '^duckdb==' bindings/python/requirements-dev.txt)
 target/bench/venv-py/bin/python benches/analysis/bench.py "${peer_args[@]}" --out target/bench/analysis.json
+
+step "backtests: decide_arrow over 10 M Arrow ids, decide_many over 1 M str, a Python loop, vario.spark on 20 M rows (release wheel); Node decideManyBuffer over 10 M ids"
+# shellcheck disable=SC2046
+target/bench/venv-py/bin/python -m pip install --quiet --disable-pip-version-check $(grep -E '^(pyarrow|pyspark)==' bindings/python/requirements-dev.txt)
+target/bench/venv-py/bin/python benches/backtest/bench.py "${peer_args[@]}" --out target/bench/backtest.json
+node benches/backtest/node.mjs "${peer_args[@]}" --out target/bench/backtest-node.json
 
 step "regex memory: 1,000 regex-targeted experiments against the same snapshot with starts_with (two fresh processes)"
 for mode in control matches; do
