@@ -334,21 +334,21 @@ def main() -> int:
             budgets.append((f"{what}: wall", "≤ 10 s", f"{r['analyze_s']:.1f} s (peak RSS {r['peak_rss_mib'] / 1024:.2f} GiB)", r["analyze_s"] <= 10))
     backtest = load(bench / "backtest.json")
     if backtest:
-        a = backtest["arrow"]
+        ar = backtest["arrow"]
         budgets.append(
             (
-                f"Python `decide_arrow`, one call over {a['rows'] / 1e6:g} M Arrow string ids, first call, one core (issue 18)",
+                f"Python `decide_arrow`, one call over {ar['rows'] / 1e6:g} M Arrow string ids, first call, one core (issue 18)",
                 "≥ 20 M/s",
-                f"{a['per_s'] / 1e6:.1f} M/s",
-                a["per_s"] >= 20e6,
+                f"{ar['per_s'] / 1e6:.1f} M/s",
+                ar["per_s"] >= 20e6,
             )
         )
         budgets.append(
             (
-                f"the same: memory taken during the call over input + output ({a['input_mib']:,.0f} + {a['output_mib']:,.0f} MiB) (issue 18)",
+                f"the same: memory taken during the call over input + output ({ar['input_mib']:,.0f} + {ar['output_mib']:,.0f} MiB) (issue 18)",
                 "≤ 2×",
-                f"{a['rise_over_io']:.2f}× ({a['rise_mib']:,.0f} MiB)",
-                a["rise_over_io"] <= 2,
+                f"{ar['rise_over_io']:.2f}× ({ar['rise_mib']:,.0f} MiB)",
+                ar["rise_over_io"] <= 2,
             )
         )
         li = backtest["list"]

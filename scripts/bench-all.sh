@@ -55,10 +55,11 @@ target/bench/venv-py/bin/python -m pip install --quiet --disable-pip-version-che
 target/bench/venv-py/bin/python benches/analysis/bench.py "${peer_args[@]}" --out target/bench/analysis.json
 
 step "backtests: decide_arrow over 10 M Arrow ids, decide_many over 1 M str, a Python loop, vario.spark on 20 M rows (release wheel); Node decideManyBuffer over 10 M ids"
+# PySpark's mapInArrow needs pandas on the executors.
 # shellcheck disable=SC2046
-target/bench/venv-py/bin/python -m pip install --quiet --disable-pip-version-check $(grep -E '^(pyarrow|pyspark)==' bindings/python/requirements-dev.txt)
+target/bench/venv-py/bin/python -m pip install --quiet --disable-pip-version-check $(grep -E '^(pyarrow|pyspark|pandas)==' bindings/python/requirements-dev.txt)
 target/bench/venv-py/bin/python benches/backtest/bench.py "${peer_args[@]}" --out target/bench/backtest.json
-node benches/backtest/node.mjs "${peer_args[@]}" --out target/bench/backtest-node.json
+node --expose-gc benches/backtest/node.mjs "${peer_args[@]}" --out target/bench/backtest-node.json
 
 step "regex memory: 1,000 regex-targeted experiments against the same snapshot with starts_with (two fresh processes)"
 for mode in control matches; do
