@@ -74,3 +74,40 @@ def wait_until(cond, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return cond()
+
+
+def need(what: str) -> None:
+    """Skip without `what`, but fail under VARIO_REQUIRE_SERVICES=1 (the test command sets it)."""
+    if os.environ.get("VARIO_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{what} is required (VARIO_REQUIRE_SERVICES=1)")
+    pytest.skip(f"{what} not available")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """One local-mode Spark session (Java from Debian's packages) for every Spark test: the
+    analysis SQL and vario.spark's mapInArrow, whose executors must run this Python."""
+    import shutil
+    import sys
+
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        need("pyspark")
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        need("java")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("vario-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "1g")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "20000")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

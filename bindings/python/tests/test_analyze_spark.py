@@ -7,45 +7,12 @@ pyspark or Java fails the test.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
-from typing import Iterator
-
-import pytest
 
 from vario.analysis import analyze
 
 import synthetic_log as sl
 from test_analyze import METRICS, assert_same
-
-
-def _need(what: str) -> None:
-    if os.environ.get("VARIO_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{what} is required (VARIO_REQUIRE_SERVICES=1)")
-    pytest.skip(f"{what} not available")
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[object]:
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        _need("pyspark")
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        _need("java")
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("vario-analysis-test")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.driver.memory", "1g")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def test_spark_gives_the_duckdb_answer(spark: object, tmp_path: Path) -> None:

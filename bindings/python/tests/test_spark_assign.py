@@ -8,47 +8,17 @@ pyspark or Java fails the test.
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pytest
 import vario
 
 from conftest import SNAPSHOT
-from test_analyze_spark import _need
 from test_arrow import T1, T2, T3, ms, versioned
 
 NOW = 1_793_491_200_000
 PDP = {"placement": "pdp_you_may_also_like", "page_type": "pdp"}
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        _need("pyspark")
-    import shutil
-
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        _need("java")
-    # The executors' Python must be this one, where vario is installed.
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("vario-assign-test")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.driver.memory", "1g")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "20000")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def by_row(table: Any, key: str) -> dict[Any, tuple]:
