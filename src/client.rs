@@ -275,6 +275,33 @@ impl Client {
         Ok(self.send(Item::Token(Box::new(data), now_ms()), &self.shared.c.exposures_enqueued))
     }
 
+    /// Logs the exposure of an interleaved impression: the token of a decision whose
+    /// [`Decision::interleaving`] was set (from [`Expose::Later`]) and the record of the list it
+    /// showed ([`vario_core::Impression::new`] over the merged picks). Each call is its own
+    /// impression, so unlike plain exposures it is not de-duplicated per unit; redeeming one
+    /// token twice still yields one `event_id`.
+    ///
+    /// `TOKEN_PAYLOAD` when the record is not self-consistent
+    /// ([`vario_core::Impression::validate`]); the token's own errors as [`Client::expose`].
+    pub fn expose_interleaved(&self, token: &str, impression: vario_core::Impression) -> Result<bool, TokenError> {
+        if !self.store.key_from_options() && self.store.load().is_none() {
+            inc(&self.shared.c.tokens_rejected);
+            return Err(TokenError::KeyUnavailable);
+        }
+        let checked = impression.validate().map_err(|e| TokenError::Payload(e.to_string())).and_then(|()| {
+            let mut data = self.store.pseudonymizer().decode_token(token)?;
+            data.data.fields.interleaving = Some(impression);
+            Ok(data)
+        });
+        match checked {
+            Ok(data) => Ok(self.send(Item::Token(Box::new(data), now_ms()), &self.shared.c.exposures_enqueued)),
+            Err(e) => {
+                inc(&self.shared.c.tokens_rejected);
+                Err(e)
+            }
+        }
+    }
+
     /// Evaluates a flag on the current snapshot (`FLAG_NOT_FOUND` before the first snapshot).
     pub fn flag_with<R>(&self, key: &str, req: &Request<'_>, f: impl FnOnce(&FlagDecision<'_>) -> R) -> R {
         let guard = self.store.load();

@@ -503,3 +503,56 @@ fn the_srm_monitor_flags_a_52_48_split_and_not_50_50() {
         c.close(Duration::from_secs(5)).expect("close");
     }
 }
+
+/// An interleaved placement end to end in Rust: the decision names both rankers, the caller
+/// merges its two rankings, and each impression's exposure carries the teams (balanced: also the
+/// ranks), not de-duplicated per unit, while plain exposures still are.
+#[test]
+fn interleaved_impressions_carry_their_teams_and_each_one_counts() {
+    let server = Scripted::start(|_, _| Reply::new(200, "{}"));
+    let mut snap = snapshot(1);
+    snap["experiments"][0]["interleaving"] =
+        json!({"method": "balanced", "rankers": {"a": "treatment", "b": "control"}});
+    let c = client(server.url("/ingest")).bootstrap(snap.to_string()).build().expect("client");
+    let (a, b) = (["p1", "p2", "p3", "p4"], ["p3", "p5", "p1", "p6"]);
+    let mut logged = Vec::new();
+    for query in ["shoes", "boots", "shoes"] {
+        let (token, picks, record) = c.decide_with(&Request::new("home").user("ann"), Expose::Later, |d, t| {
+            let plan = d.interleaving().expect("an interleaved decision");
+            assert_eq!((plan.a.variant, plan.b.variant), ("treatment", "control"));
+            assert_eq!(plan.a.params["algo"], "two_tower", "ranker a's merged params");
+            assert_eq!(plan.b.params["algo"], "baseline", "ranker b's: the placement default");
+            let picks = plan.interleave(&a, &b, query, None).expect("merged");
+            let coin = vario::core::Coin { unit_id: "ann", key: "home_algo", salt: "home_algo", query, seed: 0 };
+            let direct = vario::core::interleave::interleave(plan.method, &a, &b, &coin, None).expect("merged");
+            assert_eq!(picks, direct, "the plan's coin is the SPEC coin of this experiment");
+            let record = vario::core::Impression::new(plan.method, &a, &b, &picks);
+            (t.expect("token").to_owned(), picks, record)
+        });
+        assert_eq!(record.teams.len(), picks.len());
+        assert!(c.expose_interleaved(&token, record.clone()).expect("accepted"));
+        logged.push(record);
+    }
+    // Not an interleaved placement's record: refused and counted, nothing queued.
+    let token = c.decide_with(&Request::new("home").user("bo"), Expose::Later, |_, t| t.expect("token").to_owned());
+    let mut bad = logged[0].clone();
+    bad.ranks = None;
+    let e = c.expose_interleaved(&token, bad).expect_err("balanced without ranks");
+    assert_eq!(vario::core::Coded::code(&e), vario::core::ErrorCode::TokenPayload);
+    // Two plain exposures of one unit: the second is de-duplicated as before.
+    for _ in 0..2 {
+        c.decide_with(&Request::new("home").user("cy"), Expose::Now, |_, _| ());
+    }
+    c.flush(Duration::from_secs(5)).expect("flush");
+    let events = server.events();
+    let ann = vario::core::Pseudonymizer::new(Some("test-key")).apply("ann");
+    let mine: Vec<&Value> = events.iter().filter(|e| e["user_id"] == ann.as_str()).collect();
+    assert_eq!(mine.len(), 3, "three impressions of one unit, three events: {events:?}");
+    for (e, record) in mine.iter().zip(&logged) {
+        assert_eq!(e["interleaving"], serde_json::to_value(record).expect("json"));
+        assert_eq!(e["interleaving"]["method"], "balanced");
+        assert!(e["interleaving"]["ranks"]["a"].is_array());
+    }
+    assert_eq!(events.len(), 4, "ann's three impressions and cy's one exposure");
+    assert_eq!(c.stats().tokens_rejected, 1);
+}

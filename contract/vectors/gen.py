@@ -519,6 +519,20 @@ class Snap:
         if e["targeting"] is not None:
             err = validate_rule(e["targeting"], self.segments)
             need(err is None, err)
+        e["interleaving"] = None
+        il = x.get("interleaving")
+        if il is not None:  # the project's declaration (contract/interleaving.md), checked in this order
+            need(isinstance(il, dict) and set(il) <= {"method", "rankers", "placements"}, "MALFORMED")
+            rk = il.get("rankers")
+            need(isinstance(il.get("method"), str) and isinstance(rk, dict) and set(rk) == {"a", "b"}
+                 and all(isinstance(r, str) for r in rk.values()), "MALFORMED")
+            ps = il.get("placements")
+            need(ps is None or (isinstance(ps, list) and all(isinstance(p, str) for p in ps)), "MALFORMED")
+            need(il["method"] in ("team_draft", "balanced"), "BAD_INTERLEAVING")
+            need(rk["a"] in owned and rk["b"] in owned, "UNKNOWN_VARIANT")
+            need(rk["a"] != rk["b"], "BAD_INTERLEAVING")
+            need(ps is None or (len(ps) > 0 and all(p in e["placements"] for p in ps)), "BAD_INTERLEAVING")
+            e["interleaving"] = {"method": il["method"], "a": rk["a"], "b": rk["b"], "placements": ps}
 
     def _cross_checks(self):
         active = []
@@ -747,6 +761,7 @@ def decide(snap, now, req):
             name(e, *resolve_unit(e["unit"], request_ids(req)))
             d.update(variant=forced[e["key"]], reason="FORCED", allocation_share=1.0,
                      params=merge_params(defaults, e["vparams"][forced[e["key"]]]))
+            add_interleaving(snap, e, d, defaults)
             return d, extras
     if not cands:
         extras["trace"] = []
@@ -783,7 +798,24 @@ def decide(snap, now, req):
         extras["exposure"] = expo
     else:
         d["allocation_share"] = 1.0
+    add_interleaving(snap, e, d, defaults)
     return d, extras
+
+
+def add_interleaving(snap, e, d, defaults):
+    """An interleaved experiment's decision names both rankers (contract/interleaving.md):
+    for a unit that is in it (ASSIGNED, FORCED, OVERRIDE; never SHIPPED) on a declared placement."""
+    il = e.get("interleaving")
+    if il is None or d["reason"] not in ("ASSIGNED", "FORCED", "OVERRIDE") or d["hash_key"] is None:
+        return
+    if il["placements"] is not None and d["placement"] not in il["placements"]:
+        return
+    d["interleaving"] = {
+        "method": il["method"],
+        "a": {"variant": il["a"], "params": merge_params(defaults, e["vparams"][il["a"]])},
+        "b": {"variant": il["b"], "params": merge_params(defaults, e["vparams"][il["b"]])},
+        "key": e["key"], "salt": e["salt"], "seed": snap.seed,
+    }
 
 
 # ---- A.6 flags ------------------------------------------------------------------------------
@@ -2813,13 +2845,100 @@ def file_interleave():
     return f
 
 
+# ---- interleaved.json -----------------------------------------------------------------------
+
+def file_interleaved():
+    """Experiments that declare `interleaving` (contract/interleaving.md): which decisions name
+    both rankers, and which declarations are refused."""
+    places = placements("search", "newsfeed", "home", "cart")
+    ex = lambda **kw: {**X("exp-9001", "search_il", ["search", "home"],
+                            [V("bm25"), V("ltr", ranker="ltr", boost=1.5), V("neural", ranker="two_tower")],
+                            weights={"bm25": 40, "ltr": 40, "neural": 20}, traffic=80, salt="search_il:2",
+                            overrides=[("user", "qa-il", "neural")]),
+                       "interleaving": {"method": "team_draft", "rankers": {"a": "bm25", "b": "ltr"},
+                                        "placements": ["search"]}, **kw}
+    feed = {**X("exp-9002", "feed_il", ["newsfeed"], [V("recency"), V("social", ranker="social")],
+                weights={"recency": 50, "social": 50}, unit="user"),
+            "interleaving": {"method": "balanced", "rankers": {"a": "social", "b": "recency"}}}
+    done = {**X("exp-9003", "cart_il", ["cart"], [V("control"), V("upsell", upsell=True)],
+                weights={"control": 50, "upsell": 50}, status="COMPLETED", shipped="upsell"),
+            "interleaving": {"method": "team_draft", "rankers": {"a": "control", "b": "upsell"}}}
+    snap = snapshot(9100, places, [ex(), feed, done], seed=7)
+    f = VFile("interleaved.json", "Interleaved experiments: a unit in the experiment (ASSIGNED, FORCED, OVERRIDE) "
+              "on a declared placement gets both rankers' variants and merged params, with the coin's key, salt "
+              "and seed; every other decision has no interleaving field. Refused declarations are lints.", snap)
+    b = lambda u: fast_bucket(u, "search_il", "search_il:2", 7)  # bm25 [0, 3200), ltr [4000, 7200), neural [8000, 9600)
+    u1 = find_id(lambda u: b(u) < 3200, "il-user-")
+    u_miss = find_id(lambda u: 3200 <= b(u) < 4000, "il-user-")
+    def has(want):
+        return lambda d: d.get("interleaving") is not None if want else "interleaving" not in d
+    for cid, why, req, want in [
+        ("il-assigned-search", "an assigned unit on the declared placement gets both rankers",
+         R("search", user=u1), True),
+        ("il-assigned-session", "a session unit: the same, keyed by the session",
+         R("search", session="il-sess-4"), None),
+        ("il-undeclared-placement", "the experiment's other placement is an ordinary A/B placement",
+         R("home", user=u1), False),
+        ("il-traffic-miss", "a unit outside the traffic is not interleaved", R("search", user=u_miss), False),
+        ("il-forced", "a forced variant still interleaves (QA sees what users see)",
+         R("search", user=u_miss, forced={"search_il": "neural"}), True),
+        ("il-override", "an override interleaves too", R("search", user="qa-il"), True),
+        ("il-missing-unit", "no unit: no coin, no interleaving", R("search"), False),
+        ("il-forced-no-unit", "forced without a unit: no coin, no interleaving",
+         R("search", forced={"search_il": "ltr"}), False),
+        ("il-balanced-all-placements", "no placements list: every placement of the experiment; balanced",
+         R("newsfeed", user="il-feed-1"), True),
+        ("il-balanced-session-only", "a user-unit experiment without a user id is MISSING_UNIT",
+         R("newsfeed", session="il-s-9"), False),
+        ("il-shipped", "a shipped experiment serves its winner alone", R("cart", user=u1), False),
+    ]:
+        d, _ = f.decide(cid, why, req)
+        f.cases[-1]["expect"].setdefault("interleaving", None)  # absent (null) is checked too
+        if want is not None:
+            assert has(want)(d), (cid, d)
+    base = copy.deepcopy(snap)
+    def load(cid, why, il, want_code):
+        doc = copy.deepcopy(base)
+        doc["experiments"][0]["interleaving"] = il
+        text = json.dumps(doc)
+        got = sorted((l["code"], l["item"]) for l in Snap(doc).lints)
+        want = [(want_code, "experiment:search_il")] if want_code else []
+        assert got == want, (cid, got)
+        f.raw({"id": cid, "why": why, "op": "load", "snapshot_text": text,
+               "expect": {"lints": [{"code": c, "item": i} for c, i in got]}})
+    load("il-load-ok", "a valid declaration loads without lints",
+         {"method": "balanced", "rankers": {"a": "neural", "b": "bm25"}}, None)
+    load("il-load-bad-method", "an unknown method", {"method": "team-draft", "rankers": {"a": "bm25", "b": "ltr"}},
+         "BAD_INTERLEAVING")
+    load("il-load-same-rankers", "both rankers the same variant",
+         {"method": "team_draft", "rankers": {"a": "ltr", "b": "ltr"}}, "BAD_INTERLEAVING")
+    load("il-load-unknown-ranker", "a ranker the experiment does not define",
+         {"method": "team_draft", "rankers": {"a": "bm25", "b": "bert"}}, "UNKNOWN_VARIANT")
+    load("il-load-foreign-placement", "a placement the experiment does not list",
+         {"method": "team_draft", "rankers": {"a": "bm25", "b": "ltr"}, "placements": ["cart"]}, "BAD_INTERLEAVING")
+    load("il-load-empty-placements", "an empty placements list",
+         {"method": "team_draft", "rankers": {"a": "bm25", "b": "ltr"}, "placements": []}, "BAD_INTERLEAVING")
+    load("il-load-one-ranker", "rankers needs both a and b", {"method": "team_draft", "rankers": {"a": "bm25"}},
+         "MALFORMED")
+    load("il-load-unknown-field", "an unknown field in the declaration",
+         {"method": "team_draft", "rankers": {"a": "bm25", "b": "ltr"}, "weights": 1}, "MALFORMED")
+    load("il-load-not-object", "a declaration that is not an object", "team_draft", "MALFORMED")
+    # A refused declaration makes the experiment CONFIG_ERROR under its own key.
+    bad = copy.deepcopy(base)
+    bad["experiments"][0]["interleaving"] = {"method": "team_draft", "rankers": {"a": "ltr", "b": "ltr"}}
+    f.decide("il-refused-config-error", "a refused declaration: the experiment decides CONFIG_ERROR",
+             R("search", user=u1), snapshot=bad, want={"reason": "CONFIG_ERROR"})
+    f.cases[-1]["expect"]["interleaving"] = None
+    return f
+
+
 # =================================================================================================
 # Part C. Output
 # =================================================================================================
 
 BUILDERS = [file_bucket, file_ranges, file_ramp, file_units, file_status, file_targeting, file_layers,
             file_precedence, file_flags, file_invalid, file_requests, file_load, file_pseudonymize,
-            file_errors, file_interleave]
+            file_errors, file_interleave, file_interleaved]
 
 
 def render_all():

@@ -390,6 +390,9 @@ code_table! {
         UnknownHoldoutExperiment = 20 => "UNKNOWN_HOLDOUT_EXPERIMENT",
         /// A RUNNING experiment that owns no bucket (warning).
         Unreachable = 21 => "UNREACHABLE",
+        /// An `interleaving` declaration with an unknown method, equal rankers, or a placement
+        /// the experiment does not list.
+        BadInterleaving = 22 => "BAD_INTERLEAVING",
     }
 }
 

@@ -5,8 +5,9 @@
 //! trace vector is only allocated when a trace was asked for. Bulk decisions ([`BatchDecider`])
 //! run the same precedence code with the batch's id-free targeting answered once.
 
-use crate::codes::{Reason, Status, UnitType};
+use crate::codes::{InterleaveMethod, Reason, Status, UnitType};
 use crate::events::{ExposureFields, ExposureKey, RawExposure};
+use crate::interleave::{Coin, InterleaveError, Pick};
 use crate::model::{Experiment, Snapshot};
 use crate::request::Request;
 use crate::targeting::{Attributes, context_get};
@@ -172,6 +173,33 @@ impl<'a> Decision<'a> {
     pub fn page_type(&self) -> Option<&'a str> {
         self.context.and_then(|c| context_get(c, "page_type")).and_then(Value::as_str)
     }
+    /// The two rankers to interleave, when the deciding experiment declares `interleaving` on this
+    /// placement and the unit is in it (`ASSIGNED`, `FORCED` or `OVERRIDE`): rank with both
+    /// rankers' params, then merge with [`InterleavePlan::interleave`]. The decision's own
+    /// variant and params stay those of its bucket, so a caller that ignores interleaving still
+    /// serves a valid experience (an A/B split of the same experiment).
+    pub fn interleaving(&self) -> Option<InterleavePlan<'a>> {
+        if !matches!(self.reason, Reason::Assigned | Reason::Forced | Reason::Override) {
+            return None;
+        }
+        let e = self.experiment?;
+        let il = e.interleaving.as_deref()?;
+        let slot = e.placement_names.iter().position(|p| **p == *self.placement)?;
+        if !*il.slots.get(slot)? {
+            return None;
+        }
+        let merged = e.merged.get(slot)?;
+        let ranker = |v: usize| Some(Ranker { variant: &e.variants.get(v)?.key, params: merged.get(v)? });
+        Some(InterleavePlan {
+            method: il.method,
+            a: ranker(il.a)?,
+            b: ranker(il.b)?,
+            unit_id: self.unit_id()?,
+            key: &e.key,
+            salt: &il.salt,
+            seed: il.seed,
+        })
+    }
     /// Every candidate's outcome, when a trace was asked for.
     pub fn trace(&self) -> Option<&[TraceEntry<'a>]> {
         self.trace.as_deref()
@@ -293,6 +321,7 @@ impl Decision<'_> {
                 config_version: self.config_version(),
                 decided_at: format_rfc3339_millis(now),
                 context: ctx,
+                interleaving: None,
             },
         })
     }
@@ -310,7 +339,8 @@ impl fmt::Display for HashKey<'_> {
 
 impl Serialize for Decision<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let n = if self.trace.is_some() { 13 } else { 12 };
+        let interleaving = self.interleaving();
+        let n = 12 + usize::from(self.trace.is_some()) + usize::from(interleaving.is_some());
         let mut st = s.serialize_struct("Decision", n)?;
         st.serialize_field("placement", self.placement)?;
         st.serialize_field("experiment_id", &self.experiment_id())?;
@@ -324,9 +354,87 @@ impl Serialize for Decision<'_> {
         st.serialize_field("allocation_share", &self.allocation_share)?;
         st.serialize_field("iteration", &self.iteration())?;
         st.serialize_field("config_version", &self.config_version)?;
+        if let Some(il) = &interleaving {
+            st.serialize_field("interleaving", il)?;
+        }
         if let Some(t) = &self.trace {
             st.serialize_field("trace", t)?;
         }
+        st.end()
+    }
+}
+
+/// One ranker of an interleaved decision: its variant and the params to rank with (placement
+/// defaults with that variant's params laid over them).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Ranker<'a> {
+    /// The variant whose params give this ranking.
+    pub variant: &'a str,
+    /// Its merged params.
+    pub params: &'a Map<String, Value>,
+}
+
+/// What an interleaved decision asks of its caller ([`Decision::interleaving`]): two rankings,
+/// one per ranker, merged by `method` with this unit's coin (SPEC §10: key and salt of the
+/// experiment, the snapshot's seed).
+#[derive(Debug, Clone, Copy)]
+pub struct InterleavePlan<'a> {
+    /// How to merge.
+    pub method: InterleaveMethod,
+    /// Ranking `a`'s ranker.
+    pub a: Ranker<'a>,
+    /// Ranking `b`'s ranker.
+    pub b: Ranker<'a>,
+    unit_id: &'a str,
+    key: &'a str,
+    salt: &'a str,
+    seed: u32,
+}
+
+impl<'a> InterleavePlan<'a> {
+    /// The coin of this unit's interleavings for `query` (`""` when none).
+    pub fn coin<'q>(&self, query: &'q str) -> Coin<'q>
+    where
+        'a: 'q,
+    {
+        Coin { unit_id: self.unit_id, key: self.key, salt: self.salt, query, seed: self.seed }
+    }
+
+    /// Merges the two rankings (ranked with [`InterleavePlan::a`]'s and [`InterleavePlan::b`]'s
+    /// params) as [`crate::interleave::interleave`] does with this plan's method and coin.
+    pub fn interleave<T: std::hash::Hash + Eq>(
+        &self,
+        a: &[T],
+        b: &[T],
+        query: &str,
+        length: Option<usize>,
+    ) -> Result<Vec<Pick>, InterleaveError> {
+        crate::interleave::interleave(self.method, a, b, &self.coin(query), length)
+    }
+
+    /// The coin's salt (the experiment's salt).
+    pub fn salt(&self) -> &'a str {
+        self.salt
+    }
+    /// The coin's key (the experiment's key).
+    pub fn key(&self) -> &'a str {
+        self.key
+    }
+    /// The coin's seed (the snapshot's `hashing.seed`).
+    pub fn seed(&self) -> u32 {
+        self.seed
+    }
+}
+
+impl Serialize for InterleavePlan<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Interleaving", 6)?;
+        st.serialize_field("method", &self.method)?;
+        st.serialize_field("a", &self.a)?;
+        st.serialize_field("b", &self.b)?;
+        st.serialize_field("key", self.key)?;
+        st.serialize_field("salt", self.salt)?;
+        st.serialize_field("seed", &self.seed)?;
         st.end()
     }
 }

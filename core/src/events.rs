@@ -159,6 +159,10 @@ pub struct ExposureFields {
     /// Selected request context (the keys the caller chose to forward).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub context: Map<String, Value>,
+    /// The interleaved list this impression showed (teams, and ranks for `balanced`), when the
+    /// caller interleaved (SPEC §10; contract/events.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interleaving: Option<crate::interleave::Impression>,
 }
 
 /// An exposure with pseudonymised ids: safe to send, store or put in a token.
@@ -348,6 +352,7 @@ impl ExposureDict {
             config_version: key.config_version,
             decided_at: format_rfc3339_millis(decided_at),
             context,
+            interleaving: None,
         })
     }
 }

@@ -21,6 +21,7 @@
 use crate::codes::{Coded, ErrorCode, InterleaveMethod, Team, Winner};
 use crate::hash::BUCKETS;
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 use std::hash::Hash;
 
 /// The default `length` cap: `min(|a| + |b|, DEFAULT_MAX_LENGTH)`.
@@ -55,6 +56,9 @@ pub enum InterleaveError {
         /// Its team.
         team: Team,
     },
+    /// A logged impression that is not self-consistent (see [`Impression::validate`]).
+    #[error("bad interleaving record: {0}")]
+    BadImpression(&'static str),
 }
 
 impl Coded for InterleaveError {
@@ -361,6 +365,120 @@ pub fn credit<T: Hash + Eq>(
     Ok(c)
 }
 
+/// The most positions one logged impression may have (the default `length` caps at 100; a caller
+/// asking for more than this is refused when it logs, so a hostile list cannot bloat an event).
+pub const MAX_IMPRESSION_POSITIONS: usize = 1000;
+
+/// What the exposure of an interleaved impression logs (`interleaving` in contract/events.md):
+/// the method and each position's team, and for `balanced` each position's 1-based rank in `a`
+/// and in `b` (`null`: that ranking lacks the item). Team draft credits a click from the teams
+/// alone; balanced credit needs the two ranks of the clicked items, which the teams do not give,
+/// so they travel with the event and a click can be credited from logs without the rankings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Impression {
+    /// The method that merged the list.
+    pub method: InterleaveMethod,
+    /// The team of each position.
+    pub teams: Vec<Team>,
+    /// `balanced` only: each position's rank in each ranking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranks: Option<Ranks>,
+}
+
+/// Per position of a merged list: its item's 1-based rank in ranking `a` and in ranking `b`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ranks {
+    /// Ranks in `a` (`None`: absent from `a`).
+    pub a: Vec<Option<u32>>,
+    /// Ranks in `b`.
+    pub b: Vec<Option<u32>>,
+}
+
+impl Impression {
+    /// The record of the merged list `picks` of `a` and `b` by `method`.
+    pub fn new<T: Hash + Eq>(method: InterleaveMethod, a: &[T], b: &[T], picks: &[Pick]) -> Impression {
+        let teams = picks.iter().map(|p| p.team).collect();
+        let ranks = (method == InterleaveMethod::Balanced).then(|| {
+            let ids = Ids::new(a, b);
+            let (rank_a, rank_b) = ids.ranks();
+            let known = |r: u32| (r != u32::MAX).then_some(r);
+            let (mut ra, mut rb) = (Vec::with_capacity(picks.len()), Vec::with_capacity(picks.len()));
+            for p in picks {
+                let id =
+                    if p.team == Team::A { ids.a_id[p.index as usize] } else { ids.b_id[p.index as usize] } as usize;
+                ra.push(known(rank_a[id]));
+                rb.push(known(rank_b[id]));
+            }
+            Ranks { a: ra, b: rb }
+        });
+        Impression { method, teams, ranks }
+    }
+
+    /// Checks a record that came from outside (a host language, a log): at most
+    /// [`MAX_IMPRESSION_POSITIONS`] positions; ranks present exactly for `balanced`, one per
+    /// position, each position ranked (≥ 1) by its own team.
+    pub fn validate(&self) -> Result<(), InterleaveError> {
+        if self.teams.len() > MAX_IMPRESSION_POSITIONS {
+            return Err(InterleaveError::BadImpression("more than 1000 positions"));
+        }
+        match (&self.ranks, self.method) {
+            (None, InterleaveMethod::TeamDraft) => Ok(()),
+            (Some(_), InterleaveMethod::TeamDraft) => Err(InterleaveError::BadImpression("team_draft logs no ranks")),
+            (None, InterleaveMethod::Balanced) => Err(InterleaveError::BadImpression("balanced needs ranks")),
+            (Some(r), InterleaveMethod::Balanced) => {
+                if r.a.len() != self.teams.len() || r.b.len() != self.teams.len() {
+                    return Err(InterleaveError::BadImpression("ranks need one entry per position"));
+                }
+                let ok = self.teams.iter().zip(r.a.iter().zip(&r.b)).all(|(t, (ra, rb))| {
+                    let own = if *t == Team::A { ra } else { rb };
+                    own.is_some() && ra.is_none_or(|x| x >= 1) && rb.is_none_or(|x| x >= 1)
+                });
+                if ok {
+                    Ok(())
+                } else {
+                    Err(InterleaveError::BadImpression("a position is not ranked by its own team"))
+                }
+            }
+        }
+    }
+
+    /// Credits `clicks` (0-based positions) by the method's rule, from the record alone; equal to
+    /// [`credit`] over the rankings the record came from.
+    pub fn credit(&self, clicks: &[usize]) -> Result<Credit, InterleaveError> {
+        self.validate()?;
+        let len = self.teams.len();
+        let mut clicked = vec![false; len];
+        for &position in clicks {
+            *clicked.get_mut(position).ok_or(InterleaveError::ClickOutOfRange { position, len })? = true;
+        }
+        let mut c = Credit::default();
+        let positions = || clicked.iter().enumerate().filter(|(_, c)| **c).map(|(p, _)| p);
+        match &self.ranks {
+            None => {
+                for p in positions() {
+                    if self.teams[p] == Team::A {
+                        c.a += 1;
+                    } else {
+                        c.b += 1;
+                    }
+                }
+            }
+            Some(r) => {
+                let Some(deepest) = clicked.iter().rposition(|c| *c) else { return Ok(c) };
+                let rank = |v: &[Option<u32>], p: usize| v[p].unwrap_or(u32::MAX);
+                let k = rank(&r.a, deepest).min(rank(&r.b, deepest));
+                for p in positions() {
+                    c.a += u32::from(rank(&r.a, p) <= k);
+                    c.b += u32::from(rank(&r.b, p) <= k);
+                }
+            }
+        }
+        Ok(c)
+    }
+}
+
 /// The merged item list of `picks` over rankings `a` and `b`.
 pub fn items<T: Copy>(a: &[T], b: &[T], picks: &[Pick]) -> Vec<T> {
     picks.iter().map(|p| if p.team == Team::A { a[p.index as usize] } else { b[p.index as usize] }).collect()
@@ -398,6 +516,42 @@ mod tests {
                 assert_eq!(seen.len(), 7);
             }
         }
+    }
+
+    #[test]
+    fn a_logged_impression_credits_as_the_rankings_do() {
+        let a = ["p", "q", "r", "s", "x", "q"];
+        let b = ["q", "t", "p", "u", "y"];
+        let clickss: [&[usize]; 6] = [&[], &[0], &[1, 3], &[2], &[0, 1, 2, 3, 4], &[4, 1]];
+        for u in ["u1", "u2", "u3", "u4", "u5", "u6"] {
+            for m in InterleaveMethod::ALL {
+                let p = interleave(*m, &a, &b, &coin(u), None).unwrap();
+                let teams: Vec<Team> = p.iter().map(|p| p.team).collect();
+                let rec = Impression::new(*m, &a, &b, &p);
+                rec.validate().unwrap();
+                let back: Impression = serde_json::from_str(&serde_json::to_string(&rec).unwrap()).unwrap();
+                assert_eq!(back, rec);
+                for clicks in clickss {
+                    assert_eq!(
+                        rec.credit(clicks).unwrap(),
+                        credit(*m, &a, &b, &teams, clicks).unwrap(),
+                        "{m:?} {u} {clicks:?}"
+                    );
+                }
+            }
+        }
+        let mut bad = Impression::new(
+            InterleaveMethod::Balanced,
+            &a,
+            &b,
+            &interleave(InterleaveMethod::Balanced, &a, &b, &coin("u"), None).unwrap(),
+        );
+        bad.ranks.as_mut().unwrap().a.pop();
+        assert!(matches!(bad.validate(), Err(InterleaveError::BadImpression(_))));
+        bad.ranks = None;
+        assert!(bad.validate().is_err());
+        let td = Impression { method: InterleaveMethod::TeamDraft, teams: vec![Team::A; 1001], ranks: None };
+        assert!(td.validate().is_err());
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub use codes::{
     Team, UnitKind, UnitType, UnknownName, Winner,
 };
 pub use compile::MAX_ITEMS;
-pub use decide::{BatchDecider, BatchRow, Decision, HashKey, TraceEntry};
+pub use decide::{BatchDecider, BatchRow, Decision, HashKey, InterleavePlan, Ranker, TraceEntry};
 pub use events::{
     ExposureData, ExposureDict, ExposureEvent, ExposureFields, ExposureKey, Pseudonymizer, RawExposure, Sdk,
     TokenError, TokenPayload,
@@ -108,7 +108,7 @@ pub use events::{
 pub use flags::FlagDecision;
 pub use hash::{BUCKETS, bucket, digest};
 pub use history::{History, HistoryError};
-pub use interleave::{Coin, Credit, InterleaveError, Pick};
+pub use interleave::{Coin, Credit, Impression, InterleaveError, Pick, Ranks};
 pub use lint::Lint;
 pub use request::{OwnedRequest, Request, RequestError};
 pub use snapshot::{Snapshot, SnapshotError};

@@ -4,7 +4,7 @@
 //! [`crate::decide`] and [`crate::flags`] read it, and the public methods live in one place,
 //! [`crate::snapshot`].
 
-use crate::codes::{LintCode, Status, UnitKind};
+use crate::codes::{InterleaveMethod, LintCode, Status, UnitKind};
 use crate::hash::Salted;
 use crate::lint::Lint;
 use crate::targeting::{Rule, Segments};
@@ -119,6 +119,25 @@ pub(crate) struct Experiment {
     /// Set when the experiment is disabled (decisions say `CONFIG_ERROR`).
     pub(crate) error: Option<LintCode>,
     pub(crate) placement_names: Vec<Box<str>>,
+    /// Set when the experiment compares two rankers by interleaving on some of its placements.
+    pub(crate) interleaving: Option<Box<Interleaving>>,
+}
+
+/// An experiment's `interleaving` declaration, compiled (contract/interleaving.md "Declaring an
+/// interleaved experiment"): which two variants' params give rankings `a` and `b`, and the coin
+/// inputs every interleaving of this experiment shares.
+#[derive(Debug)]
+pub(crate) struct Interleaving {
+    pub(crate) method: InterleaveMethod,
+    /// Variant indices of rankings `a` and `b` (distinct).
+    pub(crate) a: usize,
+    pub(crate) b: usize,
+    /// Per placement slot of the experiment: interleaved there.
+    pub(crate) slots: Vec<bool>,
+    /// The experiment's salt (the coin's `salt`).
+    pub(crate) salt: Box<str>,
+    /// The snapshot's `hashing.seed`.
+    pub(crate) seed: u32,
 }
 
 #[derive(Debug)]

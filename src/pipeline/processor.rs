@@ -214,12 +214,21 @@ impl Processor {
     }
 
     /// De-dup and attribution shared by both exposure paths; false when it is a repeat.
-    fn admit(&mut self, unit: &str, names: (&str, &str, u64), ids: [Option<&str>; 2], a: Assignment) -> bool {
+    /// De-duplicates (unless `each_counts`: an interleaved impression is an event of its own
+    /// whatever came before), counts the unit for SRM, and remembers the assignment for outcomes.
+    fn admit(
+        &mut self,
+        unit: &str,
+        names: (&str, &str, u64),
+        ids: [Option<&str>; 2],
+        a: Assignment,
+        each_counts: bool,
+    ) -> bool {
         let key = hash_of(&[unit, names.0, names.1], names.2);
         let now = now_ms();
         // One lookup for both the check and the stamp (a new key comes in expired).
         let expires = self.dedup.get_or_insert_mut(key, || i64::MIN);
-        if *expires > now {
+        if *expires > now && !each_counts {
             inc(&self.shared.c.exposures_deduplicated);
             return false;
         }
@@ -306,7 +315,8 @@ impl Processor {
         }
         .unwrap_or("");
         let names = (exp_key, variant, iteration);
-        if !self.admit(unit, names, [user.as_deref(), session.as_deref()], Assignment::Dict(dict.clone(), q.key)) {
+        if !self.admit(unit, names, [user.as_deref(), session.as_deref()], Assignment::Dict(dict.clone(), q.key), false)
+        {
             return;
         }
         let mut id = uuid::Uuid::encode_buffer();
@@ -343,7 +353,8 @@ impl Processor {
             variant: f.variant.clone(),
         };
         let names = (f.experiment_key.as_str(), f.variant.as_str(), f.iteration);
-        if !self.admit(unit, names, [data.user_id.as_deref(), data.session_id.as_deref()], a.clone()) {
+        let each_counts = f.interleaving.is_some();
+        if !self.admit(unit, names, [data.user_id.as_deref(), data.session_id.as_deref()], a.clone(), each_counts) {
             return;
         }
         // The event id minted at decision time: the same token redeemed anywhere is one event.

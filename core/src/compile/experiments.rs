@@ -34,6 +34,23 @@ pub(super) struct RawExperiment {
     #[serde(default)]
     pub(super) overrides: Vec<RawOverride>,
     pub(super) shipped_variant: Option<String>,
+    pub(super) interleaving: Option<RawInterleaving>,
+}
+
+/// `interleaving: {method, rankers: {a, b}, placements?}` on an experiment.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInterleaving {
+    pub(super) method: String,
+    pub(super) rankers: RawRankers,
+    pub(super) placements: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRankers {
+    pub(super) a: String,
+    pub(super) b: String,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +144,7 @@ pub(super) fn compile_experiment(
         params_base: 0,
         error: Some(code),
         placement_names: loose.placements(),
+        interleaving: None,
     }
 }
 
@@ -201,6 +219,12 @@ pub(super) fn build_experiment(
                 .collect()
         })
         .collect();
+    let interleaving = r
+        .interleaving
+        .as_ref()
+        .map(|il| interleaving(il, &variants, &placement_names, salt, snap.seed))
+        .transpose()?
+        .map(Box::new);
     let key_hash = xxhash_rust::xxh3::xxh3_64(r.key.as_bytes());
     Ok(Experiment {
         index: 0,
@@ -226,7 +250,45 @@ pub(super) fn build_experiment(
         params_base: 0,
         error: None,
         placement_names,
+        interleaving,
     })
+}
+
+/// Compiles an `interleaving` declaration. Refusals make the whole experiment `CONFIG_ERROR`
+/// (lint `BAD_INTERLEAVING`, or `UNKNOWN_VARIANT` for a ranker the experiment lacks): serving one
+/// ranking alone where two were declared would quietly turn the comparison into something else.
+fn interleaving(
+    il: &RawInterleaving,
+    variants: &[Variant],
+    placements: &[Box<str>],
+    salt: &str,
+    seed: u32,
+) -> Result<Interleaving, Problem> {
+    let method =
+        crate::interleave::parse_method(&il.method).map_err(|e| Problem(LintCode::BadInterleaving, e.to_string()))?;
+    let (a, b) = (variant_index(variants, &il.rankers.a)?, variant_index(variants, &il.rankers.b)?);
+    if a == b {
+        return problem(LintCode::BadInterleaving, format!("rankers a and b are both `{}`", il.rankers.a));
+    }
+    let slots = match &il.placements {
+        None => vec![true; placements.len()],
+        Some(list) => {
+            if list.is_empty() {
+                return problem(
+                    LintCode::BadInterleaving,
+                    "interleaving.placements is empty (omit it for all placements)",
+                );
+            }
+            if let Some(p) = list.iter().find(|p| !placements.iter().any(|q| **q == ***p)) {
+                return problem(
+                    LintCode::BadInterleaving,
+                    format!("interleaving placement `{p}` is not one of the experiment's placements"),
+                );
+            }
+            placements.iter().map(|q| list.iter().any(|p| **q == **p)).collect()
+        }
+    };
+    Ok(Interleaving { method, a, b, slots, salt: salt.into(), seed })
 }
 
 /// Owned ranges per SPEC §1 and their total width.
