@@ -128,8 +128,25 @@ impl Client {
 
     /// Logs the exposure carried by a token from `decide(..., expose_later=True)`. False when the
     /// queue was full (the event is dropped and counted). Raises `TokenError` for a bad token.
-    fn expose(&self, py: Python<'_>, token: &Bound<'_, PyString>) -> PyResult<bool> {
-        safe(|| self.with_client(py, |_, client| client.expose(token.to_str()?).map_err(|e| coded(&e))))
+    /// With `interleaving` (what `Decision.interleave` returned) the exposure carries the list's
+    /// teams (and ranks, for balanced), and every impression counts: no de-dup per unit.
+    #[pyo3(signature = (token, *, interleaving=None))]
+    fn expose(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyString>,
+        interleaving: Option<&Bound<'_, crate::interleave::Interleaving>>,
+    ) -> PyResult<bool> {
+        safe(|| {
+            self.with_client(py, |_, client| {
+                let token = token.to_str()?;
+                match interleaving {
+                    None => client.expose(token),
+                    Some(il) => client.expose_interleaved(token, il.get().impression().clone()),
+                }
+                .map_err(|e| coded(&e))
+            })
+        })
     }
 
     /// Evaluates a flag on the current snapshot (`FLAG_NOT_FOUND` before the first one).

@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use vario_core::{Decision as CoreDecision, FlagDecision as CoreFlag, FlagReason, Reason, UnitType};
+use vario_core::{Decision as CoreDecision, FlagDecision as CoreFlag, FlagReason, InterleaveMethod, Reason, UnitType};
 
 use crate::codes::{flag_reason_name, reason_name, unit_name};
 use crate::convert::{frozen_map, map_to_dict, to_py};
@@ -39,6 +39,40 @@ pub(crate) struct Decision {
     exposure_token: Option<Py<PyString>>,
     /// `NO_CONFIG`: the caller's defaults (frozen, and the map for `to_dict`).
     defaults: Option<Defaults>,
+    /// An interleaved decision's plan (rare: built only for interleaved experiments).
+    plan: Option<Plan>,
+}
+
+/// What `Decision.interleaving` shows and `Decision.interleave` needs.
+struct Plan {
+    method: InterleaveMethod,
+    key: String,
+    salt: String,
+    seed: u32,
+    /// `{"method", "a": {"variant", "params"}, "b": …, "key", "salt", "seed"}`.
+    dict: Py<PyDict>,
+}
+
+fn plan_of(py: Python<'_>, d: &CoreDecision<'_>) -> PyResult<Option<Plan>> {
+    let Some(p) = d.interleaving() else { return Ok(None) };
+    let dict = PyDict::new(py);
+    dict.set_item("method", p.method.as_str())?;
+    for (name, r) in [("a", p.a), ("b", p.b)] {
+        let side = PyDict::new(py);
+        side.set_item("variant", r.variant)?;
+        side.set_item("params", map_to_dict(py, r.params)?)?;
+        dict.set_item(name, side)?;
+    }
+    dict.set_item("key", p.key())?;
+    dict.set_item("salt", p.salt())?;
+    dict.set_item("seed", p.seed())?;
+    Ok(Some(Plan {
+        method: p.method,
+        key: p.key().to_owned(),
+        salt: p.salt().to_owned(),
+        seed: p.seed(),
+        dict: dict.unbind(),
+    }))
 }
 
 impl Decision {
@@ -91,6 +125,7 @@ impl Decision {
             trace,
             exposure_token: token.map(|t| PyString::new(py, t).unbind()),
             defaults: defaults.map(|(o, m)| (o.clone_ref(py), m.clone())),
+            plan: plan_of(py, d)?,
         })
     }
 
@@ -166,6 +201,36 @@ impl Decision {
         self.reason == Reason::Assigned
     }
 
+    /// For an interleaved experiment's unit on a declared placement: `{"method", "a": {"variant",
+    /// "params"}, "b": {...}, "key", "salt", "seed"}`; rank with both params, then call
+    /// `interleave`. None otherwise.
+    #[getter]
+    fn interleaving<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.plan.as_ref().map(|p| p.dict.bind(py).copy()).transpose()
+    }
+
+    /// Merges rankings `a` (ranked with `interleaving["a"]["params"]`) and `b` by this decision's
+    /// method and unit coin (SPEC §10); `INVALID_REQUEST` when the decision is not interleaved.
+    /// Log what was shown with `Client.expose(token, interleaving=result)`.
+    #[pyo3(signature = (a, b, query="", length=None))]
+    fn interleave(
+        &self,
+        py: Python<'_>,
+        a: &Bound<'_, PyAny>,
+        b: &Bound<'_, PyAny>,
+        query: &str,
+        length: Option<i64>,
+    ) -> PyResult<crate::interleave::Interleaving> {
+        safe(|| {
+            let (Some(p), Some(unit)) = (&self.plan, &self.unit_id) else {
+                return Err(crate::errors::invalid("this decision is not interleaved (see Decision.interleaving)"));
+            };
+            let unit_id = unit.bind(py).to_str()?;
+            let coin = vario_core::Coin { unit_id, key: &p.key, salt: &p.salt, query, seed: p.seed };
+            crate::interleave::merge(py, p.method, a, b, &coin, length)
+        })
+    }
+
     /// The decision as a plain dict with SPEC field names, in SPEC order (JSON-serialisable).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         safe(|| {
@@ -187,6 +252,9 @@ impl Decision {
             d.set_item("allocation_share", self.allocation_share)?;
             d.set_item("iteration", self.iteration)?;
             d.set_item("config_version", self.config_version)?;
+            if let Some(p) = &self.plan {
+                d.set_item("interleaving", p.dict.bind(py).copy()?)?;
+            }
             if let Some(t) = &self.trace {
                 d.set_item("trace", t)?;
             }

@@ -8,8 +8,8 @@
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
-use vario_core::interleave::{self, Coin, Credit};
-use vario_core::{Team, Winner};
+use vario_core::interleave::{self, Coin, Credit, Impression};
+use vario_core::{InterleaveMethod, Team, Winner};
 
 use crate::errors::{coded, invalid, safe};
 
@@ -51,19 +51,38 @@ fn team_name<'py>(py: Python<'py>, t: Team) -> &'py Bound<'py, PyString> {
 }
 
 /// The result of `interleave`: the merged `items` (the caller's own strings) and, per position,
-/// the `teams` (`"a"` or `"b"`) that contributed it.
-#[pyclass(module = "vario._vario", frozen, get_all)]
+/// the `teams` (`"a"` or `"b"`) that contributed it; `record()` is what its exposure logs.
+#[pyclass(module = "vario._vario", frozen)]
 pub(crate) struct Interleaving {
     /// The method used.
+    #[pyo3(get)]
     method: Py<PyString>,
     /// The merged list.
+    #[pyo3(get)]
     items: Py<PyList>,
     /// The team of each position.
+    #[pyo3(get)]
     teams: Py<PyList>,
+    /// What `Client.expose(token, interleaving=...)` logs.
+    record: Impression,
+}
+
+impl Interleaving {
+    /// The impression record (teams, and ranks for balanced) this list's exposure carries.
+    pub(crate) fn impression(&self) -> &Impression {
+        &self.record
+    }
 }
 
 #[pymethods]
 impl Interleaving {
+    /// The exposure's `interleaving` field: `{"method", "teams"}`, plus `"ranks": {"a", "b"}`
+    /// (each position's 1-based rank in each ranking, None where absent) for balanced.
+    fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let v = serde_json::to_value(&self.record).map_err(|e| invalid(e.to_string()))?;
+        crate::convert::to_py(py, &v)
+    }
+
     fn __len__(&self, py: Python<'_>) -> usize {
         self.items.bind(py).len()
     }
@@ -93,27 +112,70 @@ pub(crate) fn py_interleave(
 ) -> PyResult<Interleaving> {
     safe(|| {
         let m = interleave::parse_method(method).map_err(|e| coded(&e))?;
-        let length = match length {
-            Some(n) => Some(usize::try_from(n).map_err(|_| invalid(format!("`length` must be >= 0, not {n}")))?),
-            None => None,
-        };
-        let (ao, bo) = (ranking(a, "a")?, ranking(b, "b")?);
-        let (at, bt) = (texts(&ao)?, texts(&bo)?);
-        let coin = Coin { unit_id, key, salt, query, seed };
-        let picks = interleave::interleave(m, &at, &bt, &coin, length).map_err(|e| coded(&e))?;
-        let items = PyList::empty(py);
-        let teams = PyList::empty(py);
-        for p in &picks {
-            let list = if p.team == Team::A { &ao } else { &bo };
-            items.append(&list[p.index as usize])?;
-            teams.append(team_name(py, p.team))?;
-        }
-        Ok(Interleaving {
-            method: PyString::new(py, m.as_str()).unbind(),
-            items: items.unbind(),
-            teams: teams.unbind(),
-        })
+        merge(py, m, a, b, &Coin { unit_id, key, salt, query, seed }, length)
     })
+}
+
+/// `interleave` with a parsed method and a built coin (also `Decision.interleave`).
+pub(crate) fn merge(
+    py: Python<'_>,
+    m: InterleaveMethod,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    coin: &Coin<'_>,
+    length: Option<i64>,
+) -> PyResult<Interleaving> {
+    let length = match length {
+        Some(n) => Some(usize::try_from(n).map_err(|_| invalid(format!("`length` must be >= 0, not {n}")))?),
+        None => None,
+    };
+    let (ao, bo) = (ranking(a, "a")?, ranking(b, "b")?);
+    let (at, bt) = (texts(&ao)?, texts(&bo)?);
+    let picks = interleave::interleave(m, &at, &bt, coin, length).map_err(|e| coded(&e))?;
+    let items = PyList::empty(py);
+    let teams = PyList::empty(py);
+    for p in &picks {
+        let list = if p.team == Team::A { &ao } else { &bo };
+        items.append(&list[p.index as usize])?;
+        teams.append(team_name(py, p.team))?;
+    }
+    Ok(Interleaving {
+        method: PyString::new(py, m.as_str()).unbind(),
+        items: items.unbind(),
+        teams: teams.unbind(),
+        record: Impression::new(m, &at, &bt, &picks),
+    })
+}
+
+/// Credited clicks per ranking, `{"a": n, "b": m}`, from an impression's logged record (the
+/// exposure's `interleaving` field: `{"method", "teams", "ranks"?}`) and its `clicks`, with no
+/// need for the two rankings: equal to `credit` over the rankings the record came from.
+#[pyfunction(name = "credit_record")]
+pub(crate) fn py_credit_record<'py>(
+    py: Python<'py>,
+    record: &Bound<'py, PyAny>,
+    clicks: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
+    safe(|| {
+        let v = crate::convert::to_value(record)?;
+        let rec: Impression =
+            serde_json::from_value(v).map_err(|e| invalid(format!("bad interleaving record: {e}")))?;
+        let positions = click_positions(clicks)?;
+        let c = rec.credit(&positions).map_err(|e| coded(&e))?;
+        let d = PyDict::new(py);
+        d.set_item(intern!(py, "a"), c.a)?;
+        d.set_item(intern!(py, "b"), c.b)?;
+        Ok(d)
+    })
+}
+
+fn click_positions(clicks: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+    let mut positions = Vec::new();
+    for c in clicks.try_iter()? {
+        let c: i64 = c?.extract()?;
+        positions.push(usize::try_from(c).map_err(|_| invalid(format!("click position {c} is negative")))?);
+    }
+    Ok(positions)
 }
 
 /// Credited clicks per ranking, `{"a": n, "b": m}`: `clicks` (0-based positions) on the merged
@@ -137,11 +199,7 @@ pub(crate) fn py_credit<'py>(
             .iter()
             .map(|t| interleave::parse_team(t.to_str()?).map_err(|e| coded(&e)))
             .collect::<PyResult<Vec<_>>>()?;
-        let mut positions = Vec::new();
-        for c in clicks.try_iter()? {
-            let c: i64 = c?.extract()?;
-            positions.push(usize::try_from(c).map_err(|_| invalid(format!("click position {c} is negative")))?);
-        }
+        let positions = click_positions(clicks)?;
         let c = interleave::credit(m, &at, &bt, &teams, &positions).map_err(|e| coded(&e))?;
         let d = PyDict::new(py);
         d.set_item(intern!(py, "a"), c.a)?;

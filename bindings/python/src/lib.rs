@@ -41,7 +41,7 @@ use crate::codes::{_code_tables, add_aliases};
 use crate::decision::{Decision, FlagDecision};
 use crate::errors::{_debug_panic, add_classes};
 use crate::hashing::{bucket, digest, pseudonymize};
-use crate::interleave::{Interleaving, py_credit, py_interleave, py_winner};
+use crate::interleave::{Interleaving, py_credit, py_credit_record, py_interleave, py_winner};
 use crate::logging::PyLogger;
 use crate::options::_option_keys;
 use crate::snapshot::{DecisionBatch, Snapshot};
@@ -57,6 +57,7 @@ fn _vario(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(digest, m)?)?;
     m.add_function(wrap_pyfunction!(pseudonymize, m)?)?;
     m.add_function(wrap_pyfunction!(py_interleave, m)?)?;
+    m.add_function(wrap_pyfunction!(py_credit_record, m)?)?;
     m.add_function(wrap_pyfunction!(py_credit, m)?)?;
     m.add_function(wrap_pyfunction!(py_winner, m)?)?;
     m.add_function(wrap_pyfunction!(_debug_panic, m)?)?;

@@ -60,3 +60,72 @@ def test_bad_input_is_an_invalid_request(call) -> None:  # type: ignore[no-untyp
         call()
     assert isinstance(e.value, vario.VarioError)
     assert e.value.code == "INVALID_REQUEST"
+
+
+INTERLEAVED = {
+    "schema_version": 1,
+    "version": 3,
+    "hashing": {"algorithm": "xxh32", "seed": 11},
+    "placements": {
+        "search": {"default_params": {"ranker": "bm25", "k": 20}},
+        "home": {"default_params": {"hero": "x"}},
+    },
+    "experiments": [
+        {
+            "id": "e-1",
+            "key": "search_il",
+            "status": "RUNNING",
+            "placements": ["search", "home"],
+            "salt": "search_il:2",
+            "variants": [{"key": "bm25"}, {"key": "ltr", "params": {"ranker": "ltr"}}],
+            "allocation": {"weights": {"bm25": 50, "ltr": 50}},
+            "interleaving": {"method": "balanced", "rankers": {"a": "ltr", "b": "bm25"}, "placements": ["search"]},
+        }
+    ],
+}
+
+
+def test_an_interleaved_decision_names_both_rankers_and_merges_with_its_coin() -> None:
+    snap = vario.Snapshot.from_json(__import__("json").dumps(INTERLEAVED))
+    d = snap.decide({"user_id": "u-9", "context": {"placement": "search"}})
+    plan = d.interleaving
+    assert plan is not None and plan == d.to_dict()["interleaving"]
+    assert plan["method"] == "balanced"
+    assert plan["a"] == {"variant": "ltr", "params": {"ranker": "ltr", "k": 20}}
+    assert plan["b"] == {"variant": "bm25", "params": {"ranker": "bm25", "k": 20}}
+    assert (plan["key"], plan["salt"], plan["seed"]) == ("search_il", "search_il:2", 11)
+    got = d.interleave(A, B, query="shoes")
+    want = vario.interleave("balanced", A, B, "u-9", "search_il", "search_il:2", query="shoes", seed=11)
+    assert (got.items, got.teams) == (want.items, want.teams)
+    rec = got.record()
+    assert rec["method"] == "balanced" and rec["teams"] == got.teams
+    assert len(rec["ranks"]["a"]) == len(rec["ranks"]["b"]) == len(got)
+    for clicks in ([], [0], [1, 3], [0, 1, 2, 3, 4]):
+        clicks = [c for c in clicks if c < len(got)]
+        assert vario.credit_record(rec, clicks) == vario.credit("balanced", A, B, got.teams, clicks)
+    # The undeclared placement is a plain A/B decision.
+    home = snap.decide({"user_id": "u-9", "context": {"placement": "home"}})
+    assert home.interleaving is None and "interleaving" not in home.to_dict()
+    with pytest.raises(vario.InvalidRequestError):
+        home.interleave(A, B)
+    with pytest.raises(vario.InvalidRequestError):
+        vario.credit_record({"method": "balanced", "teams": ["a"]}, [0])
+
+
+def test_impressions_reach_the_sink_with_their_teams_and_each_one_counts(tmp_path) -> None:
+    import json
+
+    sink = tmp_path / "events.jsonl"
+    with vario.Client(bootstrap=json.dumps(INTERLEAVED), sink_path=str(sink), id_hash_key="k") as c:
+        shown = []
+        for q in ["shoes", "boots", "shoes"]:
+            d = c.decide({"user_id": "ann", "context": {"placement": "search"}}, expose_later=True)
+            il = d.interleave(A, B, query=q)
+            assert d.exposure_token is not None
+            assert c.expose(d.exposure_token, interleaving=il)
+            shown.append(il.record())
+        c.flush(5.0)
+    events = [json.loads(line) for line in sink.read_text().splitlines()]
+    exposures = [e for e in events if e["type"] == "exposure"]
+    assert [e["interleaving"] for e in exposures] == shown, "one event per impression, not de-duplicated"
+    assert len({e["event_id"] for e in exposures}) == 3

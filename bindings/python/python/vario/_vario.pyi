@@ -17,6 +17,7 @@ __all__ = [
     "pseudonymize",
     "interleave",
     "credit",
+    "credit_record",
     "winner",
     "_debug_panic",
     "_code_tables",
@@ -202,6 +203,8 @@ class Interleaving:
     def items(self) -> list[str]: ...
     @property
     def teams(self) -> list[Team]: ...
+    def record(self) -> dict[str, Any]:
+        """The exposure's `interleaving` field: method, teams, and for balanced `ranks` {a, b}."""
     def __len__(self) -> int: ...
 
 def interleave(
@@ -221,6 +224,9 @@ def credit(
     method: InterleaveMethod, a: Iterable[str], b: Iterable[str], teams: Iterable[Team], clicks: Iterable[int]
 ) -> dict[Team, int]:
     """Credited clicks per ranking (`{"a": n, "b": m}`) on the list that `teams` rebuilds."""
+
+def credit_record(record: Mapping[str, Any], clicks: Iterable[int]) -> dict[Team, int]:
+    """Credited clicks per ranking from a logged record (an exposure's `interleaving`) alone."""
 
 def winner(credit: Mapping[str, int]) -> Winner:
     """`"a"`, `"b"`, `"tie"` or `"none"` (no clicks) for one impression's credit."""
@@ -281,6 +287,13 @@ class Decision:
     def exposure_token(self) -> Optional[str]: ...
     @property
     def enrolled(self) -> bool: ...
+    @property
+    def interleaving(self) -> Optional[dict[str, Any]]:
+        """Both rankers (variant and params), method, key, salt and seed of an interleaved decision."""
+    def interleave(
+        self, a: Iterable[str], b: Iterable[str], query: str = "", length: Optional[int] = None
+    ) -> Interleaving:
+        """Merges the two rankings with this decision's method and unit coin."""
     def to_dict(self) -> dict[str, Any]: ...
 
 @final
@@ -435,7 +448,7 @@ class Client:
         sdk_version: Optional[str] = ...,
     ) -> Client: ...
     def decide(self, request: Mapping[str, Any], *, expose_later: bool = False) -> Decision: ...
-    def expose(self, token: str) -> bool: ...
+    def expose(self, token: str, *, interleaving: Optional[Interleaving] = None) -> bool: ...
     def flag(self, key: str, request: Mapping[str, Any]) -> FlagDecision: ...
     def track(
         self,
