@@ -111,5 +111,5 @@ pub use history::{History, HistoryError};
 pub use interleave::{Coin, Credit, Impression, InterleaveError, Pick, Ranks};
 pub use lint::Lint;
 pub use request::{OwnedRequest, Request, RequestError};
-pub use snapshot::{Snapshot, SnapshotError};
+pub use snapshot::{InterleavingInfo, Snapshot, SnapshotError};
 pub use time::{Millis, format_rfc3339_millis, parse_rfc3339, rfc3339_millis_bytes};

@@ -135,6 +135,33 @@ impl Snapshot {
         Some((&*e.key, &e.id, e.variants.iter().map(|v| &*v.key)))
     }
 
+    /// The `interleaving` declaration of the experiment at `index`, for bindings that build
+    /// [`crate::Decision::interleaving`] themselves from a decision's scalars: per declared
+    /// placement, the dense params ids ([`Snapshot::params_by_id`]) of rankers `a` and `b`.
+    pub fn interleaving_at(&self, index: usize) -> Option<InterleavingInfo<'_>> {
+        let e = self.experiments.get(index)?;
+        let il = e.interleaving.as_deref()?;
+        let n = e.variants.len() as u32;
+        let placements = e
+            .placement_names
+            .iter()
+            .enumerate()
+            .filter(|(slot, _)| il.slots.get(*slot).copied().unwrap_or(false))
+            .map(|(slot, name)| {
+                let base = e.params_base + slot as u32 * n;
+                (&**name, base + il.a as u32, base + il.b as u32)
+            })
+            .collect();
+        Some(InterleavingInfo {
+            method: il.method,
+            a: &e.variants.get(il.a)?.key,
+            b: &e.variants.get(il.b)?.key,
+            salt: &il.salt,
+            seed: il.seed,
+            placements,
+        })
+    }
+
     /// Placement names, in snapshot order.
     pub fn placement_names(&self) -> impl Iterator<Item = &str> {
         self.placements.iter().map(|p| &*p.name)
@@ -165,4 +192,21 @@ impl Snapshot {
         out.sort_by_key(|r| r.0);
         Some(out)
     }
+}
+
+/// An experiment's compiled `interleaving` declaration ([`Snapshot::interleaving_at`]).
+#[derive(Debug, Clone)]
+pub struct InterleavingInfo<'a> {
+    /// How its lists merge.
+    pub method: crate::codes::InterleaveMethod,
+    /// Ranking `a`'s variant.
+    pub a: &'a str,
+    /// Ranking `b`'s variant.
+    pub b: &'a str,
+    /// The coin's salt (the experiment's).
+    pub salt: &'a str,
+    /// The coin's seed (the snapshot's `hashing.seed`).
+    pub seed: u32,
+    /// (placement, params id of `a`, params id of `b`) for each interleaved placement.
+    pub placements: Vec<(&'a str, u32, u32)>,
 }

@@ -453,6 +453,27 @@ vario_status vario_client_decide_json(const vario_client *client,
 // `client` is a live handle; `token` is NUL-terminated. Thread-safe.
 vario_status vario_client_expose(const vario_client *client, const char *token);
 
+// Logs the exposure of an interleaved impression: `token` from a decision that carried
+// `interleaving`, and the list shown, as `vario_interleave` wrote it (`teams`, `n` values) over
+// the same rankings `a` and `b` by `method`. The exposure carries the teams (and, for balanced,
+// each position's rank in both rankings), and every impression counts: no de-dup per unit.
+//
+// Errors: as `vario_client_expose`; `INVALID_REQUEST` for an unknown method or team value, or
+// teams that cannot have come from `a` and `b`; `TOKEN_PAYLOAD` for more than 1000 positions.
+//
+// # Safety
+// `client` is a live handle; `token` is NUL-terminated; `a`, `b` and `teams` as in
+// `vario_credit`. Nothing is kept after the call. Thread-safe.
+vario_status vario_client_expose_interleaved(const vario_client *client,
+                                             const char *token,
+                                             uint32_t method,
+                                             const char *const *a,
+                                             size_t a_len,
+                                             const char *const *b,
+                                             size_t b_len,
+                                             const uint8_t *teams,
+                                             size_t n);
+
 // Evaluates flag `flag_key` on the client's current snapshot for a request given as JSON; writes
 // the flag result JSON to `*out` (`FLAG_NOT_FOUND` before the first snapshot). Free `*out` with
 // `vario_string_free`.

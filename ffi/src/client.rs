@@ -274,6 +274,48 @@ pub unsafe extern "C" fn vario_client_expose(client: *const vario_client, token:
     })
 }
 
+/// Logs the exposure of an interleaved impression: `token` from a decision that carried
+/// `interleaving`, and the list shown, as `vario_interleave` wrote it (`teams`, `n` values) over
+/// the same rankings `a` and `b` by `method`. The exposure carries the teams (and, for balanced,
+/// each position's rank in both rankings), and every impression counts: no de-dup per unit.
+///
+/// Errors: as `vario_client_expose`; `INVALID_REQUEST` for an unknown method or team value, or
+/// teams that cannot have come from `a` and `b`; `TOKEN_PAYLOAD` for more than 1000 positions.
+///
+/// # Safety
+/// `client` is a live handle; `token` is NUL-terminated; `a`, `b` and `teams` as in
+/// `vario_credit`. Nothing is kept after the call. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_client_expose_interleaved(
+    client: *const vario_client,
+    token: *const c_char,
+    method: u32,
+    a: *const *const c_char,
+    a_len: usize,
+    b: *const *const c_char,
+    b_len: usize,
+    teams: *const u8,
+    n: usize,
+) -> vario_status {
+    use crate::interleave::{method_of, slice, strings, teams_of};
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let c = unsafe { handle(client)? };
+        let (t, a, b, teams) = unsafe {
+            (arg(token, "token")?, strings(a, a_len, "a")?, strings(b, b_len, "b")?, slice(teams, n, "teams")?)
+        };
+        let method = method_of(method)?;
+        let teams = teams_of(teams)?;
+        let picks = vario_core::interleave::picks_from_teams(&a, &b, &teams).map_err(Error::coded)?;
+        let record = vario_core::Impression::new(method, &a, &b, &picks);
+        match c.open()?.expose_interleaved(t, record) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(c.queue_full()),
+            Err(e) => Err(Error::coded(e)),
+        }
+    })
+}
+
 /// Evaluates flag `flag_key` on the client's current snapshot for a request given as JSON; writes
 /// the flag result JSON to `*out` (`FLAG_NOT_FOUND` before the first snapshot). Free `*out` with
 /// `vario_string_free`.

@@ -45,16 +45,27 @@ pub enum vario_interleave_winner {
     VARIO_WINNER_NONE = 3,
 }
 
-fn method_of(code: u32) -> Result<InterleaveMethod, Error> {
+pub(crate) fn method_of(code: u32) -> Result<InterleaveMethod, Error> {
     InterleaveMethod::from_code(code)
         .ok_or_else(|| Error::new(ErrorCode::InvalidRequest, format!("unknown interleaving method {code}")))
+}
+
+/// Team values (`vario_team`) from C; out of range is `INVALID_REQUEST`.
+pub(crate) fn teams_of(teams: &[u8]) -> Result<Vec<Team>, Error> {
+    teams
+        .iter()
+        .map(|&t| {
+            Team::from_code(u32::from(t))
+                .ok_or_else(|| Error::new(ErrorCode::InvalidRequest, format!("unknown team value {t}")))
+        })
+        .collect()
 }
 
 /// Borrows `len` C strings as `&str`s.
 ///
 /// # Safety
 /// `items` points to `len` NUL-terminated strings (it may be NULL when `len` is 0).
-unsafe fn strings<'a>(items: *const *const c_char, len: usize, name: &str) -> Result<Vec<&'a str>, Error> {
+pub(crate) unsafe fn strings<'a>(items: *const *const c_char, len: usize, name: &str) -> Result<Vec<&'a str>, Error> {
     if len == 0 {
         return Ok(Vec::new());
     }
@@ -69,7 +80,7 @@ unsafe fn strings<'a>(items: *const *const c_char, len: usize, name: &str) -> Re
 
 /// # Safety
 /// As [`strings`], for `len` values.
-unsafe fn slice<'a, T>(p: *const T, len: usize, name: &str) -> Result<&'a [T], Error> {
+pub(crate) unsafe fn slice<'a, T>(p: *const T, len: usize, name: &str) -> Result<&'a [T], Error> {
     if len == 0 {
         return Ok(&[]);
     }
@@ -194,13 +205,7 @@ pub unsafe extern "C" fn vario_credit(
             )
         };
         let method = method_of(method)?;
-        let teams = teams
-            .iter()
-            .map(|&t| {
-                Team::from_code(u32::from(t))
-                    .ok_or_else(|| Error::new(ErrorCode::InvalidRequest, format!("unknown team value {t}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let teams = teams_of(teams)?;
         let c = interleave::credit(method, &a, &b, &teams, clicks).map_err(Error::coded)?;
         // SAFETY: checked non-NULL; writable per the contract.
         unsafe {

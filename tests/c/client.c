@@ -13,6 +13,9 @@
  *    and wait_for_init times out.
  * 3. The SRM monitor (stats "srm"): a 50/50 experiment fed 52/48 distinct users is flagged, 50/50
  *    is not (the scenario of the Rust, Python and Node suites).
+ * 4. An interleaved placement: the decision JSON names both rankers and the coin; the C caller
+ *    merges with vario_interleave and logs each impression with vario_client_expose_interleaved;
+ *    every impression of one unit reaches the sink with its teams (and, balanced, its ranks).
  *
  * On success the last lines printed are EXPECTED_EVENTS=<n>, PSEUDONYM=<hex> (the pseudonym of a
  * user that was ASSIGNED) and RAW_ID_PREFIX=<prefix of every raw user id used>: tests/c/run.sh
@@ -341,6 +344,94 @@ static void srm_monitor(void) {
     printf("client: SRM monitor flags 5200/4800 and not 5000/5000\n");
 }
 
+/* Part 4: an interleaved placement, decided, merged and logged through the C ABI. */
+#define IL_SNAPSHOT                                                                                          \
+    "{\"schema_version\": 1, \"version\": 1, \"hashing\": {\"seed\": 5}, \"placements\": {\"search\": "     \
+    "{\"default_params\": {\"ranker\": \"bm25\"}}}, \"experiments\": [{\"id\": \"e-s\", \"key\": \"search_il\","\
+    " \"status\": \"RUNNING\", \"placements\": [\"search\"], \"variants\": [{\"key\": \"bm25\"},"          \
+    " {\"key\": \"ltr\", \"params\": {\"ranker\": \"ltr\"}}], \"allocation\": {\"weights\": {\"bm25\": 50,"  \
+    " \"ltr\": 50}}, \"interleaving\": {\"method\": \"balanced\", \"rankers\": {\"a\": \"ltr\", \"b\": \"bm25\"}}}]}"
+
+static void interleaved(void) {
+    char dir[] = "/tmp/vario-c-il-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(false, "mkdtemp failed");
+        return;
+    }
+    char escaped[1200], *o = escaped;
+    for (const char *p = IL_SNAPSHOT; *p && o < escaped + sizeof escaped - 2; p++) {
+        if (*p == '"') *o++ = '\\';
+        *o++ = *p;
+    }
+    *o = '\0';
+    char full[1600];
+    snprintf(full, sizeof full, "{\"bootstrap\": \"%s\", \"sink_path\": \"%s/events.jsonl\", \"id_hash_key\": \"k\"}",
+             escaped, dir);
+    vario_client *c = NULL;
+    if (!CHECK_OK(vario_client_new(full, &c))) return;
+    const char *a[] = {"p1", "p2", "p3", "p4"}, *b[] = {"p3", "p5", "p1", "p6"};
+    const char *queries[] = {"shoes", "boots", "shoes"};
+    uint8_t shown[3][8];
+    size_t shown_len[3] = {0, 0, 0};
+    for (int q = 0; q < 3; q++) {
+        char *json = NULL;
+        if (!CHECK_OK(vario_client_decide_json(c, "{\"user_id\": \"ann\", \"context\": {\"placement\": \"search\"}}", true, &json)))
+            break;
+        cJSON *d = PARSE_JSON(json);
+        cJSON *il = cJSON_GetObjectItemCaseSensitive(d, "interleaving");
+        const char *method = json_str(il, "method"), *key = json_str(il, "key"), *salt = json_str(il, "salt");
+        const char *token = json_str(d, "exposure_token");
+        cJSON *ra = cJSON_GetObjectItemCaseSensitive(il, "a");
+        CHECK(method && strcmp(method, "balanced") == 0 && key && strcmp(key, "search_il") == 0 && salt &&
+                  json_num(il, "seed", -1) == 5 && token,
+              "interleaved decision: %s", json);
+        const char *va = ra ? json_str(ra, "variant") : NULL;
+        CHECK(va && strcmp(va, "ltr") == 0, "ranker a: %s", json);
+        uint32_t idx[8];
+        size_t len = 0;
+        if (token && key && salt &&
+            CHECK_OK(vario_interleave(VARIO_INTERLEAVE_BALANCED, a, 4, b, 4, "ann", key, salt, queries[q], 5, -1, idx,
+                                      shown[q], 8, &len))) {
+            shown_len[q] = len;
+            CHECK_OK(vario_client_expose_interleaved(c, token, VARIO_INTERLEAVE_BALANCED, a, 4, b, 4, shown[q], len));
+            /* Teams that cannot come from these rankings are refused. */
+            uint8_t bad[8] = {0, 0, 0, 0, 0};
+            CHECK_STATUS(vario_client_expose_interleaved(c, token, VARIO_INTERLEAVE_BALANCED, a, 4, b, 4, bad, 5),
+                         VARIO_ERR_INVALID_REQUEST);
+        }
+        cJSON_Delete(d);
+        vario_string_free(json);
+    }
+    CHECK_OK(vario_client_close(c, 5000));
+    vario_client_free(c);
+    char path[200];
+    snprintf(path, sizeof path, "%s/events.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    int seen = 0;
+    char line[8192];
+    while (f && fgets(line, sizeof line, f)) {
+        cJSON *e = PARSE_JSON(line);
+        cJSON *il = cJSON_GetObjectItemCaseSensitive(e, "interleaving");
+        cJSON *teams = cJSON_GetObjectItemCaseSensitive(il, "teams");
+        cJSON *ranks = cJSON_GetObjectItemCaseSensitive(il, "ranks");
+        if (seen < 3 && cJSON_IsArray(teams)) {
+            bool same = (size_t)cJSON_GetArraySize(teams) == shown_len[seen];
+            for (size_t i = 0; same && i < shown_len[seen]; i++) {
+                const char *t = cJSON_GetArrayItem(teams, (int)i)->valuestring;
+                same = t && strcmp(t, shown[seen][i] == VARIO_TEAM_A ? "a" : "b") == 0;
+            }
+            CHECK(same && cJSON_IsObject(ranks), "impression %d: %s", seen, line);
+            seen++;
+        }
+        cJSON_Delete(e);
+    }
+    if (f) fclose(f);
+    CHECK(seen == 3, "three impressions of one unit are three events (got %d)", seen);
+    remove(path);
+    rmdir(dir);
+    printf("client: interleaved impressions logged with their teams\n");
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s BASE_URL\n", argv[0]);
@@ -355,6 +446,7 @@ int main(int argc, char **argv) {
     long expected = round_trip(base);
     no_config();
     srm_monitor();
+    interleaved();
     if (g_failures) {
         fprintf(stderr, "client: %d checks failed\n", g_failures);
         return 1;
