@@ -24,11 +24,11 @@
  */
 export type { ErrorClass, ErrorCode, FlagReason, InterleaveMethod, LintCode, Reason, Severity, Team, UnitType, Winner } from './lib/codes';
 export { VarioError, debugPanic } from './lib/errors';
-export type { DecisionBatch, DecisionJson, DecisionRequest, FlagDecision, FlagRequest, TraceEntry } from './lib/decision';
+export type { DecisionBatch, DecisionJson, DecisionRequest, FlagDecision, FlagRequest, InterleavePlan, Ranker, TraceEntry } from './lib/decision';
 export { Decision } from './lib/decision';
 export { bucket, digest, pseudonymize } from './lib/hashing';
-export type { Credit, InterleaveOptions, Interleaving } from './lib/interleave';
-export { credit, interleave, winner } from './lib/interleave';
+export type { Credit, ImpressionRecord, InterleavedList, InterleaveOptions, Interleaving } from './lib/interleave';
+export { credit, creditRecord, interleave, winner } from './lib/interleave';
 export { Snapshot } from './lib/snapshot';
 export type { ArrowStrings } from './lib/snapshot';
 export type { ClientOptions } from './lib/options';

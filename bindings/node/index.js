@@ -24,7 +24,7 @@
  * | `lib/client.ts` | `Client`, `Outcome`, the exit hooks |
  */
 Object.defineProperty(exports, "__esModule", { value: true });
-exports.Client = exports.Snapshot = exports.winner = exports.interleave = exports.credit = exports.pseudonymize = exports.digest = exports.bucket = exports.Decision = exports.debugPanic = exports.VarioError = void 0;
+exports.Client = exports.Snapshot = exports.winner = exports.interleave = exports.creditRecord = exports.credit = exports.pseudonymize = exports.digest = exports.bucket = exports.Decision = exports.debugPanic = exports.VarioError = void 0;
 var errors_1 = require("./lib/errors");
 Object.defineProperty(exports, "VarioError", { enumerable: true, get: function () { return errors_1.VarioError; } });
 Object.defineProperty(exports, "debugPanic", { enumerable: true, get: function () { return errors_1.debugPanic; } });
@@ -36,6 +36,7 @@ Object.defineProperty(exports, "digest", { enumerable: true, get: function () { 
 Object.defineProperty(exports, "pseudonymize", { enumerable: true, get: function () { return hashing_1.pseudonymize; } });
 var interleave_1 = require("./lib/interleave");
 Object.defineProperty(exports, "credit", { enumerable: true, get: function () { return interleave_1.credit; } });
+Object.defineProperty(exports, "creditRecord", { enumerable: true, get: function () { return interleave_1.creditRecord; } });
 Object.defineProperty(exports, "interleave", { enumerable: true, get: function () { return interleave_1.interleave; } });
 Object.defineProperty(exports, "winner", { enumerable: true, get: function () { return interleave_1.winner; } });
 var snapshot_1 = require("./lib/snapshot");

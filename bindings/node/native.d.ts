@@ -46,6 +46,11 @@ export declare class NativeClient {
   decideJson(requestJson: string, exposeLater: boolean): string
   /** Logs the exposure of a token; false when the queue was full (counted). */
   expose(token: string): boolean
+  /**
+   * Logs an interleaved impression: the token and the list's record as JSON
+   * (`{method, teams, ranks?}`, what `Decision.interleave` returned as `record`).
+   */
+  exposeInterleaved(token: string, recordJson: string): boolean
   /** Flag result JSON on the current snapshot. */
   flagJson(key: string, requestJson: string): string
   /** Queues an outcome given as JSON; false when the queue was full (counted). */
@@ -168,6 +173,9 @@ export declare function codeTables(): Array<CodeTable>
  * refused) rebuilds from id rankings `a` and `b`.
  */
 export declare function creditIds(method: string, a: Uint32Array, b: Uint32Array, teams: Uint8Array, clicks: Array<number>): Array<number>
+
+/** Credited clicks `[a, b]` from a logged impression record (JSON `{method, teams, ranks?}`). */
+export declare function creditRecordJson(recordJson: string, clicks: Array<number>): Array<number>
 
 /** Diagnostics: panics inside the addon (the error proves panics are contained). */
 export declare function debugPanic(): void

@@ -841,6 +841,7 @@ module.exports.bucket = nativeBinding.bucket
 module.exports.clientDecideInto = nativeBinding.clientDecideInto
 module.exports.codeTables = nativeBinding.codeTables
 module.exports.creditIds = nativeBinding.creditIds
+module.exports.creditRecordJson = nativeBinding.creditRecordJson
 module.exports.debugPanic = nativeBinding.debugPanic
 module.exports.digest = nativeBinding.digest
 module.exports.errorKinds = nativeBinding.errorKinds

@@ -2,6 +2,7 @@
 import { Decision } from './decision';
 import type { DecisionRequest, FlagDecision, FlagRequest } from './decision';
 import type { ClientOptions } from './options';
+import type { InterleavedList } from './interleave';
 /** An outcome to track (`eventType` required). */
 export interface Outcome {
     eventType: string;
@@ -34,8 +35,14 @@ export declare class Client {
     decide(request: DecisionRequest, options?: {
         exposeLater?: boolean;
     }): Decision;
-    /** Logs the exposure carried by a token; false when the queue was full (counted). */
-    expose(token: string): boolean;
+    /**
+     * Logs the exposure carried by a token; false when the queue was full (counted). With
+     * `interleaving` (what `Decision.interleave` returned) the exposure carries the list's record,
+     * and every impression counts: no de-dup per unit.
+     */
+    expose(token: string, options?: {
+        interleaving?: InterleavedList;
+    }): boolean;
     /** Evaluates a flag on the current snapshot. */
     flag(key: string, request: FlagRequest): FlagDecision;
     /** Queues an outcome with the unit's recent assignments; false when the queue was full. */

@@ -117,10 +117,17 @@ class Client {
             (0, errors_1.rethrow)(e);
         }
     }
-    /** Logs the exposure carried by a token; false when the queue was full (counted). */
-    expose(token) {
+    /**
+     * Logs the exposure carried by a token; false when the queue was full (counted). With
+     * `interleaving` (what `Decision.interleave` returned) the exposure carries the list's record,
+     * and every impression counts: no de-dup per unit.
+     */
+    expose(token, options) {
         try {
-            return this.native.expose(token);
+            const il = options?.interleaving;
+            if (il === undefined || il === null)
+                return this.native.expose(token);
+            return this.native.exposeInterleaved(token, JSON.stringify(il.record));
         }
         catch (e) {
             (0, errors_1.rethrow)(e);

@@ -7,6 +7,7 @@ import type { DecisionJson, DecisionRequest, FlagDecision, FlagRequest } from '.
 import { guard, rethrow } from './errors'
 import { jsonOptions } from './options'
 import type { ClientOptions } from './options'
+import type { InterleavedList } from './interleave'
 import { EMPTY, OPTED_OUT, REASON, Tables, VERSION, VIEW, attrAt, build, checkRequest, idOf, needsJsonPath, outOf, toSpecRequest } from './request'
 
 /** An outcome to track (`eventType` required). */
@@ -135,10 +136,16 @@ export class Client {
     }
   }
 
-  /** Logs the exposure carried by a token; false when the queue was full (counted). */
-  expose(token: string): boolean {
+  /**
+   * Logs the exposure carried by a token; false when the queue was full (counted). With
+   * `interleaving` (what `Decision.interleave` returned) the exposure carries the list's record,
+   * and every impression counts: no de-dup per unit.
+   */
+  expose(token: string, options?: { interleaving?: InterleavedList }): boolean {
     try {
-      return this.native.expose(token)
+      const il = options?.interleaving
+      if (il === undefined || il === null) return this.native.expose(token)
+      return this.native.exposeInterleaved(token, JSON.stringify(il.record))
     } catch (e) {
       rethrow(e)
     }

@@ -101,6 +101,7 @@ export type LintCode =
   | 'UNKNOWN_PLACEMENT'
   | 'UNKNOWN_HOLDOUT_EXPERIMENT'
   | 'UNREACHABLE'
+  | 'BAD_INTERLEAVING'
 /** How bad a lint is (`error`: the item is disabled). From `vario_core::codes::Severity`. */
 export type Severity =
   | 'error'

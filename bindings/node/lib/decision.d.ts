@@ -1,5 +1,23 @@
 /** Requests and decisions: the public shapes, and `Decision`, built from the addon's scalars. */
-import type { FlagReason, Reason, UnitType } from './codes';
+import type { FlagReason, InterleaveMethod, Reason, UnitType } from './codes';
+import type { InterleavedList } from './interleave';
+/** One ranker of an interleaved decision: its variant and the params to rank with. */
+export interface Ranker {
+    variant: string;
+    params: Readonly<Record<string, unknown>>;
+}
+/**
+ * An interleaved decision's plan: rank with both rankers' params, then `Decision.interleave`
+ * merges the two lists with this unit's coin (key, salt and seed of SPEC §10).
+ */
+export interface InterleavePlan {
+    method: InterleaveMethod;
+    a: Ranker;
+    b: Ranker;
+    key: string;
+    salt: string;
+    seed: number;
+}
 /** A decision request. SPEC (`user_id`) and JavaScript (`userId`) spellings are both accepted. */
 export interface DecisionRequest {
     userId?: string | null;
@@ -49,6 +67,7 @@ export interface DecisionJson {
     allocation_share: number | null;
     iteration: number | null;
     config_version: number;
+    interleaving?: InterleavePlan;
     trace?: TraceEntry[];
     exposure_token?: string;
 }
@@ -69,9 +88,20 @@ export declare class Decision {
     readonly trace: TraceEntry[] | null;
     /** With `exposeLater`: pass to `Client.expose` when the unit actually sees the treatment. */
     readonly exposureToken: string | null;
+    /** For a unit of an interleaved experiment on a declared placement: both rankers; else null. */
+    readonly interleaving: InterleavePlan | null;
     private readonly unitId;
     /** @internal */
-    constructor(placement: string, experimentId: unknown, experimentKey: string | null, variant: string | null, params: Readonly<Record<string, unknown>>, reason: Reason, unitType: UnitType | null, unitId: string | null, bucket: number | null, allocationShare: number | null, iteration: number | null, configVersion: number, trace: TraceEntry[] | null, exposureToken: string | null);
+    constructor(placement: string, experimentId: unknown, experimentKey: string | null, variant: string | null, params: Readonly<Record<string, unknown>>, reason: Reason, unitType: UnitType | null, unitId: string | null, bucket: number | null, allocationShare: number | null, iteration: number | null, configVersion: number, trace: TraceEntry[] | null, exposureToken: string | null, interleaving?: InterleavePlan | null);
+    /**
+     * Merges ranking `a` (ranked with `interleaving.a.params`) and `b` by this decision's method and
+     * unit coin; `record` is what `Client.expose(token, { interleaving })` logs.
+     * `INVALID_REQUEST` when the decision is not interleaved.
+     */
+    interleave(a: readonly string[], b: readonly string[], options?: {
+        query?: string;
+        length?: number | null;
+    }): InterleavedList;
     /** `"{experimentKey}:{unitId}"`, the string hashed for the bucket; null without one. */
     get hashKey(): string | null;
     /** True when the unit was randomised into a variant (reason `ASSIGNED`). */

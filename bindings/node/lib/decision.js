@@ -3,6 +3,8 @@
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.Decision = void 0;
 exports.deepFreeze = deepFreeze;
+const errors_1 = require("./errors");
+const interleave_1 = require("./interleave");
 function deepFreeze(v) {
     if (v !== null && typeof v === 'object') {
         for (const x of Object.values(v))
@@ -14,7 +16,7 @@ function deepFreeze(v) {
 /** One placement decision. `params` is frozen and shared between decisions that serve it. */
 class Decision {
     /** @internal */
-    constructor(placement, experimentId, experimentKey, variant, params, reason, unitType, unitId, bucket, allocationShare, iteration, configVersion, trace, exposureToken) {
+    constructor(placement, experimentId, experimentKey, variant, params, reason, unitType, unitId, bucket, allocationShare, iteration, configVersion, trace, exposureToken, interleaving = null) {
         this.placement = placement;
         this.experimentId = experimentId;
         this.experimentKey = experimentKey;
@@ -29,6 +31,27 @@ class Decision {
         this.configVersion = configVersion;
         this.trace = trace;
         this.exposureToken = exposureToken;
+        this.interleaving = interleaving;
+    }
+    /**
+     * Merges ranking `a` (ranked with `interleaving.a.params`) and `b` by this decision's method and
+     * unit coin; `record` is what `Client.expose(token, { interleaving })` logs.
+     * `INVALID_REQUEST` when the decision is not interleaved.
+     */
+    interleave(a, b, options) {
+        const p = this.interleaving;
+        if (p === null || this.unitId === null) {
+            throw new errors_1.VarioError('INVALID_REQUEST', 'this decision is not interleaved (see Decision.interleaving)');
+        }
+        const il = (0, interleave_1.interleave)(p.method, a, b, {
+            unitId: this.unitId,
+            key: p.key,
+            salt: p.salt,
+            seed: p.seed,
+            query: options?.query ?? '',
+            length: options?.length ?? null,
+        });
+        return { ...il, record: (0, interleave_1.recordOf)(il, a, b) };
     }
     /** `"{experimentKey}:{unitId}"`, the string hashed for the bucket; null without one. */
     get hashKey() {
@@ -54,6 +77,8 @@ class Decision {
             iteration: this.iteration,
             config_version: this.configVersion,
         };
+        if (this.interleaving !== null)
+            j.interleaving = this.interleaving;
         if (this.trace !== null)
             j.trace = this.trace;
         if (this.exposureToken !== null)
@@ -62,7 +87,7 @@ class Decision {
     }
     /** @internal Builds a decision from its SPEC JSON (the path for traced and forced requests). */
     static fromJson(j, unitId) {
-        return new Decision(j.placement, j.experiment_id, j.experiment_key, j.variant, deepFreeze(j.params), j.reason, j.unit_type, unitId, j.bucket, j.allocation_share, j.iteration, j.config_version, j.trace ?? null, j.exposure_token ?? null);
+        return new Decision(j.placement, j.experiment_id, j.experiment_key, j.variant, deepFreeze(j.params), j.reason, j.unit_type, unitId, j.bucket, j.allocation_share, j.iteration, j.config_version, j.trace ?? null, j.exposure_token ?? null, j.interleaving === undefined ? null : deepFreeze(j.interleaving));
     }
 }
 exports.Decision = Decision;

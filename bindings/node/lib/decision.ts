@@ -1,6 +1,28 @@
 /** Requests and decisions: the public shapes, and `Decision`, built from the addon's scalars. */
 
-import type { FlagReason, Reason, UnitType } from './codes'
+import type { FlagReason, InterleaveMethod, Reason, UnitType } from './codes'
+import { VarioError } from './errors'
+import { interleave, recordOf } from './interleave'
+import type { InterleavedList } from './interleave'
+
+/** One ranker of an interleaved decision: its variant and the params to rank with. */
+export interface Ranker {
+  variant: string
+  params: Readonly<Record<string, unknown>>
+}
+
+/**
+ * An interleaved decision's plan: rank with both rankers' params, then `Decision.interleave`
+ * merges the two lists with this unit's coin (key, salt and seed of SPEC §10).
+ */
+export interface InterleavePlan {
+  method: InterleaveMethod
+  a: Ranker
+  b: Ranker
+  key: string
+  salt: string
+  seed: number
+}
 
 /** A decision request. SPEC (`user_id`) and JavaScript (`userId`) spellings are both accepted. */
 export interface DecisionRequest {
@@ -49,6 +71,7 @@ export interface DecisionJson {
   allocation_share: number | null
   iteration: number | null
   config_version: number
+  interleaving?: InterleavePlan
   trace?: TraceEntry[]
   exposure_token?: string
 }
@@ -77,6 +100,8 @@ export class Decision {
   readonly trace: TraceEntry[] | null
   /** With `exposeLater`: pass to `Client.expose` when the unit actually sees the treatment. */
   readonly exposureToken: string | null
+  /** For a unit of an interleaved experiment on a declared placement: both rankers; else null. */
+  readonly interleaving: InterleavePlan | null
   private readonly unitId: string | null
 
   /** @internal */
@@ -95,6 +120,7 @@ export class Decision {
     configVersion: number,
     trace: TraceEntry[] | null,
     exposureToken: string | null,
+    interleaving: InterleavePlan | null = null,
   ) {
     this.placement = placement
     this.experimentId = experimentId
@@ -110,6 +136,28 @@ export class Decision {
     this.configVersion = configVersion
     this.trace = trace
     this.exposureToken = exposureToken
+    this.interleaving = interleaving
+  }
+
+  /**
+   * Merges ranking `a` (ranked with `interleaving.a.params`) and `b` by this decision's method and
+   * unit coin; `record` is what `Client.expose(token, { interleaving })` logs.
+   * `INVALID_REQUEST` when the decision is not interleaved.
+   */
+  interleave(a: readonly string[], b: readonly string[], options?: { query?: string; length?: number | null }): InterleavedList {
+    const p = this.interleaving
+    if (p === null || this.unitId === null) {
+      throw new VarioError('INVALID_REQUEST', 'this decision is not interleaved (see Decision.interleaving)')
+    }
+    const il = interleave(p.method, a, b, {
+      unitId: this.unitId,
+      key: p.key,
+      salt: p.salt,
+      seed: p.seed,
+      query: options?.query ?? '',
+      length: options?.length ?? null,
+    })
+    return { ...il, record: recordOf(il, a, b) }
   }
 
   /** `"{experimentKey}:{unitId}"`, the string hashed for the bucket; null without one. */
@@ -138,6 +186,7 @@ export class Decision {
       iteration: this.iteration,
       config_version: this.configVersion,
     }
+    if (this.interleaving !== null) j.interleaving = this.interleaving
     if (this.trace !== null) j.trace = this.trace
     if (this.exposureToken !== null) j.exposure_token = this.exposureToken
     return j
@@ -160,6 +209,7 @@ export class Decision {
       j.config_version,
       j.trace ?? null,
       j.exposure_token ?? null,
+      j.interleaving === undefined ? null : deepFreeze(j.interleaving),
     )
   }
 }

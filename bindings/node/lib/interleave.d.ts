@@ -24,6 +24,23 @@ export interface InterleaveOptions {
     /** The snapshot's `hashing.seed` when interleaving for one; default 0. */
     seed?: number;
 }
+/**
+ * What an interleaved impression's exposure logs (`interleaving` in contract/events.md): the
+ * method, each position's team and, for `balanced`, each position's 1-based rank in `a` and `b`
+ * (null where the ranking lacks the item), which balanced credit needs.
+ */
+export interface ImpressionRecord {
+    method: InterleaveMethod;
+    teams: Team[];
+    ranks?: {
+        a: Array<number | null>;
+        b: Array<number | null>;
+    };
+}
+/** What `Decision.interleave` returns: the merged list and the record its exposure carries. */
+export interface InterleavedList extends Interleaving {
+    record: ImpressionRecord;
+}
 /** Clicks credited to each ranking. */
 export interface Credit {
     a: number;
@@ -38,3 +55,10 @@ export declare function interleave(method: InterleaveMethod, a: readonly string[
 export declare function credit(method: InterleaveMethod, a: readonly string[], b: readonly string[], teams: readonly Team[], clicks: readonly number[]): Credit;
 /** The winner of one impression: more credit wins; `tie` when equal, `none` without clicks. */
 export declare function winner(c: Credit): Winner;
+/** The record of a merged list (`ImpressionRecord`), ranks by first occurrence as in the core. */
+export declare function recordOf(il: Interleaving, a: readonly string[], b: readonly string[]): ImpressionRecord;
+/**
+ * Credited clicks per ranking from a logged record alone (an exposure's `interleaving`), with no
+ * need for the rankings: equal to `credit` over the rankings the record came from.
+ */
+export declare function creditRecord(record: ImpressionRecord, clicks: readonly number[]): Credit;

@@ -10,6 +10,8 @@ Object.defineProperty(exports, "__esModule", { value: true });
 exports.interleave = interleave;
 exports.credit = credit;
 exports.winner = winner;
+exports.recordOf = recordOf;
+exports.creditRecord = creditRecord;
 const native = require("../native.js");
 const errors_1 = require("./errors");
 const TEAMS = ['a', 'b'];
@@ -67,4 +69,33 @@ function credit(method, a, b, teams, clicks) {
 /** The winner of one impression: more credit wins; `tie` when equal, `none` without clicks. */
 function winner(c) {
     return (0, errors_1.guard)(() => native.winnerOf(c.a, c.b));
+}
+/** The record of a merged list (`ImpressionRecord`), ranks by first occurrence as in the core. */
+function recordOf(il, a, b) {
+    if (il.method !== 'balanced')
+        return { method: il.method, teams: il.teams };
+    const first = (list) => {
+        const m = new Map();
+        for (let i = 0; i < list.length; i++)
+            if (!m.has(list[i]))
+                m.set(list[i], i + 1);
+        return m;
+    };
+    const ra = first(a);
+    const rb = first(b);
+    return {
+        method: il.method,
+        teams: il.teams,
+        ranks: { a: il.items.map((x) => ra.get(x) ?? null), b: il.items.map((x) => rb.get(x) ?? null) },
+    };
+}
+/**
+ * Credited clicks per ranking from a logged record alone (an exposure's `interleaving`), with no
+ * need for the rankings: equal to `credit` over the rankings the record came from.
+ */
+function creditRecord(record, clicks) {
+    return (0, errors_1.guard)(() => {
+        const [ca, cb] = native.creditRecordJson(JSON.stringify(record), Array.from(clicks));
+        return { a: ca, b: cb };
+    });
 }

@@ -30,6 +30,22 @@ export interface InterleaveOptions {
   seed?: number
 }
 
+/**
+ * What an interleaved impression's exposure logs (`interleaving` in contract/events.md): the
+ * method, each position's team and, for `balanced`, each position's 1-based rank in `a` and `b`
+ * (null where the ranking lacks the item), which balanced credit needs.
+ */
+export interface ImpressionRecord {
+  method: InterleaveMethod
+  teams: Team[]
+  ranks?: { a: Array<number | null>; b: Array<number | null> }
+}
+
+/** What `Decision.interleave` returns: the merged list and the record its exposure carries. */
+export interface InterleavedList extends Interleaving {
+  record: ImpressionRecord
+}
+
 /** Clicks credited to each ranking. */
 export interface Credit {
   a: number
@@ -92,4 +108,32 @@ export function credit(method: InterleaveMethod, a: readonly string[], b: readon
 /** The winner of one impression: more credit wins; `tie` when equal, `none` without clicks. */
 export function winner(c: Credit): Winner {
   return guard(() => native.winnerOf(c.a, c.b) as Winner)
+}
+
+/** The record of a merged list (`ImpressionRecord`), ranks by first occurrence as in the core. */
+export function recordOf(il: Interleaving, a: readonly string[], b: readonly string[]): ImpressionRecord {
+  if (il.method !== 'balanced') return { method: il.method, teams: il.teams }
+  const first = (list: readonly string[]): Map<string, number> => {
+    const m = new Map<string, number>()
+    for (let i = 0; i < list.length; i++) if (!m.has(list[i])) m.set(list[i], i + 1)
+    return m
+  }
+  const ra = first(a)
+  const rb = first(b)
+  return {
+    method: il.method,
+    teams: il.teams,
+    ranks: { a: il.items.map((x) => ra.get(x) ?? null), b: il.items.map((x) => rb.get(x) ?? null) },
+  }
+}
+
+/**
+ * Credited clicks per ranking from a logged record alone (an exposure's `interleaving`), with no
+ * need for the rankings: equal to `credit` over the rankings the record came from.
+ */
+export function creditRecord(record: ImpressionRecord, clicks: readonly number[]): Credit {
+  return guard(() => {
+    const [ca, cb] = native.creditRecordJson(JSON.stringify(record), Array.from(clicks))
+    return { a: ca, b: cb }
+  })
 }

@@ -4,6 +4,7 @@
  * (`Tables`), and building the `Decision` from the slots. Internal: nothing here is exported by
  * the package.
  */
+import type { InterleaveMethod } from './codes';
 import { Decision } from './decision';
 import type { DecisionRequest, FlagRequest } from './decision';
 /** Slots of the scalar output the native side writes (see `src/out.rs`, `mod slot`). */
@@ -23,6 +24,15 @@ export interface Experiment {
     key: string;
     id: unknown;
     variants: string[];
+    /** Interleaved experiments only: per declared placement, the params ids of rankers a and b. */
+    interleaving?: {
+        method: InterleaveMethod;
+        a: string;
+        b: string;
+        salt: string;
+        seed: number;
+        placements: Record<string, [number, number]>;
+    };
 }
 /** True when every entry is a string, null or undefined (what `join` turns into the right text). */
 export declare function joinable(ids: Array<string | null | undefined>): boolean;

@@ -32,6 +32,24 @@ exports.VERSION = 8;
 exports.VIEW = 9;
 /** Input flags of the decide calls (see `src/convert.rs`). */
 exports.OPTED_OUT = 1;
+/** Reasons whose unit is in the experiment, so an interleaved one names both rankers. */
+const IN_EXPERIMENT = new Set(['ASSIGNED', 'FORCED', 'OVERRIDE']);
+function planOf(exp, tables, placement, reason, unitId) {
+    const il = exp.interleaving;
+    if (il === undefined || unitId === null || !IN_EXPERIMENT.has(reason))
+        return null;
+    const ids = Object.prototype.hasOwnProperty.call(il.placements, placement) ? il.placements[placement] : undefined;
+    if (ids === undefined)
+        return null;
+    return {
+        method: il.method,
+        a: { variant: il.a, params: tables.paramsOf(ids[0]) },
+        b: { variant: il.b, params: tables.paramsOf(ids[1]) },
+        key: exp.key,
+        salt: il.salt,
+        seed: il.seed,
+    };
+}
 /** True when every entry is a string, null or undefined (what `join` turns into the right text). */
 function joinable(ids) {
     if (!Array.isArray(ids))
@@ -106,7 +124,9 @@ function build(out, tables, placement, userId, sessionId, defaults, token) {
     const bucket = out[exports.BUCKET];
     const share = out[exports.SHARE];
     const iteration = out[exports.ITERATION];
-    return new decision_1.Decision(placement, exp === undefined ? null : exp.id, exp === undefined ? null : exp.key, exp !== undefined && vi >= 0 ? exp.variants[vi] : null, pid >= 0 && tables !== null ? tables.paramsOf(pid) : defaults, codes_1.REASONS[out[exports.REASON]], codes_1.UNITS[unit], unitId, bucket >= 0 ? bucket : null, Number.isNaN(share) ? null : share, iteration >= 0 ? iteration : null, out[exports.VERSION], null, token);
+    const reason = codes_1.REASONS[out[exports.REASON]];
+    const plan = exp !== undefined && exp.interleaving !== undefined && tables !== null ? planOf(exp, tables, placement, reason, unitId) : null;
+    return new decision_1.Decision(placement, exp === undefined ? null : exp.id, exp === undefined ? null : exp.key, exp !== undefined && vi >= 0 ? exp.variants[vi] : null, pid >= 0 && tables !== null ? tables.paramsOf(pid) : defaults, reason, codes_1.UNITS[unit], unitId, bucket >= 0 ? bucket : null, Number.isNaN(share) ? null : share, iteration >= 0 ? iteration : null, out[exports.VERSION], null, token, plan);
 }
 function nowArg(now) {
     if (now === undefined || now === null)

@@ -6,8 +6,9 @@
  */
 
 import { REASONS, UNITS } from './codes'
+import type { InterleaveMethod } from './codes'
 import { Decision, deepFreeze } from './decision'
-import type { DecisionRequest, FlagRequest } from './decision'
+import type { DecisionRequest, FlagRequest, InterleavePlan } from './decision'
 import { VarioError } from './errors'
 
 /** Slots of the scalar output the native side writes (see `src/out.rs`, `mod slot`). */
@@ -28,6 +29,33 @@ export interface Experiment {
   key: string
   id: unknown
   variants: string[]
+  /** Interleaved experiments only: per declared placement, the params ids of rankers a and b. */
+  interleaving?: {
+    method: InterleaveMethod
+    a: string
+    b: string
+    salt: string
+    seed: number
+    placements: Record<string, [number, number]>
+  }
+}
+
+/** Reasons whose unit is in the experiment, so an interleaved one names both rankers. */
+const IN_EXPERIMENT = new Set<string>(['ASSIGNED', 'FORCED', 'OVERRIDE'])
+
+function planOf(exp: Experiment, tables: Tables, placement: string, reason: string, unitId: string | null): InterleavePlan | null {
+  const il = exp.interleaving
+  if (il === undefined || unitId === null || !IN_EXPERIMENT.has(reason)) return null
+  const ids = Object.prototype.hasOwnProperty.call(il.placements, placement) ? il.placements[placement] : undefined
+  if (ids === undefined) return null
+  return {
+    method: il.method,
+    a: { variant: il.a, params: tables.paramsOf(ids[0]) },
+    b: { variant: il.b, params: tables.paramsOf(ids[1]) },
+    key: exp.key,
+    salt: il.salt,
+    seed: il.seed,
+  }
 }
 
 /** True when every entry is a string, null or undefined (what `join` turns into the right text). */
@@ -122,13 +150,15 @@ export function build(
   const bucket = out[BUCKET]
   const share = out[SHARE]
   const iteration = out[ITERATION]
+  const reason = REASONS[out[REASON]]
+  const plan = exp !== undefined && exp.interleaving !== undefined && tables !== null ? planOf(exp, tables, placement, reason, unitId) : null
   return new Decision(
     placement,
     exp === undefined ? null : exp.id,
     exp === undefined ? null : exp.key,
     exp !== undefined && vi >= 0 ? exp.variants[vi] : null,
     pid >= 0 && tables !== null ? tables.paramsOf(pid) : defaults,
-    REASONS[out[REASON]],
+    reason,
     UNITS[unit],
     unitId,
     bucket >= 0 ? bucket : null,
@@ -137,6 +167,7 @@ export function build(
     out[VERSION],
     null,
     token,
+    plan,
   )
 }
 

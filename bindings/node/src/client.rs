@@ -242,6 +242,15 @@ impl NativeClient {
         self.open()?.expose(&token).map_err(|e| coded(&e))
     }
 
+    /// Logs an interleaved impression: the token and the list's record as JSON
+    /// (`{method, teams, ranks?}`, what `Decision.interleave` returned as `record`).
+    #[napi(catch_unwind)]
+    pub fn expose_interleaved(&self, token: String, record_json: String) -> Result<bool> {
+        let record: vario_core::Impression = serde_json::from_str(&record_json)
+            .map_err(|e| crate::errors::invalid(format!("bad interleaving record: {e}")))?;
+        self.open()?.expose_interleaved(&token, record).map_err(|e| coded(&e))
+    }
+
     /// Flag result JSON on the current snapshot.
     #[napi(catch_unwind)]
     pub fn flag_json(&self, key: String, request_json: String) -> Result<String> {

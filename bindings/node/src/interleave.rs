@@ -57,7 +57,23 @@ pub fn credit_ids(
         .iter()
         .map(|&t| Team::from_code(u32::from(t)).ok_or_else(|| invalid(format!("unknown team value {t}"))))
         .collect::<Result<Vec<_>>>()?;
-    let clicks = clicks
+    let clicks = positions(&clicks)?;
+    let c = interleave::credit(m, &a, &b, &teams, &clicks).map_err(|e| coded(&e))?;
+    Ok(vec![c.a, c.b])
+}
+
+/// Credited clicks `[a, b]` from a logged impression record (JSON `{method, teams, ranks?}`).
+#[napi(catch_unwind, js_name = "creditRecordJson")]
+pub fn credit_record_json(record_json: String, clicks: Vec<f64>) -> Result<Vec<u32>> {
+    let record: vario_core::Impression =
+        serde_json::from_str(&record_json).map_err(|e| invalid(format!("bad interleaving record: {e}")))?;
+    let clicks = positions(&clicks)?;
+    let c = record.credit(&clicks).map_err(|e| coded(&e))?;
+    Ok(vec![c.a, c.b])
+}
+
+fn positions(clicks: &[f64]) -> Result<Vec<usize>> {
+    clicks
         .iter()
         .map(|&c| {
             if c >= 0.0 && c.fract() == 0.0 && c <= u32::MAX as f64 {
@@ -66,9 +82,7 @@ pub fn credit_ids(
                 Err(invalid(format!("click position {c} is not a non-negative integer")))
             }
         })
-        .collect::<Result<Vec<_>>>()?;
-    let c = interleave::credit(m, &a, &b, &teams, &clicks).map_err(|e| coded(&e))?;
-    Ok(vec![c.a, c.b])
+        .collect()
 }
 
 /// The winner name for credit `a`, `b`.

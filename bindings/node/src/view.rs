@@ -32,8 +32,24 @@ impl View {
     /// `[{key, id, variants}]` of every experiment, by index.
     pub(crate) fn experiments_json(&self) -> String {
         let list: Vec<Value> = (0..self.snap.experiment_count())
-            .filter_map(|i| self.snap.experiment_at(i))
-            .map(|(key, id, vs)| serde_json::json!({"key": key, "id": id, "variants": vs.collect::<Vec<_>>()}))
+            .filter_map(|i| Some((i, self.snap.experiment_at(i)?)))
+            .map(|(i, (key, id, vs))| {
+                let mut e = serde_json::json!({"key": key, "id": id, "variants": vs.collect::<Vec<_>>()});
+                // Interleaved experiments only: what `build` needs to name both rankers without
+                // a call back into the addon (see `lib/request.ts`).
+                if let Some(il) = self.snap.interleaving_at(i) {
+                    let placements: serde_json::Map<String, Value> = il
+                        .placements
+                        .iter()
+                        .map(|(p, pa, pb)| ((*p).to_owned(), serde_json::json!([pa, pb])))
+                        .collect();
+                    e["interleaving"] = serde_json::json!({
+                        "method": il.method, "a": il.a, "b": il.b, "salt": il.salt, "seed": il.seed,
+                        "placements": placements,
+                    });
+                }
+                e
+            })
             .collect();
         Value::Array(list).to_string()
     }
