@@ -127,9 +127,13 @@ pub fn experiment_json(e: &ExperimentRow, status: Status) -> Value {
             o.insert(k.into(), json!(v));
         }
     }
-    for (k, v) in
-        [("layer", &s.layer), ("targeting", &s.targeting), ("allocation", &s.allocation), ("overrides", &s.overrides)]
-    {
+    for (k, v) in [
+        ("layer", &s.layer),
+        ("targeting", &s.targeting),
+        ("allocation", &s.allocation),
+        ("overrides", &s.overrides),
+        ("interleaving", &s.interleaving),
+    ] {
         if let Some(v) = v {
             o.insert(k.into(), v.clone());
         }

@@ -240,6 +240,11 @@ pub struct ExperimentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub overrides: Option<Value>,
+    /// `{method, rankers: {a, b}, placements?}`: compare two variants' rankers by interleaving
+    /// (contract/interleaving.md); checked by the engine's compiler like every other field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub interleaving: Option<Value>,
 }
 
 /// `POST /experiments` (read as `environment_id` plus an [`ExperimentSpec`], which refuses unknown

@@ -581,3 +581,32 @@ fn the_openapi_document_lists_every_route() {
         }
     }
 }
+
+#[test]
+fn an_interleaving_declaration_is_checked_stored_and_published() {
+    for (label, url, _dir) in backends("interleave") {
+        let server = start(&url, None);
+        let api = Api::new(&server);
+        let (env, sdk) = api.environment("interleave");
+        let body = |key: &str, rankers: Value| {
+            json!({"environment_id": env, "key": key, "name": "n", "placements": ["pdp"],
+                "variants": [{"key": "bm25"}, {"key": "ltr", "params": {"ranker": "ltr"}}],
+                "allocation": {"weights": {"bm25": 50, "ltr": 50}},
+                "interleaving": {"method": "team_draft", "rankers": rankers}})
+        };
+        let r = api.admin("POST", "/experiments", Some(body("same", json!({"a": "ltr", "b": "ltr"}))));
+        assert_eq!((r.status, r.code()), (422, "VALIDATION_FAILED"), "[{label}] {}", r.text);
+        assert_eq!(r.body["error"]["details"][0]["code"], "BAD_INTERLEAVING", "{}", r.text);
+        let r = api.admin("POST", "/experiments", Some(body("il", json!({"a": "ltr", "b": "bm25"}))));
+        assert_eq!(r.status, 201, "[{label}] {}", r.text);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(r.body["interleaving"]["rankers"]["a"], "ltr");
+        api.status(&id, "RUNNING").ok(200);
+        api.publish(&env);
+        let snap = Snapshot::from_json(&snapshot(&api, &sdk).to_string()).unwrap();
+        let d = snap.decide(&Request::new("pdp").user("u-1"), 0);
+        let plan = d.interleaving().expect("the published experiment interleaves");
+        assert_eq!((plan.a.variant, plan.b.variant), ("ltr", "bm25"), "[{label}]");
+        server.shutdown();
+    }
+}
