@@ -531,11 +531,11 @@ fn interleaved_impressions_carry_their_teams_and_each_one_counts() {
         });
         assert_eq!(record.teams.len(), picks.len());
         assert!(c.expose_interleaved(&token, record.clone()).expect("accepted"));
-        logged.push(record);
+        logged.push((vario::core::token_event_id(&token).expect("event id"), record));
     }
     // Not an interleaved placement's record: refused and counted, nothing queued.
     let token = c.decide_with(&Request::new("home").user("bo"), Expose::Later, |_, t| t.expect("token").to_owned());
-    let mut bad = logged[0].clone();
+    let mut bad = logged[0].1.clone();
     bad.ranks = None;
     let e = c.expose_interleaved(&token, bad).expect_err("balanced without ranks");
     assert_eq!(vario::core::Coded::code(&e), vario::core::ErrorCode::TokenPayload);
@@ -548,7 +548,8 @@ fn interleaved_impressions_carry_their_teams_and_each_one_counts() {
     let ann = vario::core::Pseudonymizer::new(Some("test-key")).apply("ann");
     let mine: Vec<&Value> = events.iter().filter(|e| e["user_id"] == ann.as_str()).collect();
     assert_eq!(mine.len(), 3, "three impressions of one unit, three events: {events:?}");
-    for (e, record) in mine.iter().zip(&logged) {
+    for (e, (event_id, record)) in mine.iter().zip(&logged) {
+        assert_eq!(e["event_id"], event_id.as_str(), "the impression id a click names");
         assert_eq!(e["interleaving"], serde_json::to_value(record).expect("json"));
         assert_eq!(e["interleaving"]["method"], "balanced");
         assert!(e["interleaving"]["ranks"]["a"].is_array());

@@ -225,5 +225,8 @@ export declare function pseudonymize(unitId: string, key?: string | undefined | 
  */
 export declare function snapshotDecideInto(handle: ExternalObject<'SnapshotHandle'>, placement: unknown, userId: unknown, sessionId: unknown, context: unknown, a0: unknown, a1: unknown, a2: unknown, a3: unknown, now: number, flags: number): void
 
+/** The `event_id` an exposure token logs under (a click's `impression_id`). */
+export declare function tokenEventId(token: string): string
+
 /** The winner name for credit `a`, `b`. */
 export declare function winnerOf(a: number, b: number): string

@@ -849,4 +849,5 @@ module.exports.interleaveIds = nativeBinding.interleaveIds
 module.exports.optionKeys = nativeBinding.optionKeys
 module.exports.pseudonymize = nativeBinding.pseudonymize
 module.exports.snapshotDecideInto = nativeBinding.snapshotDecideInto
+module.exports.tokenEventId = nativeBinding.tokenEventId
 module.exports.winnerOf = nativeBinding.winnerOf

@@ -478,3 +478,21 @@ impl Pseudonymizer {
         serde_json::from_slice(&json).map_err(|e| TokenError::Payload(e.to_string()))
     }
 }
+
+/// The `event_id` an exposure token will log under (minted when the decision was made): the
+/// impression id a later click names (`properties.impression_id`) to be credited to exactly this
+/// impression. Reads the payload without verifying the signature; the id is not a secret, and
+/// redeeming still verifies.
+pub fn token_event_id(token: &str) -> Result<String, TokenError> {
+    #[derive(Deserialize)]
+    struct Id {
+        event_id: String,
+    }
+    let mut parts = token.split('.');
+    let (Some("v1"), Some(payload)) = (parts.next(), parts.next()) else {
+        return Err(TokenError::Malformed);
+    };
+    let json = B64.decode(payload).map_err(|e| TokenError::Payload(e.to_string()))?;
+    let id: Id = serde_json::from_slice(&json).map_err(|e| TokenError::Payload(e.to_string()))?;
+    Ok(id.event_id)
+}

@@ -103,7 +103,7 @@ pub use compile::MAX_ITEMS;
 pub use decide::{BatchDecider, BatchRow, Decision, HashKey, InterleavePlan, Ranker, TraceEntry};
 pub use events::{
     ExposureData, ExposureDict, ExposureEvent, ExposureFields, ExposureKey, Pseudonymizer, RawExposure, Sdk,
-    TokenError, TokenPayload,
+    TokenError, TokenPayload, token_event_id,
 };
 pub use flags::FlagDecision;
 pub use hash::{BUCKETS, bucket, digest};

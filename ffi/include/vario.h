@@ -257,6 +257,17 @@ vario_status vario_digest(const char *unit_id,
 // `key` is NULL or NUL-terminated; `unit_id` is NUL-terminated; `out` is writable. Thread-safe.
 vario_status vario_pseudonymize(const char *key, const char *unit_id, char **out);
 
+// The `event_id` an exposure token logs under (minted when the decision was made): the
+// impression id a click names as `properties.impression_id`. Free `*out` with
+// `vario_string_free`. The token's signature is not checked (redeeming checks it).
+//
+// Errors: the token's own codes (`TOKEN_MALFORMED`, `TOKEN_PAYLOAD`), `NULL_ARGUMENT`,
+// `INVALID_UTF8`.
+//
+// # Safety
+// `token` is NUL-terminated; `out` is writable. Thread-safe.
+vario_status vario_token_event_id(const char *token, char **out);
+
 // Compiles snapshot JSON (SPEC §3). On success `*out` is a new handle to free with
 // `vario_snapshot_free`. A document that is not a schema-1 snapshot is
 // `VARIO_ERR_INVALID_SNAPSHOT` (code `NOT_JSON`, `SCHEMA_VERSION` or `INVALID_SNAPSHOT`); an

@@ -106,3 +106,25 @@ pub unsafe extern "C" fn vario_pseudonymize(
         }
     })
 }
+
+/// The `event_id` an exposure token logs under (minted when the decision was made): the
+/// impression id a click names as `properties.impression_id`. Free `*out` with
+/// `vario_string_free`. The token's signature is not checked (redeeming checks it).
+///
+/// Errors: the token's own codes (`TOKEN_MALFORMED`, `TOKEN_PAYLOAD`), `NULL_ARGUMENT`,
+/// `INVALID_UTF8`.
+///
+/// # Safety
+/// `token` is NUL-terminated; `out` is writable. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vario_token_event_id(token: *const c_char, out: *mut *mut c_char) -> vario_status {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        unsafe {
+            clear_out(out, "out")?;
+            let t = arg(token, "token")?;
+            let id = vario_core::token_event_id(t).map_err(crate::status::Error::coded)?;
+            put_string(out, id)
+        }
+    })
+}

@@ -373,6 +373,7 @@ static void interleaved(void) {
     const char *queries[] = {"shoes", "boots", "shoes"};
     uint8_t shown[3][8];
     size_t shown_len[3] = {0, 0, 0};
+    char shown_id[3][64] = {"", "", ""};
     for (int q = 0; q < 3; q++) {
         char *json = NULL;
         if (!CHECK_OK(vario_client_decide_json(c, "{\"user_id\": \"ann\", \"context\": {\"placement\": \"search\"}}", true, &json)))
@@ -393,6 +394,9 @@ static void interleaved(void) {
             CHECK_OK(vario_interleave(VARIO_INTERLEAVE_BALANCED, a, 4, b, 4, "ann", key, salt, queries[q], 5, -1, idx,
                                       shown[q], 8, &len))) {
             shown_len[q] = len;
+            char *eid = NULL;
+            if (CHECK_OK(vario_token_event_id(token, &eid))) snprintf(shown_id[q], sizeof shown_id[q], "%s", eid);
+            vario_string_free(eid);
             CHECK_OK(vario_client_expose_interleaved(c, token, VARIO_INTERLEAVE_BALANCED, a, 4, b, 4, shown[q], len));
             /* Teams that cannot come from these rankings are refused. */
             uint8_t bad[8] = {0, 0, 0, 0, 0};
@@ -420,7 +424,9 @@ static void interleaved(void) {
                 const char *t = cJSON_GetArrayItem(teams, (int)i)->valuestring;
                 same = t && strcmp(t, shown[seen][i] == VARIO_TEAM_A ? "a" : "b") == 0;
             }
+            const char *eid = json_str(e, "event_id");
             CHECK(same && cJSON_IsObject(ranks), "impression %d: %s", seen, line);
+            CHECK(eid && strcmp(eid, shown_id[seen]) == 0, "impression %d logged under its token's id: %s", seen, line);
             seen++;
         }
         cJSON_Delete(e);

@@ -104,6 +104,11 @@ export declare class Decision {
     }): InterleavedList;
     /** `"{experimentKey}:{unitId}"`, the string hashed for the bucket; null without one. */
     get hashKey(): string | null;
+    /**
+     * The `event_id` the exposure token logs under (null without a token): a click names it as
+     * `properties.impression_id` to be credited to exactly this impression.
+     */
+    get exposureId(): string | null;
     /** True when the unit was randomised into a variant (reason `ASSIGNED`). */
     get enrolled(): boolean;
     /** The SPEC JSON shape, field names and order. */

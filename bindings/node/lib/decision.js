@@ -3,6 +3,7 @@
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.Decision = void 0;
 exports.deepFreeze = deepFreeze;
+const native = require("../native.js");
 const errors_1 = require("./errors");
 const interleave_1 = require("./interleave");
 function deepFreeze(v) {
@@ -56,6 +57,14 @@ class Decision {
     /** `"{experimentKey}:{unitId}"`, the string hashed for the bucket; null without one. */
     get hashKey() {
         return this.experimentKey !== null && this.unitId !== null ? `${this.experimentKey}:${this.unitId}` : null;
+    }
+    /**
+     * The `event_id` the exposure token logs under (null without a token): a click names it as
+     * `properties.impression_id` to be credited to exactly this impression.
+     */
+    get exposureId() {
+        const t = this.exposureToken;
+        return t === null ? null : (0, errors_1.guard)(() => native.tokenEventId(t));
     }
     /** True when the unit was randomised into a variant (reason `ASSIGNED`). */
     get enrolled() {

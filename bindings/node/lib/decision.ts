@@ -1,7 +1,8 @@
 /** Requests and decisions: the public shapes, and `Decision`, built from the addon's scalars. */
 
 import type { FlagReason, InterleaveMethod, Reason, UnitType } from './codes'
-import { VarioError } from './errors'
+import native = require('../native.js')
+import { VarioError, guard } from './errors'
 import { interleave, recordOf } from './interleave'
 import type { InterleavedList } from './interleave'
 
@@ -163,6 +164,15 @@ export class Decision {
   /** `"{experimentKey}:{unitId}"`, the string hashed for the bucket; null without one. */
   get hashKey(): string | null {
     return this.experimentKey !== null && this.unitId !== null ? `${this.experimentKey}:${this.unitId}` : null
+  }
+
+  /**
+   * The `event_id` the exposure token logs under (null without a token): a click names it as
+   * `properties.impression_id` to be credited to exactly this impression.
+   */
+  get exposureId(): string | null {
+    const t = this.exposureToken
+    return t === null ? null : guard(() => native.tokenEventId(t))
   }
 
   /** True when the unit was randomised into a variant (reason `ASSIGNED`). */

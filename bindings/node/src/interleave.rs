@@ -85,6 +85,12 @@ fn positions(clicks: &[f64]) -> Result<Vec<usize>> {
         .collect()
 }
 
+/// The `event_id` an exposure token logs under (a click's `impression_id`).
+#[napi(catch_unwind, js_name = "tokenEventId")]
+pub fn token_event_id(token: String) -> Result<String> {
+    vario_core::token_event_id(&token).map_err(|e| coded(&e))
+}
+
 /// The winner name for credit `a`, `b`.
 #[napi(catch_unwind, js_name = "winnerOf")]
 pub fn winner_of(a: u32, b: u32) -> &'static str {

@@ -104,11 +104,11 @@ test('each interleaved impression reaches the sink with its record', async () =>
     const d = client.decide({ userId: 'ann', context: { placement: 'search' } }, { exposeLater: true })
     const il = d.interleave(A, B, { query })
     assert.ok(client.expose(d.exposureToken, { interleaving: il }))
-    shown.push(il.record)
+    shown.push([d.exposureId, il.record])
   }
   await client.close(5000)
   const events = fs.readFileSync(sink, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
   const exposures = events.filter((e) => e.type === 'exposure')
-  assert.deepStrictEqual(exposures.map((e) => e.interleaving), shown, 'one event per impression')
+  assert.deepStrictEqual(exposures.map((e) => [e.event_id, e.interleaving]), shown, 'one event per impression, under its id')
   fs.rmSync(dir, { recursive: true, force: true })
 })

@@ -201,6 +201,16 @@ impl Decision {
         self.reason == Reason::Assigned
     }
 
+    /// The `event_id` the exposure token will log under (None without a token): a click names it
+    /// as `properties["impression_id"]` to be credited to exactly this impression.
+    #[getter]
+    fn exposure_id(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        match &self.exposure_token {
+            None => Ok(None),
+            Some(t) => vario_core::token_event_id(t.bind(py).to_str()?).map(Some).map_err(|e| crate::errors::coded(&e)),
+        }
+    }
+
     /// For an interleaved experiment's unit on a declared placement: `{"method", "a": {"variant",
     /// "params"}, "b": {...}, "key", "salt", "seed"}`; rank with both params, then call
     /// `interleave`. None otherwise.

@@ -288,6 +288,9 @@ class Decision:
     @property
     def enrolled(self) -> bool: ...
     @property
+    def exposure_id(self) -> Optional[str]:
+        """The event id the exposure token logs under: a click's `impression_id`."""
+    @property
     def interleaving(self) -> Optional[dict[str, Any]]:
         """Both rankers (variant and params), method, key, salt and seed of an interleaved decision."""
     def interleave(

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os as _os
 import warnings
 from dataclasses import asdict, dataclass, field
+from pathlib import Path as _Path
 from typing import Any, Literal, Sequence, Union
 
 from . import _aggregate, _vario
@@ -34,6 +36,7 @@ from . import _aggregate, _vario
 __all__ = [
     "Analysis",
     "Comparison",
+    "InterleavingResult",
     "CupedStats",
     "MeanStats",
     "LowEffectiveSampleSize",
@@ -49,6 +52,7 @@ __all__ = [
     "adjust",
     "analyze",
     "compare",
+    "interleaving",
     "mde",
     "off_policy",
     "preference",
@@ -200,6 +204,189 @@ def adjust(p_values: Sequence[float], method: Literal["bh", "holm"] = "bh") -> l
 def preference(wins_a: int, wins_b: int, ties: int = 0, alpha: float = 0.05) -> Preference:
     """The preference score with its CI and the sign-test p-value, from per-impression winners."""
     return Preference(**_vario._preference(wins_a, wins_b, ties, alpha))
+
+
+@dataclass(frozen=True)
+class InterleavingResult:
+    """What ``interleaving`` found in a log: the impressions and clicks it credited, the
+    per-unit verdicts, and the preference for ranking ``a`` over them (``delta`` > 0 favours
+    ``a``; ``preference.impressions`` counts the units that clicked)."""
+
+    experiment_key: str
+    methods: tuple[str, ...]
+    impressions: int
+    impressions_clicked: int
+    clicks_credited: int
+    clicks_unattributed: int
+    clicks_invalid: int
+    impression_wins: dict[str, int]
+    units: int
+    wins_a: int
+    wins_b: int
+    ties: int
+    preference: Preference
+
+
+_IL_COLUMNS = {
+    "type": "VARCHAR", "event_id": "VARCHAR", "timestamp": "VARCHAR", "decided_at": "VARCHAR",
+    "user_id": "VARCHAR", "session_id": "VARCHAR", "experiment_key": "VARCHAR", "unit_type": "VARCHAR",
+    "placement": "VARCHAR", "event_type": "VARCHAR", "interleaving": "JSON", "properties": "JSON",
+}
+
+
+def interleaving(
+    events: Any,
+    experiment_key: str,
+    *,
+    click_event: str = "click",
+    window: Window = _dt.timedelta(minutes=30),
+    alpha: float = 0.05,
+) -> InterleavingResult:
+    """Credits logged clicks to the rankings of an interleaved experiment and scores the preference.
+
+    ``events``: JSONL or Parquet path(s) or a folder, a pandas DataFrame or an Arrow table
+    (DuckDB). The rules (contract/interleaving.md, "Analysis of logged interleavings"):
+
+    - an impression is an exposure of ``experiment_key`` that carries ``interleaving`` (its
+      record: method, teams, and for balanced the ranks);
+    - a click is an outcome whose ``event_type`` is ``click_event`` with an integer
+      ``properties.position`` (0-based, in the merged list); with ``properties.impression_id``
+      (the exposure's ``event_id``: ``Decision.exposure_id``) it belongs to that impression;
+      without one, to the latest impression of the same unit (the impression's ``unit_type``
+      id) on the same placement decided at or before it, within ``window``; others are
+      ``clicks_unattributed``, and a position outside that list is ``clicks_invalid``;
+    - each impression's clicks are credited by its method's rule from the record alone
+      (``vario.credit_record``, the core's rule) and give its winner;
+    - a unit's verdict is the ranking that won more of its clicked impressions (a tie when
+      equal); ``preference`` is Δ = (wins_a + ties/2) / units − 0.5 over those units, with a CI
+      and the sign-test p-value (the unit, not the impression, is the independent observation).
+    """
+    if not isinstance(experiment_key, str) or not experiment_key:
+        raise _invalid("experiment_key must be a non-empty string")
+    window_s = window.total_seconds() if isinstance(window, _dt.timedelta) else float(window)
+    if not window_s > 0:
+        raise _invalid(f"window must be positive, not {window!r}")
+    try:
+        import duckdb
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("vario.analysis.interleaving needs duckdb: pip install 'vario[analysis]'") from e
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        source = _interleaving_source(con, events)
+        have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        col = lambda c, ty: (f"CAST({c} AS {ty})" if ty != "JSON" else f"CAST(to_json({c}) AS VARCHAR)") if c in have else "NULL"
+        key = _aggregate.duck_literal(experiment_key)
+        rows = con.execute(f"""
+WITH src AS (
+  SELECT {col("type", "VARCHAR")} AS type, {col("event_id", "VARCHAR")} AS event_id,
+         epoch_ms(CAST({col("timestamp", "VARCHAR")} AS TIMESTAMPTZ)) AS ts,
+         epoch_ms(CAST({col("decided_at", "VARCHAR")} AS TIMESTAMPTZ)) AS decided,
+         {col("user_id", "VARCHAR")} AS user_id, {col("session_id", "VARCHAR")} AS session_id,
+         {col("experiment_key", "VARCHAR")} AS experiment_key, {col("unit_type", "VARCHAR")} AS unit_type,
+         {col("placement", "VARCHAR")} AS placement, {col("event_type", "VARCHAR")} AS event_type,
+         {col("interleaving", "JSON")} AS record, {col("properties", "JSON")} AS properties
+  FROM {source}
+),
+imp AS (
+  SELECT row_number() OVER () AS imp, event_id,
+         CASE unit_type WHEN 'user' THEN user_id WHEN 'session' THEN session_id END AS unit_id,
+         placement, coalesce(decided, ts) AS t, record
+  FROM src WHERE type = 'exposure' AND experiment_key = {key} AND record IS NOT NULL AND record <> 'null'
+),
+clk AS (
+  SELECT row_number() OVER () AS click, user_id, session_id, placement, ts AS t,
+         TRY_CAST(json_extract_string(properties, '$.position') AS BIGINT) AS position,
+         json_extract_string(properties, '$.impression_id') AS impression_id
+  FROM src WHERE type = 'outcome' AND event_type = {_aggregate.duck_literal(click_event)}
+),
+ids AS (
+  SELECT click, user_id AS unit_id, placement, t, position FROM clk WHERE user_id IS NOT NULL AND impression_id IS NULL
+  UNION ALL SELECT click, session_id, placement, t, position FROM clk WHERE session_id IS NOT NULL AND impression_id IS NULL
+),
+matched AS (
+  SELECT ids.click, arg_max(imp.imp, imp.t) AS imp, max(imp.t) AS imp_t, any_value(ids.t) AS t, any_value(ids.position) AS position
+  FROM ids ASOF JOIN imp ON ids.unit_id = imp.unit_id AND coalesce(ids.placement, '') = coalesce(imp.placement, '') AND ids.t >= imp.t
+  GROUP BY ids.click
+  UNION ALL
+  -- Named impressions: exact, whatever the clocks say (the window still applies).
+  SELECT clk.click, imp.imp, imp.t, clk.t, clk.position FROM clk JOIN imp ON clk.impression_id = imp.event_id
+)
+SELECT imp.imp, imp.unit_id, imp.record,
+       list(m.position) FILTER (WHERE m.click IS NOT NULL AND m.t - m.imp_t <= {int(round(window_s * 1000))}) AS clicks,
+       (SELECT count(*) FROM clk) AS total_clicks
+FROM imp LEFT JOIN matched m ON m.imp = imp.imp
+GROUP BY imp.imp, imp.unit_id, imp.record
+""").fetchall()
+    finally:
+        con.close()
+    import json as _json
+
+    if not rows:
+        raise _invalid(f"no interleaved exposures of experiment {experiment_key!r} in the events")
+    total_clicks = int(rows[0][4])
+    methods: set[str] = set()
+    per_unit: dict[str, list[int]] = {}
+    wins = {"a": 0, "b": 0, "tie": 0, "none": 0}
+    credited = invalid = clicked = attributed = 0
+    for _, unit_id, record, clicks, _total in rows:
+        rec = _json.loads(record)
+        methods.add(str(rec.get("method")))
+        positions = [int(c) for c in (clicks or []) if c is not None]
+        attributed += len(clicks or [])
+        invalid += len(clicks or []) - len(positions)
+        ok = [p for p in positions if 0 <= p < len(rec.get("teams", []))]
+        invalid += len(positions) - len(ok)
+        c = _vario.credit_record(rec, ok)
+        w = _vario.winner(c)
+        wins[w] += 1
+        if not ok:
+            continue
+        clicked += 1
+        credited += len(set(ok))
+        tally = per_unit.setdefault(str(unit_id), [0, 0])
+        if w == "a":
+            tally[0] += 1
+        elif w == "b":
+            tally[1] += 1
+    wa = sum(1 for a, b in per_unit.values() if a > b)
+    wb = sum(1 for a, b in per_unit.values() if b > a)
+    ties = len(per_unit) - wa - wb
+    return InterleavingResult(
+        experiment_key=experiment_key,
+        methods=tuple(sorted(methods)),
+        impressions=len(rows),
+        impressions_clicked=clicked,
+        clicks_credited=credited,
+        clicks_unattributed=total_clicks - attributed,
+        clicks_invalid=invalid,
+        impression_wins=wins,
+        units=len(per_unit),
+        wins_a=wa,
+        wins_b=wb,
+        ties=ties,
+        preference=preference(wa, wb, ties, alpha),
+    )
+
+
+def _interleaving_source(con: Any, events: Any) -> str:
+    if isinstance(events, (str, _os.PathLike)) or (
+        isinstance(events, (list, tuple)) and events and all(isinstance(e, (str, _os.PathLike)) for e in events)
+    ):
+        paths = [str(events)] if isinstance(events, (str, _os.PathLike)) else [str(e) for e in events]
+        files: list[str] = []
+        for p in paths:
+            files.extend(sorted(str(q) for q in _Path(p).iterdir() if q.is_file()) if _os.path.isdir(p) else [p])
+        if not files:
+            raise _invalid(f"no event files in {paths}")
+        lst = "[" + ", ".join(_aggregate.duck_literal(p) for p in files) + "]"
+        if all(p.endswith((".parquet", ".pq", ".parq")) for p in files):
+            return f"read_parquet({lst}, union_by_name = true)"
+        cols = "{" + ", ".join(f"{_aggregate.duck_literal(c)}: {_aggregate.duck_literal(t)}" for c, t in _IL_COLUMNS.items()) + "}"
+        return f"read_json({lst}, format = 'newline_delimited', columns = {cols})"
+    con.register("vario_input", events)
+    return "vario_input"
 
 
 class LowEffectiveSampleSize(UserWarning):
