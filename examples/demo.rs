@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use vario::core::{Reason, Request};
+use vario::core::{Reason, Request, Team};
 use vario::{ClientBuilder, Expose, Outcome};
 use vario_tools::devserver::{DevServer, DevServerOptions};
 
@@ -59,9 +59,8 @@ impl Admin {
     }
 }
 
-/// What the demo authors: five placements, a layer, a 2 % global holdout, a staff segment, five
-/// experiments (one shipped), a scheduled flag. Returns (environment id, SDK key, experiment ids
-/// by key).
+/// What the demo authors: six placements, a layer, a 2 % global holdout, a staff segment, six
+/// experiments (one shipped, one interleaved), a scheduled flag.
 /// What [`author`] made: the environment id, its SDK key, experiment ids by key.
 type Authored = (String, String, BTreeMap<String, String>);
 
@@ -80,6 +79,7 @@ fn author(api: &Admin) -> Result<Authored, Box<dyn std::error::Error>> {
     put("placements", "home", json!({"default_params": {"hero": "seasonal", "rows": 4}}))?;
     put("placements", "search", json!({"default_params": {"ranker": "bm25"}}))?;
     put("placements", "cart", json!({"default_params": {"upsell": false}}))?;
+    put("placements", "category", json!({"default_params": {"ranker": "popularity", "rows": 24}}))?;
     put("layers", "feed_ranking", json!({"salt": "feed-2026"}))?;
     put("segments", "staff", json!({"ids": ["u-staff-1", "u-staff-2"]}))?;
     put(
@@ -111,6 +111,13 @@ fn author(api: &Admin) -> Result<Authored, Box<dyn std::error::Error>> {
                "targeting": {"attr": "locale", "op": "in", "values": ["en-GB", "en-US", "de-DE"]},
                "variants": [{"key": "control", "is_control": true}, {"key": "personalised", "params": {"hero": "personalised"}}],
                "allocation": {"weights": {"control": 50, "personalised": 50}, "traffic": 40}}),
+        // Two rankers compared by interleaving: every unit in it sees one list merged from both.
+        json!({"key": "category_rank", "name": "Category grid: personalised vs popularity ranking",
+               "hypothesis": "Shoppers click the personalised ranking's items more often",
+               "placements": ["category"], "unit": "user_or_session",
+               "variants": [{"key": "control", "is_control": true}, {"key": "personalised", "params": {"ranker": "two_tower_v3"}}],
+               "allocation": {"weights": {"control": 50, "personalised": 50}},
+               "interleaving": {"method": "team_draft", "rankers": {"a": "personalised", "b": "control"}}}),
         json!({"key": "search_ltr", "name": "Search learning-to-rank", "placements": ["search"],
                "variants": [{"key": "control", "is_control": true}, {"key": "ltr", "params": {"ranker": "ltr_v2"}}],
                "allocation": {"weights": {"control": 50, "ltr": 50}}}),
@@ -168,6 +175,84 @@ impl SplitMix {
 
 /// One simulated request: (user id if logged in, session id, placement, context).
 type Visit = (Option<String>, String, &'static str, Map<String, Value>);
+
+/// The category page: an interleaved placement. Both rankers rank the same catalogue, the SDK
+/// merges them with the unit's coin, the impression is logged with its teams, and the simulated
+/// shopper clicks the items it likes (which the personalised ranker tends to put first).
+#[derive(Default)]
+struct Shelf {
+    impressions: u64,
+    not_shown: u64,
+    clicks: u64,
+}
+
+impl Shelf {
+    const CATALOGUE: usize = 60;
+
+    /// One item in four appeals to a given shopper.
+    fn likes(unit: &str, item: usize) -> bool {
+        vario::core::bucket(unit, "likes", &item.to_string(), 0) % 4 == 0
+    }
+
+    fn rank(ranker: &str, unit: &str) -> Vec<String> {
+        // Popularity: the catalogue's fixed order. Personalised: the unit's liked items first.
+        let mut order: Vec<usize> = (0..Self::CATALOGUE).collect();
+        if ranker != "popularity" {
+            order.sort_by_key(|&i| !Self::likes(unit, i));
+        }
+        order.into_iter().take(24).map(|i| format!("c-{i}")).collect()
+    }
+
+    fn visit(&mut self, client: &vario::Client, req: &Request<'_>, rng: &mut SplitMix) {
+        let shown = client.decide_with(req, Expose::Later, |d, token| {
+            let token = token?.to_owned();
+            let Some(plan) = d.interleaving() else { return Some((token, None)) };
+            let unit: String = d.unit_id()?.to_owned();
+            let rank = |r: vario::core::Ranker<'_>| {
+                Self::rank(r.params.get("ranker").and_then(Value::as_str).unwrap_or("popularity"), &unit)
+            };
+            let (a, b) = (rank(plan.a), rank(plan.b));
+            let picks = plan.interleave(&a, &b, "", Some(24)).ok()?;
+            let items: Vec<String> =
+                picks.iter().map(|p| if p.team == Team::A { &a } else { &b }[p.index as usize].clone()).collect();
+            Some((token, Some((vario::core::Impression::new(plan.method, &a, &b, &picks), items, unit))))
+        });
+        // No token: nothing to log (the global holdout, or no snapshot yet).
+        let Some((token, interleaved)) = shown else {
+            self.not_shown += 1;
+            return;
+        };
+        let Some((record, items, unit)) = interleaved else {
+            client.expose(&token).ok();
+            return;
+        };
+        let impression_id = vario::core::token_event_id(&token).ok();
+        if !client.expose_interleaved(&token, record).unwrap_or(false) {
+            return;
+        }
+        self.impressions += 1;
+        // The shopper scans the first ten and clicks a liked item one time in five, another one
+        // time in forty.
+        for (position, item) in items.iter().enumerate().take(10) {
+            let liked = item.strip_prefix("c-").and_then(|i| i.parse().ok()).is_some_and(|i| Self::likes(&unit, i));
+            if rng.next() % 1000 < if liked { 200 } else { 25 } {
+                self.clicks += 1;
+                let mut properties = Map::new();
+                properties.insert("position".into(), json!(position));
+                properties.insert("impression_id".into(), json!(impression_id));
+                client.track(Outcome {
+                    user_id: req.user_id.map(str::to_owned),
+                    session_id: req.session_id.map(str::to_owned),
+                    event_type: "click".into(),
+                    item_id: Some(item.clone()),
+                    placement: Some("category".into()),
+                    properties,
+                    ..Outcome::default()
+                });
+            }
+        }
+    }
+}
 
 /// Per-phase tallies.
 #[derive(Default)]
@@ -247,7 +332,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed()
     );
 
-    let placements = ["pdp_you_may_also_like", "newsfeed", "home", "search", "cart"];
+    let placements = ["pdp_you_may_also_like", "newsfeed", "home", "search", "cart", "category"];
     let locales = ["en-GB", "en-US", "de-DE", "fr-FR", "nl-NL"];
     let mut rng = SplitMix(2026);
     // The simulated request log is built before the clock starts, so timings are the SDK's alone.
@@ -270,6 +355,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut hero_kept = (0u64, 0u64);
     let mut latencies = Vec::with_capacity(n / 16 + 1);
     let mut carts = 0u64;
+    let mut shelf = Shelf::default();
     let mut loop_time = Duration::ZERO;
     let start = Instant::now();
     for (phase, &(from, to)) in phases.iter().enumerate() {
@@ -307,6 +393,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let mut req = Request::new(placement).session(session).context(ctx);
             req.user_id = user.as_deref();
+            if *placement == "category" {
+                shelf.visit(&client, &req, &mut rng);
+                continue;
+            }
             let t = Instant::now();
             let (reason, exp, variant) = client.decide_with(&req, Expose::Now, |d, _| {
                 (d.reason(), d.experiment_key().map(str::to_owned), d.variant().map(str::to_owned))
@@ -402,6 +492,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if reason(&tallies[1], "newsfeed", "LayerMiss") == 0 || count(&tallies[1], "newsfeed", "feed_page_size") != 0 {
         return Err("the pause did not reach the client".into());
     }
+    println!(
+        "\ncategory_rank (interleaved, team draft): {} impressions logged with their teams, {} visits in the holdout (one ranking, nothing logged), {} clicks tracked with their impression id",
+        shelf.impressions, shelf.not_shown, shelf.clicks
+    );
     let s = client.stats();
     let written = sink.stats.events.load(std::sync::atomic::Ordering::Relaxed);
     println!(

@@ -26,3 +26,5 @@ pins=$(grep -E '^(maturin|numpy|duckdb|matplotlib)==' bindings/python/requiremen
 printf '\n=== the report for this run'"'"'s traffic (python -m vario.report)\n\n'
 "$venv/bin/python" -m vario.report target/vario-demo/delivered-events.jsonl --experiment ymal_algo \
   --metric add_to_cart --metric add_to_cart:count --html target/vario-demo/ymal_algo-report.html
+printf '\n=== the interleaved category ranking: clicks credited to both rankers, the preference\n\n'
+"$venv/bin/python" -m vario.report target/vario-demo/delivered-events.jsonl --experiment category_rank --interleaving

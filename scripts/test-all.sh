@@ -91,6 +91,8 @@ bindings/python/.venv/bin/python examples/python/backtest_spark.py 20000
 # The main job's last part: the report for the smoke run's own traffic (the demo step above).
 bindings/python/.venv/bin/python -m vario.report target/vario-demo/delivered-events.jsonl --experiment ymal_algo \
   --metric add_to_cart --metric add_to_cart:count --html target/vario-demo/ymal_algo-report.html
+bindings/python/.venv/bin/python -m vario.report target/vario-demo/delivered-events.jsonl --experiment category_rank \
+  --interleaving
 
 step "node addon: npm ci, debug build (napi + tsc; generated types must match the committed ones), node --test, edge handler example"
 # `npm ci`: exactly the committed lock, which is never rewritten (the lock lists the

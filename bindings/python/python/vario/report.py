@@ -8,6 +8,11 @@ per-day split of new units (matplotlib, embedded as PNG)::
     python -m vario.report events.jsonl --experiment pdp_reco_algo \\
         --metric add_to_cart --metric purchase:value --metric click/impression --cuped
 
+With ``--interleaving`` the experiment is an interleaved one: the report credits its logged clicks
+to the two rankings and prints the per-unit preference (``vario.analysis.interleaving``)::
+
+    python -m vario.report events.jsonl --experiment category_rank --interleaving
+
 ``EVENTS`` is a JSONL or Parquet file, several, or a folder of them (see ``vario.analysis.analyze``).
 The exit status is 0, or 2 when the input cannot be analysed (the message says why).
 """
@@ -25,7 +30,7 @@ from collections import defaultdict
 from typing import Sequence
 
 from . import VarioError
-from .analysis import Analysis, MetricResult, Sequential, analyze
+from .analysis import Analysis, InterleavingResult, MetricResult, Sequential, analyze, interleaving
 
 
 def parse_window(text: str) -> dt.timedelta:
@@ -185,6 +190,24 @@ Benjamini&ndash;Hochberg over every row. "adjusted for" lists what each row carr
 """
 
 
+def interleaving_text(r: InterleavingResult, alpha: float) -> str:
+    """The interleaving section: impressions and clicks credited, per-unit verdicts, preference."""
+    p = r.preference
+    w = r.impression_wins
+    lines = [
+        f"interleaving of experiment {r.experiment_key} ({', '.join(r.methods)})",
+        f"  impressions {r.impressions}, with credited clicks {r.impressions_clicked}; clicks credited "
+        f"{r.clicks_credited}, unattributed {r.clicks_unattributed}, invalid {r.clicks_invalid}",
+        f"  impressions won: a {w['a']}, b {w['b']}, tie {w['tie']}, no click {w['none']}",
+        f"  units that clicked: {r.units}: prefer a {r.wins_a}, prefer b {r.wins_b}, tie {r.ties}",
+        f"  preference for a: delta {p.delta:+.4f}, {100 * (1 - alpha):g}% CI [{p.ci[0]:+.4f}, {p.ci[1]:+.4f}], "
+        f"sign test p {_p(p.p_value)}",
+        "  verdict: " + ("ranking a is preferred" if p.ci[0] > 0 else "ranking b is preferred" if p.ci[1] < 0
+                         else "no preference detected at this level"),  # fmt: skip
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vario.report", description=__doc__.split("\n\n")[0])
     ap.add_argument("events", nargs="+", help="JSONL or Parquet files, or a folder of them")
@@ -201,7 +224,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--look", type=int, help="which look of --sequential this report is (1-based)")
     ap.add_argument("--spending", choices=["pocock", "obrien_fleming"], default="pocock")
     ap.add_argument("--html", default=None, help="where to write the HTML page (default: KEY-report.html; '' for none)")
+    ap.add_argument("--interleaving", action="store_true", help="an interleaved experiment: credit its clicks to "
+                    "the two rankings and print the preference (no metrics, no HTML)")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.interleaving:
+        try:
+            r = interleaving(args.events if len(args.events) > 1 else args.events[0], args.experiment, alpha=args.alpha)
+        except VarioError as e:
+            print(f"vario.report: {e} ({getattr(e, 'code', '?')})", file=sys.stderr)
+            return 2
+        print(interleaving_text(r, args.alpha))
+        return 0
     plan = None
     if args.sequential is not None or args.look is not None:
         try:
