@@ -191,7 +191,7 @@ impl Shelf {
 
     /// One item in four appeals to a given shopper.
     fn likes(unit: &str, item: usize) -> bool {
-        vario::core::bucket(unit, "likes", &item.to_string(), 0) % 4 == 0
+        vario::core::bucket(unit, "likes", &item.to_string(), 0).is_multiple_of(4)
     }
 
     fn rank(ranker: &str, unit: &str) -> Vec<String> {
