@@ -192,8 +192,8 @@ pub struct DeliveryOptions {
     /// Batches posted to the ingestion endpoint at once (default 8, 1 to [`MAX_IN_FLIGHT`]): one
     /// request at a time caps delivery at batch size ÷ round trip (500 events every 20 ms is
     /// 25 k events/s). Batches then arrive in no set order; each retry keeps its `batch_id`.
-    /// With a spool (`spool_path`) one poster thread delivers and replays (one batch in flight):
-    /// the spool's replay loop is sequential for now.
+    /// With a spool (`spool_path`) the same number of batches is in flight, live and replayed
+    /// alike; replayed records are acknowledged in order.
     pub max_in_flight: usize,
     /// A directory for the disk spool (default none: off). With an ingestion URL, batches that
     /// cannot be delivered at once are written here and replayed (oldest first, with their

@@ -215,6 +215,30 @@ pub fn interleave<T: Hash + Eq>(
     coin: &Coin<'_>,
     length: Option<usize>,
 ) -> Result<Vec<Pick>, InterleaveError> {
+    merge(method, a, b, coin, length).map(|(picks, _)| picks)
+}
+
+/// [`interleave`] and the record its exposure logs ([`Impression::new`]), sharing one pass of
+/// item ids: what the surfaces call, so logging costs no second hash of the lists.
+pub fn interleave_recorded<T: Hash + Eq>(
+    method: InterleaveMethod,
+    a: &[T],
+    b: &[T],
+    coin: &Coin<'_>,
+    length: Option<usize>,
+) -> Result<(Vec<Pick>, Impression), InterleaveError> {
+    let (picks, ids) = merge(method, a, b, coin, length)?;
+    let record = Impression::from_ids(method, &ids, &picks);
+    Ok((picks, record))
+}
+
+fn merge<T: Hash + Eq>(
+    method: InterleaveMethod,
+    a: &[T],
+    b: &[T],
+    coin: &Coin<'_>,
+    length: Option<usize>,
+) -> Result<(Vec<Pick>, Ids), InterleaveError> {
     if coin.unit_id.is_empty() {
         return Err(InterleaveError::EmptyUnit);
     }
@@ -276,7 +300,7 @@ pub fn interleave<T: Hash + Eq>(
             }
         }
     }
-    Ok(out)
+    Ok((out, ids))
 }
 
 /// Clicks credited to each ranking for one impression.
@@ -399,9 +423,15 @@ pub struct Ranks {
 impl Impression {
     /// The record of the merged list `picks` of `a` and `b` by `method`.
     pub fn new<T: Hash + Eq>(method: InterleaveMethod, a: &[T], b: &[T], picks: &[Pick]) -> Impression {
+        if method == InterleaveMethod::TeamDraft {
+            return Impression { method, teams: picks.iter().map(|p| p.team).collect(), ranks: None };
+        }
+        Impression::from_ids(method, &Ids::new(a, b), picks)
+    }
+
+    fn from_ids(method: InterleaveMethod, ids: &Ids, picks: &[Pick]) -> Impression {
         let teams = picks.iter().map(|p| p.team).collect();
         let ranks = (method == InterleaveMethod::Balanced).then(|| {
-            let ids = Ids::new(a, b);
             let (rank_a, rank_b) = ids.ranks();
             let known = |r: u32| (r != u32::MAX).then_some(r);
             let (mut ra, mut rb) = (Vec::with_capacity(picks.len()), Vec::with_capacity(picks.len()));
@@ -528,6 +558,7 @@ mod tests {
                 let p = interleave(*m, &a, &b, &coin(u), None).unwrap();
                 let teams: Vec<Team> = p.iter().map(|p| p.team).collect();
                 let rec = Impression::new(*m, &a, &b, &p);
+                assert_eq!(interleave_recorded(*m, &a, &b, &coin(u), None).unwrap(), (p.clone(), rec.clone()));
                 rec.validate().unwrap();
                 let back: Impression = serde_json::from_str(&serde_json::to_string(&rec).unwrap()).unwrap();
                 assert_eq!(back, rec);

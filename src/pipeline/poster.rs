@@ -188,6 +188,18 @@ impl Poster {
         Poster { opts, shared, client: Arc::new(Mutex::new(None)), url, close_deadline_ms }
     }
 
+    /// Another poster on this one's HTTP client (one connection pool): a live attempt worker of
+    /// the replay loop.
+    pub(super) fn worker(&self) -> Poster {
+        Poster {
+            opts: self.opts.clone(),
+            shared: self.shared.clone(),
+            client: self.client.clone(),
+            url: self.url.clone(),
+            close_deadline_ms: self.close_deadline_ms.clone(),
+        }
+    }
+
     fn post(&mut self, batch_id: &str, body: &bytes::Bytes, gzip: bool, n: u64) {
         let opts = self.opts.clone();
         let d = &opts.delivery;

@@ -106,8 +106,9 @@ pub(crate) fn spawn(
         (Some(url), _) => match spool {
             None => SinkImpl::Http(Posters::spawn(&opts, &shared, url, &close_deadline_ms, threads)?),
             Some(sp) => {
-                // One body waiting beside the one in flight: the overlap, with at most two held.
-                let (tx, prx) = crossbeam_channel::bounded::<Encoded>(1);
+                // As many bodies waiting as the loop has workers: a healthy burst queues here
+                // instead of spilling to disk; past that the sender spills (see `hand_over`).
+                let (tx, prx) = crossbeam_channel::bounded::<Encoded>(opts.delivery.max_in_flight.max(1));
                 let mut poster = Poster::new(opts.clone(), shared.clone(), url.clone(), close_deadline_ms);
                 let run_sp = sp.clone();
                 let run = move || super::replay::run(&mut poster, &run_sp, prx);

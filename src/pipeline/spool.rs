@@ -19,10 +19,13 @@
 //! mismatch: it and the rest of its segment are skipped and counted once in
 //! `spool_corrupt_records`, never an error. A segment is deleted once every record in it was
 //! acknowledged (2xx, or refused with a 4xx, which is counted as `dropped_rejected`). The cursor
-//! lets the next process skip the acknowledged head of a half-replayed segment, so a process
-//! killed mid-replay re-sends at most the one batch whose answer it had not recorded yet (a cursor
-//! that does not check out is ignored: that segment is then replayed from its start, at least
-//! once).
+//! lets the next process skip the acknowledged head of a half-replayed segment. Replay reads ahead:
+//! at most `max_in_flight` records past the acknowledged head are read and out at once
+//! ([`Spool::next_out`]), their answers come in any order, and records are acknowledged in
+//! order, each once it and every record before it are done ([`Spool::done`]). A process killed
+//! mid-replay therefore re-sends at most `max_in_flight` batches, each with its own `batch_id`
+//! and `event_id`s for the endpoint to de-duplicate (a cursor that does not check
+//! out is ignored: that segment is then replayed from its start, at least once).
 //!
 //! Bound: the segment files never exceed `spool_max_bytes` together; a batch that does not fit is
 //! not written (the poster counts it in `dropped_spool_full`).
@@ -196,7 +199,41 @@ struct Segment {
     len: u64,
     /// Offset of the oldest record not yet acknowledged.
     read_at: u64,
+    /// Offset of the next record to read ahead (`read_at <= scan_at`).
+    scan_at: u64,
+    /// Where an unreadable record starts: the segment's records end there.
+    corrupt_at: Option<u64>,
     reader: Option<File>,
+}
+
+impl Segment {
+    fn new(seq: u64, path: PathBuf, len: u64, read_at: u64) -> Segment {
+        Segment { seq, path, len, read_at, scan_at: read_at, corrupt_at: None, reader: None }
+    }
+
+    /// The end of its readable records.
+    fn end(&self) -> u64 {
+        self.corrupt_at.unwrap_or(self.len)
+    }
+}
+
+/// A record read ahead of the acknowledged head, and where its replay stands.
+struct Ahead {
+    ticket: u64,
+    rec: Record,
+    /// Its size on disk.
+    n: u64,
+    state: State,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Read, not handed out (or handed back after a failed attempt).
+    Waiting,
+    /// Being attempted.
+    Out,
+    /// Delivered or refused; acknowledged once every record before it is too.
+    Done,
 }
 
 /// A spool directory, locked for this client. See the module doc.
@@ -214,8 +251,10 @@ pub(crate) struct Spool {
     disk_bytes: u64,
     /// Bytes of records not yet acknowledged.
     pending_bytes: u64,
-    /// The oldest pending record, read and kept while its delivery is retried.
-    head: Option<(Record, u64)>,
+    /// Records read ahead of the acknowledged head, oldest first (at most those out at once and
+    /// the ones handed back).
+    ahead: VecDeque<Ahead>,
+    next_ticket: u64,
     unsynced: bool,
     last_sync: Instant,
     /// The `cursor` file (None when it cannot be opened: replay is then at least once per segment).
@@ -265,7 +304,7 @@ impl Spool {
                 if len == 0 {
                     let _ = std::fs::remove_file(&path);
                 } else {
-                    found.push(Segment { seq, path, len, read_at: 0, reader: None });
+                    found.push(Segment::new(seq, path, len, 0));
                 }
             }
         }
@@ -277,6 +316,7 @@ impl Spool {
             && let Some(seg) = found.first_mut().filter(|s| s.seq == seq && at <= s.len)
         {
             seg.read_at = at;
+            seg.scan_at = at;
             skipped = at;
         }
         let mut cursor =
@@ -303,12 +343,16 @@ impl Spool {
             next_seq,
             disk_bytes,
             pending_bytes: disk_bytes - skipped,
-            head: None,
+            ahead: VecDeque::new(),
+            next_ticket: 0,
             unsynced: false,
             last_sync: Instant::now(),
             cursor,
             shared,
         };
+        let mut s = s;
+        // A segment the cursor says is fully acknowledged goes now.
+        s.drop_finished();
         s.publish();
         Ok(s)
     }
@@ -361,7 +405,7 @@ impl Spool {
             let path = self.dir.join(format!("{seq:020}.{SEGMENT_EXT}"));
             let f = std::fs::OpenOptions::new().create_new(true).append(true).open(&path)?;
             self.next_seq += 1;
-            self.segments.push_back(Segment { seq, path, len: 0, read_at: 0, reader: None });
+            self.segments.push_back(Segment::new(seq, path, 0, 0));
             self.writer = Some(f);
         }
         let (Some(w), Some(seg)) = (self.writer.as_mut(), self.segments.back_mut()) else {
@@ -393,64 +437,127 @@ impl Spool {
         self.last_sync = Instant::now();
     }
 
-    /// The oldest record not yet acknowledged; a truncated or corrupt one ends its segment
-    /// (counted in `spool_corrupt_records`), and reading goes on with the next segment.
+    /// The oldest record not yet acknowledged (whatever its replay state); a truncated or corrupt
+    /// one ends its segment (counted in `spool_corrupt_records`), and reading goes on with the
+    /// next segment. With [`Spool::ack`]: one record at a time.
     pub(crate) fn peek(&mut self) -> Option<Record> {
+        if self.ahead.is_empty() {
+            self.read_next()?;
+        }
+        self.ahead.front().map(|a| a.rec.clone())
+    }
+
+    /// The record [`Spool::peek`] returned is done with (delivered or refused).
+    pub(crate) fn ack(&mut self) {
+        if let Some(a) = self.ahead.front_mut() {
+            a.state = State::Done;
+        }
+        self.ack_done();
+    }
+
+    /// The oldest record not handed out yet, and its ticket for [`Spool::done`] or
+    /// [`Spool::retry`]; `None` when every record on disk is out or done, or when `window`
+    /// records past the acknowledged head are read already. The window bounds what a crash
+    /// re-sends: records answered while an older one is still out are acknowledged only with it.
+    pub(crate) fn next_out(&mut self, window: usize) -> Option<(u64, Record)> {
+        if !self.ahead.iter().any(|a| a.state == State::Waiting) {
+            if self.ahead.len() >= window.max(1) {
+                return None;
+            }
+            self.read_next()?;
+        }
+        let a = self.ahead.iter_mut().find(|a| a.state == State::Waiting)?;
+        a.state = State::Out;
+        Some((a.ticket, a.rec.clone()))
+    }
+
+    /// The record of `ticket` is delivered or refused: it is acknowledged as soon as every record
+    /// before it is too.
+    pub(crate) fn done(&mut self, ticket: u64) {
+        if let Some(a) = self.ahead.iter_mut().find(|a| a.ticket == ticket) {
+            a.state = State::Done;
+        }
+        self.ack_done();
+    }
+
+    /// The attempt of `ticket` failed: it is the next to hand out again (with any older one).
+    pub(crate) fn retry(&mut self, ticket: u64) {
+        if let Some(a) = self.ahead.iter_mut().find(|a| a.ticket == ticket && a.state == State::Out) {
+            a.state = State::Waiting;
+        }
+    }
+
+    /// Reads the next record after those read ahead; `None` when there is none yet.
+    fn read_next(&mut self) -> Option<()> {
         loop {
-            if let Some((r, _)) = &self.head {
-                return Some(r.clone());
-            }
-            let writing = self.segments.len() == 1 && self.writer.is_some();
-            let seg = self.segments.front_mut()?;
-            if seg.read_at >= seg.len {
-                if writing {
-                    return None;
+            let writing = self.writer.is_some();
+            let last = self.segments.len().checked_sub(1)?;
+            let i = self.segments.iter().position(|s| s.scan_at < s.end())?;
+            let seg = &mut self.segments[i];
+            match read_at(seg, seg.scan_at) {
+                Ok((rec, n)) => {
+                    seg.scan_at += n;
+                    let ticket = self.next_ticket;
+                    self.next_ticket += 1;
+                    self.ahead.push_back(Ahead { ticket, rec, n, state: State::Waiting });
+                    return Some(());
                 }
-                self.remove_front();
-                continue;
-            }
-            match read_at(seg) {
-                Ok((r, n)) => self.head = Some((r, n)),
                 Err(e) => {
-                    let skipped = seg.len - seg.read_at;
+                    let skipped = seg.len - seg.scan_at;
                     log::warn!(
                         "vario: spool segment {} is corrupt at byte {} ({e:?}); {skipped} bytes skipped",
                         seg.path.display(),
-                        seg.read_at
+                        seg.scan_at
                     );
                     inc(&self.shared.c.spool_corrupt_records);
                     self.pending_bytes = self.pending_bytes.saturating_sub(skipped);
-                    seg.read_at = seg.len;
-                    if writing {
+                    seg.corrupt_at = Some(seg.scan_at);
+                    if writing && i == last {
                         // Never append after a tail that cannot be read.
                         self.writer = None;
                     }
-                    self.remove_front();
+                    self.drop_finished();
                 }
             }
         }
     }
 
-    /// The record [`Spool::peek`] returned is done with (delivered or refused): the next one is
-    /// the oldest, and a segment whose records are all done is deleted.
-    pub(crate) fn ack(&mut self) {
-        let Some((_, n)) = self.head.take() else { return };
-        self.pending_bytes = self.pending_bytes.saturating_sub(n);
-        let writing = self.segments.len() == 1 && self.writer.is_some();
-        if let Some(seg) = self.segments.front_mut() {
-            seg.read_at += n;
-            if seg.read_at >= seg.len {
-                if writing {
-                    // All of the segment being written is delivered: the next record starts a
-                    // new one, so this file can go now.
-                    self.writer = None;
-                    self.unsynced = false;
-                }
-                self.remove_front();
+    /// Acknowledges the done records at the head, in order, and deletes segments whose records
+    /// are all acknowledged.
+    fn ack_done(&mut self) {
+        let mut acked = false;
+        while self.ahead.front().is_some_and(|a| a.state == State::Done) {
+            let Some(a) = self.ahead.pop_front() else { break };
+            self.pending_bytes = self.pending_bytes.saturating_sub(a.n);
+            // The head record lives in the first segment that still has unacknowledged bytes.
+            if let Some(seg) = self.segments.iter_mut().find(|s| s.read_at < s.end()) {
+                seg.read_at += a.n;
             }
+            acked = true;
         }
-        self.save_cursor();
-        self.publish();
+        if acked {
+            self.drop_finished();
+            self.save_cursor();
+            self.publish();
+        }
+    }
+
+    /// Deletes the segments at the front whose records are all acknowledged. The segment being
+    /// written goes too once fully acknowledged: the next record starts a new one.
+    fn drop_finished(&mut self) {
+        while let Some(seg) = self.segments.front() {
+            if seg.read_at < seg.end() {
+                break;
+            }
+            if self.segments.len() == 1 && self.writer.is_some() {
+                if seg.len == 0 {
+                    break;
+                }
+                self.writer = None;
+                self.unsynced = false;
+            }
+            self.remove_front();
+        }
     }
 
     /// Points the cursor at the oldest segment's first unacknowledged record (empty: none).
@@ -500,18 +607,18 @@ fn decode_cursor(b: &[u8]) -> Option<(u64, u64)> {
     Some((seq, at))
 }
 
-/// Reads the record at `seg.read_at`: it and its size on disk.
-fn read_at(seg: &mut Segment) -> Result<(Record, u64), Corrupt> {
+/// Reads the record at offset `at` of `seg`: it and its size on disk.
+fn read_at(seg: &mut Segment, at: u64) -> Result<(Record, u64), Corrupt> {
     if seg.reader.is_none() {
         seg.reader = File::open(&seg.path).ok();
     }
     let Some(f) = seg.reader.as_mut() else { return Err(Corrupt::Truncated) };
-    let left = seg.len - seg.read_at;
+    let left = seg.len - at;
     if left < HEADER as u64 {
         return Err(Corrupt::Truncated);
     }
     let mut header = [0u8; HEADER];
-    f.seek(SeekFrom::Start(seg.read_at)).and_then(|_| f.read_exact(&mut header)).map_err(|_| Corrupt::Truncated)?;
+    f.seek(SeekFrom::Start(at)).and_then(|_| f.read_exact(&mut header)).map_err(|_| Corrupt::Truncated)?;
     let len = header_len(&header)?;
     if (HEADER + len) as u64 > left {
         return Err(Corrupt::Truncated);
@@ -596,6 +703,44 @@ mod tests {
         assert_eq!(left, [".lock", "cursor"], "no segment is left");
         assert_eq!(std::fs::metadata(d.join("cursor")).expect("cursor").len(), 0, "and the cursor points nowhere");
         assert_eq!(shared.c.spool_bytes.load(Ordering::Relaxed), 0);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn records_out_at_once_are_acknowledged_in_order_and_a_failed_one_comes_back_first() {
+        let d = dir("window");
+        let shared = Arc::new(Shared::default());
+        {
+            let mut s = Spool::open(&d, 1 << 20, shared.clone()).expect("open");
+            for i in 0..6 {
+                assert_eq!(s.append(&format!("b-{i}"), b"{}", false, 1), Appended::Yes);
+            }
+            let out: Vec<(u64, String)> =
+                (0..3).map(|_| s.next_out(8).map(|(t, r)| (t, r.batch_id)).expect("out")).collect();
+            assert_eq!(out.iter().map(|o| o.1.as_str()).collect::<Vec<_>>(), ["b-0", "b-1", "b-2"]);
+            let pending = s.pending_bytes;
+            s.done(out[1].0);
+            assert_eq!(s.pending_bytes, pending, "b-1 waits for b-0");
+            s.done(out[0].0);
+            assert!(s.pending_bytes < pending, "b-0 and b-1 acknowledged together");
+            s.retry(out[2].0);
+            let (t2, again) = s.next_out(8).expect("b-2 again");
+            assert_eq!(again.batch_id, "b-2", "the failed record is handed out first");
+            assert!(s.next_out(1).is_none(), "b-3 would be more than one past the head");
+            let (_, next) = s.next_out(8).expect("b-3");
+            assert_eq!(next.batch_id, "b-3");
+            s.done(t2);
+            // b-3 is out and never answered: the process dies here.
+        }
+        let mut s = Spool::open(&d, 1 << 20, shared).expect("reopen");
+        let left: Vec<String> = std::iter::from_fn(|| {
+            let r = s.peek()?;
+            s.ack();
+            Some(r.batch_id)
+        })
+        .collect();
+        assert_eq!(left, ["b-3", "b-4", "b-5"], "acknowledged records are not sent again");
+        assert!(s.is_empty());
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -131,7 +131,7 @@ pub(crate) fn merge(
     };
     let (ao, bo) = (ranking(a, "a")?, ranking(b, "b")?);
     let (at, bt) = (texts(&ao)?, texts(&bo)?);
-    let picks = interleave::interleave(m, &at, &bt, coin, length).map_err(|e| coded(&e))?;
+    let (picks, record) = interleave::interleave_recorded(m, &at, &bt, coin, length).map_err(|e| coded(&e))?;
     let items = PyList::empty(py);
     let teams = PyList::empty(py);
     for p in &picks {
@@ -143,7 +143,7 @@ pub(crate) fn merge(
         method: PyString::new(py, m.as_str()).unbind(),
         items: items.unbind(),
         teams: teams.unbind(),
-        record: Impression::new(m, &at, &bt, &picks),
+        record,
     })
 }
 
