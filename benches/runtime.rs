@@ -10,6 +10,8 @@
 //!   publish again (an A-B-A design against drift); needs `redis-server` (on the PATH or in `VARIO_TEST_REDIS_SERVER`).
 //! - `pipeline_to_dev_server`: events per second from enqueue to acknowledged delivery at the
 //!   loopback dev server (gzip, JSON, HMAC pseudonyms, de-dup all included).
+//! - `pipeline_to_20ms_endpoint_gzip_spool_in_flight_8`: the 8-in-flight row with a disk spool
+//!   (`spool_path`), timed until the spool is empty again.
 //! - `pipeline_to_20ms_endpoint_gzip_in_flight_<n>`: the same to an endpoint that acknowledges
 //!   every request 20 ms after reading it, without parsing it (the dev server's `--delay-ms 20
 //!   --ack-only`), with `n` batches in flight: 1 is one request at a time (before issue 14), 8
@@ -186,8 +188,18 @@ fn benches(c: &mut Criterion) {
         ("pipeline_to_20ms_endpoint_gzip_in_flight_4", &far_url, 16 * 1024, 4),
         ("pipeline_to_20ms_endpoint_gzip_in_flight_8", &far_url, 16 * 1024, 8),
         ("pipeline_to_20ms_endpoint_gzip_in_flight_16", &far_url, 16 * 1024, 16),
+        ("pipeline_to_20ms_endpoint_gzip_spool_in_flight_8", &far_url, 16 * 1024, 8),
     ] {
-        let client = ClientBuilder::new()
+        // The spool row: the same client with a disk spool, as the main job runs it.
+        let spool = name.contains("spool").then(|| dir.join("spool"));
+        if let Some(p) = &spool {
+            let _ = std::fs::remove_dir_all(p);
+        }
+        let mut builder = ClientBuilder::new();
+        if let Some(p) = &spool {
+            builder = builder.spool_path(p);
+        }
+        let client = builder
             .bootstrap(text.clone())
             .ingest_url(url.clone())
             .batch_size(2000)
@@ -210,6 +222,11 @@ fn benches(c: &mut Criterion) {
                         client.decide_with(&Request::new("pdp_ymal").user(id).context(ctx), Expose::Now, |_, _| ());
                     }
                     client.flush(Duration::from_secs(120)).expect("flush");
+                    // With a spool, flush returns once every event is delivered *or* on disk:
+                    // the row times delivery, so it also waits for the spool to drain.
+                    while client.stats().spool_bytes > 0 {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
                     total += t.elapsed();
                 }
                 total
@@ -217,7 +234,10 @@ fn benches(c: &mut Criterion) {
         });
         let s = client.stats();
         assert_eq!(s.dropped_queue_full + s.dropped_rejected + s.dropped_retries_exhausted, 0, "{s:?}");
-        eprintln!("{name}: {} events delivered", s.events_sent);
+        eprintln!(
+            "{name}: {} events delivered ({} spilled to the spool and replayed)",
+            s.events_sent, s.events_replayed
+        );
     }
     g.finish();
     eprintln!("dev server wrote {} events", server.stats.events.load(std::sync::atomic::Ordering::Relaxed));
