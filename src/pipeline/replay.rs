@@ -26,11 +26,11 @@ use std::time::{Duration, Instant};
 /// Time kept back from the close deadline for the last `fsync` and the answer to `close`.
 const CLOSE_MARGIN: Duration = Duration::from_millis(200);
 
-/// The poster's loop with a spool: deliver live while the spool is empty; spool a batch whose
-/// first attempt fails (or that arrives while older ones wait on disk); replay the oldest record
-/// whenever the backoff allows; answer flush markers once everything before them is delivered or
-/// durable; at close, replay until the deadline (less [`CLOSE_MARGIN`]) or the first failed
-/// attempt, and leave the rest on disk.
+/// The poster's loop with a spool: deliver live while the endpoint answers; spool a batch whose
+/// attempt fails (or that arrives while the endpoint is failing); replay, oldest first and up to
+/// `max_in_flight` at once, whenever the backoff allows; answer flush markers once everything
+/// before them is delivered or durable; at close, wait for the attempts in flight, replay until
+/// the deadline (less [`CLOSE_MARGIN`]) or the first failed attempt, and leave the rest on disk.
 ///
 /// Retries are the replay: with a spool, `max_attempts` does not apply (a batch stays until it is
 /// delivered, refused with a 4xx, or the spool is full when it needs to be written).
@@ -58,8 +58,9 @@ pub(crate) fn run(poster: &mut Poster, spool: &SharedSpool, rx: Receiver<Encoded
         }
         let left = r.stop.as_ref().map(|_| close_time_left(poster));
         if let Some(left) = left {
-            // Live attempts end within the close deadline (their timeout is capped by it); what
-            // fails among them is written down before the last `fsync`.
+            // The attempts in flight end within their request timeout (capped by the close
+            // deadline for those started while closing); what fails among them is written down
+            // before the last `fsync`.
             r.settle(poster, spool, true);
             let replayable =
                 !r.gave_up && !lock(spool).is_empty() && r.next_try.saturating_duration_since(Instant::now()) < left;
