@@ -20,7 +20,6 @@
 
 use crate::codes::{Coded, ErrorCode, InterleaveMethod, Team, Winner};
 use crate::hash::BUCKETS;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::hash::Hash;
 
@@ -91,35 +90,108 @@ pub struct Coin<'a> {
     pub seed: u32,
 }
 
-/// The coins of one interleaving, with the hash state of their shared prefix
-/// (`unit_id ":" key ":" salt ":" query ":"`) computed once: team draft tosses a coin at every
-/// tie, a few dozen per list, and each would otherwise hash the same prefix again.
+/// The coins of one interleaving. Their inputs share the prefix
+/// `unit_id ":" key ":" salt ":" query ":"`, assembled once; team draft tosses a coin at every tie,
+/// a few dozen per list.
+///
+/// A prefix that fits [`Coins::INLINE`] bytes stays in a stack buffer and each coin writes its
+/// digits after it and hashes the buffer in one call: no allocation and no library call per
+/// coin but the hash (resuming a streaming state saved after the prefix measured slower: each
+/// resume clones the state and copies the digits through the library's buffer). A longer prefix
+/// keeps that streaming state instead, so its length costs nothing per coin.
+///
+/// Coins are tossed [`Coins::BATCH`] at a time, ahead of need: one hash is a chain of dependent
+/// multiplies, but the hashes of different tie numbers are independent, so a loop over several
+/// lets the CPU overlap them. At most a batch minus one is tossed unused.
 struct Coins {
-    prefix: xxhash_rust::xxh32::Xxh32,
+    prefix: Prefix,
+    seed: u32,
+    /// Coins `start .. start + BATCH` as bits (1: `a` first), once `filled`.
+    bits: u64,
+    start: u32,
+    filled: bool,
+}
+
+enum Prefix {
+    Inline { buf: [u8; Coins::INLINE + 10], len: usize },
+    Long(xxhash_rust::xxh32::Xxh32),
 }
 
 impl Coins {
+    const BATCH: u32 = 16;
+    const INLINE: usize = 96;
+
     fn new(coin: &Coin<'_>) -> Coins {
-        let mut prefix = xxhash_rust::xxh32::Xxh32::new(coin.seed);
-        for part in [coin.unit_id, ":", coin.key, ":", coin.salt, ":", coin.query, ":"] {
-            prefix.update(part.as_bytes());
-        }
-        Coins { prefix }
+        let parts = [coin.unit_id, ":", coin.key, ":", coin.salt, ":", coin.query, ":"];
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let prefix = if len <= Self::INLINE {
+            let mut buf = [0u8; Coins::INLINE + 10];
+            let mut at = 0;
+            for p in parts {
+                buf[at..at + p.len()].copy_from_slice(p.as_bytes());
+                at += p.len();
+            }
+            Prefix::Inline { buf, len }
+        } else {
+            let mut h = xxhash_rust::xxh32::Xxh32::new(coin.seed);
+            for p in parts {
+                h.update(p.as_bytes());
+            }
+            Prefix::Long(h)
+        };
+        Coins { prefix, seed: coin.seed, bits: 0, start: 0, filled: false }
     }
 
-    /// Coin number `i` (SPEC §10): the prefix state, then `i` in decimal.
-    fn a_first(&self, i: u32) -> bool {
-        let mut num = [0u8; 10];
-        let mut h = self.prefix.clone();
-        h.update(decimal(i, &mut num));
-        h.digest() % BUCKETS < BUCKETS / 2
+    /// Coin number `i` (SPEC §10) alone: the prefix, then `i` in decimal.
+    fn toss(&mut self, i: u32) -> bool {
+        let digest = match &mut self.prefix {
+            Prefix::Inline { buf, len } => {
+                let tail: &mut [u8; 10] = match (&mut buf[*len..]).try_into() {
+                    Ok(t) => t,
+                    // Unreachable: `len <= INLINE` and the buffer has ten bytes more.
+                    Err(_) => return false,
+                };
+                let n = write_decimal(i, tail);
+                xxhash_rust::xxh32::xxh32(&buf[..*len + n], self.seed)
+            }
+            Prefix::Long(h) => {
+                let mut num = [0u8; 10];
+                let mut h = h.clone();
+                h.update(decimal(i, &mut num));
+                h.digest()
+            }
+        };
+        digest % BUCKETS < BUCKETS / 2
     }
+
+    /// Coin number `i`, for `i` asked in increasing order (team draft's ties).
+    fn a_first(&mut self, i: u32) -> bool {
+        if !self.filled || i < self.start || i - self.start >= Self::BATCH {
+            self.bits = 0;
+            for k in 0..Self::BATCH {
+                // Past u32::MAX the numbers wrap; such coins are never asked for.
+                self.bits |= u64::from(self.toss(i.wrapping_add(k))) << k;
+            }
+            (self.start, self.filled) = (i, true);
+        }
+        (self.bits >> (i - self.start)) & 1 == 1
+    }
+}
+
+/// Writes `i` in decimal ASCII at the start of `out`; returns its length.
+fn write_decimal(i: u32, out: &mut [u8; 10]) -> usize {
+    let mut num = [0u8; 10];
+    let d = decimal(i, &mut num);
+    for (o, x) in out.iter_mut().zip(d) {
+        *o = *x;
+    }
+    d.len()
 }
 
 impl Coin<'_> {
     /// Coin number `i`: true when ranking `a` picks first.
     pub fn a_first(&self, i: u32) -> bool {
-        Coins::new(self).a_first(i)
+        Coins::new(self).toss(i)
     }
 }
 
@@ -155,19 +227,70 @@ struct Ids {
 }
 
 impl Ids {
+    /// One open-addressing pass over both lists. A general hash map costs about twice as much
+    /// here (an entry API, control bytes, a table above the allocator's small-size cache); this
+    /// table holds one `u32` per slot at most half full, and each distinct item's hash tag and
+    /// position, so a probe compares items only when their tags match.
     fn new<T: Hash + Eq>(a: &[T], b: &[T]) -> Ids {
-        let mut first: FxHashMap<&T, u32> = FxHashMap::default();
-        first.reserve(a.len() + b.len());
-        let mut next = 0u32;
-        let mut id_of = |s| {
-            *first.entry(s).or_insert_with(|| {
-                next += 1;
-                next - 1
-            })
+        let slots_len = (2 * (a.len() + b.len())).max(16).next_power_of_two();
+        if slots_len <= MAX_KEPT_SLOTS {
+            // A table kept per thread: at these sizes the allocator's slow path for a fresh one
+            // cost as much as filling it. Reentry (an item's `Hash` or `Eq` interleaving again)
+            // or a thread being torn down gets a fresh table.
+            let kept = SLOTS.try_with(|cell| {
+                let mut slots = cell.try_borrow_mut().ok()?;
+                slots.clear();
+                slots.resize(slots_len, 0);
+                Some(Self::fill(a, b, &mut slots))
+            });
+            if let Ok(Some(ids)) = kept {
+                return ids;
+            }
+        }
+        Self::fill(a, b, &mut vec![0; slots_len])
+    }
+
+    /// Numbers the items of `a` then `b` with the probe table `slots` (zeroed, a power of two
+    /// at least twice the items).
+    fn fill<T: Hash + Eq>(a: &[T], b: &[T], slots: &mut [u32]) -> Ids {
+        let n = a.len() + b.len();
+        let slots_len = slots.len();
+        let shift = 64 - slots_len.trailing_zeros();
+        // Slot values: 0 empty, else id + 1.
+        // Per id: the position (in `a` then `b`) of its first item, and its hash tag.
+        let mut firsts: Vec<(u32, u32)> = Vec::with_capacity(n);
+        let item = |pos: u32| -> &T {
+            let pos = pos as usize;
+            if pos < a.len() { &a[pos] } else { &b[pos - a.len()] }
         };
-        let a_id: Vec<u32> = a.iter().map(&mut id_of).collect();
-        let b_id: Vec<u32> = b.iter().map(&mut id_of).collect();
-        Ids { a_id, b_id, distinct: next as usize }
+        let mut id_of = |pos: usize, it: &T| -> u32 {
+            let mut h = rustc_hash::FxHasher::default();
+            it.hash(&mut h);
+            // Fibonacci hashing: the multiply spreads any input's entropy into the top bits.
+            let h = std::hash::Hasher::finish(&h).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let tag = h as u32;
+            let mut at = (h >> shift) as usize;
+            loop {
+                match slots[at] {
+                    0 => {
+                        firsts.push((pos as u32, tag));
+                        slots[at] = firsts.len() as u32;
+                        return firsts.len() as u32 - 1;
+                    }
+                    s => {
+                        let (first, t) = firsts[s as usize - 1];
+                        if t == tag && item(first) == it {
+                            return s - 1;
+                        }
+                    }
+                }
+                at = (at + 1) & (slots_len - 1);
+            }
+        };
+        let a_id: Vec<u32> = a.iter().enumerate().map(|(i, x)| id_of(i, x)).collect();
+        let b_id: Vec<u32> = b.iter().enumerate().map(|(j, x)| id_of(a.len() + j, x)).collect();
+        let distinct = firsts.len();
+        Ids { a_id, b_id, distinct }
     }
 
     fn distinct(&self) -> usize {
@@ -187,6 +310,14 @@ impl Ids {
         }
         (rank_a, rank_b)
     }
+}
+
+/// The largest probe table [`Ids::new`] keeps per thread between calls (16 KiB: two rankings of
+/// up to 1,024 items each); larger calls allocate their own.
+const MAX_KEPT_SLOTS: usize = 4096;
+
+thread_local! {
+    static SLOTS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A cursor over one ranking that yields its highest-ranked item not yet placed.
@@ -255,7 +386,7 @@ fn merge<T: Hash + Eq>(
     };
     match method {
         InterleaveMethod::TeamDraft => {
-            let coins = Coins::new(coin);
+            let mut coins = Coins::new(coin);
             let (mut picks_a, mut picks_b, mut tie) = (0usize, 0usize, 0u32);
             while out.len() < length {
                 let (na, nb) = (ca.peek(&placed), cb.peek(&placed));
