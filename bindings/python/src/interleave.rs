@@ -4,6 +4,13 @@
 //! Rankings are any iterable of `str` (lists, tuples, numpy string arrays) or an Arrow array
 //! (anything with `to_pylist()`). The merged list hands back the caller's own `str` objects, and
 //! the team names are interned, so a call allocates no Python string.
+//!
+//! Items are never converted to UTF-8: the merge depends on the item ids only through which of
+//! them are equal, so the engine sees each item as its Python hash (cached in every `str`) and
+//! compares two items only when their hashes match. Equal means equal code points, the same as
+//! comparing their UTF-8 on the other surfaces (a lone surrogate is an item like any other, as on
+//! Node). A `str` subclass, whose `__hash__` or `__eq__` could be anything, is first copied into a
+//! plain `str`.
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -13,8 +20,12 @@ use vario_core::{InterleaveMethod, Team, Winner};
 
 use crate::errors::{coded, invalid, safe};
 
-/// A ranking's items: the caller's `str` objects (kept for the output) and their text.
-fn ranking<'py>(v: &Bound<'py, PyAny>, name: &str) -> PyResult<Vec<Bound<'py, PyString>>> {
+/// A sequence of `str` (the caller's own objects), each mapped by `f` as it is read.
+fn ranking_map<'py, T>(
+    v: &Bound<'py, PyAny>,
+    name: &str,
+    mut f: impl FnMut(Bound<'py, PyString>) -> PyResult<T>,
+) -> PyResult<Vec<T>> {
     if v.is_instance_of::<PyString>() {
         return Err(invalid(format!("`{name}` must be a sequence of str, not a str")));
     }
@@ -25,22 +36,70 @@ fn ranking<'py>(v: &Bound<'py, PyAny>, name: &str) -> PyResult<Vec<Bound<'py, Py
     } else {
         v.clone()
     };
+    let mut one = |item: Bound<'py, PyAny>| match item.cast_into::<PyString>() {
+        Ok(s) => f(s),
+        Err(e) => {
+            let ty = e.into_inner().get_type().name().map(|n| n.to_string()).unwrap_or_default();
+            Err(invalid(format!("`{name}` holds a {ty}, not a str")))
+        }
+    };
+    if let Ok(l) = list.cast::<PyList>() {
+        // A list is read by index, without an iterator object per call.
+        return l.iter().map(one).collect();
+    }
     let mut out = Vec::with_capacity(list.len().unwrap_or(0));
     for item in list.try_iter()? {
-        let item = item?;
-        match item.cast_into::<PyString>() {
-            Ok(s) => out.push(s),
-            Err(e) => {
-                let ty = e.into_inner().get_type().name().map(|n| n.to_string()).unwrap_or_default();
-                return Err(invalid(format!("`{name}` holds a {ty}, not a str")));
-            }
-        }
+        out.push(one(item?)?);
     }
     Ok(out)
 }
 
-fn texts<'a>(items: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
-    items.iter().map(|s| s.to_str()).collect()
+/// A sequence of `str`, as the caller's own objects.
+fn ranking<'py>(v: &Bound<'py, PyAny>, name: &str) -> PyResult<Vec<Bound<'py, PyString>>> {
+    ranking_map(v, name, Ok)
+}
+
+/// One item as the engine sees it: its `str` hash and the plain `str` to compare on a match,
+/// with the caller's object when that is a subclass (a plain `str` is both).
+struct Item<'py> {
+    hash: isize,
+    key: Bound<'py, PyString>,
+    subclass: Option<Bound<'py, PyString>>,
+}
+
+impl<'py> Item<'py> {
+    fn new(s: Bound<'py, PyString>) -> PyResult<Item<'py>> {
+        if s.is_exact_instance_of::<PyString>() {
+            return Ok(Item { hash: s.hash()?, key: s, subclass: None });
+        }
+        let key = PyString::new(s.py(), s.to_str()?);
+        Ok(Item { hash: key.hash()?, key, subclass: Some(s) })
+    }
+
+    /// The caller's own object.
+    fn object(&self) -> &Bound<'py, PyString> {
+        self.subclass.as_ref().unwrap_or(&self.key)
+    }
+}
+
+impl std::hash::Hash for Item<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_isize(self.hash);
+    }
+}
+
+impl PartialEq for Item<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        // Comparing two plain `str`s cannot raise; were it to, "not equal" keeps the items apart.
+        self.hash == other.hash && (self.key.is(&other.key) || self.key.as_any().eq(&other.key).unwrap_or(false))
+    }
+}
+
+impl Eq for Item<'_> {}
+
+/// A ranking's items, read once.
+fn items<'py>(v: &Bound<'py, PyAny>, name: &str) -> PyResult<Vec<Item<'py>>> {
+    ranking_map(v, name, Item::new)
 }
 
 fn team_name<'py>(py: Python<'py>, t: Team) -> &'py Bound<'py, PyString> {
@@ -129,22 +188,16 @@ pub(crate) fn merge(
         Some(n) => Some(usize::try_from(n).map_err(|_| invalid(format!("`length` must be >= 0, not {n}")))?),
         None => None,
     };
-    let (ao, bo) = (ranking(a, "a")?, ranking(b, "b")?);
-    let (at, bt) = (texts(&ao)?, texts(&bo)?);
-    let (picks, record) = interleave::interleave_recorded(m, &at, &bt, coin, length).map_err(|e| coded(&e))?;
-    let items = PyList::empty(py);
-    let teams = PyList::empty(py);
-    for p in &picks {
-        let list = if p.team == Team::A { &ao } else { &bo };
-        items.append(&list[p.index as usize])?;
-        teams.append(team_name(py, p.team))?;
-    }
-    Ok(Interleaving {
-        method: PyString::new(py, m.as_str()).unbind(),
-        items: items.unbind(),
-        teams: teams.unbind(),
-        record,
-    })
+    let (ak, bk) = (items(a, "a")?, items(b, "b")?);
+    let (picks, record) = interleave::interleave_recorded(m, &ak, &bk, coin, length).map_err(|e| coded(&e))?;
+    let items =
+        PyList::new(py, picks.iter().map(|p| if p.team == Team::A { &ak } else { &bk }[p.index as usize].object()))?;
+    let teams = PyList::new(py, picks.iter().map(|p| team_name(py, p.team)))?;
+    let method = match m {
+        InterleaveMethod::TeamDraft => intern!(py, "team_draft"),
+        InterleaveMethod::Balanced => intern!(py, "balanced"),
+    };
+    Ok(Interleaving { method: method.clone().unbind(), items: items.unbind(), teams: teams.unbind(), record })
 }
 
 /// Credited clicks per ranking, `{"a": n, "b": m}`, from an impression's logged record (the
@@ -192,8 +245,7 @@ pub(crate) fn py_credit<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     safe(|| {
         let m = interleave::parse_method(method).map_err(|e| coded(&e))?;
-        let (ao, bo) = (ranking(a, "a")?, ranking(b, "b")?);
-        let (at, bt) = (texts(&ao)?, texts(&bo)?);
+        let (at, bt) = (items(a, "a")?, items(b, "b")?);
         let team_list = ranking(teams, "teams")?;
         let teams = team_list
             .iter()
