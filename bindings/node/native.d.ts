@@ -202,11 +202,17 @@ export declare function digest(unitId: string, key: string, salt: string, seed?:
 export declare function errorKinds(): Record<string, string>
 
 /**
- * Merges id rankings `a` and `b` by `method`: position `p` is `out[p] = index * 2 + team`
- * (`team` 0 for `a`, 1 for `b`; `index` into that ranking). `length` `null`/absent is the
- * default, `min(a.length + b.length, 100)`.
+ * Merges id rankings `ids[..a_len]` (`a`) and `ids[a_len..a_len + b_len]` (`b`) by `method`
+ * into `out`, returning how many positions it wrote: position `p` is
+ * `out[p] = index * 2 + team` (`team` 0 for `a`, 1 for `b`; `index` into that ranking).
+ * `length` `null`/absent is the default, `min(a.length + b.length, 100)`. `out` must hold
+ * `a_len + b_len` values (a merged list never has more).
+ *
+ * Both arrays are the facade's own, reused across calls and borrowed here for the call's
+ * duration (no JavaScript runs meanwhile): allocating two typed arrays in and one out cost more
+ * than the merge itself.
  */
-export declare function interleaveIds(method: string, a: Uint32Array, b: Uint32Array, unitId: string, key: string, salt: string, query?: string | undefined | null, length?: number | undefined | null, seed?: number | undefined | null): Uint32Array
+export declare function interleaveInto(method: string, ids: Uint32Array, aLen: number, bLen: number, unitId: string, key: string, salt: string, query: string | undefined | null, length: number | undefined | null, seed: number | undefined | null, out: Uint32Array): number
 
 /**
  * The JSON (snake_case) name of every client option, in the order of the one definition

@@ -5,6 +5,9 @@
  *
  * Item strings never cross into the addon: they are interned here into small integers (a `Map`),
  * the engine merges the ids, and the merged list is read back from the caller's own arrays.
+ * `interleave` keeps its `Map` and its two id arrays across calls (a catalogue's items recur from
+ * call to call; a fresh `Map` and two fresh typed arrays cost more than the merge itself): the
+ * `Map` is emptied once it holds `MAX_KEPT_IDS` items, the arrays grow to the largest call.
  */
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.interleave = interleave;
@@ -36,15 +39,45 @@ function intern(a, b) {
     };
     return [of(a, 'a'), of(b, 'b')];
 }
+/** Items interned by `interleave` at most, before its `Map` starts over. */
+const MAX_KEPT_IDS = 1 << 16;
+const keptIds = new Map();
+let idScratch = new Uint32Array(256);
+let outScratch = new Uint32Array(256);
+/** Writes the ids of `list` into `idScratch` from `at`; ids are equal exactly when items are. */
+function internInto(list, name, at) {
+    for (let i = 0; i < list.length; i++) {
+        const s = list[i];
+        if (typeof s !== 'string')
+            throw new errors_1.VarioError('INVALID_REQUEST', `\`${name}[${i}]\` is a ${typeof s}, not a string`);
+        let id = keptIds.get(s);
+        if (id === undefined) {
+            id = keptIds.size;
+            keptIds.set(s, id);
+        }
+        idScratch[at + i] = id;
+    }
+}
 /** Merges rankings `a` and `b` by `method` for one unit (SPEC §10). */
 function interleave(method, a, b, opts) {
     return (0, errors_1.guard)(() => {
-        const [ia, ib] = intern(a, b);
-        const packed = native.interleaveIds(method, ia, ib, opts.unitId, opts.key, opts.salt, opts.query ?? null, opts.length ?? null, opts.seed ?? 0);
-        const items = new Array(packed.length);
-        const teams = new Array(packed.length);
-        for (let i = 0; i < packed.length; i++) {
-            const v = packed[i];
+        if (!Array.isArray(a) || !Array.isArray(b))
+            throw new errors_1.VarioError('INVALID_REQUEST', 'rankings `a` and `b` must be arrays of strings');
+        const n = a.length + b.length;
+        if (idScratch.length < n) {
+            idScratch = new Uint32Array(n);
+            outScratch = new Uint32Array(n);
+        }
+        // Emptied between calls only, so the ids of one call all come from one numbering.
+        if (keptIds.size + n > MAX_KEPT_IDS)
+            keptIds.clear();
+        internInto(a, 'a', 0);
+        internInto(b, 'b', a.length);
+        const len = native.interleaveInto(method, idScratch, a.length, b.length, opts.unitId, opts.key, opts.salt, opts.query ?? null, opts.length ?? null, opts.seed ?? 0, outScratch);
+        const items = new Array(len);
+        const teams = new Array(len);
+        for (let i = 0; i < len; i++) {
+            const v = outScratch[i];
             const fromB = v & 1;
             items[i] = (fromB ? b : a)[v >>> 1];
             teams[i] = TEAMS[fromB];

@@ -3,33 +3,52 @@
 //! so no string crosses the boundary on either way (the per-call budget is a few µs).
 
 use crate::errors::{coded, invalid};
-use napi::bindgen_prelude::{Result, Uint8Array, Uint32Array};
+use napi::bindgen_prelude::{Result, Uint8Array, Uint32Array, Uint32ArraySlice};
 use napi_derive::napi;
 use vario_core::interleave::{self, Coin, Credit};
 use vario_core::{Team, Winner};
 
-/// Merges id rankings `a` and `b` by `method`: position `p` is `out[p] = index * 2 + team`
-/// (`team` 0 for `a`, 1 for `b`; `index` into that ranking). `length` `null`/absent is the
-/// default, `min(a.length + b.length, 100)`.
-#[napi(catch_unwind, js_name = "interleaveIds")]
+/// Merges id rankings `ids[..a_len]` (`a`) and `ids[a_len..a_len + b_len]` (`b`) by `method`
+/// into `out`, returning how many positions it wrote: position `p` is
+/// `out[p] = index * 2 + team` (`team` 0 for `a`, 1 for `b`; `index` into that ranking).
+/// `length` `null`/absent is the default, `min(a.length + b.length, 100)`. `out` must hold
+/// `a_len + b_len` values (a merged list never has more).
+///
+/// Both arrays are the facade's own, reused across calls and borrowed here for the call's
+/// duration (no JavaScript runs meanwhile): allocating two typed arrays in and one out cost more
+/// than the merge itself.
+#[napi(catch_unwind, js_name = "interleaveInto")]
 #[allow(clippy::too_many_arguments)] // the SPEC's signature; the facade takes an options object
-pub fn interleave_ids(
+pub fn interleave_into(
     method: String,
-    a: Uint32Array,
-    b: Uint32Array,
+    #[napi(ts_arg_type = "Uint32Array")] ids: Uint32ArraySlice<'_>,
+    a_len: u32,
+    b_len: u32,
     unit_id: String,
     key: String,
     salt: String,
     query: Option<String>,
     length: Option<f64>,
     seed: Option<u32>,
-) -> Result<Uint32Array> {
+    #[napi(ts_arg_type = "Uint32Array")] mut out: Uint32ArraySlice<'_>,
+) -> Result<u32> {
     let m = interleave::parse_method(&method).map_err(|e| coded(&e))?;
     let length = match length {
         None => None,
         Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64 => Some(n as usize),
         Some(n) => return Err(invalid(format!("`length` must be a non-negative integer, not {n}"))),
     };
+    let (a_len, b_len) = (a_len as usize, b_len as usize);
+    let (Some(a), Some(b)) = (ids.get(..a_len), ids.get(a_len..a_len.saturating_add(b_len))) else {
+        return Err(invalid("interleaveInto: the id array is shorter than the two rankings"));
+    };
+    // SAFETY: `out` is the facade's module-private array (never a SharedArrayBuffer, never handed
+    // to a worker), and no JavaScript runs during this synchronous call, so nothing else reads or
+    // writes it while this slice lives; it does not outlive the call.
+    let out = unsafe { out.as_mut() };
+    if out.len() < a_len + b_len {
+        return Err(invalid("interleaveInto: the output array is shorter than the two rankings"));
+    }
     let coin = Coin {
         unit_id: &unit_id,
         key: &key,
@@ -37,9 +56,11 @@ pub fn interleave_ids(
         query: query.as_deref().unwrap_or(""),
         seed: seed.unwrap_or(0),
     };
-    let picks = interleave::interleave(m, &a, &b, &coin, length).map_err(|e| coded(&e))?;
-    let out: Vec<u32> = picks.iter().map(|p| p.index.saturating_mul(2) | p.team.code()).collect();
-    Ok(Uint32Array::new(out))
+    let picks = interleave::interleave(m, a, b, &coin, length).map_err(|e| coded(&e))?;
+    for (o, p) in out.iter_mut().zip(&picks) {
+        *o = p.index.saturating_mul(2) | p.team.code();
+    }
+    Ok(picks.len() as u32)
 }
 
 /// Credited clicks `[a, b]` for `clicks` on the list that `teams` (0 = `a`, 1 = `b`, anything else

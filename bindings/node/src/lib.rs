@@ -34,7 +34,7 @@
 //! | [`snapshot`] | `NativeSnapshot`: pure decisions, flags, exposures, `decideMany` |
 //! | [`client`] | `NativeClient`: the live client, its decisions and its promises; `optionKeys` |
 //! | [`hashing`] | `bucket`, `digest`, `pseudonymize` |
-//! | [`interleave`] | SPEC §10 on interned ids: `interleaveIds`, `creditIds`, `winnerOf` |
+//! | [`interleave`] | SPEC §10 on interned ids: `interleaveInto`, `creditIds`, `winnerOf` |
 
 #![deny(clippy::all)]
 
