@@ -92,8 +92,8 @@ pub struct Coin<'a> {
 
 /// The coins of one interleaving. Every coin hashes `prefix i`, with the prefix
 /// `unit_id ":" key ":" salt ":" query ":"` shared by all, and team draft tosses one at every tie,
-/// a few dozen per list; so the prefix is hashed once, into the streaming state the library
-/// keeps, and each coin only finishes the hash with its digits.
+/// a few dozen per list; so the prefix is hashed once (its whole stripes and tail words) and each
+/// coin only finishes the hash with its digits.
 ///
 /// Finishing is done here, on that state's numbers, when the digits do not complete a 16-byte
 /// stripe (every coin of a short list, for most prefix lengths): it is xxh32's own tail and
