@@ -228,7 +228,7 @@ def credit(
 def credit_record(record: Mapping[str, Any], clicks: Iterable[int]) -> dict[Team, int]:
     """Credited clicks per ranking from a logged record (an exposure's `interleaving`) alone."""
 
-def winner(credit: Mapping[str, int]) -> Winner:
+def winner(credit: Mapping[Team, int] | Mapping[str, int]) -> Winner:
     """`"a"`, `"b"`, `"tie"` or `"none"` (no clicks) for one impression's credit."""
 
 def _compare(

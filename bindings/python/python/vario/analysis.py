@@ -276,7 +276,12 @@ def interleaving(
         con.execute("SET enable_progress_bar = false")
         source = _interleaving_source(con, events)
         have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-        col = lambda c, ty: (f"CAST({c} AS {ty})" if ty != "JSON" else f"CAST(to_json({c}) AS VARCHAR)") if c in have else "NULL"
+
+        def col(c: str, ty: str) -> str:
+            if c not in have:
+                return "NULL"
+            return f"CAST({c} AS {ty})" if ty != "JSON" else f"CAST(to_json({c}) AS VARCHAR)"
+
         key = _aggregate.duck_literal(experiment_key)
         rows = con.execute(f"""
 WITH src AS (
