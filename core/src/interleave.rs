@@ -380,22 +380,6 @@ thread_local! {
     static SLOTS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A cursor over one ranking that yields its highest-ranked item not yet placed.
-struct Cursor<'i> {
-    ids: &'i [u32],
-    at: usize,
-}
-
-impl Cursor<'_> {
-    /// The next unplaced position, leaving the cursor on it (`None`: the ranking ran out).
-    fn peek(&mut self, placed: &[bool]) -> Option<usize> {
-        while self.at < self.ids.len() && placed[self.ids[self.at] as usize] {
-            self.at += 1;
-        }
-        (self.at < self.ids.len()).then_some(self.at)
-    }
-}
-
 /// The first position from `*at` on in `list` whose item is not placed yet, leaving `*at` on it.
 fn next_unplaced(list: &[u32], at: &mut usize, placed: &[bool]) -> Option<usize> {
     while let Some(&id) = list.get(*at) {
@@ -534,12 +518,11 @@ pub fn picks_from_teams<T: Hash + Eq>(a: &[T], b: &[T], teams: &[Team]) -> Resul
 
 fn picks_with(ids: &Ids, teams: &[Team]) -> Result<Vec<Pick>, InterleaveError> {
     let mut placed = vec![false; ids.distinct()];
-    let mut ca = Cursor { ids: &ids.a_id, at: 0 };
-    let mut cb = Cursor { ids: &ids.b_id, at: 0 };
+    let (mut at_a, mut at_b) = (0usize, 0usize);
     let mut out = Vec::with_capacity(teams.len());
     for (position, &team) in teams.iter().enumerate() {
-        let (cursor, list) = if team == Team::A { (&mut ca, &ids.a_id) } else { (&mut cb, &ids.b_id) };
-        let at = cursor.peek(&placed).ok_or(InterleaveError::TeamsMismatch { position, team })?;
+        let (at, list) = if team == Team::A { (&mut at_a, &ids.a_id) } else { (&mut at_b, &ids.b_id) };
+        let at = next_unplaced(list, at, &placed).ok_or(InterleaveError::TeamsMismatch { position, team })?;
         placed[list[at] as usize] = true;
         out.push(Pick { team, index: at as u32 });
     }

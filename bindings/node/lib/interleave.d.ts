@@ -4,7 +4,7 @@
  *
  * Item strings never cross into the addon: they are interned here into small integers (a `Map`),
  * the engine merges the ids, and the merged list is read back from the caller's own arrays.
- * `interleave` keeps its `Map` and its two id arrays across calls (a catalogue's items recur from
+ * `interleave` and `credit` keep one `Map` and two id arrays across calls (a catalogue's items recur from
  * call to call; a fresh `Map` and two fresh typed arrays cost more than the merge itself): the
  * `Map` is emptied once it holds `MAX_KEPT_IDS` items, the arrays grow to the largest call.
  */

@@ -5,7 +5,7 @@
  *
  * Item strings never cross into the addon: they are interned here into small integers (a `Map`),
  * the engine merges the ids, and the merged list is read back from the caller's own arrays.
- * `interleave` keeps its `Map` and its two id arrays across calls (a catalogue's items recur from
+ * `interleave` and `credit` keep one `Map` and two id arrays across calls (a catalogue's items recur from
  * call to call; a fresh `Map` and two fresh typed arrays cost more than the merge itself): the
  * `Map` is emptied once it holds `MAX_KEPT_IDS` items, the arrays grow to the largest call.
  */
@@ -18,33 +18,30 @@ exports.creditRecord = creditRecord;
 const native = require("../native.js");
 const errors_1 = require("./errors");
 const TEAMS = ['a', 'b'];
-function intern(a, b) {
-    if (!Array.isArray(a) || !Array.isArray(b))
-        throw new errors_1.VarioError('INVALID_REQUEST', 'rankings `a` and `b` must be arrays of strings');
-    const ids = new Map();
-    const of = (list, name) => {
-        const out = new Uint32Array(list.length);
-        for (let i = 0; i < list.length; i++) {
-            const s = list[i];
-            if (typeof s !== 'string')
-                throw new errors_1.VarioError('INVALID_REQUEST', `\`${name}[${i}]\` is a ${typeof s}, not a string`);
-            let id = ids.get(s);
-            if (id === undefined) {
-                id = ids.size;
-                ids.set(s, id);
-            }
-            out[i] = id;
-        }
-        return out;
-    };
-    return [of(a, 'a'), of(b, 'b')];
-}
-/** Items interned by `interleave` at most, before its `Map` starts over. */
+/** Items interned at most, before the `Map` starts over. */
 const MAX_KEPT_IDS = 1 << 16;
 const keptIds = new Map();
 let idScratch = new Uint32Array(256);
 let outScratch = new Uint32Array(256);
-/** Writes the ids of `list` into `idScratch` from `at`; ids are equal exactly when items are. */
+/**
+ * Writes the ids of `a` then `b` into `idScratch` (grown, with `outScratch`, to hold both); ids
+ * are equal exactly when items are. Returns `a.length + b.length`.
+ */
+function internBoth(a, b) {
+    if (!Array.isArray(a) || !Array.isArray(b))
+        throw new errors_1.VarioError('INVALID_REQUEST', 'rankings `a` and `b` must be arrays of strings');
+    const n = a.length + b.length;
+    if (idScratch.length < n) {
+        idScratch = new Uint32Array(n);
+        outScratch = new Uint32Array(n);
+    }
+    // Emptied between calls only, so the ids of one call all come from one numbering.
+    if (keptIds.size + n > MAX_KEPT_IDS)
+        keptIds.clear();
+    internInto(a, 'a', 0);
+    internInto(b, 'b', a.length);
+    return n;
+}
 function internInto(list, name, at) {
     for (let i = 0; i < list.length; i++) {
         const s = list[i];
@@ -61,18 +58,7 @@ function internInto(list, name, at) {
 /** Merges rankings `a` and `b` by `method` for one unit (SPEC §10). */
 function interleave(method, a, b, opts) {
     return (0, errors_1.guard)(() => {
-        if (!Array.isArray(a) || !Array.isArray(b))
-            throw new errors_1.VarioError('INVALID_REQUEST', 'rankings `a` and `b` must be arrays of strings');
-        const n = a.length + b.length;
-        if (idScratch.length < n) {
-            idScratch = new Uint32Array(n);
-            outScratch = new Uint32Array(n);
-        }
-        // Emptied between calls only, so the ids of one call all come from one numbering.
-        if (keptIds.size + n > MAX_KEPT_IDS)
-            keptIds.clear();
-        internInto(a, 'a', 0);
-        internInto(b, 'b', a.length);
+        internBoth(a, b);
         const len = native.interleaveInto(method, idScratch, a.length, b.length, opts.unitId, opts.key, opts.salt, opts.query ?? null, opts.length ?? null, opts.seed ?? 0, outScratch);
         const items = new Array(len);
         const teams = new Array(len);
@@ -91,7 +77,10 @@ function interleave(method, a, b, opts) {
  */
 function credit(method, a, b, teams, clicks) {
     return (0, errors_1.guard)(() => {
-        const [ia, ib] = intern(a, b);
+        const n = internBoth(a, b);
+        // Views, not copies: `creditIds` reads them during the call only.
+        const ia = idScratch.subarray(0, a.length);
+        const ib = idScratch.subarray(a.length, n);
         const t = new Uint8Array(teams.length);
         for (let i = 0; i < teams.length; i++)
             t[i] = teams[i] === 'a' ? 0 : teams[i] === 'b' ? 1 : 255;

@@ -4,7 +4,7 @@
  *
  * Item strings never cross into the addon: they are interned here into small integers (a `Map`),
  * the engine merges the ids, and the merged list is read back from the caller's own arrays.
- * `interleave` keeps its `Map` and its two id arrays across calls (a catalogue's items recur from
+ * `interleave` and `credit` keep one `Map` and two id arrays across calls (a catalogue's items recur from
  * call to call; a fresh `Map` and two fresh typed arrays cost more than the merge itself): the
  * `Map` is emptied once it holds `MAX_KEPT_IDS` items, the arrays grow to the largest call.
  */
@@ -57,33 +57,30 @@ export interface Credit {
 
 const TEAMS: readonly Team[] = ['a', 'b']
 
-function intern(a: readonly string[], b: readonly string[]): [Uint32Array, Uint32Array] {
-  if (!Array.isArray(a) || !Array.isArray(b)) throw new VarioError('INVALID_REQUEST', 'rankings `a` and `b` must be arrays of strings')
-  const ids = new Map<string, number>()
-  const of = (list: readonly string[], name: string): Uint32Array => {
-    const out = new Uint32Array(list.length)
-    for (let i = 0; i < list.length; i++) {
-      const s = list[i]
-      if (typeof s !== 'string') throw new VarioError('INVALID_REQUEST', `\`${name}[${i}]\` is a ${typeof s}, not a string`)
-      let id = ids.get(s)
-      if (id === undefined) {
-        id = ids.size
-        ids.set(s, id)
-      }
-      out[i] = id
-    }
-    return out
-  }
-  return [of(a, 'a'), of(b, 'b')]
-}
-
-/** Items interned by `interleave` at most, before its `Map` starts over. */
+/** Items interned at most, before the `Map` starts over. */
 const MAX_KEPT_IDS = 1 << 16
 const keptIds = new Map<string, number>()
 let idScratch = new Uint32Array(256)
 let outScratch = new Uint32Array(256)
 
-/** Writes the ids of `list` into `idScratch` from `at`; ids are equal exactly when items are. */
+/**
+ * Writes the ids of `a` then `b` into `idScratch` (grown, with `outScratch`, to hold both); ids
+ * are equal exactly when items are. Returns `a.length + b.length`.
+ */
+function internBoth(a: readonly string[], b: readonly string[]): number {
+  if (!Array.isArray(a) || !Array.isArray(b)) throw new VarioError('INVALID_REQUEST', 'rankings `a` and `b` must be arrays of strings')
+  const n = a.length + b.length
+  if (idScratch.length < n) {
+    idScratch = new Uint32Array(n)
+    outScratch = new Uint32Array(n)
+  }
+  // Emptied between calls only, so the ids of one call all come from one numbering.
+  if (keptIds.size + n > MAX_KEPT_IDS) keptIds.clear()
+  internInto(a, 'a', 0)
+  internInto(b, 'b', a.length)
+  return n
+}
+
 function internInto(list: readonly string[], name: string, at: number): void {
   for (let i = 0; i < list.length; i++) {
     const s = list[i]
@@ -100,16 +97,7 @@ function internInto(list: readonly string[], name: string, at: number): void {
 /** Merges rankings `a` and `b` by `method` for one unit (SPEC §10). */
 export function interleave(method: InterleaveMethod, a: readonly string[], b: readonly string[], opts: InterleaveOptions): Interleaving {
   return guard(() => {
-    if (!Array.isArray(a) || !Array.isArray(b)) throw new VarioError('INVALID_REQUEST', 'rankings `a` and `b` must be arrays of strings')
-    const n = a.length + b.length
-    if (idScratch.length < n) {
-      idScratch = new Uint32Array(n)
-      outScratch = new Uint32Array(n)
-    }
-    // Emptied between calls only, so the ids of one call all come from one numbering.
-    if (keptIds.size + n > MAX_KEPT_IDS) keptIds.clear()
-    internInto(a, 'a', 0)
-    internInto(b, 'b', a.length)
+    internBoth(a, b)
     const len = native.interleaveInto(method, idScratch, a.length, b.length, opts.unitId, opts.key, opts.salt, opts.query ?? null, opts.length ?? null, opts.seed ?? 0, outScratch)
     const items: string[] = new Array(len)
     const teams: Team[] = new Array(len)
@@ -129,7 +117,10 @@ export function interleave(method: InterleaveMethod, a: readonly string[], b: re
  */
 export function credit(method: InterleaveMethod, a: readonly string[], b: readonly string[], teams: readonly Team[], clicks: readonly number[]): Credit {
   return guard(() => {
-    const [ia, ib] = intern(a, b)
+    const n = internBoth(a, b)
+    // Views, not copies: `creditIds` reads them during the call only.
+    const ia = idScratch.subarray(0, a.length)
+    const ib = idScratch.subarray(a.length, n)
     const t = new Uint8Array(teams.length)
     for (let i = 0; i < teams.length; i++) t[i] = teams[i] === 'a' ? 0 : teams[i] === 'b' ? 1 : 255
     const [ca, cb] = native.creditIds(method, ia, ib, t, Array.from(clicks))
